@@ -3,7 +3,7 @@
 // as our contract so one load generator drives both. Our server is measured as a ratio of it.
 // No per-device cursor, no client_id, no validation beyond what keeps it honest. Env:
 // PORT, HOST, DB_PATH, CEILING_USERS (users u0.. with tokens tok0..), CEILING_SYNC (FULL|NORMAL),
-// CEILING_SEED_MESSAGES (history to pre-load, see seedPair()).
+// CEILING_COMMIT (batch|each), CEILING_SEED_MESSAGES (history to pre-load, see seedPair()).
 import http from 'node:http';
 import Database from 'better-sqlite3';
 import { seedPair } from './seed-pattern.js';
@@ -54,6 +54,23 @@ function wake(user: number, row: Row): void {
   for (const w of set) { clearTimeout(w.timer); send(w.res, 200, { cursor: String(row.id), events: [{ type: 'message', message: msg(row) }] }); }
 }
 
+// CEILING_COMMIT=each: one transaction per message (an fsync each under FULL). Default, batch:
+// the sends of one event-loop turn share a transaction, the least a FULL-durable server can pay.
+const EACH = env.CEILING_COMMIT === 'each';
+let queue: { row: Row; res: http.ServerResponse }[] = [];
+const commit = db.transaction((q: typeof queue) => { for (const { row: r } of q) r.id = Number(insert.run(r.sender, r.recipient, pairOf(r.sender, r.recipient), r.body, r.sent_at).lastInsertRowid); });
+function flush(): void {
+  const q = queue;
+  queue = [];
+  commit(q);
+  for (const { row, res } of q) { // commit, then notify
+    head = row.id;
+    wake(row.recipient, row);
+    if (row.recipient !== row.sender) wake(row.sender, row);
+    send(res, 201, { message: msg(row) });
+  }
+}
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x'), q = url.searchParams;
   const token = req.headers.authorization?.slice(7) ?? q.get('access_token') ?? '';
@@ -68,12 +85,9 @@ const server = http.createServer((req, res) => {
       const to = byName.get(String(b.to));
       if (to === undefined) return fail(res, 404, 'user_not_found');
       if (typeof b.body !== 'string' || !b.body.trim()) return fail(res, 400, 'invalid_request');
-      const row: Row = { id: 0, sender: me, recipient: to, body: b.body, sent_at: new Date().toISOString() };
-      row.id = Number(insert.run(me, to, pairOf(me, to), row.body, row.sent_at).lastInsertRowid);
-      head = row.id; // commit, then notify
-      wake(to, row);
-      if (to !== me) wake(me, row);
-      send(res, 201, { message: msg(row) });
+      queue.push({ row: { id: 0, sender: me, recipient: to, body: b.body, sent_at: new Date().toISOString() }, res });
+      if (EACH) flush();
+      else if (queue.length === 1) setImmediate(flush);
     });
   } else if (req.method === 'GET' && url.pathname === '/poll') {
     const since = q.has('since') ? Number(q.get('since')) : head; // no per-device cursor here

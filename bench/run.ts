@@ -2,7 +2,8 @@
 // run on the same machine, and prints one table with both and their ratio (absolute numbers on
 // shared 2-core machines drift from run to run; the ratio is what we track).
 // Flags: --quick (short phases, for a smoke test), --only=ours|ceiling, --sync=FULL|NORMAL,
-// --no-readme (do not rewrite the table in bench/README.md).
+// --ceiling-each (also the ceiling with one commit per message), --no-readme (do not rewrite
+// the table in bench/README.md).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -301,7 +302,8 @@ async function main(): Promise<void> {
   const pinned = m.nproc >= 2 && hasTaskset() && pinSelf(1);
   const serverCpu = pinned ? 0 : null;
   const only = flag('only');
-  const subjects = [oursSubject, ceilingSubject].filter((s) => !only || s.label === only);
+  const all = [oursSubject, ceilingSubject('batch'), ...(args.has('--ceiling-each') ? [ceilingSubject('each')] : [])];
+  const subjects = all.filter((s) => !only || s.label === only);
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
   let results: SubjectResult[] = [];
   const skipped: string[] = [];
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`);
   // The README keeps the table of the last full run of both servers.
   const readme = path.join(REPO, 'bench', 'README.md');
-  if (!quick && !args.has('--no-readme') && results.length === 2 && fs.existsSync(readme)) {
+  if (!quick && !args.has('--no-readme') && results.some((r) => r.label === 'ours') && results.some((r) => r.label === 'ceiling') && fs.existsSync(readme)) {
     const text = fs.readFileSync(readme, 'utf8');
     const re = /(<!-- results:begin -->\n)[\s\S]*?(<!-- results:end -->)/;
     if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));
