@@ -1,6 +1,6 @@
 // The workloads. Each speaks only the public contract (POST /messages, GET /poll, GET /messages),
 // so the same code drives our server and the ceiling; each is bounded in count and in time.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Client, type Endpoint, pool, sleep, summarize, type Summary } from './client.js';
 
 export interface Account {
@@ -46,6 +46,8 @@ export interface W1Options {
   bodyChars: number;
   /** Called when the measured window opens and closes (for server CPU sampling). */
   window?: { open(): void; close(): void };
+  /** When given, gets [ms since the window opened at send, send→delivery ms] per delivery. */
+  trace?: [number, number][];
 }
 
 export interface W1Result {
@@ -55,6 +57,8 @@ export interface W1Result {
   durationS: number;
   /** Delivered msg/s of each round, to show the spread. */
   perRound: number[];
+  /** p99 send→delivery latency of each round. */
+  perRoundP99: number[];
   attempted: number;
   acked: number;
   /** Deliveries whose poll answer arrived inside the window, per second. */
@@ -74,6 +78,8 @@ export interface W1Result {
   skipped: number;
   sendErrors: Record<string, number>;
   pollErrors: Record<string, number>;
+  /** The generator's own event-loop delay in the window, ms: high values make latencies suspect. */
+  generatorLagMs: { p99: number; max: number };
 }
 
 /** One round, with its raw latencies so rounds can be merged. */
@@ -99,6 +105,7 @@ export function mergeRounds(rounds: W1Round[]): W1Result {
     rounds: rounds.length,
     durationS,
     perRound: rounds.map((r) => r.deliveredPerS),
+    perRoundP99: rounds.map((r) => r.latency.p99),
     attempted: sum((r) => r.attempted),
     acked: sum((r) => r.acked),
     deliveredPerS: sum((r) => r.deliveredPerS * r.durationS) / durationS,
@@ -114,6 +121,10 @@ export function mergeRounds(rounds: W1Round[]): W1Result {
     skipped: sum((r) => r.skipped),
     sendErrors: merge((r) => r.sendErrors),
     pollErrors: merge((r) => r.pollErrors),
+    generatorLagMs: {
+      p99: Math.max(...rounds.map((r) => r.generatorLagMs.p99)),
+      max: Math.max(...rounds.map((r) => r.generatorLagMs.max)),
+    },
   };
 }
 
@@ -127,7 +138,7 @@ interface Expected {
 export async function w1(ep: Endpoint, receivers: Account[], senders: Account[], o: W1Options): Promise<W1Round> {
   const polls = new Client(ep, receivers.length + 8);
   const sends = new Client(ep, o.rate === undefined ? senders.length : 64);
-  const expected = new Map<string, Expected>();
+  const expected = new Map<number, Expected>();
   const latencies: number[] = [];
   const sendLatencies: number[] = [];
   const sendErrors: Record<string, number> = {};
@@ -170,7 +181,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
         if (m.id <= lastId) outOfOrder++;
         lastId = m.id;
         const parts = m.body.split('|');
-        const e = parts[0] === o.tag ? expected.get(parts[1] ?? '') : undefined;
+        const e = parts[0] === o.tag ? expected.get(Number(parts[1])) : undefined;
         if (!e) {
           strays++;
           continue;
@@ -185,6 +196,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
         }
         e.deliveredAt = now;
         latencies.push(now - e.t0);
+        o.trace?.push([e.t0 - windowEnd + o.durationMs, now - e.t0]);
         if (now <= windowEnd) deliveredInWindow++;
         if (e.acked) deliveredAcked++;
       }
@@ -193,7 +205,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
 
   async function sendOne(from: Account, t0: number): Promise<void> {
     const to = Math.floor(Math.random() * receivers.length);
-    const key = String(seq++);
+    const key = seq++;
     const e: Expected = { to, t0, acked: false, deliveredAt: -1 };
     expected.set(key, e);
     try {
@@ -218,6 +230,8 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
   // Let every receiver park its first poll before the clock starts.
   await sleep(500);
   o.window?.open();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const start = performance.now();
   windowEnd = start + o.durationMs;
   const inFlight = new Set<Promise<void>>();
@@ -250,6 +264,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
     await Promise.all(inFlight);
   }
   const sendsDone = performance.now();
+  lag.disable();
   o.window?.close();
   const drainUntil = sendsDone + o.drainMs;
   while (deliveredAcked < acked && performance.now() < drainUntil) await sleep(20);
@@ -270,6 +285,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
     rounds: 1,
     durationS,
     perRound: [deliveredInWindow / durationS],
+    perRoundP99: [summarize(latencies).p99],
     attempted: expected.size,
     acked,
     deliveredPerS: deliveredInWindow / durationS,
@@ -285,6 +301,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
     skipped,
     sendErrors,
     pollErrors,
+    generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     rawLatency: latencies,
     rawSendLatency: sendLatencies,
   };

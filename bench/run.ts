@@ -175,11 +175,20 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
     const rs = rounds.get(l) ?? [];
     w1r.set(l, { ...mergeRounds(rs.map((x) => x.round)), ...meanUsage(rs.map((x) => x.usage)) });
   }
+  const halfRounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
+  for (let r = 0; r < plan.w1Rounds; r++) {
+    for (const l of r % 2 === 0 ? lives : [...lives].reverse()) {
+      // Half of this server's own saturation rate: each server at the same relative load.
+      const half = Math.max(1, Math.round((w1r.get(l)?.deliveredPerS ?? 2) / 2));
+      log(`${l.s.label}: W1-half round ${r + 1}/${plan.w1Rounds}, open loop at ${half} msg/s`);
+      const x = await w1Round(l, `w1h${r}`, cpu, half);
+      log(`${l.s.label}: p99 ${x.round.latency.p99.toFixed(1)} ms`);
+      halfRounds.get(l)?.push(x);
+    }
+  }
   for (const l of lives) {
-    const half = Math.max(1, Math.round((w1r.get(l)?.deliveredPerS ?? 2) / 2));
-    log(`${l.s.label}: W1-half, open loop at ${half} msg/s`);
-    const x = await w1Round(l, 'w1h', cpu, half);
-    w1h.set(l, { ...mergeRounds([x.round]), ...x.usage });
+    const rs = halfRounds.get(l) ?? [];
+    w1h.set(l, { ...mergeRounds(rs.map((x) => x.round)), ...meanUsage(rs.map((x) => x.usage)) });
   }
   for (const l of lives) await stopped(l.p);
 
@@ -244,12 +253,15 @@ const rows: Row[] = [
   { what: 'W1 lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1), target: 'all 0' },
   { what: 'W1 errors', get: (r) => errs(r.w1) },
   { what: 'W1 delivered msg/s in each round', get: (r) => r.w1.perRound.map(f0).join(', ') },
+  { what: 'W1 generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1.generatorLagMs.p99)} / ${ms(r.w1.generatorLagMs.max)}` },
   { what: 'W1 CPU %: server process / its core busy / core in I/O wait / generator', get: usage((r) => r.w1) },
   { what: 'W1-half offered msg/s (open loop)', get: (r) => f0(r.w1half.targetRate ?? NaN) },
   { what: 'W1-half delivered msg/s', get: (r) => f0(r.w1half.deliveredPerS) },
   { what: 'W1-half send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1half.latency), ratio: (o, c) => o.w1half.latency.p99 / c.w1half.latency.p99, target: 'p99 ≤ 2', pass: (x, o) => x <= 2 && clean(o.w1half) },
+  { what: 'W1-half p99 in each round, ms', get: (r) => r.w1half.perRoundP99.map(ms).join(', ') },
   { what: 'W1-half lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1half), target: 'all 0' },
   { what: 'W1-half errors', get: (r) => errs(r.w1half) },
+  { what: 'W1-half generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}` },
   { what: 'W1-half CPU %: server process / its core busy / core in I/O wait / generator', get: usage((r) => r.w1half) },
   { what: 'W3 polls held at once and answered', get: (r) => `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`, target: 'all' },
   { what: 'W3 server RSS before → held, MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)}` },
@@ -328,7 +340,7 @@ async function main(): Promise<void> {
     `Run ${date}${quick ? ' (--quick: shortened phases, not for the record)' : ''}: ${m.nproc} × ${m.cpu}, ${m.memGiB} GiB, Linux ${m.kernel}; ` +
       `Node ${v.node}, SQLite ${v.sqlite} (better-sqlite3 ${v['better-sqlite3']}); synchronous=${plan.sync}; ` +
       (pinned ? 'server pinned to CPU 0, generator to CPU 1.' : 'not pinned (taskset or a second core missing).'),
-    `W1: ${plan.receivers} receivers, ${plan.senders} senders, ${plan.w1Rounds} × ${plan.w1Ms / 1000} s alternating servers; W3: ${plan.w3Polls} polls held ${plan.w3HoldS} s; ` +
+    `W1 and W1-half: ${plan.receivers} receivers, ${plan.senders} senders, ${plan.w1Rounds} rounds of ${plan.w1Ms / 1000} s each, alternating servers; W3: ${plan.w3Polls} polls held ${plan.w3HoldS} s; ` +
       `W4: ${plan.w4Iterations} rounds of send, poll, history (limit 50) one at a time.`,
     ...skipped.map((s) => `Not measured: ${s}.`),
   ];

@@ -1,0 +1,44 @@
+// A diagnosis aid, not part of `npm run bench`: runs one W1 phase against one server and
+// prints when the slow deliveries happened, to tell a stall (one burst) from a steady tail.
+// node dist/bench/probe.js ours|ceiling RATE [SECONDS]   (RATE 0: closed loop)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { refreshCursors, w1 } from './load.js';
+import { hasTaskset, pinSelf } from './proc.js';
+import { ceilingSubject, oursSubject } from './subjects.js';
+
+async function main(): Promise<void> {
+  const [which = 'ours', rateArg = '0', secondsArg = '10'] = process.argv.slice(2);
+  const subject = which === 'ours' ? oursSubject : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
+  const pinned = hasTaskset() && os.cpus().length >= 2 && pinSelf(1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-probe-'));
+  const repo = path.resolve(__dirname, '..', '..');
+  const sync = process.env.BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
+  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users: 552, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
+  try {
+    const acc = await subject.accounts(p, Array.from({ length: 550 }, (_, i) => i + 2));
+    const receivers = acc.slice(0, 500), senders = acc.slice(500);
+    await refreshCursors(p, receivers);
+    if (process.env.PROBE_WARM) await w1(p, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
+    const trace: [number, number][] = [];
+    const rate = Number(rateArg);
+    const r = await w1(p, receivers, senders, { durationMs: Number(secondsArg) * 1000, drainMs: 5000, holdS: 20, tag: 'probe', bodyChars: 60, trace, ...(rate > 0 ? { rate } : {}) });
+    console.log(`${which}: ${r.deliveredPerS.toFixed(0)} msg/s, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`);
+    // Slow deliveries (over 10x the median), grouped by the 100 ms slice in which they were sent.
+    const slow = new Map<number, { n: number; worst: number }>();
+    for (const [t, l] of trace) {
+      if (l < r.latency.p50 * 10) continue;
+      const k = Math.floor(t / 100) * 100;
+      const e = slow.get(k) ?? { n: 0, worst: 0 };
+      e.n++;
+      e.worst = Math.max(e.worst, l);
+      slow.set(k, e);
+    }
+    for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0])) console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
+  } finally {
+    await p.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+void main();
