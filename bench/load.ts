@@ -336,11 +336,21 @@ export interface W3Result {
   allHeldAtOnce: boolean;
 }
 
+async function medianRss(read: () => number, n: number, gapMs: number): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    xs.push(read());
+    if (i < n - 1) await sleep(gapMs);
+  }
+  return xs.sort((a, b) => a - b)[Math.floor(n / 2)] as number;
+}
+
 export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promise<W3Result> {
   const client = new Client(ep, o.polls + 16);
   const errors: Record<string, number> = {};
   let heldAndAnswered = 0, answeredEarly = 0, firstAnswer = Infinity;
-  const rssBeforeKiB = o.rssKiB();
+  // RSS moves with garbage collection: the median of several readings on each side.
+  const rssBeforeKiB = await medianRss(o.rssKiB, 5, 200);
   const t0 = performance.now();
   const answers: Promise<void>[] = [];
   for (let i = 0; i < o.polls; i++) {
@@ -366,11 +376,7 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
   while (client.agent.requests && Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
   const written = performance.now();
   await sleep(o.settleMs);
-  let rssHeldKiB = 0;
-  for (let k = 0; k < 3; k++) {
-    rssHeldKiB = Math.max(rssHeldKiB, o.rssKiB());
-    await sleep(200);
-  }
+  const rssHeldKiB = await medianRss(o.rssKiB, 5, 200);
   await Promise.all(answers);
   client.close();
   return {

@@ -1,9 +1,12 @@
 // A diagnosis aid, not part of `npm run bench`: runs one W1 phase against one server and
 // prints when the slow deliveries happened, to tell a stall (one burst) from a steady tail.
-// node dist/bench/probe.js ours|ceiling RATE [SECONDS]   (RATE 0: closed loop)
+// node dist/bench/probe.js ours|ceiling|ceiling-each RATE [SECONDS]   (RATE 0: closed loop)
+// node dist/bench/probe.js ours|ceiling heap POLLS: heap snapshots (into /tmp/heap-probe) of
+// the server idle and then holding POLLS polls; summarise with heapsnapshot.js.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, sleep } from './client.js';
 import { refreshCursors, w1 } from './load.js';
 import { hasTaskset, pinSelf } from './proc.js';
 import { ceilingSubject, oursSubject } from './subjects.js';
@@ -15,8 +18,45 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-probe-'));
   const repo = path.resolve(__dirname, '..', '..');
   const sync = process.env.BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
-  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users: 552, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
+  const heap = rateArg === 'heap';
+  const heapPolls = heap ? Number(secondsArg) : 0;
+  const heapDir = '/tmp/heap-probe';
+  if (heap) {
+    fs.rmSync(heapDir, { recursive: true, force: true });
+    fs.mkdirSync(heapDir);
+    process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
+  }
+  const users = 552 + heapPolls;
+  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
   try {
+    if (heap) {
+      const kiosks = await subject.accounts(p, Array.from({ length: heapPolls }, (_, i) => i + 552));
+      const snapshots = async (n: number) => {
+        process.kill(p.pid, 'SIGUSR2');
+        // A snapshot is written synchronously by the server; wait until the file stops growing.
+        let last = -1;
+        for (;;) {
+          await sleep(500);
+          const files = fs.readdirSync(heapDir).filter((f) => f.endsWith('.heapsnapshot'));
+          const size = files.reduce((a, f) => a + fs.statSync(path.join(heapDir, f)).size, 0);
+          if (files.length >= n && size === last) return files.sort();
+          last = size;
+        }
+      };
+      // Warm the paths once (a few polls answered at once), then the idle baseline.
+      const c = new Client(p, heapPolls + 8);
+      for (const k of kiosks.slice(0, 50)) await c.request('GET', '/poll?timeout=0', k.token);
+      await snapshots(1);
+      const held = kiosks.map((k) => c.request('GET', '/poll?timeout=50', k.token).catch(() => undefined));
+      while (c.agent.requests && Object.values(c.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
+      await sleep(1500);
+      const files = await snapshots(2);
+      console.log(`snapshots in ${heapDir}: ${files.join(', ')} (idle, then ${heapPolls} held polls)`);
+      console.log(`node dist/bench/heapsnapshot.js ${heapDir}/${files[1]} ${heapDir}/${files[0]} ${heapPolls}`);
+      c.close();
+      await Promise.all(held);
+      return;
+    }
     const acc = await subject.accounts(p, Array.from({ length: 550 }, (_, i) => i + 2));
     const receivers = acc.slice(0, 500), senders = acc.slice(500);
     await refreshCursors(p, receivers);

@@ -72,6 +72,7 @@ export class CoreWindow {
   private t0: number[] = [];
   busyPercent = NaN;
   iowaitPercent = NaN;
+  softirqPercent = NaN;
   constructor(private readonly cpu: number) {}
   private read(): number[] {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${this.cpu} `));
@@ -87,7 +88,21 @@ export class CoreWindow {
     const idle = d[3] ?? 0, iowait = d[4] ?? 0;
     this.busyPercent = ((total - idle - iowait) / total) * 100;
     this.iowaitPercent = (iowait / total) * 100;
+    this.softirqPercent = ((d[6] ?? 0) / total) * 100;
   }
+}
+
+/** Busy share of every core over `ms` (from /proc/stat), to tell whether the machine is quiet. */
+export async function machineBusyPercent(ms: number): Promise<number[]> {
+  const read = () =>
+    fs.readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d+ /.test(l)).map((l) => l.trim().split(/\s+/).slice(1, 9).map(Number));
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  return read().map((row, c) => {
+    const d = row.map((v, i) => v - (a[c]?.[i] ?? 0));
+    const total = d.reduce((x, y) => x + y, 0);
+    return ((total - (d[3] ?? 0) - (d[4] ?? 0)) / total) * 100;
+  });
 }
 
 export interface ServerProc {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Account, mergeRounds, refreshCursors, w1, type W1Result, type W1Round, w3, type W3Result, w4, type W4Result } from './load.js';
-import { CoreWindow, CpuWindow, hasTaskset, machine, pinSelf, rssKiB, type ServerProc } from './proc.js';
+import { CoreWindow, CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, rssKiB, type ServerProc } from './proc.js';
 import { ceilingSubject, oursSubject, type Subject } from './subjects.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -49,6 +49,8 @@ interface Usage {
   /** The server's core as a whole (softirq included), and the share of it waiting on I/O. */
   serverCoreBusyPercent: number;
   serverCoreIowaitPercent: number;
+  /** The server's core minus the server and network softirq: other processes (noise). */
+  otherOnServerCorePercent: number;
   generatorCpuPercent: number;
 }
 
@@ -129,6 +131,7 @@ async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: nu
       serverCpuPercent: proc.percent,
       serverCoreBusyPercent: core?.busyPercent ?? NaN,
       serverCoreIowaitPercent: core?.iowaitPercent ?? NaN,
+      otherOnServerCorePercent: core ? Math.max(0, core.busyPercent - core.softirqPercent - proc.percent) : NaN,
       generatorCpuPercent,
     },
   };
@@ -140,6 +143,7 @@ function meanUsage(us: Usage[]): Usage {
     serverCpuPercent: m((u) => u.serverCpuPercent),
     serverCoreBusyPercent: m((u) => u.serverCoreBusyPercent),
     serverCoreIowaitPercent: m((u) => u.serverCoreIowaitPercent),
+    otherOnServerCorePercent: Math.max(...us.map((u) => u.otherOnServerCorePercent)),
     generatorCpuPercent: m((u) => u.generatorCpuPercent),
   };
 }
@@ -234,7 +238,7 @@ const errs = (r: W1Result) => {
 };
 const usage = (f: (r: SubjectResult) => Usage) => (r: SubjectResult) => {
   const u = f(r);
-  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.generatorCpuPercent].map(f0).join(' / ');
+  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.otherOnServerCorePercent, u.generatorCpuPercent].map(f0).join(' / ');
 };
 const clean = (r: W1Result) => r.lost + r.duplicated + r.misrouted + r.outOfOrder === 0;
 
@@ -254,7 +258,7 @@ const rows: Row[] = [
   { what: 'W1 errors', get: (r) => errs(r.w1) },
   { what: 'W1 delivered msg/s in each round', get: (r) => r.w1.perRound.map(f0).join(', ') },
   { what: 'W1 generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1.generatorLagMs.p99)} / ${ms(r.w1.generatorLagMs.max)}` },
-  { what: 'W1 CPU %: server process / its core busy / core in I/O wait / generator', get: usage((r) => r.w1) },
+  { what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1) },
   { what: 'W1-half offered msg/s (open loop)', get: (r) => f0(r.w1half.targetRate ?? NaN) },
   { what: 'W1-half delivered msg/s', get: (r) => f0(r.w1half.deliveredPerS) },
   { what: 'W1-half send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1half.latency), ratio: (o, c) => o.w1half.latency.p99 / c.w1half.latency.p99, target: 'p99 ≤ 2', pass: (x, o) => x <= 2 && clean(o.w1half) },
@@ -262,7 +266,7 @@ const rows: Row[] = [
   { what: 'W1-half lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1half), target: 'all 0' },
   { what: 'W1-half errors', get: (r) => errs(r.w1half) },
   { what: 'W1-half generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}` },
-  { what: 'W1-half CPU %: server process / its core busy / core in I/O wait / generator', get: usage((r) => r.w1half) },
+  { what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1half) },
   { what: 'W3 polls held at once and answered', get: (r) => `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`, target: 'all' },
   { what: 'W3 server RSS before → held, MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)}` },
   { what: 'W3 KiB per held poll', get: (r) => f2(r.w3.kibPerPoll), ratio: (o, c) => o.w3.kibPerPoll / c.w3.kibPerPoll, target: '≤ 1.2', pass: (x, o) => x <= 1.2 && o.w3.heldAndAnswered === o.w3.polls },
@@ -300,6 +304,17 @@ function versions(): Record<string, string> {
   return { node: process.version, sqlite, 'better-sqlite3': bs };
 }
 
+/** Warnings when something else was using the machine: the numbers are then not comparable. */
+function noise(busyBefore: number[], results: SubjectResult[]): string[] {
+  const out: string[] = [];
+  if (busyBefore.some((b) => b > 15)) out.push(`**Warning:** the machine was busy before the run (cores ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}).`);
+  for (const r of results) {
+    const worst = Math.max(r.w1.otherOnServerCorePercent, r.w1half.otherOnServerCorePercent);
+    if (worst > 10) out.push(`**Warning:** other processes took up to ${worst.toFixed(0)}% of the server's core during ${r.label}'s W1 rounds: rerun on a quiet machine.`);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
     log('watchdog: the run took more than 15 minutes; stopping');
@@ -316,6 +331,8 @@ async function main(): Promise<void> {
   const only = flag('only');
   const all = [oursSubject, ceilingSubject('batch'), ...(args.has('--ceiling-each') ? [ceilingSubject('each')] : [])];
   const subjects = all.filter((s) => !only || s.label === only);
+  const busyBefore = await machineBusyPercent(2000);
+  log(`machine before the run: cores busy ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}`);
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
   let results: SubjectResult[] = [];
   const skipped: string[] = [];
@@ -343,6 +360,7 @@ async function main(): Promise<void> {
     `W1 and W1-half: ${plan.receivers} receivers, ${plan.senders} senders, ${plan.w1Rounds} rounds of ${plan.w1Ms / 1000} s each, alternating servers; W3: ${plan.w3Polls} polls held ${plan.w3HoldS} s; ` +
       `W4: ${plan.w4Iterations} rounds of send, poll, history (limit 50) one at a time.`,
     ...skipped.map((s) => `Not measured: ${s}.`),
+    ...noise(busyBefore, results),
   ];
   const md = `${about.join('\n')}\n\n${table(results)}\n`;
   process.stdout.write(`\n${md}`);

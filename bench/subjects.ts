@@ -33,7 +33,7 @@ export function ceilingSubject(commit: 'batch' | 'each'): Subject {
     start: (o) =>
       spawnServer({
         label,
-        nodeArgs: [path.join(o.repo, 'dist', 'bench', 'ceiling.js')],
+        nodeArgs: [...(process.env.BENCH_CEILING_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'bench', 'ceiling.js')],
         cwd: o.repo,
         cpu: o.cpu,
         env: {
