@@ -13,7 +13,7 @@ import { ceilingSubject, oursSubject } from './subjects.js';
 
 async function main(): Promise<void> {
   const [which = 'ours', rateArg = '0', secondsArg = '10'] = process.argv.slice(2);
-  const subject = which === 'ours' ? oursSubject : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
+  const subject = which === 'ours' ? oursSubject() : which === 'experiment' ? oursSubject('experiment', process.env.BENCH_EXPERIMENT) : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
   const pinned = hasTaskset() && os.cpus().length >= 2 && pinSelf(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-probe-'));
   const repo = path.resolve(__dirname, '..', '..');

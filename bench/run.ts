@@ -329,7 +329,13 @@ async function main(): Promise<void> {
   const pinned = m.nproc >= 2 && hasTaskset() && pinSelf(1);
   const serverCpu = pinned ? 0 : null;
   const only = flag('only');
-  const all = [oursSubject, ceilingSubject('batch'), ...(args.has('--ceiling-each') ? [ceilingSubject('each')] : [])];
+  const experiment = process.env.BENCH_EXPERIMENT; // a patched checkout, measured beside ours
+  const all = [
+    oursSubject(),
+    ...(experiment ? [oursSubject('experiment', path.resolve(experiment))] : []),
+    ceilingSubject('batch'),
+    ...(args.has('--ceiling-each') ? [ceilingSubject('each')] : []),
+  ];
   const subjects = all.filter((s) => !only || s.label === only);
   const busyBefore = await machineBusyPercent(2000);
   log(`machine before the run: cores busy ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}`);

@@ -49,39 +49,46 @@ export function ceilingSubject(commit: 'batch' | 'each'): Subject {
   };
 }
 
-// Accounts of the last seeded database, by user index.
-let oursAccounts: Account[] = [];
-
-export const oursSubject: Subject = {
-  label: 'ours',
-  unavailable: (repo) => (fs.existsSync(path.join(repo, 'dist', 'src', 'main.js')) ? null : 'the server core (dist/src/main.js) has not landed yet'),
-  async start(o) {
-    const seeded = await seedOurs(o.dbPath, o.users, o.seedMessages);
-    oursAccounts = seeded.accounts;
-    const s = seeded.seconds;
-    console.error(
-      s.copy > 0
-        ? `[bench] ours: seeded history copied from the cache in ${s.copy.toFixed(1)} s, devices in ${s.devices.toFixed(1)} s`
-        : `[bench] ours: seeded through the store in ${s.users.toFixed(1)} s (users) + ${s.messages.toFixed(1)} s (messages) + ${s.devices.toFixed(1)} s (devices)`,
-    );
-    return spawnServer({
-      label: 'ours',
-      nodeArgs: [...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'src', 'main.js')],
-      cwd: o.repo,
-      cpu: o.cpu,
-      env: {
-        DB_PATH: o.dbPath,
-        DB_SYNCHRONOUS: o.sync,
-        // W3 holds 10,000 polls while W1's receivers may still be parked: room for both.
-        MAX_HELD_POLLS: String(o.users + 1000),
-        POLL_TIMEOUT_MAX: '50',
-      },
-    });
-  },
-  accounts: async (_p, indices) =>
-    indices.map((i) => {
-      const a = oursAccounts[i];
-      if (!a) throw new Error(`no seeded account ${i}`);
-      return { ...a };
-    }),
-};
+/**
+ * Our server. `repo`: another checkout to run instead (a patched copy, to try a change against
+ * the same run's baseline); its schema must be the one the bench seeds.
+ */
+export function oursSubject(label = 'ours', repo?: string): Subject {
+  const root = (r: string) => repo ?? r;
+  // Accounts of the database seeded last, by user index.
+  let seededAccounts: Account[] = [];
+  return {
+    label,
+    unavailable: (r) =>
+      fs.existsSync(path.join(root(r), 'dist', 'src', 'main.js')) ? null : 'the server core (dist/src/main.js) has not landed yet',
+    async start(o) {
+      const seeded = await seedOurs(o.dbPath, o.users, o.seedMessages);
+      seededAccounts = seeded.accounts;
+      const s = seeded.seconds;
+      console.error(
+        s.copy > 0
+          ? `[bench] ${label}: seeded history copied from the cache in ${s.copy.toFixed(1)} s, devices in ${s.devices.toFixed(1)} s`
+          : `[bench] ${label}: seeded through the store in ${s.users.toFixed(1)} s (users) + ${s.messages.toFixed(1)} s (messages) + ${s.devices.toFixed(1)} s (devices)`,
+      );
+      return spawnServer({
+        label,
+        nodeArgs: [...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root(o.repo), 'dist', 'src', 'main.js')],
+        cwd: root(o.repo),
+        cpu: o.cpu,
+        env: {
+          DB_PATH: o.dbPath,
+          DB_SYNCHRONOUS: o.sync,
+          // W3 holds 10,000 polls while W1's receivers may still be parked: room for both.
+          MAX_HELD_POLLS: String(o.users + 1000),
+          POLL_TIMEOUT_MAX: '50',
+        },
+      });
+    },
+    accounts: async (_p, indices) =>
+      indices.map((i) => {
+        const a = seededAccounts[i];
+        if (!a) throw new Error(`no seeded account ${i}`);
+        return { ...a };
+      }),
+  };
+}
