@@ -1,7 +1,7 @@
 // Summarises V8 .heapsnapshot files by constructor (count and shallow size), to see what a
 // held poll keeps alive. With a baseline snapshot, shows the growth from it; with PER (the
 // number of held polls), per poll.
-// Usage: node dist/bench/heapsnapshot.js FILE [BASELINE|-] [PER] [TOP]
+// Usage: node dist/bench/heapsnapshot.js FILE [BASELINE|-] [PER|auto] [TOP]
 import fs from 'node:fs';
 
 interface Snapshot {
@@ -37,12 +37,14 @@ function main(): void {
   if (!file) throw new Error('usage: heapsnapshot.js FILE [BASELINE|-] [PER] [TOP]');
   const now = tally(file);
   const before = base === '-' ? { by: new Map() as Tally, total: 0 } : tally(base);
-  const per = Number(perArg);
+  // auto: per held poll, counted as the growth in ServerResponse objects (one per open request).
+  const count = (t: Tally) => t.get('ServerResponse')?.n ?? 0;
+  const per = perArg === 'auto' ? Math.max(1, count(now.by) - count(before.by)) : Number(perArg);
   const rows = [...now.by].map(([k, e]) => {
     const b = before.by.get(k) ?? { n: 0, size: 0 };
     return { k, n: (e.n - b.n) / per, size: (e.size - b.size) / per };
   });
-  console.log(`heap ${(now.total / 2 ** 20).toFixed(1)} MiB${base === '-' ? '' : `, baseline ${(before.total / 2 ** 20).toFixed(1)} MiB, growth ${((now.total - before.total) / per).toFixed(0)} B${per > 1 ? ' per poll' : ''}`}`);
+  console.log(`heap ${(now.total / 2 ** 20).toFixed(1)} MiB${base === '-' ? '' : `, baseline ${(before.total / 2 ** 20).toFixed(1)} MiB, growth ${((now.total - before.total) / per).toFixed(0)} B${per > 1 ? ` per poll (${per} polls)` : ''}`}`);
   for (const r of rows.sort((a, b) => b.size - a.size).slice(0, Number(topArg))) {
     console.log(`  ${r.size.toFixed(0).padStart(10)} B  ${r.n.toFixed(2).padStart(10)} ×  ${r.k.slice(0, 90)}`);
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, sleep } from './client.js';
 import { refreshCursors, w1 } from './load.js';
-import { hasTaskset, pinSelf } from './proc.js';
+import { cpuSeconds, hasTaskset, pinSelf } from './proc.js';
 import { ceilingSubject, oursSubject } from './subjects.js';
 
 async function main(): Promise<void> {
@@ -49,10 +49,10 @@ async function main(): Promise<void> {
       await snapshots(1);
       const held = kiosks.map((k) => c.request('GET', '/poll?timeout=50', k.token).catch(() => undefined));
       while (c.agent.requests && Object.values(c.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
-      await sleep(1500);
+      await sleep(3000);
       const files = await snapshots(2);
       console.log(`snapshots in ${heapDir}: ${files.join(', ')} (idle, then ${heapPolls} held polls)`);
-      console.log(`node dist/bench/heapsnapshot.js ${heapDir}/${files[1]} ${heapDir}/${files[0]} ${heapPolls}`);
+      console.log(`node dist/bench/heapsnapshot.js ${heapDir}/${files[1]} ${heapDir}/${files[0]} auto`);
       c.close();
       await Promise.all(held);
       return;
@@ -63,8 +63,11 @@ async function main(): Promise<void> {
     if (process.env.PROBE_WARM) await w1(p, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
     const trace: [number, number][] = [];
     const rate = Number(rateArg);
-    const r = await w1(p, receivers, senders, { durationMs: Number(secondsArg) * 1000, drainMs: 5000, holdS: 20, tag: 'probe', bodyChars: 60, trace, ...(rate > 0 ? { rate } : {}) });
-    console.log(`${which}: ${r.deliveredPerS.toFixed(0)} msg/s, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`);
+    let cpu0 = 0, cpuUsed = 0;
+    const window = { open: () => void (cpu0 = cpuSeconds(p.pid)), close: () => void (cpuUsed = cpuSeconds(p.pid) - cpu0) };
+    const r = await w1(p, receivers, senders, { durationMs: Number(secondsArg) * 1000, drainMs: 5000, holdS: 20, tag: 'probe', bodyChars: 60, trace, window, ...(rate > 0 ? { rate } : {}) });
+    const perMsg = (cpuUsed / (r.deliveredPerS * r.durationS)) * 1e6;
+    console.log(`${which}: ${r.deliveredPerS.toFixed(0)} msg/s, server CPU ${perMsg.toFixed(0)} µs per message, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`);
     // Slow deliveries (over 10x the median), grouped by the 100 ms slice in which they were sent.
     const slow = new Map<number, { n: number; worst: number }>();
     for (const [t, l] of trace) {
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
     for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0])) console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
   } finally {
     await p.stop();
+    if (process.env.PROBE_OUTPUT) console.log(p.output().trim());
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
