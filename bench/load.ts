@@ -318,14 +318,19 @@ export interface W3Options {
   batchPauseMs: number;
   /** Time for the server to park the last requests before RSS is read. */
   settleMs: number;
-  rssKiB: () => number;
+  /** Full GC in the server, then its memory. */
+  memory: () => Promise<{ rssKiB: number; heapUsedKiB: number }>;
 }
 
 export interface W3Result {
   polls: number;
+  /** After a full GC in the server, before the polls and while they are held. */
   rssBeforeKiB: number;
   rssHeldKiB: number;
   kibPerPoll: number;
+  heapBeforeKiB: number;
+  heapHeldKiB: number;
+  heapKibPerPoll: number;
   /** Answered 200 with no events after being held (close to holdS). */
   heldAndAnswered: number;
   answeredEarly: number;
@@ -336,21 +341,11 @@ export interface W3Result {
   allHeldAtOnce: boolean;
 }
 
-async function medianRss(read: () => number, n: number, gapMs: number): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    xs.push(read());
-    if (i < n - 1) await sleep(gapMs);
-  }
-  return xs.sort((a, b) => a - b)[Math.floor(n / 2)] as number;
-}
-
 export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promise<W3Result> {
   const client = new Client(ep, o.polls + 16);
   const errors: Record<string, number> = {};
   let heldAndAnswered = 0, answeredEarly = 0, firstAnswer = Infinity;
-  // RSS moves with garbage collection: the median of several readings on each side.
-  const rssBeforeKiB = await medianRss(o.rssKiB, 5, 200);
+  const before = await o.memory();
   const t0 = performance.now();
   const answers: Promise<void>[] = [];
   for (let i = 0; i < o.polls; i++) {
@@ -376,14 +371,17 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
   while (client.agent.requests && Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
   const written = performance.now();
   await sleep(o.settleMs);
-  const rssHeldKiB = await medianRss(o.rssKiB, 5, 200);
+  const held = await o.memory();
   await Promise.all(answers);
   client.close();
   return {
     polls: o.polls,
-    rssBeforeKiB,
-    rssHeldKiB,
-    kibPerPoll: (rssHeldKiB - rssBeforeKiB) / o.polls,
+    rssBeforeKiB: before.rssKiB,
+    rssHeldKiB: held.rssKiB,
+    kibPerPoll: (held.rssKiB - before.rssKiB) / o.polls,
+    heapBeforeKiB: before.heapUsedKiB,
+    heapHeldKiB: held.heapUsedKiB,
+    heapKibPerPoll: (held.heapUsedKiB - before.heapUsedKiB) / o.polls,
     heldAndAnswered,
     answeredEarly,
     errors,

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   if (heap) {
     fs.rmSync(heapDir, { recursive: true, force: true });
     fs.mkdirSync(heapDir);
-    process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
+    process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
   }
   const users = 552 + heapPolls;
   const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     if (heap) {
       const kiosks = await subject.accounts(p, Array.from({ length: heapPolls }, (_, i) => i + 552));
       const snapshots = async (n: number) => {
-        process.kill(p.pid, 'SIGUSR2');
+        process.kill(p.pid, 'SIGURG');
         // A snapshot is written synchronously by the server; wait until the file stops growing.
         let last = -1;
         for (;;) {

@@ -5,6 +5,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 
 export const CLK_TCK = 100; // Linux's USER_HZ for /proc/<pid>/stat on every mainstream kernel
 
@@ -105,12 +106,19 @@ export async function machineBusyPercent(ms: number): Promise<number[]> {
   });
 }
 
+export interface MemoryReport {
+  rssKiB: number;
+  heapUsedKiB: number;
+}
+
 export interface ServerProc {
   label: string;
   host: string;
   port: number;
   pid: number;
   output(): string;
+  /** Full GC in the server, then its RSS and JS heap (needs the gc-hook preload). */
+  memoryAfterGc(): Promise<MemoryReport>;
   stop(): Promise<void>;
 }
 
@@ -127,7 +135,9 @@ export interface SpawnOptions {
 export async function spawnServer(o: SpawnOptions): Promise<ServerProc> {
   const port = await freePort();
   const host = '127.0.0.1';
-  const cmd = [...(o.cpu === null ? [] : ['taskset', '-c', String(o.cpu)]), process.execPath, ...o.nodeArgs];
+  // Every server gets the same memory hook (see gc-hook.ts).
+  const hook = ['--expose-gc', '--require', path.join(__dirname, 'gc-hook.js')];
+  const cmd = [...(o.cpu === null ? [] : ['taskset', '-c', String(o.cpu)]), process.execPath, ...hook, ...o.nodeArgs];
   // The shell raises its soft fd limit to the hard one (W3 holds 10,000 sockets), then execs:
   // the server keeps the shell's PID, so /proc/PID is the server's own.
   const child: ChildProcess = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...cmd], {
@@ -136,8 +146,25 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerProc> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let memoryWaiters: ((m: MemoryReport) => void)[] = [];
+  let partial = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr?.on('data', (d: Buffer) => {
+    const text = d.toString();
+    out = (out + text).slice(-20_000);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^BENCH_MEMORY (\{.*\})$/.exec(line);
+      if (!m?.[1]) continue;
+      const r = JSON.parse(m[1]) as { rss: number; heapUsed: number };
+      const ws = memoryWaiters;
+      memoryWaiters = [];
+      // RSS from /proc, read now that the collection is done (the brief's measure).
+      const rss = child.pid ? rssKiB(child.pid) : r.rss / 1024;
+      for (const w of ws) w({ rssKiB: rss, heapUsedKiB: r.heapUsed / 1024 });
+    }
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://${host}:${port}/healthz`;
   const deadline = Date.now() + (o.startTimeoutMs ?? 120_000);
@@ -160,6 +187,15 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerProc> {
     port,
     pid: child.pid ?? -1,
     output: () => out,
+    memoryAfterGc: () =>
+      new Promise<MemoryReport>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`${o.label}: no memory report (is the gc-hook preloaded?)`)), 10_000);
+        memoryWaiters.push((m) => {
+          clearTimeout(t);
+          resolve(m);
+        });
+        child.kill('SIGUSR2');
+      }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
