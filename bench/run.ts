@@ -4,6 +4,7 @@
 // Flags: --quick (short phases, for a smoke test), --only=ours|ceiling, --sync=FULL|NORMAL,
 // --ceiling-each (also the ceiling with one commit per message), --no-readme (do not rewrite
 // the table in bench/README.md).
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -316,7 +317,33 @@ function noise(busyBefore: number[], results: SubjectResult[]): string[] {
   return out;
 }
 
+/**
+ * W3 needs a socket per held poll in this process too. When the soft limit on open files is
+ * too low and the hard one allows more, run again under a shell that raises it.
+ */
+function ensureFileLimit(needed: number): boolean {
+  if (process.env.BENCH_FD_RAISED) return false;
+  let soft = Infinity, hard = Infinity;
+  try {
+    const [s, h] = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n');
+    soft = s === 'unlimited' ? Infinity : Number(s);
+    hard = h === 'unlimited' ? Infinity : Number(h);
+  } catch {
+    return false;
+  }
+  if (soft >= needed) return false;
+  if (hard < needed) log(`warning: open-file limit ${hard} is below the ${needed} that W3 needs`);
+  const target = hard === Infinity ? needed : Math.min(hard, Math.max(needed, soft));
+  const r = spawnSync('sh', ['-c', `ulimit -n ${target} && exec "$@"`, 'sh', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_FD_RAISED: '1' },
+  });
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (ensureFileLimit(plan.w3Polls + plan.receivers + plan.senders + 1000)) return;
   const watchdog = setTimeout(() => {
     log('watchdog: the run took more than 15 minutes; stopping');
     void Promise.all([...running].map((p) => p.stop())).finally(() => process.exit(2));
