@@ -316,8 +316,10 @@ export interface W3Options {
   /** How many polls to open per step, and the pause between steps (the listen backlog is finite). */
   batch: number;
   batchPauseMs: number;
-  /** Time for the server to park the last requests before RSS is read. */
+  /** Time for the server to park the last requests before memory is read. */
   settleMs: number;
+  /** Resolves once the server has gone idle (it has parsed and parked every request). */
+  idle: () => Promise<void>;
   /** Full GC in the server, then its memory. */
   memory: () => Promise<{ rssKiB: number; heapUsedKiB: number }>;
 }
@@ -337,7 +339,7 @@ export interface W3Result {
   errors: Record<string, number>;
   /** Seconds from the first request to the last one written. */
   rampS: number;
-  /** True when every request was written before the first answer came back: all held at once. */
+  /** True when memory was read before the first poll was answered: all were held at once. */
   allHeldAtOnce: boolean;
 }
 
@@ -362,7 +364,7 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
           else if (now - started >= o.holdS * 900) heldAndAnswered++;
           else answeredEarly++;
         },
-        (e: NodeJS.ErrnoException) => tally(errors, e.code ?? 'network'),
+        (e: NodeJS.ErrnoException) => tally(errors, e.code ?? e.message.replace(/^GET \S+: /, '').slice(0, 40)),
       ),
     );
     if ((i + 1) % o.batch === 0) await sleep(o.batchPauseMs);
@@ -371,7 +373,9 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
   while (client.agent.requests && Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
   const written = performance.now();
   await sleep(o.settleMs);
+  await o.idle();
   const held = await o.memory();
+  const measured = performance.now();
   await Promise.all(answers);
   client.close();
   return {
@@ -386,7 +390,7 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
     answeredEarly,
     errors,
     rampS: (written - t0) / 1000,
-    allHeldAtOnce: written + o.settleMs < firstAnswer,
+    allHeldAtOnce: measured < firstAnswer,
   };
 }
 
