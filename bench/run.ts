@@ -27,7 +27,7 @@ export const plan = {
   holdS: 20,
   bodyChars: 60,
   w3Polls: num('BENCH_W3_POLLS', 10_000, 2_000),
-  w3HoldS: num('BENCH_W3_HOLD_S', 15, 8),
+  w3HoldS: num('BENCH_W3_HOLD_S', 20, 10),
   w4Messages: num('BENCH_W4_MESSAGES', 1_000_000, 50_000),
   w4Iterations: num('BENCH_W4_ITERATIONS', 1000, 100),
   w4Warmup: 200,
@@ -138,13 +138,14 @@ async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: nu
   };
 }
 
-/** Waits (at most 15 s) until the server uses under 5 % of a core over 300 ms. */
-async function serverIdle(pid: number): Promise<void> {
+/** Waits (at most 15 s) until the server uses under 5 % of a core over windowMs. */
+async function serverIdle(pid: number, windowMs: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const c0 = cpuSeconds(pid);
-    await new Promise((r) => setTimeout(r, 300));
-    if (cpuSeconds(pid) - c0 < 0.015) return;
+    await new Promise((r) => setTimeout(r, windowMs));
+    // /proc counts in 10 ms ticks: at most one tick in a 100 ms window.
+    if (cpuSeconds(pid) - c0 <= Math.max(0.01, windowMs * 0.05e-3)) return;
   }
   log(`warning: server ${pid} did not go idle; W3 memory read anyway`);
 }
@@ -174,7 +175,7 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
   const w3r = new Map<Live, W3Result>();
   for (const l of lives) {
     log(`${l.s.label}: W3 ${plan.w3Polls} held polls`);
-    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 25, settleMs: 500, memory: () => l.p.memoryAfterGc(), idle: () => serverIdle(l.p.pid) }));
+    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms) }));
   }
   const rounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
   for (let r = 0; r < plan.w1Rounds; r++) {
