@@ -29,6 +29,9 @@ export class GroupCommit {
   private readonly savepoint: Transaction<(fn: () => unknown) => unknown>;
 
   private closed = false;
+  /** Committed batches and the jobs in them, since start: for metrics and tests. */
+  private batches = 0;
+  private committedJobs = 0;
 
   /**
    * @param beforeJobs writes to fold into every batch (coalesced device updates)
@@ -73,6 +76,10 @@ export class GroupCommit {
     return this.jobs.length;
   }
 
+  stats(): { batches: number; jobs: number } {
+    return { batches: this.batches, jobs: this.committedJobs };
+  }
+
   /** Commits one batch; a longer queue continues on the next turn so other work can run. */
   flush(): void {
     this.scheduled = false;
@@ -85,6 +92,8 @@ export class GroupCommit {
     let outcomes: Outcome[];
     try {
       outcomes = this.batchTx.immediate(jobs);
+      this.batches++;
+      this.committedJobs += jobs.length;
     } catch (error) {
       for (const job of jobs) job.reject(error);
       if (this.jobs.length > 0) this.schedule();

@@ -354,6 +354,11 @@ export class Store {
     return { messages: rows.reverse(), hasMore };
   }
 
+  /** Group commit so far: committed transactions and the writes they carried. */
+  commitStats(): { batches: number; jobs: number } {
+    return this.writer.stats();
+  }
+
   countMessages(): number {
     return this.st.countMessages.pluck().get() as number;
   }
