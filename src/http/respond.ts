@@ -24,7 +24,8 @@ function toAppError(err: unknown, bodyLimit: number): AppError | null {
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status >= 500) return null;
   if (status === 413 || e.type === 'entity.too.large') return Errors.payloadTooLarge(bodyLimit);
-  if (e.type === 'entity.parse.failed') return Errors.invalidJson();
+  // co-body marks JSON it cannot parse as a SyntaxError with status 400 (no `type`).
+  if (e.type === 'entity.parse.failed' || err instanceof SyntaxError) return Errors.invalidJson();
   // Unsupported charset or encoding, aborted or malformed bodies, bad URI encoding: all the
   // client's doing, all fixable by the client.
   return Errors.invalidRequest('body', e.expose && e.message ? e.message.toLowerCase() : 'could not be read');

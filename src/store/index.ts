@@ -177,6 +177,11 @@ export class Store {
     this.db.close();
   }
 
+  /** Commits queued writes now instead of on the next turn of the event loop. */
+  flushWrites(): void {
+    this.writer.flushAll();
+  }
+
   get open(): boolean {
     return this.db.open;
   }
