@@ -1,0 +1,248 @@
+// Configuration: every setting comes from one environment variable, is parsed once at start-up
+// into a frozen Config, and fails fast with a message that names the variable. The same table
+// drives `--help` and the README's configuration table, so the three cannot disagree.
+import path from 'node:path';
+
+export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  /** Empty string: every interface (Node's default, IPv6 and IPv4 where available). */
+  readonly host: string;
+  readonly dbPath: string;
+  readonly dbSynchronous: SqliteSynchronous;
+  readonly signupEnabled: boolean;
+  readonly corsOrigin: string;
+  readonly trustProxy: boolean;
+  readonly logLevel: LogLevel;
+  readonly pollTimeoutDefaultMs: number;
+  readonly pollTimeoutMaxMs: number;
+  readonly pollLimitDefault: number;
+  readonly pollLimitMax: number;
+  readonly pollsPerDevice: number;
+  readonly maxHeldPolls: number;
+  readonly overloadRetryAfterS: number;
+  readonly presenceWindowMs: number;
+  readonly bodyLimitBytes: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  /** log2 of scrypt's N (CPU and memory cost) for new password hashes. */
+  readonly scryptCost: number;
+}
+
+/** The repository root: this file runs compiled as dist/src/config.js. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+type Parser<T> = (raw: string, name: string) => T;
+
+interface Setting<K extends keyof Config = keyof Config> {
+  key: K;
+  env: string;
+  /** The default as a user would type it in the environment. */
+  default: string;
+  parse: Parser<Config[K]>;
+  help: string;
+}
+
+export class ConfigError extends Error {}
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw, name) => {
+    const s = raw.trim();
+    if (!/^-?\d+$/.test(s)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+    const n = Number(s);
+    if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+/** Seconds in the environment (what operators think in), milliseconds inside. */
+function seconds(min: number, max: number): Parser<number> {
+  const int = integer(min, max);
+  return (raw, name) => int(raw, name) * 1000;
+}
+
+function bool(raw: string, name: string): boolean {
+  const s = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(values: readonly T[], upper: boolean): Parser<T> {
+  return (raw, name) => {
+    const s = upper ? raw.trim().toUpperCase() : raw.trim().toLowerCase();
+    const hit = values.find((v) => v === s);
+    if (hit === undefined) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+    return hit;
+  };
+}
+
+function text(raw: string): string {
+  return raw.trim();
+}
+
+function nonEmpty(raw: string, name: string): string {
+  const s = raw.trim();
+  if (!s) throw new ConfigError(`${name} must not be empty`);
+  return s;
+}
+
+function byteSize(raw: string, name: string): number {
+  const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw.trim());
+  if (!m || m[1] === undefined) throw new ConfigError(`${name} must be a size like 65536 or 64kb, got "${raw}"`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  const n = Number(m[1]) * mult;
+  if (n < 1024 || n > 16 * 1024 * 1024) throw new ConfigError(`${name} must be between 1kb and 16mb, got "${raw}"`);
+  return n;
+}
+
+function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
+  return s;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  setting({ key: 'port', env: 'PORT', default: '3000', parse: integer(0, 65535), help: 'TCP port to listen on.' }),
+  setting({
+    key: 'host',
+    env: 'HOST',
+    default: '',
+    parse: text,
+    help: 'Address to listen on; empty means every interface. Use 127.0.0.1 behind a local proxy.',
+  }),
+  setting({
+    key: 'dbPath',
+    env: 'DB_PATH',
+    default: 'db/chat.sqlite',
+    parse: nonEmpty,
+    help: 'SQLite database file (created with its directory if missing). Relative paths are taken from the repository root.',
+  }),
+  setting({
+    key: 'dbSynchronous',
+    env: 'DB_SYNCHRONOUS',
+    default: 'FULL',
+    parse: oneOf<SqliteSynchronous>(['FULL', 'NORMAL', 'EXTRA'], true),
+    help: 'SQLite synchronous mode. FULL: an acknowledged message survives a power loss (fsync before the 201). NORMAL survives only a process crash.',
+  }),
+  setting({ key: 'signupEnabled', env: 'SIGNUP_ENABLED', default: 'true', parse: bool, help: 'Allow POST /users (open sign-up). Off: add users with `npm run user:add`.' }),
+  setting({ key: 'corsOrigin', env: 'CORS_ORIGIN', default: '*', parse: nonEmpty, help: 'Access-Control-Allow-Origin on every answer. Tokens are not cookies, so * is safe.' }),
+  setting({ key: 'trustProxy', env: 'TRUST_PROXY', default: 'false', parse: bool, help: 'Take the client address from X-Forwarded-For. Turn on only behind a proxy you run.' }),
+  setting({
+    key: 'logLevel',
+    env: 'LOG_LEVEL',
+    default: 'info',
+    parse: oneOf<LogLevel>(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], false),
+    help: 'Log level (pino).',
+  }),
+  setting({
+    key: 'pollTimeoutDefaultMs',
+    env: 'POLL_TIMEOUT_DEFAULT',
+    default: '25',
+    parse: seconds(0, 3600),
+    help: 'Seconds a poll is held when the client gives no timeout.',
+  }),
+  setting({
+    key: 'pollTimeoutMaxMs',
+    env: 'POLL_TIMEOUT_MAX',
+    default: '50',
+    parse: seconds(0, 3600),
+    help: 'Longest hold in seconds; larger requests are clamped. Many proxies cut a silent response at 60 s.',
+  }),
+  setting({ key: 'pollLimitDefault', env: 'POLL_LIMIT_DEFAULT', default: '100', parse: integer(1, 100000), help: 'Events per poll answer when the client gives no limit.' }),
+  setting({ key: 'pollLimitMax', env: 'POLL_LIMIT_MAX', default: '1000', parse: integer(1, 100000), help: 'Largest limit a client may ask for.' }),
+  setting({
+    key: 'pollsPerDevice',
+    env: 'POLLS_PER_DEVICE',
+    default: '4',
+    parse: integer(1, 1000),
+    help: 'Held polls per device (tabs); past it the oldest is answered at once with no events.',
+  }),
+  setting({
+    key: 'maxHeldPolls',
+    env: 'MAX_HELD_POLLS',
+    default: '10000',
+    parse: integer(1, 10_000_000),
+    help: 'Held polls in the whole server; past it new polls get 503 overloaded. Each needs a file descriptor.',
+  }),
+  setting({
+    key: 'overloadRetryAfterS',
+    env: 'OVERLOAD_RETRY_AFTER',
+    default: '5',
+    parse: integer(1, 3600),
+    help: 'Base Retry-After in seconds on 503 overloaded; a random 0..base is added so a reconnect storm spreads out.',
+  }),
+  setting({
+    key: 'presenceWindowMs',
+    env: 'PRESENCE_WINDOW',
+    default: '60',
+    parse: seconds(1, 86400),
+    help: 'Seconds after its last poll that a user still counts as online.',
+  }),
+  setting({ key: 'bodyLimitBytes', env: 'BODY_LIMIT', default: '64kb', parse: byteSize, help: 'Largest request body; bigger ones get 413 without being read.' }),
+  setting({
+    key: 'keepAliveTimeoutMs',
+    env: 'KEEP_ALIVE_TIMEOUT',
+    default: '65',
+    parse: seconds(1, 3600),
+    help: 'Seconds an idle keep-alive connection stays open. Above the 60 s that proxies and load balancers keep theirs, so the proxy always closes first.',
+  }),
+  setting({
+    key: 'headersTimeoutMs',
+    env: 'HEADERS_TIMEOUT',
+    default: '20',
+    parse: seconds(1, 3600),
+    help: 'Seconds a client has to send its request headers (cuts slow-loris clients).',
+  }),
+  setting({
+    key: 'requestTimeoutMs',
+    env: 'REQUEST_TIMEOUT',
+    default: '30',
+    parse: seconds(1, 3600),
+    help: 'Seconds a client has to send its whole request (cuts slow bodies). Held polls are not affected: the request is complete when the hold starts.',
+  }),
+  setting({
+    key: 'shutdownGraceMs',
+    env: 'SHUTDOWN_GRACE',
+    default: '5',
+    parse: seconds(0, 600),
+    help: 'Seconds to let in-flight requests finish on SIGTERM after held polls were answered.',
+  }),
+  setting({
+    key: 'scryptCost',
+    env: 'SCRYPT_COST',
+    default: '15',
+    parse: integer(10, 20),
+    help: 'log2 of scrypt N for new password hashes: 15 is about 60 ms and 32 MiB per hash on one core. Existing hashes keep their own cost.',
+  }),
+];
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const raw = env[s.env];
+    out[s.key] = s.parse(raw === undefined ? s.default : raw, s.env);
+  }
+  const cfg = out as unknown as Config;
+  if (cfg.pollTimeoutDefaultMs > cfg.pollTimeoutMaxMs) {
+    throw new ConfigError('POLL_TIMEOUT_DEFAULT must not be larger than POLL_TIMEOUT_MAX');
+  }
+  if (cfg.pollLimitDefault > cfg.pollLimitMax) {
+    throw new ConfigError('POLL_LIMIT_DEFAULT must not be larger than POLL_LIMIT_MAX');
+  }
+  const dbPath = cfg.dbPath === ':memory:' || path.isAbsolute(cfg.dbPath) ? cfg.dbPath : path.join(REPO_ROOT, cfg.dbPath);
+  return Object.freeze({ ...cfg, dbPath });
+}
+
+/** The text of `--help`: every setting with its default. */
+export function configHelp(): string {
+  const lines = ['Settings (environment variables):', ''];
+  for (const s of SETTINGS) {
+    lines.push(`  ${s.env.padEnd(22)} default: ${s.default === '' ? '(empty)' : s.default}`);
+    lines.push(`  ${''.padEnd(22)} ${s.help}`);
+  }
+  return lines.join('\n');
+}

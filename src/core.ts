@@ -1,0 +1,20 @@
+// The core the HTTP layer calls into: configuration, the store, the hub and presence. Built
+// once in main.ts (or per test), passed down explicitly: no module-level singletons.
+import type { Config } from './config';
+import { Hub } from './hub';
+import { Presence } from './presence';
+import type { Store } from './store';
+import type { StreamEvent } from './types';
+
+export interface Core {
+  readonly config: Config;
+  readonly store: Store;
+  readonly hub: Hub<StreamEvent>;
+  readonly presence: Presence;
+}
+
+export function createCore(config: Config, store: Store): Core {
+  const hub = new Hub<StreamEvent>({ pollsPerDevice: config.pollsPerDevice, maxHeld: config.maxHeldPolls });
+  const presence = new Presence(config.presenceWindowMs, hub);
+  return { config, store, hub, presence };
+}

@@ -1,0 +1,63 @@
+// One error type and one catalog. Every error a client can see is made here, so the codes in
+// docs/API.md and the codes the server sends are the same list. Anything that is not an
+// AppError becomes 500 internal_error, and its message and stack never leave the server.
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'AppError';
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Echoes client input in a message, shortened: an error must not repeat a 64 KiB body. */
+function quote(s: string): string {
+  const chars = [...s];
+  return JSON.stringify(chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : s);
+}
+
+export const Errors = {
+  /** 400: the message always names the field, so a client author can fix the call. */
+  invalidRequest: (field: string, problem: string) => new AppError(400, 'invalid_request', `${field}: ${problem}`),
+  invalidJson: (detail = 'the request body is not valid JSON') => new AppError(400, 'invalid_json', detail),
+  invalidCursor: (detail = 'the cursor is malformed or ahead of the event stream; resynchronise from history') =>
+    new AppError(400, 'invalid_cursor', detail),
+  unauthorized: (detail = 'a valid access token is required') =>
+    new AppError(401, 'unauthorized', detail, { 'WWW-Authenticate': 'Bearer realm="chat"' }),
+  invalidCredentials: () => new AppError(401, 'invalid_credentials', 'wrong username or password'),
+  forbidden: (detail: string) => new AppError(403, 'forbidden', detail),
+  notFound: (what = 'no such resource') => new AppError(404, 'not_found', what),
+  userNotFound: (username: string) => new AppError(404, 'user_not_found', `no user named ${quote(username)}`),
+  methodNotAllowed: (allow: readonly string[]) =>
+    new AppError(405, 'method_not_allowed', `method not allowed here; allowed: ${allow.join(', ')}`, {
+      Allow: allow.join(', '),
+    }),
+  usernameTaken: () => new AppError(409, 'username_taken', 'that username is taken'),
+  clientIdReused: () =>
+    new AppError(409, 'client_id_reused', 'client_id was already used for a different message (another "to" or "body")'),
+  payloadTooLarge: (limitBytes: number) =>
+    new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
+  rateLimited: (retryAfterS: number) =>
+    new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
+  overloaded: (retryAfterS: number) =>
+    new AppError(503, 'overloaded', `the server holds as many polls as it may; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
+  internal: () => new AppError(500, 'internal_error', 'internal server error'),
+} as const;
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}

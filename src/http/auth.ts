@@ -1,0 +1,36 @@
+// Authentication at the edge: the token from `Authorization: Bearer`, or `access_token` in the
+// query string or the body (clients that cannot set headers). The header wins when present.
+import type { Middleware } from 'koa';
+import { authenticate } from '../auth';
+import type { Core } from '../core';
+import { Errors } from '../errors';
+import type { AppState } from './context';
+
+/** last_seen_at is written at most this often per device: it is for people, not for ordering. */
+const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+function tokenFrom(ctx: Parameters<Middleware>[0]): string | undefined {
+  const header = ctx.get('Authorization');
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (m) return m[1];
+  const q = ctx.query.access_token;
+  if (typeof q === 'string' && q) return q;
+  const body: unknown = ctx.request.body;
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const b = (body as Record<string, unknown>).access_token;
+    if (typeof b === 'string' && b) return b;
+  }
+  return undefined;
+}
+
+export function requireDevice(core: Core): Middleware<AppState> {
+  return async (ctx, next) => {
+    const token = tokenFrom(ctx);
+    if (!token) throw Errors.unauthorized();
+    const device = authenticate(core, token);
+    ctx.state.device = device;
+    const now = Date.now();
+    if (now - device.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) core.store.noteDeviceSeen(device.id, now);
+    await next();
+  };
+}

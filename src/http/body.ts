@@ -1,0 +1,73 @@
+// Request bodies: JSON, forms (`curl -d`) and text/plain holding JSON (what old browsers'
+// XDomainRequest sends, sometimes with no Content-Type at all). GET, HEAD and OPTIONS are never
+// parsed: the poll path stays lean. Bodies over the limit are refused with 413 from their
+// Content-Length, before a byte is read (raw-body checks it first).
+import type { Middleware } from 'koa';
+import { HttpMethodEnum, koaBody } from 'koa-body';
+import { Errors } from '../errors';
+import { asFields } from './validate';
+
+export function parseBody(limitBytes: number): Middleware {
+  const parser = koaBody({
+    json: true,
+    jsonStrict: true,
+    urlencoded: true,
+    text: true,
+    multipart: false,
+    jsonLimit: limitBytes,
+    formLimit: limitBytes,
+    textLimit: limitBytes,
+    textTypes: ['text/plain'],
+    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.DELETE],
+    patchNode: false,
+    patchKoa: true,
+  });
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' && ctx.method !== 'DELETE') return next();
+    if (!ctx.get('Content-Type') && (Number(ctx.get('Content-Length')) > 0 || ctx.get('Transfer-Encoding'))) {
+      ctx.req.headers['content-type'] = 'text/plain';
+    }
+    await parser(ctx, async () => {});
+    const raw: unknown = ctx.request.body;
+    if (typeof raw === 'string') {
+      const text = raw.trim();
+      if (text === '') ctx.request.body = {};
+      else {
+        try {
+          ctx.request.body = JSON.parse(text);
+        } catch {
+          throw Errors.invalidJson();
+        }
+      }
+    }
+    await next();
+  };
+}
+
+/**
+ * Proxies that allow only GET and POST: a POST with `X-HTTP-Method-Override: DELETE` or
+ * `_method=DELETE` in its body is a DELETE.
+ */
+export const methodOverride: Middleware = async (ctx, next) => {
+  if (ctx.method === 'POST') {
+    const header = ctx.get('X-HTTP-Method-Override');
+    const fields = asFieldsOrEmpty(ctx.request.body);
+    const field = fields._method;
+    const wanted = header || (typeof field === 'string' ? field : '');
+    if (field !== undefined && typeof field !== 'string') throw Errors.invalidRequest('_method', 'must be a string');
+    if (wanted) {
+      const m = wanted.trim().toUpperCase();
+      if (m === 'DELETE') ctx.method = 'DELETE';
+      else if (m !== 'POST') throw Errors.invalidRequest('_method', 'only DELETE can be sent as an override');
+    }
+  }
+  await next();
+};
+
+function asFieldsOrEmpty(body: unknown): Record<string, unknown> {
+  try {
+    return asFields(body);
+  } catch {
+    return {};
+  }
+}

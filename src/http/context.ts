@@ -1,0 +1,23 @@
+// What the HTTP layer keeps on ctx.state, typed once.
+import type { ParameterizedContext } from 'koa';
+import type Router from '@koa/router';
+import type { DeviceAuth } from '../types';
+
+export interface AppState {
+  /** The authenticated device (set by requireDevice). */
+  device?: DeviceAuth;
+  /** The error code of the answer, when it is an error: for logs and metrics. */
+  errorCode?: string;
+  /** How a poll ended: for logs and metrics. */
+  pollOutcome?: string;
+}
+
+export type AppContext = ParameterizedContext<AppState>;
+export type AppRouter = Router<AppState>;
+
+/** The device of an authenticated route; requireDevice guarantees it is set. */
+export function deviceOf(ctx: AppContext): DeviceAuth {
+  const d = ctx.state.device;
+  if (!d) throw new Error('route needs requireDevice');
+  return d;
+}

@@ -1,0 +1,29 @@
+// Messages: POST /messages (send, idempotent with client_id) and GET /messages (history).
+import type { Middleware } from 'koa';
+import type { Core } from '../core';
+import { Errors } from '../errors';
+import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage } from '../messages';
+import { type AppRouter, type AppState, deviceOf } from './context';
+import { asFields, optionalInt, optionalString, requiredString } from './validate';
+
+export function messageRoutes(router: AppRouter, core: Core, auth: Middleware<AppState>): void {
+  router.post('/messages', auth, async (ctx) => {
+    const f = asFields(ctx.request.body);
+    const to = requiredString(f, 'to', { min: 1 });
+    const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
+    const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
+    const out = await sendMessage(core, deviceOf(ctx), { to, body, clientId });
+    ctx.status = out.created ? 201 : 200;
+    ctx.body = { message: out.message };
+  });
+
+  router.get('/messages', auth, (ctx) => {
+    const q = ctx.query;
+    const withUser = requiredString(q, 'with', { min: 1 });
+    const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
+    if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
+    const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
+    ctx.body = history(core, deviceOf(ctx), { with: withUser, before, after, limit });
+  });
+}

@@ -1,0 +1,90 @@
+// The outermost middleware: every answer leaves through here, errors included.
+// - caching headers on everything (old proxies and caches must never store a chat answer);
+// - errors rendered in the contract's shape; anything unexpected becomes 500 internal_error
+//   and its message and stack go to the log only (Koa's own rule: expose only what is meant);
+// - JSONP for GET: `/**/NAME({...});`, always status 200 with the real status inside.
+import type { Context, Middleware } from 'koa';
+import { AppError, Errors, isAppError } from '../errors';
+import type { Logger } from '../log';
+
+const CALLBACK_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
+
+/** Errors thrown by koa-body / co-body / raw-body carry a status and a `type`. */
+interface HttpLibError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  expose?: boolean;
+  message?: string;
+}
+
+function toAppError(err: unknown, bodyLimit: number): AppError | null {
+  if (isAppError(err)) return err;
+  const e = err as HttpLibError;
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status !== 'number' || status >= 500) return null;
+  if (status === 413 || e.type === 'entity.too.large') return Errors.payloadTooLarge(bodyLimit);
+  // co-body marks JSON it cannot parse as a SyntaxError with status 400 (no `type`).
+  if (e.type === 'entity.parse.failed' || err instanceof SyntaxError) return Errors.invalidJson();
+  // Unsupported charset or encoding, aborted or malformed bodies, bad URI encoding: all the
+  // client's doing, all fixable by the client.
+  return Errors.invalidRequest('body', e.expose && e.message ? e.message.toLowerCase() : 'could not be read');
+}
+
+function jsonpCallback(ctx: Context): string | undefined {
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return undefined;
+  const cb = ctx.query.callback;
+  if (cb === undefined) return undefined;
+  if (typeof cb !== 'string' || !CALLBACK_PATTERN.test(cb)) {
+    throw Errors.invalidRequest('callback', 'must match ^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$');
+  }
+  return cb;
+}
+
+/** A script tag cannot see a status code, so JSONP is always 200 with the status inside. */
+function wrapJsonp(ctx: Context, callback: string): void {
+  const status = ctx.status;
+  const body: unknown = ctx.body;
+  let json: string;
+  if (typeof body === 'string' && ctx.response.is('json')) {
+    json = body; // prebuilt JSON text (poll answers); only ever sent with status 200
+  } else if (typeof body === 'string') {
+    json = JSON.stringify(status === 200 ? { text: body } : { text: body, status });
+  } else if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body) && typeof (body as { pipe?: unknown }).pipe !== 'function') {
+    json = JSON.stringify(status === 200 ? body : { ...(body as object), status });
+  } else if (body === null || body === undefined) {
+    json = JSON.stringify({ status });
+  } else {
+    return; // a file stream (the page itself): not an API answer, leave it alone
+  }
+  // U+2028 and U+2029 are valid in JSON but ended a string literal in JavaScript before ES2019.
+  json = json.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  ctx.status = 200;
+  ctx.type = 'application/javascript; charset=utf-8';
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.body = `/**/${callback}(${json});`;
+}
+
+export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middleware {
+  return async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    ctx.set('Expires', '0');
+    let callback: string | undefined;
+    try {
+      callback = jsonpCallback(ctx);
+      await next();
+    } catch (err) {
+      let appErr = toAppError(err, opts.bodyLimitBytes);
+      if (!appErr) {
+        opts.logger.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error');
+        appErr = Errors.internal();
+      }
+      ctx.status = appErr.status;
+      for (const [name, value] of Object.entries(appErr.headers)) ctx.set(name, value);
+      ctx.body = appErr.toJSON();
+      ctx.state.errorCode = appErr.code;
+    }
+    if (callback !== undefined) wrapJsonp(ctx, callback);
+  };
+}

@@ -1,0 +1,43 @@
+// The event stream: GET /poll (the long poll) and GET /presence.
+import type { Middleware } from 'koa';
+import type { Core } from '../core';
+import { parseCursor } from '../cursor';
+import { poll } from '../stream';
+import { type AppRouter, type AppState, deviceOf } from './context';
+import { optionalInt, optionalSeconds, optionalString } from './validate';
+
+export function streamRoutes(router: AppRouter, core: Core, auth: Middleware<AppState>): void {
+  const { config } = core;
+
+  router.get('/poll', auth, async (ctx) => {
+    // Tells nginx (and proxies that copy it) not to buffer: an answer must reach the client
+    // the moment it is written. Set first, so error answers carry it too.
+    ctx.set('X-Accel-Buffering', 'no');
+    const q = ctx.query;
+    const rawSince = optionalString(q, 'since');
+    // An empty since= is what a client with no stored cursor sends ("since=" + ""): same as
+    // omitting it, so it resumes from the device's stored cursor.
+    const since = rawSince === undefined || rawSince === '' ? undefined : parseCursor(rawSince);
+    const timeoutS = optionalSeconds(q, 'timeout');
+    const timeoutMs = timeoutS === undefined ? config.pollTimeoutDefaultMs : Math.min(Math.round(timeoutS * 1000), config.pollTimeoutMaxMs);
+    const limit = optionalInt(q, 'limit', { min: 1, max: config.pollLimitMax }) ?? config.pollLimitDefault;
+
+    // The client went away: free its slot and timer now, not at the timeout.
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    ctx.res.once('close', onClose);
+    try {
+      const answer = await poll(core, deviceOf(ctx), { since, timeoutMs, limit }, gone.signal);
+      ctx.state.pollOutcome = answer.outcome;
+      ctx.type = 'application/json; charset=utf-8';
+      // Built by hand from each event's JSON text, made once when the event was published.
+      ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
+    } finally {
+      ctx.res.off('close', onClose);
+    }
+  });
+
+  router.get('/presence', auth, (ctx) => {
+    ctx.body = { online: core.presence.onlineUsers() };
+  });
+}

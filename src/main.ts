@@ -1,0 +1,97 @@
+// The process: loadConfig -> openStore -> createCore -> createApp -> listen; signals; shutdown.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { type Config, ConfigError, configHelp, loadConfig } from './config';
+import { createCore } from './core';
+import { createLogger } from './log';
+import { createApp } from './server';
+import { openStore, SchemaTooNewError, type Store } from './store';
+
+function main(): void {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`Usage: npm start  (or: node dist/src/main.js)\n\n${configHelp()}\n`);
+    return;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n(run with --help for every setting)\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+
+  let store: Store;
+  try {
+    store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+  } catch (err) {
+    if (err instanceof SchemaTooNewError) {
+      logger.fatal({ dbPath: config.dbPath }, err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const core = createCore(config, store);
+  const app = createApp({ core, logger });
+
+  const server = http.createServer(
+    {
+      // How often Node checks headersTimeout and requestTimeout. Its default (30 s) would let
+      // a slow-loris client hold a socket up to 30 s past its deadline.
+      connectionsCheckingInterval: 1000,
+    },
+    app.callback(),
+  );
+  // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
+  // always closes first and never sends a request on a socket we are closing.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.headersTimeoutMs;
+  // requestTimeout bounds receiving the request only; a held poll's request is complete when
+  // the hold starts, so holds up to POLL_TIMEOUT_MAX are not cut (tested in test/process).
+  server.requestTimeout = config.requestTimeoutMs;
+
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  let stopping = false;
+  function shutdown(signal: string): void {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, held: core.hub.stats().held }, 'shutting down: answering held polls');
+    // Held polls are answered at once with no events; clients poll again after the restart.
+    core.hub.closeAll();
+    server.close(() => {
+      store.close();
+      logger.info('stopped: database closed');
+      process.exit(0);
+    });
+    // Answers already written still need their sockets; idle keep-alive sockets do not.
+    setImmediate(() => server.closeIdleConnections());
+    setTimeout(() => {
+      logger.warn({ open: sockets.size }, 'grace period over: closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownGraceMs).unref();
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  server.on('error', (err) => {
+    logger.fatal({ err }, 'server error');
+    store.close();
+    process.exit(1);
+  });
+  server.listen({ port: config.port, host: config.host || undefined }, () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    logger.info({ port, host: config.host || '*', dbPath: config.dbPath }, `listening on http://localhost:${port}`);
+  });
+}
+
+main();

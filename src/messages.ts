@@ -1,0 +1,58 @@
+// Sending messages and reading history.
+import { normalizeUsername } from './auth';
+import type { Core } from './core';
+import { Errors } from './errors';
+import type { DeviceAuth, User } from './types';
+import { messageEventJson, messageView, type MessageView } from './views';
+
+export const BODY_MAX = 4000;
+export const CLIENT_ID_MAX = 64;
+export const HISTORY_LIMIT_DEFAULT = 50;
+export const HISTORY_LIMIT_MAX = 200;
+
+/** The user a name refers to; user_not_found for a name that cannot exist or does not. */
+export function findUserOrThrow(core: Core, rawName: string): User {
+  const name = normalizeUsername(rawName);
+  const user = name === null ? undefined : core.store.findUser(name);
+  if (!user) throw Errors.userNotFound(rawName);
+  return { id: user.id, username: user.username };
+}
+
+export interface SendInput {
+  to: string;
+  body: string;
+  clientId: string | null;
+}
+
+export interface SendOutcome {
+  /** false: an idempotent retry that returned the original message. */
+  created: boolean;
+  message: MessageView;
+}
+
+export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInput): Promise<SendOutcome> {
+  const recipient = findUserOrThrow(core, input.to);
+  const from: User = { id: sender.userId, username: sender.username };
+  const r = await core.store.sendMessage({ sender: from, recipient, body: input.body, clientId: input.clientId });
+  if (r.status === 'conflict') throw Errors.clientIdReused();
+  if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
+  // Committed: now, and only now, wake the polls. The sender's other devices get it too.
+  core.hub.publish(from.id, [{ seq: r.senderSeq, json: messageEventJson(r.message, from.id) }]);
+  if (r.recipientSeq !== null) {
+    core.hub.publish(recipient.id, [{ seq: r.recipientSeq, json: messageEventJson(r.message, recipient.id) }]);
+  }
+  return { created: true, message: messageView(r.message, from.id) };
+}
+
+export interface HistoryInput {
+  with: string;
+  before?: number;
+  after?: number;
+  limit: number;
+}
+
+export function history(core: Core, caller: DeviceAuth, input: HistoryInput): { messages: MessageView[]; has_more: boolean } {
+  const peer = findUserOrThrow(core, input.with);
+  const page = core.store.history(caller.userId, peer.id, input);
+  return { messages: page.messages.map((m) => messageView(m, caller.userId)), has_more: page.hasMore };
+}

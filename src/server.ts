@@ -1,0 +1,62 @@
+// createApp(deps): the Koa application with its middleware, routes and the page. It never
+// listens: main.ts does, and tests drive app.callback() with supertest without a port.
+import Koa from 'koa';
+import Router from '@koa/router';
+import serve from 'koa-static';
+import path from 'node:path';
+import { REPO_ROOT } from './config';
+import type { Core } from './core';
+import { Errors } from './errors';
+import { accountRoutes } from './http/accounts';
+import { requireDevice } from './http/auth';
+import { methodOverride, parseBody } from './http/body';
+import type { AppState } from './http/context';
+import { cors } from './http/cors';
+import { messageRoutes } from './http/messages';
+import { respond } from './http/respond';
+import { streamRoutes } from './http/stream';
+import type { Logger } from './log';
+
+export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
+
+export interface AppDeps {
+  core: Core;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const { core, logger } = deps;
+  const app = new Koa<AppState>();
+  app.proxy = core.config.trustProxy;
+  // Errors are rendered and logged by respond(); Koa's own handler would only print them again.
+  app.silent = true;
+
+  const router = new Router<AppState>();
+  const auth = requireDevice(core);
+  router.get('/healthz', (ctx) => {
+    ctx.body = { ok: true };
+  });
+  accountRoutes(router, core, auth);
+  messageRoutes(router, core, auth);
+  streamRoutes(router, core, auth);
+
+  app.use(respond({ logger, bodyLimitBytes: core.config.bodyLimitBytes }));
+  app.use(cors(core.config.corsOrigin));
+  app.use(parseBody(core.config.bodyLimitBytes));
+  app.use(methodOverride);
+  app.use(router.routes());
+  app.use(serve(PUBLIC_DIR, { index: 'index.html', hidden: false }));
+  // Nothing answered: a known path with another method is 405 with Allow, anything else 404.
+  app.use((ctx) => {
+    const match = router.match(ctx.path, ctx.method);
+    const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))].sort();
+    if (allowed.length === 0) throw Errors.notFound(`no such endpoint: ${ctx.method} ${ctx.path}`);
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Allow', [...allowed, 'OPTIONS'].join(', '));
+      ctx.status = 204;
+      return;
+    }
+    throw Errors.methodNotAllowed(allowed);
+  });
+  return app;
+}

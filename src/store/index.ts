@@ -1,0 +1,380 @@
+// The store: the only module that imports better-sqlite3 and the only place with SQL.
+// It opens the file, sets the pragmas, runs the migrations, prepares every statement once, and
+// exposes typed methods. Multi-statement writes run in one transaction; message writes go
+// through group commit (group-commit.ts) and resolve only after their commit.
+//
+// Ordering: SQLite has one writer at a time and this process is its only writer, so a row's
+// commit order is its id order and a user's events get seq 1, 2, 3... in commit order. A poll
+// that has seen seq N can therefore never later find a new row below N. A networked database
+// would not give this for free (its sequences are handed out before commit): keep it explicit.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { REPO_ROOT, type SqliteSynchronous } from '../config';
+import type {
+  Device,
+  DeviceAuth,
+  EventRow,
+  HistoryPage,
+  MessageRow,
+  SendResult,
+  User,
+  UserWithSecret,
+} from '../types';
+import { GroupCommit } from './group-commit';
+import { loadMigrations, migrate } from './migrate';
+
+export { SchemaTooNewError } from './migrate';
+
+export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
+
+export interface StoreOptions {
+  synchronous?: SqliteSynchronous;
+  migrationsDir?: string;
+}
+
+const KIND_MESSAGE = 1;
+const KIND_READ = 2;
+
+/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
+const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
+
+// --- Named queries (ntfy's message_cache.go style: every statement has a name) -------------
+
+const SQL = {
+  insertUser: `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
+               ON CONFLICT (username) DO NOTHING RETURNING id`,
+  selectUserByName: `SELECT id, username, password_hash AS passwordHash FROM users WHERE username = ?`,
+  selectUserNames: `SELECT id, username FROM users ORDER BY username`,
+  updatePasswordHash: `UPDATE users SET password_hash = ? WHERE id = ?`,
+
+  insertDevice: `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at, cursor)
+                 VALUES (@id, @userId, @name, @tokenHash, @now, @now, @cursor)`,
+  selectDeviceAuth: `SELECT d.id, d.user_id AS userId, d.name, d.created_at AS createdAt,
+                            d.last_seen_at AS lastSeenAt, d.cursor, d.token_hash AS tokenHash, u.username
+                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?`,
+  selectDevicesOfUser: `SELECT id, user_id AS userId, name, created_at AS createdAt,
+                               last_seen_at AS lastSeenAt, cursor
+                        FROM devices WHERE user_id = ? ORDER BY created_at, id`,
+  deleteDevice: `DELETE FROM devices WHERE id = ? AND user_id = ?`,
+  deleteDevicesOfUser: `DELETE FROM devices WHERE user_id = ? RETURNING id`,
+  // A cursor only moves forward, and so does last_seen_at (two polls may land in one batch).
+  updateDeviceSeen: `UPDATE devices SET cursor = max(cursor, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?`,
+
+  selectHeadSeq: `SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?`,
+  insertEvent: `INSERT INTO events (user_id, seq, kind, message_id, peer_id)
+                VALUES (@userId, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE user_id = @userId),
+                        @kind, @messageId, @peerId)
+                RETURNING seq`,
+  selectEventsAfter: `SELECT e.seq, e.kind, e.message_id AS messageId, p.username AS peer,
+                             m.sender_id AS senderId, m.recipient_id AS recipientId,
+                             s.username AS sender, r.username AS recipient,
+                             m.body, m.client_id AS clientId, m.sent_at AS sentAt
+                      FROM events e
+                      LEFT JOIN messages m ON e.kind = ${KIND_MESSAGE} AND m.id = e.message_id
+                      LEFT JOIN users s ON s.id = m.sender_id
+                      LEFT JOIN users r ON r.id = m.recipient_id
+                      LEFT JOIN users p ON p.id = e.peer_id
+                      WHERE e.user_id = ? AND e.seq > ?
+                      ORDER BY e.seq LIMIT ?`,
+
+  insertMessage: `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, client_id, sent_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  selectMessageByClientId: `SELECT m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                                   s.username AS "from", r.username AS "to", m.body,
+                                   m.client_id AS clientId, m.sent_at AS sentAt
+                            FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
+                            WHERE m.sender_id = ? AND m.client_id = ?`,
+  selectHistoryBefore: `SELECT m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                               s.username AS "from", r.username AS "to", m.body,
+                               m.client_id AS clientId, m.sent_at AS sentAt
+                        FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
+                        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id < ?
+                        ORDER BY m.id DESC LIMIT ?`,
+  selectHistoryAfter: `SELECT m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                              s.username AS "from", r.username AS "to", m.body,
+                              m.client_id AS clientId, m.sent_at AS sentAt
+                       FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
+                       WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
+                       ORDER BY m.id ASC LIMIT ?`,
+  countMessages: `SELECT count(*) FROM messages`,
+} as const;
+
+type Statements = { -readonly [K in keyof typeof SQL]: Statement };
+
+interface EventJoinRow {
+  seq: number;
+  kind: number;
+  messageId: number | null;
+  peer: string | null;
+  senderId: number | null;
+  recipientId: number | null;
+  sender: string | null;
+  recipient: string | null;
+  body: string | null;
+  clientId: string | null;
+  sentAt: number | null;
+}
+
+export interface NewMessage {
+  sender: User;
+  recipient: User;
+  body: string;
+  clientId: string | null;
+}
+
+export interface NewDevice {
+  id: string;
+  userId: number;
+  name: string;
+  tokenHash: Buffer;
+}
+
+interface PendingDevice {
+  cursor: number;
+  seenAt: number;
+}
+
+export class Store {
+  readonly db: Db;
+  private readonly st: Statements;
+  private readonly writer: GroupCommit;
+  /** Device acknowledgements and last-seen times not yet written; folded into the next batch. */
+  private readonly pendingDevices = new Map<string, PendingDevice>();
+
+  constructor(file: string, opts: StoreOptions = {}) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    try {
+      // WAL: readers never block the writer and a commit is one append. FULL (the default)
+      // syncs the WAL on every commit, so an acknowledged message survives a power loss;
+      // group commit pays that once per batch. busy_timeout covers the admin CLI writing to the
+      // same file while the server runs.
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
+      const st = {} as Statements;
+      for (const key of Object.keys(SQL) as (keyof typeof SQL)[]) st[key] = this.db.prepare(SQL[key]);
+      this.st = st;
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.writer = new GroupCommit(
+      this.db,
+      () => this.writePendingDevices(),
+      () => this.pendingDevices.size > 0,
+    );
+  }
+
+  /** Writes what is queued and closes the file (the WAL is checkpointed by SQLite on close). */
+  close(): void {
+    if (!this.db.open) return;
+    this.writer.close();
+    this.db.close();
+  }
+
+  /** Commits queued writes now instead of on the next turn of the event loop. */
+  flushWrites(): void {
+    this.writer.flushAll();
+  }
+
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  // --- users --------------------------------------------------------------------------------
+
+  /** Returns the new user, or null when the name is taken. */
+  createUser(username: string, passwordHash: string, now = Date.now()): User | null {
+    const id = this.st.insertUser.pluck().get(username, passwordHash, now) as number | undefined;
+    return id === undefined ? null : { id, username };
+  }
+
+  findUser(username: string): UserWithSecret | undefined {
+    return this.st.selectUserByName.get(username) as UserWithSecret | undefined;
+  }
+
+  listUsers(): User[] {
+    return this.st.selectUserNames.all() as User[];
+  }
+
+  setPasswordHash(userId: number, passwordHash: string): void {
+    this.st.updatePasswordHash.run(passwordHash, userId);
+  }
+
+  // --- devices ------------------------------------------------------------------------------
+
+  /** A new device starts at the head of its user's stream: it has seen nothing yet. */
+  createDevice(d: NewDevice, now = Date.now()): Device {
+    return this.db
+      .transaction((): Device => {
+        const cursor = this.headSeq(d.userId);
+        this.st.insertDevice.run({ ...d, now, cursor });
+        return { id: d.id, userId: d.userId, name: d.name, createdAt: now, lastSeenAt: now, cursor };
+      })
+      .immediate();
+  }
+
+  getDeviceAuth(id: string): DeviceAuth | undefined {
+    const row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
+    return row && this.withPending(row);
+  }
+
+  listDevices(userId: number): Device[] {
+    return (this.st.selectDevicesOfUser.all(userId) as Device[]).map((d) => this.withPending(d));
+  }
+
+  /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
+  deleteDevice(id: string, userId: number): boolean {
+    const changed = this.st.deleteDevice.run(id, userId).changes > 0;
+    if (changed) this.pendingDevices.delete(id);
+    return changed;
+  }
+
+  /** Deletes every device of a user (password reset, disabled account); returns their ids. */
+  deleteDevicesOfUser(userId: number): string[] {
+    const ids = this.st.deleteDevicesOfUser.pluck().all(userId) as string[];
+    for (const id of ids) this.pendingDevices.delete(id);
+    return ids;
+  }
+
+  /**
+   * Records that a device polled with `cursor` (its acknowledgement) at `now`. Written with the
+   * next batch rather than at once: a poll must not cost a commit of its own, and a lost
+   * acknowledgement only means the device may see those events once more after a crash.
+   */
+  noteDeviceSeen(id: string, now: number, cursor = 0): void {
+    const p = this.pendingDevices.get(id);
+    if (p) {
+      p.cursor = Math.max(p.cursor, cursor);
+      p.seenAt = Math.max(p.seenAt, now);
+    } else {
+      this.pendingDevices.set(id, { cursor, seenAt: now });
+    }
+    this.writer.schedule();
+  }
+
+  private withPending<T extends Device>(d: T): T {
+    const p = this.pendingDevices.get(d.id);
+    if (!p) return d;
+    return { ...d, cursor: Math.max(d.cursor, p.cursor), lastSeenAt: Math.max(d.lastSeenAt, p.seenAt) };
+  }
+
+  private writePendingDevices(): void {
+    for (const [id, p] of this.pendingDevices) this.st.updateDeviceSeen.run(p.cursor, p.seenAt, id);
+    this.pendingDevices.clear();
+  }
+
+  // --- the event stream ---------------------------------------------------------------------
+
+  /** The last position in the user's stream (0 for an empty stream). */
+  headSeq(userId: number): number {
+    return this.st.selectHeadSeq.pluck().get(userId) as number;
+  }
+
+  eventsAfter(userId: number, afterSeq: number, limit: number): EventRow[] {
+    const rows = this.st.selectEventsAfter.all(userId, afterSeq, limit) as EventJoinRow[];
+    return rows.map((r): EventRow => {
+      if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+      return {
+        seq: r.seq,
+        kind: 'message',
+        message: {
+          id: r.messageId ?? 0,
+          senderId: r.senderId ?? 0,
+          recipientId: r.recipientId ?? 0,
+          from: r.sender ?? '',
+          to: r.recipient ?? '',
+          body: r.body ?? '',
+          clientId: r.clientId,
+          sentAt: r.sentAt ?? 0,
+        },
+      };
+    });
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  /**
+   * Stores a message and its events in the next group commit; resolves after that commit.
+   * A client_id already used by the sender returns the original message (same recipient and
+   * body) or a conflict, decided inside the transaction so racing retries cannot both insert.
+   */
+  sendMessage(m: NewMessage): Promise<SendResult> {
+    return this.writer.run((): SendResult => {
+      if (m.clientId !== null) {
+        const existing = this.st.selectMessageByClientId.get(m.sender.id, m.clientId) as MessageRow | undefined;
+        if (existing) {
+          const same = existing.recipientId === m.recipient.id && existing.body === m.body;
+          return same ? { status: 'existing', message: existing } : { status: 'conflict' };
+        }
+      }
+      const sentAt = Date.now();
+      const lo = Math.min(m.sender.id, m.recipient.id);
+      const hi = Math.max(m.sender.id, m.recipient.id);
+      const id = Number(
+        this.st.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid,
+      );
+      const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
+      const recipientSeq =
+        m.recipient.id === m.sender.id ? null : this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+      const message: MessageRow = {
+        id,
+        senderId: m.sender.id,
+        recipientId: m.recipient.id,
+        from: m.sender.username,
+        to: m.recipient.username,
+        body: m.body,
+        clientId: m.clientId,
+        sentAt,
+      };
+      return { status: 'created', message, senderSeq, recipientSeq };
+    });
+  }
+
+  private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
+    return this.st.insertEvent.pluck().get({ userId, kind, messageId, peerId }) as number;
+  }
+
+  /**
+   * One page of the conversation between two users, oldest first. `before`: the newest `limit`
+   * messages below it; `after`: the oldest `limit` above it. One extra row tells has_more.
+   */
+  history(a: number, b: number, page: { before?: number; after?: number; limit: number }): HistoryPage {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    let rows: MessageRow[];
+    if (page.after !== undefined) {
+      rows = this.st.selectHistoryAfter.all(lo, hi, page.after, page.limit + 1) as MessageRow[];
+      const hasMore = rows.length > page.limit;
+      return { messages: hasMore ? rows.slice(0, page.limit) : rows, hasMore };
+    }
+    rows = this.st.selectHistoryBefore.all(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1) as MessageRow[];
+    const hasMore = rows.length > page.limit;
+    if (hasMore) rows.pop();
+    return { messages: rows.reverse(), hasMore };
+  }
+
+  /** Group commit so far: committed transactions and the writes they carried. */
+  commitStats(): { batches: number; jobs: number } {
+    return this.writer.stats();
+  }
+
+  countMessages(): number {
+    return this.st.countMessages.pluck().get() as number;
+  }
+
+  // --- maintenance --------------------------------------------------------------------------
+
+  integrityCheck(): string {
+    return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+}
+
+export function openStore(file: string, opts: StoreOptions = {}): Store {
+  return new Store(file, opts);
+}

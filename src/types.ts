@@ -1,0 +1,58 @@
+// Plain data shared by the store, the domain modules and the HTTP layer. No behaviour here.
+
+export interface User {
+  id: number;
+  username: string;
+}
+
+export interface UserWithSecret extends User {
+  passwordHash: string;
+}
+
+export interface Device {
+  id: string;
+  userId: number;
+  name: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The furthest stream position this device has polled with (its acknowledgement). */
+  cursor: number;
+}
+
+/** A device with what authentication needs: the owner's name and the stored token hash. */
+export interface DeviceAuth extends Device {
+  username: string;
+  tokenHash: Buffer;
+}
+
+export interface MessageRow {
+  id: number;
+  senderId: number;
+  recipientId: number;
+  from: string;
+  to: string;
+  body: string;
+  clientId: string | null;
+  sentAt: number;
+}
+
+/** One entry of a user's event stream, as stored. */
+export type EventRow =
+  | { seq: number; kind: 'message'; message: MessageRow }
+  | { seq: number; kind: 'read'; with: string; upTo: number };
+
+/** An event ready to send: its position in the owner's stream and its JSON text. */
+export interface StreamEvent {
+  seq: number;
+  json: string;
+}
+
+export type SendResult =
+  | { status: 'created'; message: MessageRow; senderSeq: number; recipientSeq: number | null }
+  | { status: 'existing'; message: MessageRow }
+  | { status: 'conflict' };
+
+export interface HistoryPage {
+  messages: MessageRow[];
+  hasMore: boolean;
+}
