@@ -1,0 +1,131 @@
+// The chat page keeps every message exactly once across a server restart and a dropped
+// network connection (issue 4). Its own file: it stops and starts its server.
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../support/server';
+import {
+  apiCall,
+  apiLogin,
+  createUser,
+  DELIVERY_MS,
+  eventually,
+  launchBrowser,
+  logIn,
+  openConversation,
+  openTab,
+  send,
+  shownMessages,
+  skipWithoutChromium,
+  type Tab,
+  waitForTexts,
+} from './helpers';
+
+// Generous: after a failure the page backs off (about 1, 2, 4 s, with jitter) before it tries again.
+const RECOVERY_MS = 20000;
+
+async function connState(page: Page): Promise<string> {
+  return (await page.getAttribute('#conn', 'class')) ?? '';
+}
+
+describe('chat page across a server restart and a dropped connection (issue 4)', function () {
+  this.timeout(90000);
+  let server: RunningServer;
+  let browser: Browser;
+  let tabs: Tab[] = [];
+
+  before(async function () {
+    skipWithoutChromium(this);
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  afterEach(async () => {
+    const errors = tabs.flatMap((t) => t.errors);
+    await Promise.all(tabs.map((t) => t.context.close()));
+    tabs = [];
+    assert.deepEqual(errors, [], 'script errors on the page');
+  });
+
+  async function tab(): Promise<Tab> {
+    const t = await openTab(browser, server.url + '/');
+    tabs.push(t);
+    return t;
+  }
+
+  /** The conversation as the server has it, oldest first. */
+  async function serverHistory(token: string, other: string): Promise<{ id: number; text: string }[]> {
+    const res = await apiCall(server.url, 'GET', `/messages?with=${other}&limit=200`, undefined, token);
+    assert.equal(res.status, 200);
+    return (res.body.messages as { id: number; body: string }[]).map((m) => ({ id: m.id, text: m.body }));
+  }
+
+  it('loses and duplicates nothing when the server stops and starts again mid-conversation', async () => {
+    await createUser(server.url, 'olga');
+    await createUser(server.url, 'pete');
+    const olga = (await tab()).page;
+    const pete = (await tab()).page;
+    await logIn(olga, 'olga', 'Kiosk');
+    await logIn(pete, 'pete', 'Laptop');
+    await openConversation(olga, 'pete');
+    await send(olga, 'before the restart 1');
+    await openConversation(pete, 'olga');
+    await send(pete, 'before the restart 2');
+    await waitForTexts(olga, ['before the restart 1', 'before the restart 2'], DELIVERY_MS, 'olga');
+
+    const { port, dbPath } = server;
+    await server.stop('SIGTERM');
+    await eventually(async () => assert.match(await connState(olga), /conn-(reconnecting|offline)/), RECOVERY_MS, 'olga sees the connection is lost');
+    assert.equal(await olga.isVisible('#banner'), true, 'a banner says so in the chat');
+    await send(olga, 'written while the server was down');
+    assert.equal(await olga.locator('#messages .msg.queued, #messages .msg.sending').count(), 1, 'kept as sending');
+
+    server = await startServer({ port, dbPath });
+    const expected = ['before the restart 1', 'before the restart 2', 'written while the server was down'];
+    await waitForTexts(olga, expected, RECOVERY_MS, 'olga after the restart');
+    await waitForTexts(pete, expected, RECOVERY_MS, 'pete after the restart');
+    await send(pete, 'after the restart');
+    expected.push('after the restart');
+    await waitForTexts(olga, expected, RECOVERY_MS, 'olga');
+    await waitForTexts(pete, expected, DELIVERY_MS, 'pete');
+    await eventually(async () => assert.match(await connState(olga), /conn-connected/), RECOVERY_MS, 'olga connected again');
+
+    const truth = await serverHistory(await apiLogin(server.url, 'olga'), 'pete');
+    assert.deepEqual(truth.map((m) => m.text), expected, 'the server stored each message once');
+    for (const page of [olga, pete]) {
+      assert.deepEqual((await shownMessages(page)).map((m) => ({ id: m.id, text: m.text })), truth);
+    }
+  });
+
+  it('loses and duplicates nothing across a dropped network connection', async () => {
+    await createUser(server.url, 'quinn');
+    await createUser(server.url, 'rosa');
+    const quinnTab = await tab();
+    const quinn = quinnTab.page;
+    const rosa = (await tab()).page;
+    await logIn(quinn, 'quinn', 'Tablet');
+    await logIn(rosa, 'rosa', 'Desk');
+    await openConversation(quinn, 'rosa');
+    await openConversation(rosa, 'quinn');
+    await send(rosa, 'are you there?');
+    await waitForTexts(quinn, ['are you there?'], DELIVERY_MS, 'quinn');
+
+    await quinnTab.context.setOffline(true);
+    await send(rosa, 'sent while quinn was offline 1');
+    await send(rosa, 'sent while quinn was offline 2');
+    await eventually(async () => assert.match(await connState(quinn), /conn-(reconnecting|offline)/), RECOVERY_MS, 'quinn notices');
+    await send(quinn, 'typed while offline');
+    await quinnTab.context.setOffline(false);
+
+    const expected = ['are you there?', 'sent while quinn was offline 1', 'sent while quinn was offline 2', 'typed while offline'];
+    await waitForTexts(quinn, expected, RECOVERY_MS, 'quinn');
+    await waitForTexts(rosa, expected, RECOVERY_MS, 'rosa');
+    const truth = await serverHistory(await apiLogin(server.url, 'rosa'), 'quinn');
+    assert.deepEqual(truth.map((m) => m.text), expected);
+    assert.deepEqual((await shownMessages(quinn)).map((m) => m.id), truth.map((m) => m.id));
+  });
+});
