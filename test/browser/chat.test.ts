@@ -337,4 +337,19 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.waitForSelector('#sidebar', { state: 'visible' });
     assert.equal(await page.isVisible('#chat'), false);
   });
+
+  it('says so clearly when a conversation is started with a user who does not exist', async () => {
+    await createUser(server.url, 'otto');
+    const { page } = await tab();
+    await logIn(page, 'otto', 'Desk');
+    await page.fill('#new-username', 'nobody-here');
+    await page.press('#new-username', 'Enter');
+    await page.waitForSelector('#notice:not(.hidden)', { timeout: DELIVERY_MS });
+    assert.match((await page.textContent('#notice')) ?? '', /no user called .nobody-here./);
+    assert.equal(await page.locator('.conv[data-name="nobody-here"]').count(), 0, 'not left in the list');
+    assert.equal(await page.isVisible('#placeholder'), true);
+    await page.fill('#new-username', 'Not Valid!');
+    await page.press('#new-username', 'Enter');
+    await eventually(async () => assert.match((await page.textContent('#notice')) ?? '', /not a valid username/));
+  });
 });

@@ -128,4 +128,38 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     assert.deepEqual(truth.map((m) => m.text), expected);
     assert.deepEqual((await shownMessages(quinn)).map((m) => m.id), truth.map((m) => m.id));
   });
+
+  it('starts again from the server\'s stored cursor when its cursor is refused (400 invalid_cursor)', async () => {
+    await createUser(server.url, 'sven');
+    await createUser(server.url, 'tina');
+    const tinaToken = await apiLogin(server.url, 'tina');
+    const svenTab = await tab();
+    const sven = svenTab.page;
+    let corruptNext = false;
+    let refused = 0;
+    await svenTab.context.route(/\/poll\?/, async (route) => {
+      const url = route.request().url();
+      if (corruptNext && /[?&]since=/.test(url)) {
+        corruptNext = false;
+        const res = await route.fetch({ url: url.replace(/([?&]since=)[^&]*/, '$1not-a-cursor') });
+        if (res.status() === 400) refused += 1;
+        return route.fulfill({ response: res });
+      }
+      return route.continue();
+    });
+    await logIn(sven, 'sven', 'Kiosk');
+    const sendFromTina = async (body: string) =>
+      assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'sven', body }, tinaToken)).status, 201);
+    await sendFromTina('first');
+    await eventually(async () => assert.ok(await sven.isVisible('.conv[data-name="tina"]')), DELIVERY_MS, 'conversation listed');
+    await openConversation(sven, 'tina');
+    await waitForTexts(sven, ['first'], DELIVERY_MS, 'sven');
+
+    corruptNext = true;
+    await sendFromTina('second'); // answers the poll in flight; the next one carries the bad cursor
+    await eventually(async () => assert.equal(refused, 1), DELIVERY_MS, 'the server refused the cursor');
+    await sendFromTina('third');
+    await waitForTexts(sven, ['first', 'second', 'third'], RECOVERY_MS, 'sven after resync');
+    await eventually(async () => assert.match(await connState(sven), /conn-connected/), DELIVERY_MS, 'connected');
+  });
 });
