@@ -27,7 +27,15 @@ export function parseBody(limitBytes: number): Middleware {
     if (!ctx.get('Content-Type') && (Number(ctx.get('Content-Length')) > 0 || ctx.get('Transfer-Encoding'))) {
       ctx.req.headers['content-type'] = 'text/plain';
     }
-    await parser(ctx, async () => {});
+    try {
+      await parser(ctx, async () => {});
+    } catch (err) {
+      // Errors with an HTTP status (413, 400 bad JSON, 415 charset) are rendered by respond();
+      // anything else here came from decoding the client's bytes (a broken gzip stream, say).
+      const status = (err as { status?: unknown }).status;
+      if (typeof status === 'number') throw err;
+      throw Errors.invalidRequest('body', 'could not be read (bad encoding or compression)');
+    }
     const raw: unknown = ctx.request.body;
     if (typeof raw === 'string') {
       const text = raw.trim();
