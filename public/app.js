@@ -478,7 +478,9 @@
       c.unread = typeof row.unread === 'number' ? row.unread : 0;
       c.last = validMessage(row.last_message) ? row.last_message : null;
       c.maxId = c.last ? c.last.id : 0;
-      c.maxIncomingId = c.last && c.last.from !== me ? c.last.id : 0;
+      // When the newest message is our own, the newest incoming one is unknown: assume the
+      // worst, so a read marker below it never clears the count by mistake.
+      c.maxIncomingId = c.last && (c.last.from !== me || c.unread > 0) ? c.last.id : 0;
       c.readUpTo = c.unread === 0 ? c.maxId : 0;
       fresh[c.name] = c;
     }
@@ -603,6 +605,7 @@
       renderAll();
       if (current) loadHistory(conversation(current));
       refreshPresence();
+      requeueAfterReconnect();
       poll();
     });
   }
@@ -655,7 +658,7 @@
     refreshPresence();
     var c = current ? conversation(current) : null;
     if (c && c.loadError) loadHistory(c);
-    pumpOutbox();
+    requeueAfterReconnect();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -828,7 +831,7 @@
     var keep = [];
     for (var i = 0; i < outbox.length; i++) {
       var o = outbox[i];
-      keep.push({ client_id: o.client_id, to: o.to, body: o.body, state: o.state === 'failed' ? 'failed' : 'queued', error: o.error, createdAt: o.createdAt });
+      keep.push({ client_id: o.client_id, to: o.to, body: o.body, state: o.state === 'failed' ? 'failed' : 'queued', error: o.error, auto: !!o.auto, createdAt: o.createdAt });
     }
     if (keep.length) saveItem(outboxKey(session.username), JSON.stringify(keep));
     else dropItem(outboxKey(session.username));
@@ -842,7 +845,7 @@
       var o = saved[i];
       if (o && typeof o.client_id === 'string' && typeof o.to === 'string' && typeof o.body === 'string') {
         outbox.push({ client_id: o.client_id, to: o.to, body: o.body, state: o.state === 'failed' ? 'failed' : 'queued',
-          error: o.error || null, createdAt: o.createdAt || now(), firstTry: now(), attempts: 0 });
+          error: o.error || null, auto: !!o.auto, createdAt: o.createdAt || now(), firstTry: now(), attempts: 0 });
       }
     }
   }
@@ -862,7 +865,7 @@
   }
 
   function queueMessage(to, body) {
-    outbox.push({ client_id: newClientId(), to: to, body: body, state: 'queued', error: null,
+    outbox.push({ client_id: newClientId(), to: to, body: body, state: 'queued', error: null, auto: false,
       createdAt: now(), firstTry: now(), attempts: 0 });
     saveOutbox();
     if (to === current) markChatDirty(false);
@@ -881,8 +884,8 @@
   function sendError(res) {
     if (!res.error) return 'The server sent something unexpected.';
     switch (res.error.code) {
-      case 'network': return 'Not sent: no connection.';
-      case 'timeout': return 'Not sent: the server did not answer in time.';
+      case 'network': return 'Not sent yet: no connection. It goes out when the connection is back.';
+      case 'timeout': return 'Not sent yet: the server did not answer. It goes out when the connection is back.';
       case 'user_not_found': return 'Not sent: there is no such user.';
       case 'payload_too_large': return 'Not sent: the message is too long.';
       case 'rate_limited': return 'Not sent: too many messages, slow down a little.';
@@ -923,10 +926,12 @@
       }
       item.state = 'failed';
       item.error = sendError(res);
-      if (retryable(res)) {
+      // Failed for want of a connection: sent again by itself once the poll reconnects.
+      item.auto = retryable(res);
+      if (item.auto) {
         // The connection is the problem: everything queued behind would fail the same way.
         for (var j = 0; j < outbox.length; j++) {
-          if (outbox[j].state === 'queued') { outbox[j].state = 'failed'; outbox[j].error = item.error; }
+          if (outbox[j].state === 'queued') { outbox[j].state = 'failed'; outbox[j].error = item.error; outbox[j].auto = true; }
         }
       }
       saveOutbox();
@@ -934,6 +939,29 @@
       renderAll();
       pumpOutbox();
     });
+  }
+
+  // Messages that failed only because the connection was down go out again, in the order
+  // they were written; ones the server refused wait for the user.
+  function requeueAfterReconnect() {
+    var any = false;
+    for (var i = 0; i < outbox.length; i++) {
+      var item = outbox[i];
+      if (item.state === 'failed' && item.auto) {
+        item.state = 'queued';
+        item.error = null;
+        item.auto = false;
+        item.firstTry = now();
+        item.attempts = 0;
+        any = true;
+      }
+    }
+    if (any) {
+      saveOutbox();
+      markChatDirty(false);
+      renderAll();
+    }
+    pumpOutbox();
   }
 
   function retrySend(clientId) {
