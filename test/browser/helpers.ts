@@ -47,6 +47,8 @@ export interface Tab {
   page: Page;
   /** Uncaught script errors on the page: a test fails if there are any. */
   errors: string[];
+  /** The most requests the page's scripts had open at once (the page promises at most 2). */
+  maxInFlight(): number;
 }
 
 /** A fresh browser context (its own storage, so its own device) with the page open. */
@@ -55,8 +57,30 @@ export async function openTab(browser: Browser, url: string, viewport = { width:
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  // Counts, each time the page sends a request, how many of its requests are still open
+  // (not yet DONE). Counted inside the page: the browser's network events arrive too late to
+  // tell a finished request from an open one.
+  let maxInFlight = 0;
+  await context.exposeBinding('__chatTestOpenRequests', (_source, n: number) => {
+    maxInFlight = Math.max(maxInFlight, n);
+  });
+  await context.addInitScript(`(function () {
+    var proto = window.XMLHttpRequest.prototype;
+    var send = proto.send;
+    var open = [];
+    proto.send = function () {
+      var still = [];
+      for (var i = 0; i < open.length; i++) {
+        if (open[i].readyState !== 4 && open[i].readyState !== 0) still.push(open[i]);
+      }
+      still.push(this);
+      open = still;
+      window.__chatTestOpenRequests(open.length);
+      return send.apply(this, arguments);
+    };
+  })();`);
   await page.goto(url);
-  return { context, page, errors };
+  return { context, page, errors, maxInFlight: () => maxInFlight };
 }
 
 /** Retries an assertion until it passes or time runs out, then throws its last error. */

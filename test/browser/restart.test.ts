@@ -46,9 +46,12 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
 
   afterEach(async () => {
     const errors = tabs.flatMap((t) => t.errors);
+    const connections = tabs.map((t) => t.maxInFlight());
     await Promise.all(tabs.map((t) => t.context.close()));
     tabs = [];
     assert.deepEqual(errors, [], 'script errors on the page');
+    // One poll plus one queue for everything else.
+    for (const n of connections) assert.ok(n <= 2, `a page had ${n} requests open at once`);
   });
 
   async function tab(): Promise<Tab> {
