@@ -75,6 +75,8 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.equal(await page.textContent('#me-name'), 'carol', 'usernames are lowercased');
     assert.equal(await page.isVisible('#conv-empty'), true, 'a new user sees the empty state');
 
+    const token = JSON.parse(await page.evaluate(() => localStorage.getItem('chat.session'))).token as string;
+    assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 200);
     await page.click('#devices-btn');
     await page.waitForSelector('#device-list .device.current');
     assert.match((await page.textContent('#device-list .device.current')) ?? '', /Reception kiosk.*This device/);
@@ -82,6 +84,7 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.waitForSelector('#auth:not(.hidden)');
     assert.match((await page.textContent('#auth-info')) ?? '', /logged out/);
     assert.equal(await page.evaluate(() => localStorage.getItem('chat.session')), null, 'the token is forgotten');
+    await eventually(async () => assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 401), DELIVERY_MS, 'the server revoked the token');
 
     await page.fill('#login-username', 'carol');
     await page.fill('#login-password', 'not the password');
