@@ -44,8 +44,8 @@ describe('chat page in Chromium (issue 4)', function () {
     await server?.stop();
   });
 
-  async function tab(viewport?: { width: number; height: number }): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/', viewport);
+  async function tab(viewport?: { width: number; height: number }, timezoneId?: string): Promise<Tab> {
+    const t = await openTab(browser, server.url + '/', viewport, timezoneId);
     tabs.push(t);
     return t;
   }
@@ -357,5 +357,22 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.fill('#new-username', 'Not Valid!');
     await page.press('#new-username', 'Enter');
     await eventually(async () => assert.match((await page.textContent('#notice')) ?? '', /not a valid username/));
+  });
+
+  it('shows times in the viewer\'s local time', async () => {
+    await createUser(server.url, 'uma');
+    const token = await apiLogin(server.url, 'uma');
+    const sent = await apiCall(server.url, 'POST', '/messages', { to: 'uma', body: 'what time is it?' }, token);
+    assert.equal(sent.status, 201);
+    const sentAt = new Date(sent.body.message.sent_at as string);
+    // Half-hour offsets catch a page that shows UTC or only shifts whole hours.
+    for (const zone of ['Asia/Kolkata', 'America/St_Johns']) {
+      const t = await tab(undefined, zone);
+      await logIn(t.page, 'uma', `Clock in ${zone}`);
+      await openConversation(t.page, 'uma');
+      await waitForTexts(t.page, ['what time is it?']);
+      const expected = sentAt.toLocaleTimeString('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hour12: false });
+      assert.equal(await t.page.textContent('#messages .msg .time'), expected, zone);
+    }
   });
 });

@@ -52,8 +52,13 @@ export interface Tab {
 }
 
 /** A fresh browser context (its own storage, so its own device) with the page open. */
-export async function openTab(browser: Browser, url: string, viewport = { width: 1024, height: 700 }): Promise<Tab> {
-  const context = await browser.newContext({ viewport });
+export async function openTab(
+  browser: Browser,
+  url: string,
+  viewport = { width: 1024, height: 700 },
+  timezoneId?: string,
+): Promise<Tab> {
+  const context = await browser.newContext({ viewport, ...(timezoneId ? { timezoneId } : {}) });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
