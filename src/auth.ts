@@ -94,11 +94,17 @@ export interface Session {
   device: Device;
 }
 
-export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string): Promise<Session> {
+/** @param ip the client address, for the failed-log-in limits */
+export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string, ip: string): Promise<Session> {
+  await core.limits.beforeLogin(rawUsername, ip);
   const username = normalizeUsername(rawUsername);
   const user = username === null ? undefined : core.store.findUser(username);
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
-  if (!user || !ok) throw Errors.invalidCredentials();
+  if (!user || !ok) {
+    await core.limits.loginFailed(rawUsername, ip);
+    throw Errors.invalidCredentials();
+  }
+  await core.limits.loginSucceeded(rawUsername);
   const id = crypto.randomBytes(12).toString('base64url');
   const secret = crypto.randomBytes(32).toString('base64url');
   const device = core.store.createDevice({ id, userId: user.id, name: deviceName, tokenHash: sha256(secret) });

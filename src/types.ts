@@ -56,3 +56,15 @@ export interface HistoryPage {
   messages: MessageRow[];
   hasMore: boolean;
 }
+
+export type ReadResult =
+  | { status: 'moved'; upTo: number; seq: number }
+  | { status: 'unchanged'; upTo: number }
+  | { status: 'not_found' };
+
+export interface ConversationRow {
+  peer: string;
+  unread: number;
+  readUpTo: number;
+  lastMessage: MessageRow;
+}

@@ -13,11 +13,13 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { REPO_ROOT, type SqliteSynchronous } from '../config';
 import type {
+  ConversationRow,
   Device,
   DeviceAuth,
   EventRow,
   HistoryPage,
   MessageRow,
+  ReadResult,
   SendResult,
   User,
   UserWithSecret,
@@ -98,7 +100,36 @@ const SQL = {
                        FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
                        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
                        ORDER BY m.id ASC LIMIT ?`,
-  countMessages: `SELECT count(*) FROM messages`,
+  // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
+  // read from the rowid index instead of counting a million rows on every metrics scrape.
+  countMessages: `SELECT coalesce(max(id), 0) FROM messages`,
+
+  upsertConversationSent: `INSERT INTO conversations (user_id, peer_id, last_message_id) VALUES (?, ?, ?)
+                           ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id`,
+  upsertConversationReceived: `INSERT INTO conversations (user_id, peer_id, last_message_id, unread) VALUES (?, ?, ?, 1)
+                               ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
+                                                                         unread = unread + 1`,
+  selectMessageConversation: `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`,
+  selectReadMarker: `SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`,
+  // Recounted from the conversation index when the marker moves: exact, and it touches only
+  // the messages after the new marker.
+  updateReadMarker: `UPDATE conversations
+                     SET read_up_to = @upTo,
+                         unread = (SELECT count(*) FROM messages
+                                   WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                                     AND sender_id = @peerId AND sender_id <> @userId)
+                     WHERE user_id = @userId AND peer_id = @peerId`,
+  selectConversations: `SELECT p.username AS peer, c.unread, c.read_up_to AS readUpTo,
+                               m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                               s.username AS "from", r.username AS "to", m.body,
+                               m.client_id AS clientId, m.sent_at AS sentAt
+                        FROM conversations c
+                        JOIN users p ON p.id = c.peer_id
+                        JOIN messages m ON m.id = c.last_message_id
+                        JOIN users s ON s.id = m.sender_id
+                        JOIN users r ON r.id = m.recipient_id
+                        WHERE c.user_id = ?
+                        ORDER BY c.last_message_id DESC`,
 } as const;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Statement };
@@ -320,8 +351,12 @@ export class Store {
         this.st.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid,
       );
       const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
-      const recipientSeq =
-        m.recipient.id === m.sender.id ? null : this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+      this.st.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
+      let recipientSeq: number | null = null;
+      if (m.recipient.id !== m.sender.id) {
+        recipientSeq = this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+        this.st.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
+      }
       const message: MessageRow = {
         id,
         senderId: m.sender.id,
@@ -334,6 +369,31 @@ export class Store {
       };
       return { status: 'created', message, senderSeq, recipientSeq };
     });
+  }
+
+  /**
+   * Moves the user's read marker for the conversation with `peer` forward to `upTo` and appends
+   * a read event to the user's stream, in the next group commit. `upTo` must be a message of
+   * that conversation. An older or equal `upTo` changes nothing and appends nothing.
+   */
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+    return this.writer.run((): ReadResult => {
+      const lo = Math.min(user.id, peer.id);
+      const hi = Math.max(user.id, peer.id);
+      const conv = this.st.selectMessageConversation.get(upTo) as { lo: number; hi: number } | undefined;
+      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
+      const current = (this.st.selectReadMarker.pluck().get(user.id, peer.id) as number | undefined) ?? 0;
+      if (upTo <= current) return { status: 'unchanged', upTo: current };
+      this.st.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      const seq = this.appendEvent(user.id, KIND_READ, upTo, peer.id);
+      return { status: 'moved', upTo, seq };
+    });
+  }
+
+  /** The user's conversations, newest activity first, each with its last message and unread count. */
+  conversations(userId: number): ConversationRow[] {
+    const rows = this.st.selectConversations.all(userId) as Array<MessageRow & { peer: string; unread: number; readUpTo: number }>;
+    return rows.map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
   }
 
   private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
