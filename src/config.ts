@@ -32,6 +32,8 @@ export interface Config {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Open TCP connections per client address; 0 = unlimited. */
+  readonly maxConnectionsPerIp: number;
   /** log2 of scrypt's N (CPU and memory cost) for new password hashes. */
   readonly scryptCost: number;
   readonly rateLoginUser: RateRule;
@@ -212,7 +214,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'HEADERS_TIMEOUT',
     default: '20',
     parse: seconds(1, 3600),
-    help: 'Seconds a client has to send its request headers (cuts slow-loris clients).',
+    help: 'Seconds a client has to send its request headers, and a new connection its first request (cuts slow-loris clients and silent sockets).',
   }),
   setting({
     key: 'requestTimeoutMs',
@@ -220,6 +222,13 @@ export const SETTINGS: readonly Setting[] = [
     default: '30',
     parse: seconds(1, 3600),
     help: 'Seconds a client has to send its whole request (cuts slow bodies). Held polls are not affected: the request is complete when the hold starts.',
+  }),
+  setting({
+    key: 'maxConnectionsPerIp',
+    env: 'MAX_CONNECTIONS_PER_IP',
+    default: '1000',
+    parse: integer(0, 10_000_000),
+    help: 'Open connections one client address may hold; more are closed at once. 0: no limit. Ignored with TRUST_PROXY=true (every connection then comes from the proxy: limit there, see docs/DEPLOY.md).',
   }),
   setting({
     key: 'shutdownGraceMs',

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
+import { guardConnections } from './connections';
 import { createCore } from './core';
 import { createLogger } from './log';
 import { createApp } from './server';
@@ -53,6 +54,11 @@ function main(): void {
   // requestTimeout bounds receiving the request only; a held poll's request is complete when
   // the hold starts, so holds up to POLL_TIMEOUT_MAX are not cut (tested in test/process).
   server.requestTimeout = config.requestTimeoutMs;
+
+  guardConnections(server, {
+    maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
+    firstRequestMs: config.headersTimeoutMs,
+  });
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
