@@ -7,6 +7,14 @@ export interface User {
 
 export interface UserWithSecret extends User {
   passwordHash: string;
+  /** When an administrator disabled the account; null while it is enabled. */
+  disabledAt: number | null;
+}
+
+export interface UserSummary extends User {
+  createdAt: number;
+  disabledAt: number | null;
+  devices: number;
 }
 
 export interface Device {

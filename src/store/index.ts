@@ -22,6 +22,7 @@ import type {
   ReadResult,
   SendResult,
   User,
+  UserSummary,
   UserWithSecret,
 } from '../types';
 import { GroupCommit } from './group-commit';
@@ -47,15 +48,19 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 const SQL = {
   insertUser: `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
                ON CONFLICT (username) DO NOTHING RETURNING id`,
-  selectUserByName: `SELECT id, username, password_hash AS passwordHash FROM users WHERE username = ?`,
-  selectUserNames: `SELECT id, username FROM users ORDER BY username`,
+  selectUserByName: `SELECT id, username, password_hash AS passwordHash, disabled_at AS disabledAt FROM users WHERE username = ?`,
+  selectUserSummaries: `SELECT u.id, u.username, u.created_at AS createdAt, u.disabled_at AS disabledAt,
+                               (SELECT count(*) FROM devices d WHERE d.user_id = u.id) AS devices
+                        FROM users u ORDER BY u.username`,
+  updateUserDisabled: `UPDATE users SET disabled_at = ? WHERE id = ?`,
   updatePasswordHash: `UPDATE users SET password_hash = ? WHERE id = ?`,
 
   insertDevice: `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at, cursor)
                  VALUES (@id, @userId, @name, @tokenHash, @now, @now, @cursor)`,
   selectDeviceAuth: `SELECT d.id, d.user_id AS userId, d.name, d.created_at AS createdAt,
                             d.last_seen_at AS lastSeenAt, d.cursor, d.token_hash AS tokenHash, u.username
-                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?`,
+                     FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.id = ? AND u.disabled_at IS NULL`,
   selectDevicesOfUser: `SELECT id, user_id AS userId, name, created_at AS createdAt,
                                last_seen_at AS lastSeenAt, cursor
                         FROM devices WHERE user_id = ? ORDER BY created_at, id`,
@@ -229,8 +234,13 @@ export class Store {
     return this.st.selectUserByName.get(username) as UserWithSecret | undefined;
   }
 
-  listUsers(): User[] {
-    return this.st.selectUserNames.all() as User[];
+  listUsers(): UserSummary[] {
+    return this.st.selectUserSummaries.all() as UserSummary[];
+  }
+
+  /** Disables (a time) or enables (null) a user. Their tokens stop working while disabled. */
+  setUserDisabled(userId: number, at: number | null): void {
+    this.st.updateUserDisabled.run(at, userId);
   }
 
   setPasswordHash(userId: number, passwordHash: string): void {
@@ -430,8 +440,46 @@ export class Store {
 
   // --- maintenance --------------------------------------------------------------------------
 
+  /**
+   * Changes whenever another connection (the admin command line) commits to the file, so the
+   * server can notice revocations it did not make itself.
+   */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** An online backup to `file` (SQLite's backup API: consistent while the server writes). */
+  async backup(file: string): Promise<void> {
+    this.flushWrites();
+    await this.db.backup(file);
+  }
+
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+}
+
+export interface FileCheck {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  messages: number;
+}
+
+/**
+ * Checks a database file (a backup, say) without changing it: opened read-only, no migrations,
+ * no pragmas written.
+ */
+export function checkDatabaseFile(file: string): FileCheck {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const integrity = String(db.pragma('integrity_check', { simple: true }));
+    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+    const count = (table: string): number =>
+      schemaVersion > 0 ? (db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number) : 0;
+    return { integrity, schemaVersion, users: count('users'), messages: count('messages') };
+  } finally {
+    db.close();
   }
 }
 
