@@ -18,8 +18,11 @@ export interface PollRequest {
 }
 
 export interface PollAnswer {
-  /** What ended the poll: for metrics and logs. 'immediate' means events were already there. */
-  outcome: Exclude<OutcomeKind, 'revoked'> | 'immediate';
+  /**
+   * What ended the poll: for metrics and logs. 'immediate': events were already there.
+   * 'revoked': the device was logged out while waiting; the caller answers 401.
+   */
+  outcome: OutcomeKind | 'immediate';
   cursor: string;
   /** JSON text of each event, oldest first. */
   events: string[];
@@ -82,7 +85,6 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
         return answer('events', since, events);
       }
       case 'revoked':
-        throw Errors.unauthorized('this device was logged out or revoked');
       case 'timeout':
       case 'superseded':
       case 'shutdown':

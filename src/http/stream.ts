@@ -2,6 +2,7 @@
 import type { Middleware } from 'koa';
 import type { Core } from '../core';
 import { parseCursor } from '../cursor';
+import { Errors } from '../errors';
 import { poll } from '../stream';
 import { type AppRouter, type AppState, deviceOf } from './context';
 import { optionalInt, optionalSeconds, optionalString } from './validate';
@@ -29,6 +30,7 @@ export function streamRoutes(router: AppRouter, core: Core, auth: Middleware<App
     try {
       const answer = await poll(core, deviceOf(ctx), { since, timeoutMs, limit }, gone.signal);
       ctx.state.pollOutcome = answer.outcome;
+      if (answer.outcome === 'revoked') throw Errors.unauthorized('this device was logged out or revoked');
       ctx.type = 'application/json; charset=utf-8';
       // Built by hand from each event's JSON text, made once when the event was published.
       ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
