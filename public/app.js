@@ -599,8 +599,6 @@
     api('GET', '/conversations', null, function (res) {
       if (gen !== poller.gen) return;
       var list = res.ok && res.data && isArray(res.data.conversations) ? res.data.conversations : null;
-      // TEMPORARY until the server has GET /conversations: start from an empty list.
-      if (res.status === 404 && res.error && res.error.code === 'not_found') list = [];
       if (!list) {
         pollerFailed(res, syncFromScratch);
         return;
