@@ -1069,12 +1069,13 @@
     if (failed) preview = el('span', 'conv-preview conv-failed', failed === 1 ? '1 message not sent' : failed + ' messages not sent');
     else if (c.last) preview = el('span', 'conv-preview', (c.last.from === me && !self ? 'You: ' : '') + c.last.body.replace(/\s+/g, ' '));
     else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
-    bottom.appendChild(preview);
     if (c.unread > 0) {
+      // Before the preview, so it floats right of it rather than below it.
       var badge = el('span', 'badge', c.unread > 99 ? '99+' : c.unread);
       badge.setAttribute('aria-label', c.unread + ' unread');
       bottom.appendChild(badge);
     }
+    bottom.appendChild(preview);
     main.appendChild(bottom);
     btn.appendChild(main);
     var label = displayName(c.name) + (self ? '' : (online[c.name] ? ', online' : ', offline')) +

@@ -29,11 +29,17 @@ async function main(): Promise<void> {
       ['tom', 'maria', 'I will have a look at B before 10.'],
       ['maria', 'tom', 'Perfect. The first visitors come at 10:30.'],
       ['tom', 'maria', 'Done: the valve was stuck.\nIt should be warm in 15 minutes.'],
-      ['maria', 'tom', 'You are a star \u2b50'],
+      ['maria', 'tom', 'You are a star, thank you!'],
     ];
     for (const [from, to, body] of chat) await say(from, to, body);
     await say('lena', 'maria', 'Are we still on for lunch?');
     await say('lena', 'maria', '12:30 at the usual place?');
+    // Maria read her other conversations on another device.
+    for (const other of ['sam', 'priya']) {
+      const history = await apiCall(server.url, 'GET', `/messages?with=${other}`, undefined, token.maria);
+      const last = history.body.messages[history.body.messages.length - 1];
+      await apiCall(server.url, 'POST', '/read', { with: other, up_to: last.id }, token.maria);
+    }
     // Tom and Lena have polled just now, so they show as online.
     for (const u of ['tom', 'lena']) await apiCall(server.url, 'GET', '/poll?timeout=0', undefined, token[u]);
 
