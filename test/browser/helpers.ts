@@ -182,7 +182,10 @@ export async function waitForTexts(page: Page, expected: string[], timeoutMs = D
   await eventually(async () => assert.deepEqual(await shownTexts(page), expected), timeoutMs, `${who} shows ${JSON.stringify(expected)}`);
 }
 
-export async function unreadBadge(page: Page, username: string): Promise<string | null> {
-  const badge = page.locator(`.conv[data-name="${username}"] .badge`);
-  return (await badge.count()) ? badge.textContent() : null;
+/** The unread badge of a conversation, read in one go (the list is redrawn as events arrive). */
+export function unreadBadge(page: Page, username: string): Promise<string | null> {
+  return page.evaluate((name) => {
+    const badge = document.querySelector(`.conv[data-name="${name}"] .badge`);
+    return badge ? (badge.textContent as string) : null;
+  }, username);
 }

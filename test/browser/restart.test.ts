@@ -165,4 +165,40 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await waitForTexts(sven, ['first', 'second', 'third'], RECOVERY_MS, 'sven after resync');
     await eventually(async () => assert.match(await connState(sven), /conn-connected/), DELIVERY_MS, 'connected');
   });
+
+  it('backs off after errors, doubling with jitter, and honours Retry-After', async () => {
+    await createUser(server.url, 'vera');
+    const veraToken = await apiLogin(server.url, 'vera');
+    const t = await tab();
+    const answers: ('retry-after-3' | 'error' | 'pass')[] = [];
+    const seen: number[] = [];
+    await t.context.route(/\/poll\?/, async (route) => {
+      const answer = answers.shift();
+      if (answer === undefined) return route.continue();
+      seen.push(Date.now());
+      if (answer === 'pass') return route.continue();
+      return route.fulfill(
+        answer === 'retry-after-3'
+          ? { status: 503, headers: { 'Retry-After': '3' }, contentType: 'application/json', body: '{"error":{"code":"overloaded","message":"busy"}}' }
+          : { status: 500, contentType: 'application/json', body: '{"error":{"code":"internal_error","message":"boom"}}' },
+      );
+    });
+    await logIn(t.page, 'vera', 'Kiosk');
+    await openConversation(t.page, 'vera');
+    answers.push('retry-after-3', 'error', 'error', 'pass');
+    // A note to self answers the held poll; the polls after it meet the errors above.
+    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'vera', body: 'wake up' }, veraToken)).status, 201);
+    await eventually(async () => assert.match(await connState(t.page), /conn-reconnecting/), DELIVERY_MS, 'reconnecting shown');
+    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'vera', body: 'sent during the errors' }, veraToken)).status, 201);
+    await eventually(async () => assert.equal(seen.length, 4), RECOVERY_MS, 'four polls');
+    await waitForTexts(t.page, ['wake up', 'sent during the errors'], DELIVERY_MS, 'vera');
+    await eventually(async () => assert.match(await connState(t.page), /conn-connected/), DELIVERY_MS, 'connected again');
+    const gaps = seen.slice(1).map((at, i) => at - seen[i]!);
+    const slack = 1500; // a busy machine fires timers late, never early
+    // After 503 with Retry-After: 3 s, not the first step of the back-off (0.5 to 1 s).
+    assert.ok(gaps[0]! >= 2950 && gaps[0]! <= 3000 + slack, `after Retry-After: ${gaps[0]} ms`);
+    // Then the second step (1 to 2 s) and the third (2 to 4 s): each jittered within its step.
+    assert.ok(gaps[1]! >= 950 && gaps[1]! <= 2000 + slack, `second back-off: ${gaps[1]} ms`);
+    assert.ok(gaps[2]! >= 1950 && gaps[2]! <= 4000 + slack, `third back-off: ${gaps[2]} ms`);
+  });
 });
