@@ -375,4 +375,20 @@ describe('chat page in Chromium (issue 4)', function () {
       assert.equal(await t.page.textContent('#messages .msg .time'), expected, zone);
     }
   });
+
+  it('works where localStorage is unavailable, keeping the token in memory', async () => {
+    await createUser(server.url, 'walt');
+    const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+    const t: Tab = { context, page: await context.newPage(), errors: [], maxInFlight: () => 0 };
+    tabs.push(t);
+    t.page.on('pageerror', (err) => t.errors.push(err.message));
+    // As in some privacy modes and kiosk lock-downs: touching localStorage throws.
+    await context.addInitScript(`Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`);
+    await t.page.goto(server.url + '/');
+    assert.match((await t.page.textContent('#auth-info')) ?? '', /log in again after reloading/);
+    await logIn(t.page, 'walt', 'Locked-down kiosk');
+    await openConversation(t.page, 'walt');
+    await send(t.page, 'still works');
+    await waitForTexts(t.page, ['still works']);
+  });
 });
