@@ -11,13 +11,13 @@ import { accountRoutes } from './http/accounts';
 import { requireDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
-import { cors } from './http/cors';
+import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages';
 import { respond } from './http/respond';
 import { streamRoutes } from './http/stream';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
-import { observe } from './http/observe';
+import { observer } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
 
@@ -50,9 +50,15 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   messageRoutes(router, core, auth);
   streamRoutes(router, core, auth);
 
-  app.use(observe(metrics, logger));
-  app.use(respond({ logger, bodyLimitBytes: core.config.bodyLimitBytes }));
-  app.use(cors(core.config.corsOrigin));
+  app.use(
+    respond({
+      logger,
+      bodyLimitBytes: core.config.bodyLimitBytes,
+      cors: corsHeaders(core.config.corsOrigin),
+      observe: observer(metrics, logger),
+    }),
+  );
+  app.use(preflight);
   app.use(parseBody(core.config.bodyLimitBytes));
   app.use(methodOverride);
   app.use(router.routes());
