@@ -1030,12 +1030,6 @@
     return list;
   }
 
-  function pendingCount(name) {
-    var n = 0;
-    for (var i = 0; i < outbox.length; i++) if (outbox[i].to === name) n++;
-    return n;
-  }
-
   function failedCount(name) {
     var n = 0;
     for (var i = 0; i < outbox.length; i++) if (outbox[i].to === name && outbox[i].state === 'failed') n++;
