@@ -5,7 +5,6 @@
 // config that differs from the shipped one in anything else.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,44 +118,5 @@ function canConnect(port: number): Promise<boolean> {
       resolve(true);
     });
     s.once('error', () => resolve(false));
-  });
-}
-
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  /** When the last byte arrived (Date.now()). */
-  doneAt: number;
-}
-
-/**
- * One request on a fresh connection, with full control of the headers (fetch adds its own
- * Accept-Encoding and hides Transfer-Encoding). Asks for gzip, to prove the site refuses it.
- */
-export function raw(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent } = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: opts.method ?? 'GET',
-        agent: opts.agent ?? false,
-        headers: { 'Accept-Encoding': 'gzip', ...opts.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), doneAt: Date.now() }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (opts.body !== undefined) req.end(opts.body);
-    else req.end();
   });
 }

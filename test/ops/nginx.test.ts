@@ -7,7 +7,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
-import { NGINX_BIN, nginxAvailable, raw, type RawResponse, type RunningNginx, startNginx } from './nginx-harness';
+import { NGINX_BIN, nginxAvailable, type RunningNginx, startNginx } from './nginx-harness';
+import { raw, type RawResponse } from './raw-http';
 
 const SKIP_MESSAGE = `nginx is not installed at ${NGINX_BIN} (apt-get install nginx; .ci/run installs it): the proxy tests are skipped`;
 
