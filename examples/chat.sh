@@ -45,13 +45,16 @@ die() {
 }
 
 usage() {
-  cat >&2 <<'EOF'
+  cat <<'EOF'
 usage: chat.sh login URL USER [DEVICE]   log in (password from $CHAT_PASSWORD or a prompt)
        chat.sh send USER TEXT...         send a message (TEXT "-" reads stdin)
        chat.sh follow                    print messages as they arrive
        chat.sh logout                    log this device out
+
+Environment: CHAT_PASSWORD, CHAT_TOKEN_FILE (default ~/.config/chat/token), CHAT_URL,
+CHAT_POLL_TIMEOUT (seconds, default 25), CHAT_CURL_OPTS (more curl options).
+Exit status: 0 done, 1 usage, 2 refused by the server, 3 not logged in, 4 unreachable.
 EOF
-  exit 1
 }
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -284,7 +287,7 @@ back_off() {
 
 # --- commands -------------------------------------------------------------------------------
 cmd_login() {
-  [ $# -ge 2 ] && [ $# -le 3 ] || usage
+  [ $# -ge 2 ] && [ $# -le 3 ] || { usage >&2; exit 1; }
   URL=${1%/}
   _user=$2
   _device=${3:-$PROG on $(uname -n 2>/dev/null || echo unknown)}
@@ -328,7 +331,7 @@ cmd_login() {
 }
 
 cmd_send() {
-  [ $# -ge 2 ] || usage
+  [ $# -ge 2 ] || { usage >&2; exit 1; }
   _to=$1
   shift
   _text=$*
@@ -368,7 +371,7 @@ cmd_send() {
 }
 
 cmd_follow() {
-  [ $# -eq 0 ] || usage
+  [ $# -eq 0 ] || { usage >&2; exit 1; }
   load_session
   make_tmp
   _timeout=${CHAT_POLL_TIMEOUT:-25}
@@ -428,7 +431,7 @@ cmd_follow() {
 }
 
 cmd_logout() {
-  [ $# -eq 0 ] || usage
+  [ $# -eq 0 ] || { usage >&2; exit 1; }
   load_session
   make_tmp
   request DELETE /sessions/current 30
@@ -442,7 +445,7 @@ cmd_logout() {
 }
 
 command -v curl > /dev/null 2>&1 || die 4 "curl is needed: install it (apt-get install curl)"
-[ $# -ge 1 ] || usage
+[ $# -ge 1 ] || { usage >&2; exit 1; }
 _cmd=$1
 shift
 case $_cmd in
@@ -451,5 +454,5 @@ case $_cmd in
   follow) cmd_follow "$@" ;;
   logout) cmd_logout "$@" ;;
   help | -h | --help) usage ;;
-  *) usage ;;
+  *) usage >&2; exit 1 ;;
 esac
