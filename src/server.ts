@@ -11,11 +11,13 @@ import { accountRoutes } from './http/accounts';
 import { requireDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
-import { cors } from './http/cors';
+import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages';
 import { respond } from './http/respond';
 import { streamRoutes } from './http/stream';
 import type { Logger } from './log';
+import { Metrics } from './metrics';
+import { observer } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
 
@@ -28,20 +30,35 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const { core, logger } = deps;
   const app = new Koa<AppState>();
   app.proxy = core.config.trustProxy;
+  // Behind one proxy that appends to X-Forwarded-For, only the last entry was written by
+  // someone we trust; the ones before it are whatever the client sent.
+  app.maxIpsCount = 1;
   // Errors are rendered and logged by respond(); Koa's own handler would only print them again.
   app.silent = true;
 
   const router = new Router<AppState>();
   const auth = requireDevice(core);
+  const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
     ctx.body = { ok: true };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.text();
   });
   accountRoutes(router, core, auth);
   messageRoutes(router, core, auth);
   streamRoutes(router, core, auth);
 
-  app.use(respond({ logger, bodyLimitBytes: core.config.bodyLimitBytes }));
-  app.use(cors(core.config.corsOrigin));
+  app.use(
+    respond({
+      logger,
+      bodyLimitBytes: core.config.bodyLimitBytes,
+      cors: corsHeaders(core.config.corsOrigin),
+      observe: observer(metrics, logger),
+    }),
+  );
+  app.use(preflight);
   app.use(parseBody(core.config.bodyLimitBytes));
   app.use(methodOverride);
   app.use(router.routes());

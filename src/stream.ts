@@ -18,8 +18,11 @@ export interface PollRequest {
 }
 
 export interface PollAnswer {
-  /** What ended the poll: for metrics and logs. 'immediate' means events were already there. */
-  outcome: Exclude<OutcomeKind, 'revoked'> | 'immediate';
+  /**
+   * What ended the poll: for metrics and logs. 'immediate': events were already there.
+   * 'revoked': the device was logged out while waiting; the caller answers 401.
+   */
+  outcome: OutcomeKind | 'immediate';
   cursor: string;
   /** JSON text of each event, oldest first. */
   events: string[];
@@ -41,7 +44,11 @@ function overloadRetryAfter(baseS: number): number {
   return baseS + Math.floor(Math.random() * (baseS + 1));
 }
 
-export async function poll(core: Core, device: DeviceAuth, req: PollRequest, signal: AbortSignal): Promise<PollAnswer> {
+/**
+ * @param onGone registers a callback for when the client goes away (its connection closed), so
+ *   the waiter and its timer are freed at once rather than at the timeout.
+ */
+export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
   const since = req.since ?? device.cursor;
   const now = Date.now();
   core.presence.touch(device.userId, device.username, device.id, now);
@@ -58,7 +65,7 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
     throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
   }
   core.store.noteDeviceSeen(device.id, now, since);
-  if (req.timeoutMs === 0 || signal.aborted) {
+  if (req.timeoutMs === 0) {
     waiter.cancel();
     return answer('timeout', since, []);
   }
@@ -66,9 +73,8 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
     waiter.cancel();
     throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
   }
-  const onAbort = (): void => waiter.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
+  onGone(() => waiter.cancel());
+  {
     const outcome = await waiter.promise;
     core.presence.touch(device.userId, device.username, device.id);
     switch (outcome.kind) {
@@ -82,14 +88,11 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
         return answer('events', since, events);
       }
       case 'revoked':
-        throw Errors.unauthorized('this device was logged out or revoked');
       case 'timeout':
       case 'superseded':
       case 'shutdown':
       case 'cancelled':
         return answer(outcome.kind, since, []);
     }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

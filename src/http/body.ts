@@ -7,6 +7,7 @@ import { HttpMethodEnum, koaBody } from 'koa-body';
 import { Errors } from '../errors';
 import { asFields } from './validate';
 
+// GET, HEAD and OPTIONS go straight through (no async frame held while a poll waits).
 export function parseBody(limitBytes: number): Middleware {
   const parser = koaBody({
     json: true,
@@ -22,8 +23,7 @@ export function parseBody(limitBytes: number): Middleware {
     patchNode: false,
     patchKoa: true,
   });
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' && ctx.method !== 'DELETE') return next();
+  const parse: Middleware = async (ctx, next) => {
     if (!ctx.get('Content-Type') && (Number(ctx.get('Content-Length')) > 0 || ctx.get('Transfer-Encoding'))) {
       ctx.req.headers['content-type'] = 'text/plain';
     }
@@ -50,13 +50,14 @@ export function parseBody(limitBytes: number): Middleware {
     }
     await next();
   };
+  return (ctx, next) => (ctx.method === 'POST' || ctx.method === 'DELETE' ? parse(ctx, next) : next());
 }
 
 /**
  * Proxies that allow only GET and POST: a POST with `X-HTTP-Method-Override: DELETE` or
  * `_method=DELETE` in its body is a DELETE.
  */
-export const methodOverride: Middleware = async (ctx, next) => {
+export const methodOverride: Middleware = (ctx, next) => {
   if (ctx.method === 'POST') {
     const header = ctx.get('X-HTTP-Method-Override');
     const fields = asFieldsOrEmpty(ctx.request.body);
@@ -69,7 +70,7 @@ export const methodOverride: Middleware = async (ctx, next) => {
       else if (m !== 'POST') throw Errors.invalidRequest('_method', 'only DELETE can be sent as an override');
     }
   }
-  await next();
+  return next();
 };
 
 function asFieldsOrEmpty(body: unknown): Record<string, unknown> {

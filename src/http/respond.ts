@@ -65,11 +65,18 @@ function wrapJsonp(ctx: Context, callback: string): void {
   ctx.body = `/**/${callback}(${json});`;
 }
 
-export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middleware {
+export interface EdgeOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Sets the CORS headers of an answer (see cors.ts). */
+  cors: (ctx: Context) => void;
+  /** Records the finished request: metrics and the log line (see observe.ts). */
+  observe: (ctx: Context, seconds: number) => void;
+}
+
+export function respond(opts: EdgeOptions): Middleware {
   return async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Pragma', 'no-cache');
-    ctx.set('Expires', '0');
+    const started = process.hrtime.bigint();
     let callback: string | undefined;
     try {
       callback = jsonpCallback(ctx);
@@ -77,7 +84,7 @@ export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middl
     } catch (err) {
       let appErr = toAppError(err, opts.bodyLimitBytes);
       if (!appErr) {
-        opts.logger.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error');
+        opts.logger.error({ err, method: ctx.method, route: routeOf(ctx) }, 'unexpected error');
         appErr = Errors.internal();
       }
       ctx.status = appErr.status;
@@ -85,6 +92,20 @@ export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middl
       ctx.body = appErr.toJSON();
       ctx.state.errorCode = appErr.code;
     }
+    // Set once the answer is decided rather than up front: a held poll then carries no header
+    // objects while it waits (ten thousand of them add up), and every path, errors included,
+    // still leaves with them.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    ctx.set('Expires', '0');
+    opts.cors(ctx);
     if (callback !== undefined) wrapJsonp(ctx, callback);
+    opts.observe(ctx, Number(process.hrtime.bigint() - started) / 1e9);
   };
+}
+
+/** The route pattern that answered ("/devices/:id"), never the URL, which may hold a token. */
+export function routeOf(ctx: Context): string {
+  const matched = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
+  return matched ?? (ctx.status < 400 ? 'static' : 'unmatched');
 }

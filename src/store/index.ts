@@ -13,13 +13,16 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { REPO_ROOT, type SqliteSynchronous } from '../config';
 import type {
+  ConversationRow,
   Device,
   DeviceAuth,
   EventRow,
   HistoryPage,
   MessageRow,
+  ReadResult,
   SendResult,
   User,
+  UserSummary,
   UserWithSecret,
 } from '../types';
 import { GroupCommit } from './group-commit';
@@ -45,15 +48,19 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 const SQL = {
   insertUser: `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
                ON CONFLICT (username) DO NOTHING RETURNING id`,
-  selectUserByName: `SELECT id, username, password_hash AS passwordHash FROM users WHERE username = ?`,
-  selectUserNames: `SELECT id, username FROM users ORDER BY username`,
+  selectUserByName: `SELECT id, username, password_hash AS passwordHash, disabled_at AS disabledAt FROM users WHERE username = ?`,
+  selectUserSummaries: `SELECT u.id, u.username, u.created_at AS createdAt, u.disabled_at AS disabledAt,
+                               (SELECT count(*) FROM devices d WHERE d.user_id = u.id) AS devices
+                        FROM users u ORDER BY u.username`,
+  updateUserDisabled: `UPDATE users SET disabled_at = ? WHERE id = ?`,
   updatePasswordHash: `UPDATE users SET password_hash = ? WHERE id = ?`,
 
   insertDevice: `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at, cursor)
                  VALUES (@id, @userId, @name, @tokenHash, @now, @now, @cursor)`,
   selectDeviceAuth: `SELECT d.id, d.user_id AS userId, d.name, d.created_at AS createdAt,
                             d.last_seen_at AS lastSeenAt, d.cursor, d.token_hash AS tokenHash, u.username
-                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?`,
+                     FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.id = ? AND u.disabled_at IS NULL`,
   selectDevicesOfUser: `SELECT id, user_id AS userId, name, created_at AS createdAt,
                                last_seen_at AS lastSeenAt, cursor
                         FROM devices WHERE user_id = ? ORDER BY created_at, id`,
@@ -98,7 +105,36 @@ const SQL = {
                        FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
                        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
                        ORDER BY m.id ASC LIMIT ?`,
-  countMessages: `SELECT count(*) FROM messages`,
+  // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
+  // read from the rowid index instead of counting a million rows on every metrics scrape.
+  countMessages: `SELECT coalesce(max(id), 0) FROM messages`,
+
+  upsertConversationSent: `INSERT INTO conversations (user_id, peer_id, last_message_id) VALUES (?, ?, ?)
+                           ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id`,
+  upsertConversationReceived: `INSERT INTO conversations (user_id, peer_id, last_message_id, unread) VALUES (?, ?, ?, 1)
+                               ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
+                                                                         unread = unread + 1`,
+  selectMessageConversation: `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`,
+  selectReadMarker: `SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`,
+  // Recounted from the conversation index when the marker moves: exact, and it touches only
+  // the messages after the new marker.
+  updateReadMarker: `UPDATE conversations
+                     SET read_up_to = @upTo,
+                         unread = (SELECT count(*) FROM messages
+                                   WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                                     AND sender_id = @peerId AND sender_id <> @userId)
+                     WHERE user_id = @userId AND peer_id = @peerId`,
+  selectConversations: `SELECT p.username AS peer, c.unread, c.read_up_to AS readUpTo,
+                               m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                               s.username AS "from", r.username AS "to", m.body,
+                               m.client_id AS clientId, m.sent_at AS sentAt
+                        FROM conversations c
+                        JOIN users p ON p.id = c.peer_id
+                        JOIN messages m ON m.id = c.last_message_id
+                        JOIN users s ON s.id = m.sender_id
+                        JOIN users r ON r.id = m.recipient_id
+                        WHERE c.user_id = ?
+                        ORDER BY c.last_message_id DESC`,
 } as const;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Statement };
@@ -198,8 +234,13 @@ export class Store {
     return this.st.selectUserByName.get(username) as UserWithSecret | undefined;
   }
 
-  listUsers(): User[] {
-    return this.st.selectUserNames.all() as User[];
+  listUsers(): UserSummary[] {
+    return this.st.selectUserSummaries.all() as UserSummary[];
+  }
+
+  /** Disables (a time) or enables (null) a user. Their tokens stop working while disabled. */
+  setUserDisabled(userId: number, at: number | null): void {
+    this.st.updateUserDisabled.run(at, userId);
   }
 
   setPasswordHash(userId: number, passwordHash: string): void {
@@ -320,8 +361,12 @@ export class Store {
         this.st.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid,
       );
       const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
-      const recipientSeq =
-        m.recipient.id === m.sender.id ? null : this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+      this.st.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
+      let recipientSeq: number | null = null;
+      if (m.recipient.id !== m.sender.id) {
+        recipientSeq = this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+        this.st.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
+      }
       const message: MessageRow = {
         id,
         senderId: m.sender.id,
@@ -334,6 +379,31 @@ export class Store {
       };
       return { status: 'created', message, senderSeq, recipientSeq };
     });
+  }
+
+  /**
+   * Moves the user's read marker for the conversation with `peer` forward to `upTo` and appends
+   * a read event to the user's stream, in the next group commit. `upTo` must be a message of
+   * that conversation. An older or equal `upTo` changes nothing and appends nothing.
+   */
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+    return this.writer.run((): ReadResult => {
+      const lo = Math.min(user.id, peer.id);
+      const hi = Math.max(user.id, peer.id);
+      const conv = this.st.selectMessageConversation.get(upTo) as { lo: number; hi: number } | undefined;
+      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
+      const current = (this.st.selectReadMarker.pluck().get(user.id, peer.id) as number | undefined) ?? 0;
+      if (upTo <= current) return { status: 'unchanged', upTo: current };
+      this.st.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      const seq = this.appendEvent(user.id, KIND_READ, upTo, peer.id);
+      return { status: 'moved', upTo, seq };
+    });
+  }
+
+  /** The user's conversations, newest activity first, each with its last message and unread count. */
+  conversations(userId: number): ConversationRow[] {
+    const rows = this.st.selectConversations.all(userId) as Array<MessageRow & { peer: string; unread: number; readUpTo: number }>;
+    return rows.map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
   }
 
   private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
@@ -370,8 +440,46 @@ export class Store {
 
   // --- maintenance --------------------------------------------------------------------------
 
+  /**
+   * Changes whenever another connection (the admin command line) commits to the file, so the
+   * server can notice revocations it did not make itself.
+   */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** An online backup to `file` (SQLite's backup API: consistent while the server writes). */
+  async backup(file: string): Promise<void> {
+    this.flushWrites();
+    await this.db.backup(file);
+  }
+
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+}
+
+export interface FileCheck {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  messages: number;
+}
+
+/**
+ * Checks a database file (a backup, say) without changing it: opened read-only, no migrations,
+ * no pragmas written.
+ */
+export function checkDatabaseFile(file: string): FileCheck {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const integrity = String(db.pragma('integrity_check', { simple: true }));
+    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+    const count = (table: string): number =>
+      schemaVersion > 0 ? (db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number) : 0;
+    return { integrity, schemaVersion, users: count('users'), messages: count('messages') };
+  } finally {
+    db.close();
   }
 }
 

@@ -58,7 +58,7 @@ describe('server process (#2)', function () {
   });
 
   it('kill -9 right after a burst of acknowledged sends: a restart finds every acknowledged message', async () => {
-    server = await startServer();
+    server = await startServer({ env: { RATE_MESSAGES_USER: 'off' } });
     const { url, dbPath, port } = server;
     const alice = await signUpAndLogIn(url, 'alice');
     await signUpAndLogIn(url, 'bob');
@@ -76,7 +76,7 @@ describe('server process (#2)', function () {
     await server.stop('SIGKILL');
     await Promise.all(sends);
     const ackedNow = [...acked];
-    server = await startServer({ dbPath, port });
+    server = await startServer({ dbPath, port, env: { RATE_MESSAGES_USER: 'off' } });
     const stored: number[] = [];
     let before = '';
     for (;;) {

@@ -23,13 +23,13 @@ export interface TestApp {
 }
 
 /** Settings tests change; everything else is the production default. */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(env: Record<string, string> = {}, logTo?: { write(line: string): void }): Promise<TestApp> {
   const dbPath = tempDbPath('chat-http-');
   // scrypt at its lowest allowed cost keeps sign-ups fast in tests; cost is tested on its own.
   const config = loadConfig({ SCRYPT_COST: '10', LOG_LEVEL: 'silent', ...env, DB_PATH: dbPath });
   const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
   const core = createCore(config, store);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, logTo);
   const app = createApp({ core, logger });
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -195,6 +195,28 @@ describe('store (unit, #2)', () => {
     assert.equal(e.message.body, body);
   });
 
+  it('migration 002 builds the conversation list from messages stored before it (#3)', async () => {
+    store.close();
+    // A database as a version-1 server left it.
+    const old = tempDbPath('chat-migrate-');
+    const v1 = new Database(old);
+    v1.exec(fs.readFileSync(path.join(MIGRATIONS_DIR, '001_init.sql'), 'utf8'));
+    v1.pragma('user_version = 1');
+    const addUser = v1.prepare("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id").pluck();
+    const a = { id: addUser.get('alice') as number };
+    const b = { id: addUser.get('bob') as number };
+    const addMessage = v1.prepare('INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0)');
+    addMessage.run(b.id, a.id, a.id, b.id, 'one');
+    addMessage.run(a.id, b.id, a.id, b.id, 'two');
+    addMessage.run(b.id, a.id, a.id, b.id, 'three');
+    addMessage.run(a.id, a.id, a.id, a.id, 'note');
+    v1.close();
+    store = openStore(old);
+    const alices = store.conversations(a.id).map((c) => [c.peer, c.lastMessage.body, c.unread]);
+    assert.deepEqual(alices, [['alice', 'note', 0], ['bob', 'three', 2]]);
+    assert.deepEqual(store.conversations(b.id).map((c) => [c.peer, c.lastMessage.body, c.unread]), [['alice', 'three', 1]]);
+  });
+
   it('close() writes queued work before closing', async () => {
     const p = store.sendMessage({ sender: alice, recipient: bob, body: 'last words', clientId: null });
     store.close();
