@@ -211,9 +211,22 @@ cleanup() {
   [ -z "$SLEEP_PID" ] || kill "$SLEEP_PID" 2>/dev/null
   [ -z "$TMP" ] || rm -rf "$TMP"
 }
+# A signal between printing messages and saving the cursor would show them again next time:
+# there it only sets STOP, and the loop stops once the cursor is saved.
+CRITICAL=
+STOP=
+on_signal() {
+  if [ -n "$CRITICAL" ]; then
+    STOP=$1
+    return
+  fi
+  cleanup
+  trap - EXIT
+  exit "$1"
+}
 trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM HUP
 
 make_tmp() {
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/chat.XXXXXX" 2>/dev/null) || {
@@ -397,10 +410,13 @@ cmd_follow() {
         [ -z "$_failing" ] || msg "connected again"
         _failing=
         DELAY=1
-        # Print first, then save the cursor: a crash in between shows a message twice rather
-        # than never.
+        # Print first, then save the cursor: a crash (kill -9, power) in between shows a
+        # message twice rather than never; a stop by a signal waits until both are done.
+        CRITICAL=1
         format_events < "$TMP/flat"
         [ "$_next" = "$_cursor" ] || save "$CURSOR_FILE" "$_next"
+        CRITICAL=
+        [ -z "$STOP" ] || on_signal "$STOP"
         ;;
       401) die 3 "not logged in any more: $(error_text); run $PROG login URL USER" ;;
       400)

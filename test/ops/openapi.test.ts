@@ -534,7 +534,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       assert.equal((await api('POST', '/read', { token: bob.token, form: { with: 'oa_alice', up_to: String(sent.body.message.id) } })).status, 204);
       const events = await api('GET', `/poll?since=${before.body.cursor}&timeout=0`, { token: bob.token });
       assert.deepEqual(events.body.events, [{ type: 'read', with: 'oa_alice', up_to: sent.body.message.id }]);
-      await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_alice' } }, 400, 'invalid_request');
+      await errorCode('POST', '/read', { token: bob.token, rawBody: { type: 'application/json', body: '{"with":"oa_alice"}' } }, 400, 'invalid_request');
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_nobody', up_to: 1 } }, 404, 'user_not_found');
       await errorCode('POST', '/read', { json: { with: 'oa_alice', up_to: 1 } }, 401, 'unauthorized');
     });
