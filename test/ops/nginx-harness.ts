@@ -29,12 +29,18 @@ function replaceOnce(text: string, from: RegExp, to: string): string {
   return text.replace(new RegExp(from.source, 'm'), to);
 }
 
+export interface SiteOptions {
+  /** Lower the requests-in-progress bound per client address (to test it with a few). */
+  limitConn?: number;
+}
+
 /** The shipped site with the upstream and listen addresses pointed at the test's ports. */
-export function siteFor(upstreamPort: number, listenPort: number): string {
+export function siteFor(upstreamPort: number, listenPort: number, opts: SiteOptions = {}): string {
   let site = fs.readFileSync(SITE_CONF, 'utf8');
   site = replaceOnce(site, /^(\s*)server 127\.0\.0\.1:3000;/, `$1server 127.0.0.1:${upstreamPort};`);
   site = replaceOnce(site, /^(\s*)listen 80;/, `$1listen 127.0.0.1:${listenPort};`);
   site = replaceOnce(site, /^\s*listen \[::\]:80;.*$/, '');
+  if (opts.limitConn !== undefined) site = replaceOnce(site, /^(\s*)limit_conn chat_per_client \d+;/, `$1limit_conn chat_per_client ${opts.limitConn};`);
   return site;
 }
 
@@ -47,12 +53,12 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(upstreamPort: number): Promise<RunningNginx> {
+export async function startNginx(upstreamPort: number, opts: SiteOptions = {}): Promise<RunningNginx> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-nginx-'));
   // Started as root, nginx runs its worker as nobody: the worker must reach its temp paths.
   fs.chmodSync(dir, 0o755);
-  fs.writeFileSync(path.join(dir, 'chat.conf'), siteFor(upstreamPort, port));
+  fs.writeFileSync(path.join(dir, 'chat.conf'), siteFor(upstreamPort, port, opts));
   // The http block of Debian's stock nginx.conf, with gzip on for JSON too (the worst case an
   // admin could set): the site must still send answers whole, with a Content-Length.
   const main = `

@@ -229,3 +229,84 @@ describe('what nginx sends upstream (deploy/nginx/chat.conf, #7)', function () {
     assert.ok(body.error.message.length > 0);
   });
 });
+
+describe('client addresses through nginx (deploy/nginx/chat.conf, TRUST_PROXY, #7)', function () {
+  this.timeout(60_000);
+  let server: RunningServer | undefined;
+  let nginx: RunningNginx | undefined;
+
+  before(async function () {
+    if (!nginxAvailable()) {
+      console.log(`      ${SKIP_MESSAGE}`);
+      this.skip();
+    }
+    // Two sign-ups per client address: the server's per-address limit shows which address
+    // it took each request to come from.
+    server = await startServer({ env: { SCRYPT_COST: '10', TRUST_PROXY: 'true', RATE_SIGNUP_IP: '2/3600' } });
+    nginx = await startNginx(server.port, { limitConn: 2 });
+  });
+  after(async () => {
+    await nginx?.stop();
+    await server?.stop();
+  });
+
+  const signUp = (name: string, opts: { forged?: string; from?: string } = {}): Promise<RawResponse> =>
+    raw(`${nginx!.url}/users`, {
+      method: 'POST',
+      localAddress: opts.from,
+      headers: { 'Content-Type': 'application/json', ...(opts.forged ? { 'X-Forwarded-For': opts.forged, 'X-Real-IP': opts.forged } : {}) },
+      body: JSON.stringify({ username: name, password: 'long enough' }),
+    });
+
+  it('the server sees the address nginx saw: forged headers change nothing, another client has its own limit', async () => {
+    assert.equal((await signUp('ip_a1', { forged: '198.51.100.1' })).status, 201);
+    assert.equal((await signUp('ip_a2', { forged: '198.51.100.2' })).status, 201);
+    // A third from the same client, claiming yet another address, is over that client's limit.
+    const third = await signUp('ip_a3', { forged: '198.51.100.3' });
+    assert.equal(third.status, 429, third.text);
+    assert.equal((JSON.parse(third.text) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.match(String(third.headers['retry-after']), /^\d+$/);
+    // 127.0.0.2 is another client to nginx, and so to the server: its own budget.
+    const other = await signUp('ip_b1', { from: '127.0.0.2' });
+    assert.equal(other.status, 201, other.text);
+  });
+
+  it('bounds the requests in progress per client address, answering 429 rate_limited in the JSON shape', async () => {
+    const n = nginx!;
+    const login = async (name: string): Promise<string> => {
+      assert.equal((await signUp(name, { from: '127.0.0.3' })).status, 201);
+      const s = await raw(`${n.url}/sessions`, {
+        method: 'POST',
+        localAddress: '127.0.0.3',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: name, password: 'long enough' }),
+      });
+      assert.equal(s.status, 201, s.text);
+      return (JSON.parse(s.text) as { token: string }).token;
+    };
+    const token = await login('ip_c1');
+    const auth = { Authorization: `Bearer ${token}` };
+    // Two held polls from 127.0.0.1 use up its bound of two (lowered from 1000 for the test).
+    const held = [0, 1].map(() => raw(`${n.url}/poll?timeout=20`, { headers: auth }));
+    await sleep(500);
+    const refused = await raw(`${n.url}/healthz`);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(refused.headers['retry-after'], '5');
+    assertNoStore(refused);
+    assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'rate_limited');
+    // Other clients are not affected.
+    assert.equal((await raw(`${n.url}/healthz`, { localAddress: '127.0.0.2' })).status, 200);
+
+    // A note to self wakes both polls; then 127.0.0.1 is under its bound again.
+    const sent = await raw(`${n.url}/messages`, {
+      method: 'POST',
+      localAddress: '127.0.0.3',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: 'ip_c1', body: 'wake up' }),
+    });
+    assert.equal(sent.status, 201, sent.text);
+    for (const res of await Promise.all(held)) assert.equal(res.status, 200);
+    assert.equal((await raw(`${n.url}/healthz`)).status, 200);
+  });
+});

@@ -14,7 +14,7 @@ export interface RawResponse {
 /** Asks for gzip unless told otherwise, so a proxy or server that would compress shows it. */
 export function raw(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent; localAddress?: string } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -22,6 +22,8 @@ export function raw(
       {
         method: opts.method ?? 'GET',
         agent: opts.agent ?? false,
+        // Another loopback source address (127.0.0.2, ...) is another client to a proxy.
+        localAddress: opts.localAddress,
         headers: { 'Accept-Encoding': 'gzip', ...opts.headers },
       },
       (res) => {
