@@ -53,7 +53,7 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     await server?.stop();
   });
 
-  it('holds a poll and answers it within milliseconds of a send, whole and unbuffered', async () => {
+  it('holds a poll and answers it within milliseconds of a send, sent whole', async () => {
     const n = nginx!;
     const started = Date.now();
     let settled = false;

@@ -223,7 +223,9 @@ function check(method: string, url: string, res: RawResponse): { status: number;
     const status = typeof inner.status === 'number' ? inner.status : 200;
     const documented = op.responses[String(status)];
     assert.ok(documented, `${method} ${template}: status ${status} (inside JSONP) is not documented`);
-    const media = deref<ResponseObject>(documented).content?.['application/json'];
+    const content = deref<ResponseObject>(documented).content ?? {};
+    // A text answer (/metrics) travels in JSONP as {"text": ...}.
+    const media = content['application/json'] ?? (content['text/plain'] ? { schema: { $ref: '#/components/schemas/JsonpText' } } : undefined);
     assert.ok(media, `${method} ${template} ${status}: no JSON schema`);
     validate(media.schema, inner, `${method} ${template} -> ${status} (inside JSONP)`);
     record(op.operationId, status);
@@ -536,6 +538,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       assert.deepEqual(events.body.events, [{ type: 'read', with: 'oa_alice', up_to: sent.body.message.id }]);
       await errorCode('POST', '/read', { token: bob.token, rawBody: { type: 'application/json', body: '{"with":"oa_alice"}' } }, 400, 'invalid_request');
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_nobody', up_to: 1 } }, 404, 'user_not_found');
+      await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_alice', up_to: 99_999_999 } }, 404, 'not_found');
       await errorCode('POST', '/read', { json: { with: 'oa_alice', up_to: 1 } }, 401, 'unauthorized');
     });
 
@@ -551,6 +554,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await served.call(this, '/metrics', 'GET');
       const m = await api('GET', '/metrics');
       assert.match(m.res.headers['content-type'] ?? '', /^text\/plain/);
+      assert.match((await api('GET', '/metrics?callback=onMetrics')).body.text, /^# HELP /m);
     });
 
     it('GET /openapi.json serves this very document', async function () {
