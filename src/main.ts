@@ -63,6 +63,7 @@ function main(): void {
   guardConnections(server, {
     maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
     firstRequestMs: config.headersTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
   });
 
   const sockets = new Set<Socket>();

@@ -164,6 +164,27 @@ interface EventJoinRow {
   sentAt: number | null;
 }
 
+function toEventRow(r: EventJoinRow): EventRow {
+  if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  return {
+    seq: r.seq,
+    kind: 'message',
+    message: {
+      id: r.messageId ?? 0,
+      senderId: r.senderId ?? 0,
+      recipientId: r.recipientId ?? 0,
+      from: r.sender ?? '',
+      to: r.recipient ?? '',
+      body: r.body ?? '',
+      clientId: r.clientId,
+      sentAt: r.sentAt ?? 0,
+    },
+  };
+}
+
+/** Characters of message bodies in one answer (poll or history page): about 1 MiB of JSON. */
+export const ANSWER_BODY_CHARS = 256 * 1024;
+
 export interface NewMessage {
   sender: User;
   recipient: User;
@@ -386,25 +407,20 @@ export class Store {
     return this.st.selectHeadSeq.pluck().get(userId) as number;
   }
 
+  /**
+   * Up to `limit` events after `afterSeq`, oldest first, stopping early (but never before the
+   * first) once the message bodies reach ANSWER_BODY_CHARS: one answer stays around a
+   * megabyte however many long messages are waiting; the rest come with the next poll.
+   */
   eventsAfter(userId: number, afterSeq: number, limit: number): EventRow[] {
-    const rows = this.st.selectEventsAfter.all(userId, afterSeq, limit) as EventJoinRow[];
-    return rows.map((r): EventRow => {
-      if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
-      return {
-        seq: r.seq,
-        kind: 'message',
-        message: {
-          id: r.messageId ?? 0,
-          senderId: r.senderId ?? 0,
-          recipientId: r.recipientId ?? 0,
-          from: r.sender ?? '',
-          to: r.recipient ?? '',
-          body: r.body ?? '',
-          clientId: r.clientId,
-          sentAt: r.sentAt ?? 0,
-        },
-      };
-    });
+    const out: EventRow[] = [];
+    let chars = 0;
+    for (const r of this.st.selectEventsAfter.iterate(userId, afterSeq, limit) as IterableIterator<EventJoinRow>) {
+      if (out.length > 0 && chars + (r.body?.length ?? 0) > ANSWER_BODY_CHARS) break;
+      chars += r.body?.length ?? 0;
+      out.push(toEventRow(r));
+    }
+    return out;
   }
 
   // --- messages -----------------------------------------------------------------------------
@@ -481,21 +497,29 @@ export class Store {
 
   /**
    * One page of the conversation between two users, oldest first. `before`: the newest `limit`
-   * messages below it; `after`: the oldest `limit` above it. One extra row tells has_more.
+   * messages below it; `after`: the oldest `limit` above it.
    */
   history(a: number, b: number, page: { before?: number; after?: number; limit: number }): HistoryPage {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    let rows: MessageRow[];
-    if (page.after !== undefined) {
-      rows = this.st.selectHistoryAfter.all(lo, hi, page.after, page.limit + 1) as MessageRow[];
-      const hasMore = rows.length > page.limit;
-      return { messages: hasMore ? rows.slice(0, page.limit) : rows, hasMore };
+    const forward = page.after !== undefined;
+    const rows = forward
+      ? this.st.selectHistoryAfter.iterate(lo, hi, page.after, page.limit + 1)
+      : this.st.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    // One extra row tells has_more; so does stopping early at the size budget (never before
+    // the first message), which keeps a page of long messages around a megabyte.
+    const messages: MessageRow[] = [];
+    let chars = 0;
+    let hasMore = false;
+    for (const m of rows as IterableIterator<MessageRow>) {
+      if (messages.length === page.limit || (messages.length > 0 && chars + m.body.length > ANSWER_BODY_CHARS)) {
+        hasMore = true;
+        break;
+      }
+      chars += m.body.length;
+      messages.push(m);
     }
-    rows = this.st.selectHistoryBefore.all(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1) as MessageRow[];
-    const hasMore = rows.length > page.limit;
-    if (hasMore) rows.pop();
-    return { messages: rows.reverse(), hasMore };
+    return { messages: forward ? messages : messages.reverse(), hasMore };
   }
 
   /** Group commit so far: committed transactions and the writes they carried. */
