@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Core } from './core';
 import { formatCursor } from './cursor';
 import { Errors } from './errors';
-import type { Device, DeviceAuth, User } from './types';
+import type { Device, DeviceAuth, User, UserWithSecret } from './types';
 
 const scrypt = promisify(crypto.scrypt) as (
   password: string,
@@ -94,11 +94,16 @@ export interface Session {
   device: Device;
 }
 
-export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string): Promise<Session> {
+/** @param ip the client address, for the failed-log-in limits */
+export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string, ip: string): Promise<Session> {
+  await core.limits.beginLogin(rawUsername, ip);
   const username = normalizeUsername(rawUsername);
   const user = username === null ? undefined : core.store.findUser(username);
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
   if (!user || !ok) throw Errors.invalidCredentials();
+  await core.limits.loginSucceeded(rawUsername, ip);
+  // Said only to someone who knows the password: it tells them nothing they could not guess.
+  if (user.disabledAt !== null) throw Errors.forbidden('this account is disabled; ask an administrator');
   const id = crypto.randomBytes(12).toString('base64url');
   const secret = crypto.randomBytes(32).toString('base64url');
   const device = core.store.createDevice({ id, userId: user.id, name: deviceName, tokenHash: sha256(secret) });
@@ -122,6 +127,51 @@ export function revokeDevice(core: Core, caller: DeviceAuth, deviceId: string): 
   if (!core.store.deleteDevice(deviceId, caller.userId)) throw Errors.notFound('no such device');
   core.hub.revokeDevice(deviceId);
   core.presence.forgetDevice(deviceId);
+}
+
+/**
+ * Devices deleted by another process (the admin command line) while they held polls: answer
+ * those polls 401 now rather than at their timeout. Called when the database's data_version
+ * shows another connection wrote. Returns how many devices were let go.
+ */
+export function revokeVanishedDevices(core: Core): number {
+  let n = 0;
+  for (const id of core.hub.heldDeviceIds()) {
+    if (!core.store.getDeviceAuth(id)) {
+      core.hub.revokeDevice(id);
+      n++;
+    }
+  }
+  return n;
+}
+
+type AdminCore = Pick<Core, 'store' | 'config'>;
+
+function existingUser(core: AdminCore, rawName: string): UserWithSecret {
+  const name = normalizeUsername(rawName);
+  const user = name === null ? undefined : core.store.findUser(name);
+  if (!user) throw Errors.userNotFound(rawName);
+  return user;
+}
+
+/** A new password; every device of the user is logged out (whoever had the old one). */
+export async function resetPassword(core: AdminCore, rawName: string, password: string): Promise<{ revoked: number }> {
+  checkPassword(password);
+  const user = existingUser(core, rawName);
+  core.store.setPasswordHash(user.id, await hashPassword(password, core.config.scryptCost));
+  return { revoked: core.store.deleteDevicesOfUser(user.id).length };
+}
+
+/** Disables (logs out every device, refuses log-ins) or enables a user. */
+export function setUserDisabled(core: AdminCore, rawName: string, disabled: boolean): { revoked: number } {
+  const user = existingUser(core, rawName);
+  core.store.setUserDisabled(user.id, disabled ? Date.now() : null);
+  return { revoked: disabled ? core.store.deleteDevicesOfUser(user.id).length : 0 };
+}
+
+export function findUserForAdmin(core: AdminCore, rawName: string): User {
+  const u = existingUser(core, rawName);
+  return { id: u.id, username: u.username };
 }
 
 export interface DeviceView {

@@ -6,6 +6,9 @@ import path from 'node:path';
 export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** At most `points` in `windowS` seconds; null when the limit is switched off. */
+export type RateRule = { points: number; windowS: number } | null;
+
 export interface Config {
   readonly port: number;
   /** Empty string: every interface (Node's default, IPv6 and IPv4 where available). */
@@ -29,8 +32,15 @@ export interface Config {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Open TCP connections per client address; 0 = unlimited. */
+  readonly maxConnectionsPerIp: number;
+  readonly sendTimeoutMs: number;
   /** log2 of scrypt's N (CPU and memory cost) for new password hashes. */
   readonly scryptCost: number;
+  readonly rateLoginUser: RateRule;
+  readonly rateLoginIp: RateRule;
+  readonly rateSignupIp: RateRule;
+  readonly rateMessagesUser: RateRule;
 }
 
 /** The repository root: this file runs compiled as dist/src/config.js. */
@@ -99,6 +109,16 @@ function byteSize(raw: string, name: string): number {
   const n = Number(m[1]) * mult;
   if (n < 1024 || n > 16 * 1024 * 1024) throw new ConfigError(`${name} must be between 1kb and 16mb, got "${raw}"`);
   return n;
+}
+
+function rate(raw: string, name: string): RateRule {
+  const s = raw.trim().toLowerCase();
+  if (s === '0' || s === 'off') return null;
+  const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(s);
+  if (!m || !Number(m[1]) || !Number(m[2])) {
+    throw new ConfigError(`${name} must be COUNT/SECONDS (like 10/300) or off, got "${raw}"`);
+  }
+  return { points: Number(m[1]), windowS: Number(m[2]) };
 }
 
 function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
@@ -195,7 +215,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'HEADERS_TIMEOUT',
     default: '20',
     parse: seconds(1, 3600),
-    help: 'Seconds a client has to send its request headers (cuts slow-loris clients).',
+    help: 'Seconds a client has to send its request headers, and a new connection its first request (cuts slow-loris clients and silent sockets).',
   }),
   setting({
     key: 'requestTimeoutMs',
@@ -203,6 +223,20 @@ export const SETTINGS: readonly Setting[] = [
     default: '30',
     parse: seconds(1, 3600),
     help: 'Seconds a client has to send its whole request (cuts slow bodies). Held polls are not affected: the request is complete when the hold starts.',
+  }),
+  setting({
+    key: 'sendTimeoutMs',
+    env: 'SEND_TIMEOUT',
+    default: '30',
+    parse: seconds(1, 3600),
+    help: 'Seconds an answer may sit unread: a client that takes none of it for that long is disconnected, so unread answers cannot pile up in memory.',
+  }),
+  setting({
+    key: 'maxConnectionsPerIp',
+    env: 'MAX_CONNECTIONS_PER_IP',
+    default: '1000',
+    parse: integer(0, 10_000_000),
+    help: 'Open connections one client address may hold; more are closed at once. 0: no limit. Ignored with TRUST_PROXY=true (every connection then comes from the proxy: limit there, see docs/DEPLOY.md).',
   }),
   setting({
     key: 'shutdownGraceMs',
@@ -217,6 +251,34 @@ export const SETTINGS: readonly Setting[] = [
     default: '15',
     parse: integer(10, 20),
     help: 'log2 of scrypt N for new password hashes: 15 is about 60 ms and 32 MiB per hash on one core. Existing hashes keep their own cost.',
+  }),
+  setting({
+    key: 'rateLoginUser',
+    env: 'RATE_LOGIN_USER',
+    default: '10/300',
+    parse: rate,
+    help: 'Failed log-ins per username (any letter case, any address) per window in seconds; past it every log-in for that name gets 429 until the window ends. A success clears the count. off disables.',
+  }),
+  setting({
+    key: 'rateLoginIp',
+    env: 'RATE_LOGIN_IP',
+    default: '50/300',
+    parse: rate,
+    help: 'Failed log-ins per client address per window; past it log-ins from that address get 429. Successful log-ins never count, so a classroom behind one NAT is not locked out.',
+  }),
+  setting({
+    key: 'rateSignupIp',
+    env: 'RATE_SIGNUP_IP',
+    default: '50/3600',
+    parse: rate,
+    help: 'Sign-ups per client address per window (raise it for a school behind one NAT).',
+  }),
+  setting({
+    key: 'rateMessagesUser',
+    env: 'RATE_MESSAGES_USER',
+    default: '300/60',
+    parse: rate,
+    help: 'Messages a user may send (from all their devices together) per window.',
   }),
 ];
 

@@ -198,6 +198,11 @@ export class Hub<E extends { seq: number }> {
     for (const set of [...this.byUser.values()]) for (const w of [...set]) w.settle({ kind: 'shutdown' });
   }
 
+  /** Devices holding at least one poll now. */
+  heldDeviceIds(): string[] {
+    return [...this.heldByDevice.keys()];
+  }
+
   isUserHeld(userId: number): boolean {
     return this.heldUsers.has(userId);
   }

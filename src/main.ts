@@ -2,10 +2,15 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
+import { revokeVanishedDevices } from './auth';
+import { guardConnections } from './connections';
 import { createCore } from './core';
-import { createLogger } from './log';
+import { createLogger, errorFields, flushLogs } from './log';
 import { createApp } from './server';
 import { openStore, SchemaTooNewError, type Store } from './store';
+
+/** How often to look for writes by other processes (the admin command line). */
+const EXTERNAL_CHANGES_CHECK_MS = 2000;
 
 function main(): void {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -31,6 +36,7 @@ function main(): void {
   } catch (err) {
     if (err instanceof SchemaTooNewError) {
       logger.fatal({ dbPath: config.dbPath }, err.message);
+      flushLogs(logger);
       process.exit(2);
     }
     throw err;
@@ -54,22 +60,43 @@ function main(): void {
   // the hold starts, so holds up to POLL_TIMEOUT_MAX are not cut (tested in test/process).
   server.requestTimeout = config.requestTimeoutMs;
 
+  guardConnections(server, {
+    maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
+    firstRequestMs: config.headersTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
+  });
+
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
 
+  // The admin command line writes to the same file from another process. When it has (SQLite's
+  // data_version moved), let go of held polls whose device it revoked, instead of waiting for
+  // their timeouts. One pragma every 2 s costs nothing.
+  let dataVersion = store.dataVersion();
+  const watch = setInterval(() => {
+    const v = store.dataVersion();
+    if (v === dataVersion) return;
+    dataVersion = v;
+    const n = revokeVanishedDevices(core);
+    if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
+  }, EXTERNAL_CHANGES_CHECK_MS);
+  watch.unref();
+
   let stopping = false;
   function shutdown(signal: string): void {
     if (stopping) return;
     stopping = true;
+    clearInterval(watch);
     logger.info({ signal, held: core.hub.stats().held }, 'shutting down: answering held polls');
     // Held polls are answered at once with no events; clients poll again after the restart.
     core.hub.closeAll();
     server.close(() => {
       store.close();
       logger.info('stopped: database closed');
+      flushLogs(logger);
       process.exit(0);
     });
     // Answers already written still need their sockets; idle keep-alive sockets do not.
@@ -83,8 +110,9 @@ function main(): void {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   server.on('error', (err) => {
-    logger.fatal({ err }, 'server error');
+    logger.fatal({ err: errorFields(err) }, 'server error');
     store.close();
+    flushLogs(logger);
     process.exit(1);
   });
   server.listen({ port: config.port, host: config.host || undefined }, () => {

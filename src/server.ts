@@ -3,6 +3,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
+import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './config';
 import type { Core } from './core';
@@ -11,13 +12,17 @@ import { accountRoutes } from './http/accounts';
 import { requireDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
-import { cors } from './http/cors';
+import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages';
 import { respond } from './http/respond';
 import { streamRoutes } from './http/stream';
 import type { Logger } from './log';
+import { Metrics } from './metrics';
+import { observer } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
+/** The OpenAPI description kept in the repository; test/ops/openapi.test.ts holds it to the code. */
+export const OPENAPI_FILE = path.join(REPO_ROOT, 'docs', 'openapi.json');
 
 export interface AppDeps {
   core: Core;
@@ -28,20 +33,41 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const { core, logger } = deps;
   const app = new Koa<AppState>();
   app.proxy = core.config.trustProxy;
+  // Behind one proxy that appends to X-Forwarded-For, only the last entry was written by
+  // someone we trust; the ones before it are whatever the client sent.
+  app.maxIpsCount = 1;
   // Errors are rendered and logged by respond(); Koa's own handler would only print them again.
   app.silent = true;
 
   const router = new Router<AppState>();
   const auth = requireDevice(core);
+  const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
     ctx.body = { ok: true };
+  });
+  // Read once: it is part of the release, not something that changes while the server runs.
+  const openapi = fs.readFileSync(OPENAPI_FILE, 'utf8');
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = openapi;
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.text();
   });
   accountRoutes(router, core, auth);
   messageRoutes(router, core, auth);
   streamRoutes(router, core, auth);
 
-  app.use(respond({ logger, bodyLimitBytes: core.config.bodyLimitBytes }));
-  app.use(cors(core.config.corsOrigin));
+  app.use(
+    respond({
+      logger,
+      bodyLimitBytes: core.config.bodyLimitBytes,
+      cors: corsHeaders(core.config.corsOrigin),
+      observe: observer(metrics, logger),
+    }),
+  );
+  app.use(preflight);
   app.use(parseBody(core.config.bodyLimitBytes));
   app.use(methodOverride);
   app.use(router.routes());

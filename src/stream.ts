@@ -18,8 +18,11 @@ export interface PollRequest {
 }
 
 export interface PollAnswer {
-  /** What ended the poll: for metrics and logs. 'immediate' means events were already there. */
-  outcome: Exclude<OutcomeKind, 'revoked'> | 'immediate';
+  /**
+   * What ended the poll: for metrics and logs. 'immediate': events were already there.
+   * 'revoked': the device was logged out while waiting; the caller answers 401.
+   */
+  outcome: OutcomeKind | 'immediate';
   cursor: string;
   /** JSON text of each event, oldest first. */
   events: string[];
@@ -41,24 +44,32 @@ function overloadRetryAfter(baseS: number): number {
   return baseS + Math.floor(Math.random() * (baseS + 1));
 }
 
-export async function poll(core: Core, device: DeviceAuth, req: PollRequest, signal: AbortSignal): Promise<PollAnswer> {
+/**
+ * @param onGone registers a callback for when the client goes away (its connection closed), so
+ *   the waiter and its timer are freed at once rather than at the timeout.
+ */
+export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
   const since = req.since ?? device.cursor;
   const now = Date.now();
   core.presence.touch(device.userId, device.username, device.id, now);
 
   const waiter = core.hub.subscribe(device.userId, device.id, since);
-  const ready = readEvents(core, device, since, req.limit);
-  if (ready.length > 0) {
-    waiter.cancel();
-    core.store.noteDeviceSeen(device.id, now, since);
-    return answer('immediate', since, ready);
-  }
-  if (since > core.store.headSeq(device.userId)) {
+  // The head first: one cheap index probe tells "nothing new" (the common case: a client
+  // polling again right after its answer) and "ahead of the stream" without reading events.
+  const head = core.store.headSeq(device.userId);
+  if (since > head) {
     waiter.cancel();
     throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
   }
   core.store.noteDeviceSeen(device.id, now, since);
-  if (req.timeoutMs === 0 || signal.aborted) {
+  if (head > since) {
+    const ready = readEvents(core, device, since, req.limit);
+    if (ready.length > 0) {
+      waiter.cancel();
+      return answer('immediate', since, ready);
+    }
+  }
+  if (req.timeoutMs === 0) {
     waiter.cancel();
     return answer('timeout', since, []);
   }
@@ -66,9 +77,8 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
     waiter.cancel();
     throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
   }
-  const onAbort = (): void => waiter.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
+  onGone(() => waiter.cancel());
+  {
     const outcome = await waiter.promise;
     core.presence.touch(device.userId, device.username, device.id);
     switch (outcome.kind) {
@@ -82,14 +92,11 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, sig
         return answer('events', since, events);
       }
       case 'revoked':
-        throw Errors.unauthorized('this device was logged out or revoked');
       case 'timeout':
       case 'superseded':
       case 'shutdown':
       case 'cancelled':
         return answer(outcome.kind, since, []);
     }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

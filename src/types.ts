@@ -7,6 +7,14 @@ export interface User {
 
 export interface UserWithSecret extends User {
   passwordHash: string;
+  /** When an administrator disabled the account; null while it is enabled. */
+  disabledAt: number | null;
+}
+
+export interface UserSummary extends User {
+  createdAt: number;
+  disabledAt: number | null;
+  devices: number;
 }
 
 export interface Device {
@@ -55,4 +63,16 @@ export type SendResult =
 export interface HistoryPage {
   messages: MessageRow[];
   hasMore: boolean;
+}
+
+export type ReadResult =
+  | { status: 'moved'; upTo: number; seq: number }
+  | { status: 'unchanged'; upTo: number }
+  | { status: 'not_found' };
+
+export interface ConversationRow {
+  peer: string;
+  unread: number;
+  readUpTo: number;
+  lastMessage: MessageRow;
 }

@@ -24,6 +24,7 @@ export function accountRoutes(router: AppRouter, core: Core, auth: Middleware<Ap
     const username = normalizeUsername(raw);
     if (username === null) throw Errors.invalidRequest('username', 'must be 1 to 32 of a-z 0-9 _ . - (case does not matter)');
     const password = requiredString(f, 'password', { min: PASSWORD_MIN, max: PASSWORD_MAX });
+    await core.limits.signup(ctx.ip);
     const user = await createUser(core, username, password);
     ctx.status = 201;
     ctx.body = { user: { username: user.username } };
@@ -35,7 +36,7 @@ export function accountRoutes(router: AppRouter, core: Core, auth: Middleware<Ap
     const password = requiredString(f, 'password', { min: 1 });
     const given = optionalString(f, 'device_name', { max: DEVICE_NAME_MAX })?.trim();
     const name = given ? given : defaultDeviceName(ctx.get('User-Agent'));
-    const session = await logIn(core, username, password, name);
+    const session = await logIn(core, username, password, name, ctx.ip);
     ctx.status = 201;
     ctx.body = {
       token: session.token,

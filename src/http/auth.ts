@@ -24,13 +24,13 @@ function tokenFrom(ctx: Parameters<Middleware>[0]): string | undefined {
 }
 
 export function requireDevice(core: Core): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const token = tokenFrom(ctx);
     if (!token) throw Errors.unauthorized();
     const device = authenticate(core, token);
     ctx.state.device = device;
     const now = Date.now();
     if (now - device.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) core.store.noteDeviceSeen(device.id, now);
-    await next();
+    return next();
   };
 }

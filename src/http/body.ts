@@ -7,6 +7,7 @@ import { HttpMethodEnum, koaBody } from 'koa-body';
 import { Errors } from '../errors';
 import { asFields } from './validate';
 
+// GET, HEAD and OPTIONS go straight through (no async frame held while a poll waits).
 export function parseBody(limitBytes: number): Middleware {
   const parser = koaBody({
     json: true,
@@ -22,12 +23,19 @@ export function parseBody(limitBytes: number): Middleware {
     patchNode: false,
     patchKoa: true,
   });
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' && ctx.method !== 'DELETE') return next();
+  const parse: Middleware = async (ctx, next) => {
     if (!ctx.get('Content-Type') && (Number(ctx.get('Content-Length')) > 0 || ctx.get('Transfer-Encoding'))) {
       ctx.req.headers['content-type'] = 'text/plain';
     }
-    await parser(ctx, async () => {});
+    try {
+      await parser(ctx, async () => {});
+    } catch (err) {
+      // Errors with an HTTP status (413, 400 bad JSON, 415 charset) are rendered by respond();
+      // anything else here came from decoding the client's bytes (a broken gzip stream, say).
+      const status = (err as { status?: unknown }).status;
+      if (typeof status === 'number') throw err;
+      throw Errors.invalidRequest('body', 'could not be read (bad encoding or compression)');
+    }
     const raw: unknown = ctx.request.body;
     if (typeof raw === 'string') {
       const text = raw.trim();
@@ -42,13 +50,14 @@ export function parseBody(limitBytes: number): Middleware {
     }
     await next();
   };
+  return (ctx, next) => (ctx.method === 'POST' || ctx.method === 'DELETE' ? parse(ctx, next) : next());
 }
 
 /**
  * Proxies that allow only GET and POST: a POST with `X-HTTP-Method-Override: DELETE` or
  * `_method=DELETE` in its body is a DELETE.
  */
-export const methodOverride: Middleware = async (ctx, next) => {
+export const methodOverride: Middleware = (ctx, next) => {
   if (ctx.method === 'POST') {
     const header = ctx.get('X-HTTP-Method-Override');
     const fields = asFieldsOrEmpty(ctx.request.body);
@@ -61,7 +70,7 @@ export const methodOverride: Middleware = async (ctx, next) => {
       else if (m !== 'POST') throw Errors.invalidRequest('_method', 'only DELETE can be sent as an override');
     }
   }
-  await next();
+  return next();
 };
 
 function asFieldsOrEmpty(body: unknown): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // (the contract promises the header on every answer; @koa/cors only adds it when Origin is
 // present, which curl-based checks and some old proxies never send). Tokens travel in headers
 // or parameters, never in cookies, so `*` exposes nothing a page could not already read.
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 const ALLOW_HEADERS = 'Authorization, Content-Type, X-HTTP-Method-Override, X-Requested-With';
@@ -10,25 +10,28 @@ const EXPOSE_HEADERS = 'Retry-After, Allow';
 /** Seconds a browser may cache a preflight answer: fewer round trips on slow kiosk links. */
 const PREFLIGHT_MAX_AGE_S = 600;
 
-export function cors(configured: string): Middleware {
-  const allowed = configured === '*' ? null : new Set(configured.split(',').map((s) => s.trim()));
-  return async (ctx, next) => {
+/** Sets Access-Control-Allow-Origin and -Expose-Headers on an answer (called by respond()). */
+export function corsHeaders(configured: string): (ctx: Context) => void {
+  const allowed = configured === '*' ? null : configured.split(',').map((s) => s.trim());
+  return (ctx) => {
     if (allowed === null) {
       ctx.set('Access-Control-Allow-Origin', '*');
     } else {
       // A list of origins: answer with the caller's own origin when it is on the list.
       const origin = ctx.get('Origin');
       ctx.vary('Origin');
-      ctx.set('Access-Control-Allow-Origin', allowed.has(origin) ? origin : [...allowed][0] ?? 'null');
+      ctx.set('Access-Control-Allow-Origin', allowed.includes(origin) ? origin : (allowed[0] ?? 'null'));
     }
     ctx.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
-    if (ctx.method === 'OPTIONS' && ctx.get('Access-Control-Request-Method')) {
-      ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
-      ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
-      ctx.set('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_S));
-      ctx.status = 204;
-      return;
-    }
-    await next();
   };
 }
+
+/** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method); passes on the rest. */
+export const preflight: Middleware = (ctx, next) => {
+  if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
+  ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
+  ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
+  ctx.set('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_S));
+  ctx.status = 204;
+  return Promise.resolve();
+};

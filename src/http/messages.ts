@@ -1,6 +1,8 @@
-// Messages: POST /messages (send, idempotent with client_id) and GET /messages (history).
+// Messages: POST /messages (send, idempotent with client_id), GET /messages (history),
+// GET /conversations (the list with unread counts) and POST /read (read markers).
 import type { Middleware } from 'koa';
 import type { Core } from '../core';
+import { listConversations, markRead } from '../conversations';
 import { Errors } from '../errors';
 import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage } from '../messages';
 import { type AppRouter, type AppState, deviceOf } from './context';
@@ -12,7 +14,9 @@ export function messageRoutes(router: AppRouter, core: Core, auth: Middleware<Ap
     const to = requiredString(f, 'to', { min: 1 });
     const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
     const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
-    const out = await sendMessage(core, deviceOf(ctx), { to, body, clientId });
+    const device = deviceOf(ctx);
+    await core.limits.message(device.userId);
+    const out = await sendMessage(core, device, { to, body, clientId });
     ctx.status = out.created ? 201 : 200;
     ctx.body = { message: out.message };
   });
@@ -25,5 +29,18 @@ export function messageRoutes(router: AppRouter, core: Core, auth: Middleware<Ap
     if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
     const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
     ctx.body = history(core, deviceOf(ctx), { with: withUser, before, after, limit });
+  });
+
+  router.get('/conversations', auth, (ctx) => {
+    ctx.body = { conversations: listConversations(core, deviceOf(ctx)) };
+  });
+
+  router.post('/read', auth, async (ctx) => {
+    const f = asFields(ctx.request.body);
+    const withUser = requiredString(f, 'with', { min: 1 });
+    const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
+    if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
+    await markRead(core, deviceOf(ctx), withUser, upTo);
+    ctx.status = 204;
   });
 }

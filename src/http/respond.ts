@@ -5,7 +5,7 @@
 // - JSONP for GET: `/**/NAME({...});`, always status 200 with the real status inside.
 import type { Context, Middleware } from 'koa';
 import { AppError, Errors, isAppError } from '../errors';
-import type { Logger } from '../log';
+import { errorFields, type Logger } from '../log';
 
 const CALLBACK_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
 
@@ -24,7 +24,8 @@ function toAppError(err: unknown, bodyLimit: number): AppError | null {
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status >= 500) return null;
   if (status === 413 || e.type === 'entity.too.large') return Errors.payloadTooLarge(bodyLimit);
-  if (e.type === 'entity.parse.failed') return Errors.invalidJson();
+  // co-body marks JSON it cannot parse as a SyntaxError with status 400 (no `type`).
+  if (e.type === 'entity.parse.failed' || err instanceof SyntaxError) return Errors.invalidJson();
   // Unsupported charset or encoding, aborted or malformed bodies, bad URI encoding: all the
   // client's doing, all fixable by the client.
   return Errors.invalidRequest('body', e.expose && e.message ? e.message.toLowerCase() : 'could not be read');
@@ -64,11 +65,18 @@ function wrapJsonp(ctx: Context, callback: string): void {
   ctx.body = `/**/${callback}(${json});`;
 }
 
-export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middleware {
+export interface EdgeOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Sets the CORS headers of an answer (see cors.ts). */
+  cors: (ctx: Context) => void;
+  /** Records the finished request: metrics and the log line (see observe.ts). */
+  observe: (ctx: Context, seconds: number) => void;
+}
+
+export function respond(opts: EdgeOptions): Middleware {
   return async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Pragma', 'no-cache');
-    ctx.set('Expires', '0');
+    const started = process.hrtime.bigint();
     let callback: string | undefined;
     try {
       callback = jsonpCallback(ctx);
@@ -76,7 +84,7 @@ export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middl
     } catch (err) {
       let appErr = toAppError(err, opts.bodyLimitBytes);
       if (!appErr) {
-        opts.logger.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error');
+        opts.logger.error({ err: errorFields(err), method: ctx.method, route: routeOf(ctx) }, 'unexpected error');
         appErr = Errors.internal();
       }
       ctx.status = appErr.status;
@@ -84,6 +92,20 @@ export function respond(opts: { logger: Logger; bodyLimitBytes: number }): Middl
       ctx.body = appErr.toJSON();
       ctx.state.errorCode = appErr.code;
     }
+    // Set once the answer is decided rather than up front: a held poll then carries no header
+    // objects while it waits (ten thousand of them add up), and every path, errors included,
+    // still leaves with them.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    ctx.set('Expires', '0');
+    opts.cors(ctx);
     if (callback !== undefined) wrapJsonp(ctx, callback);
+    opts.observe(ctx, Number(process.hrtime.bigint() - started) / 1e9);
   };
+}
+
+/** The route pattern that answered ("/devices/:id"), never the URL, which may hold a token. */
+export function routeOf(ctx: Context): string {
+  const matched = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
+  return matched ?? (ctx.status < 400 ? 'static' : 'unmatched');
 }

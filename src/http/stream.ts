@@ -2,6 +2,7 @@
 import type { Middleware } from 'koa';
 import type { Core } from '../core';
 import { parseCursor } from '../cursor';
+import { Errors } from '../errors';
 import { poll } from '../stream';
 import { type AppRouter, type AppState, deviceOf } from './context';
 import { optionalInt, optionalSeconds, optionalString } from './validate';
@@ -22,19 +23,19 @@ export function streamRoutes(router: AppRouter, core: Core, auth: Middleware<App
     const timeoutMs = timeoutS === undefined ? config.pollTimeoutDefaultMs : Math.min(Math.round(timeoutS * 1000), config.pollTimeoutMaxMs);
     const limit = optionalInt(q, 'limit', { min: 1, max: config.pollLimitMax }) ?? config.pollLimitDefault;
 
-    // The client went away: free its slot and timer now, not at the timeout.
-    const gone = new AbortController();
-    const onClose = (): void => gone.abort();
-    ctx.res.once('close', onClose);
-    try {
-      const answer = await poll(core, deviceOf(ctx), { since, timeoutMs, limit }, gone.signal);
-      ctx.state.pollOutcome = answer.outcome;
-      ctx.type = 'application/json; charset=utf-8';
-      // Built by hand from each event's JSON text, made once when the event was published.
-      ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
-    } finally {
-      ctx.res.off('close', onClose);
-    }
+    // 'close' on the response: the answer was sent, or the client went away first. Either way
+    // the waiter is done (cancelling a settled waiter does nothing), and a client that left frees
+    // its slot and timer now, not at the timeout.
+    const onGone = (cancel: () => void): void => {
+      if (ctx.req.socket.destroyed) cancel();
+      else ctx.res.once('close', cancel);
+    };
+    const answer = await poll(core, deviceOf(ctx), { since, timeoutMs, limit }, onGone);
+    ctx.state.pollOutcome = answer.outcome;
+    if (answer.outcome === 'revoked') throw Errors.unauthorized('this device was logged out or revoked');
+    ctx.type = 'application/json; charset=utf-8';
+    // Built by hand from each event's JSON text, made once when the event was published.
+    ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
   });
 
   router.get('/presence', auth, (ctx) => {

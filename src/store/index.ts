@@ -13,13 +13,16 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { REPO_ROOT, type SqliteSynchronous } from '../config';
 import type {
+  ConversationRow,
   Device,
   DeviceAuth,
   EventRow,
   HistoryPage,
   MessageRow,
+  ReadResult,
   SendResult,
   User,
+  UserSummary,
   UserWithSecret,
 } from '../types';
 import { GroupCommit } from './group-commit';
@@ -34,6 +37,15 @@ export interface StoreOptions {
   migrationsDir?: string;
 }
 
+/** Bound on cached user ids. */
+const USER_CACHE_MAX = 200_000;
+
+/** Pages of WAL (4 KiB each) that trigger a checkpoint. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+/** Bound on cached devices; past it the cache starts over (each entry is a few hundred bytes). */
+const DEVICE_CACHE_MAX = 200_000;
+
 const KIND_MESSAGE = 1;
 const KIND_READ = 2;
 
@@ -45,15 +57,19 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 const SQL = {
   insertUser: `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
                ON CONFLICT (username) DO NOTHING RETURNING id`,
-  selectUserByName: `SELECT id, username, password_hash AS passwordHash FROM users WHERE username = ?`,
-  selectUserNames: `SELECT id, username FROM users ORDER BY username`,
+  selectUserByName: `SELECT id, username, password_hash AS passwordHash, disabled_at AS disabledAt FROM users WHERE username = ?`,
+  selectUserSummaries: `SELECT u.id, u.username, u.created_at AS createdAt, u.disabled_at AS disabledAt,
+                               (SELECT count(*) FROM devices d WHERE d.user_id = u.id) AS devices
+                        FROM users u ORDER BY u.username`,
+  updateUserDisabled: `UPDATE users SET disabled_at = ? WHERE id = ?`,
   updatePasswordHash: `UPDATE users SET password_hash = ? WHERE id = ?`,
 
   insertDevice: `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at, cursor)
                  VALUES (@id, @userId, @name, @tokenHash, @now, @now, @cursor)`,
   selectDeviceAuth: `SELECT d.id, d.user_id AS userId, d.name, d.created_at AS createdAt,
                             d.last_seen_at AS lastSeenAt, d.cursor, d.token_hash AS tokenHash, u.username
-                     FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?`,
+                     FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.id = ? AND u.disabled_at IS NULL`,
   selectDevicesOfUser: `SELECT id, user_id AS userId, name, created_at AS createdAt,
                                last_seen_at AS lastSeenAt, cursor
                         FROM devices WHERE user_id = ? ORDER BY created_at, id`,
@@ -63,6 +79,8 @@ const SQL = {
   updateDeviceSeen: `UPDATE devices SET cursor = max(cursor, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?`,
 
   selectHeadSeq: `SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?`,
+  // Moves when another connection (the admin command line) commits; not for our own writes.
+  dataVersion: `PRAGMA data_version`,
   insertEvent: `INSERT INTO events (user_id, seq, kind, message_id, peer_id)
                 VALUES (@userId, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE user_id = @userId),
                         @kind, @messageId, @peerId)
@@ -98,7 +116,36 @@ const SQL = {
                        FROM messages m JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id
                        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
                        ORDER BY m.id ASC LIMIT ?`,
-  countMessages: `SELECT count(*) FROM messages`,
+  // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
+  // read from the rowid index instead of counting a million rows on every metrics scrape.
+  countMessages: `SELECT coalesce(max(id), 0) FROM messages`,
+
+  upsertConversationSent: `INSERT INTO conversations (user_id, peer_id, last_message_id) VALUES (?, ?, ?)
+                           ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id`,
+  upsertConversationReceived: `INSERT INTO conversations (user_id, peer_id, last_message_id, unread) VALUES (?, ?, ?, 1)
+                               ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
+                                                                         unread = unread + 1`,
+  selectMessageConversation: `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`,
+  selectReadMarker: `SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`,
+  // Recounted from the conversation index when the marker moves: exact, and it touches only
+  // the messages after the new marker.
+  updateReadMarker: `UPDATE conversations
+                     SET read_up_to = @upTo,
+                         unread = (SELECT count(*) FROM messages
+                                   WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                                     AND sender_id = @peerId AND sender_id <> @userId)
+                     WHERE user_id = @userId AND peer_id = @peerId`,
+  selectConversations: `SELECT p.username AS peer, c.unread, c.read_up_to AS readUpTo,
+                               m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                               s.username AS "from", r.username AS "to", m.body,
+                               m.client_id AS clientId, m.sent_at AS sentAt
+                        FROM conversations c
+                        JOIN users p ON p.id = c.peer_id
+                        JOIN messages m ON m.id = c.last_message_id
+                        JOIN users s ON s.id = m.sender_id
+                        JOIN users r ON r.id = m.recipient_id
+                        WHERE c.user_id = ?
+                        ORDER BY c.last_message_id DESC`,
 } as const;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Statement };
@@ -116,6 +163,27 @@ interface EventJoinRow {
   clientId: string | null;
   sentAt: number | null;
 }
+
+function toEventRow(r: EventJoinRow): EventRow {
+  if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  return {
+    seq: r.seq,
+    kind: 'message',
+    message: {
+      id: r.messageId ?? 0,
+      senderId: r.senderId ?? 0,
+      recipientId: r.recipientId ?? 0,
+      from: r.sender ?? '',
+      to: r.recipient ?? '',
+      body: r.body ?? '',
+      clientId: r.clientId,
+      sentAt: r.sentAt ?? 0,
+    },
+  };
+}
+
+/** Characters of message bodies in one answer (poll or history page): about 1 MiB of JSON. */
+export const ANSWER_BODY_CHARS = 256 * 1024;
 
 export interface NewMessage {
   sender: User;
@@ -142,6 +210,14 @@ export class Store {
   private readonly writer: GroupCommit;
   /** Device acknowledgements and last-seen times not yet written; folded into the next batch. */
   private readonly pendingDevices = new Map<string, PendingDevice>();
+  /**
+   * Devices as authentication needs them, so that a request costs no query. Kept coherent by
+   * every write in this class, and dropped whole when another process has written to the
+   * file (data_version moved): a device revoked from the command line is refused at once.
+   */
+  private readonly deviceCache = new Map<string, DeviceAuth>();
+  private deviceCacheVersion = -1;
+  private readonly userIds = new Map<string, User>();
 
   constructor(file: string, opts: StoreOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -154,6 +230,10 @@ export class Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       this.db.pragma('busy_timeout = 5000');
+      // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a checkpoint copies each page
+      // once however often it was rewritten since the last one, and every message rewrites the
+      // same few hot pages (stream tails, conversation rows). Measured in bench/README.md.
+      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       this.db.pragma('foreign_keys = ON');
       migrate(this.db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
       const st = {} as Statements;
@@ -163,11 +243,11 @@ export class Store {
       this.db.close();
       throw err;
     }
-    this.writer = new GroupCommit(
-      this.db,
-      () => this.writePendingDevices(),
-      () => this.pendingDevices.size > 0,
-    );
+    this.writer = new GroupCommit(this.db, {
+      pending: () => this.pendingDevices.size > 0,
+      write: () => this.writePendingDevices(),
+      committed: () => this.pendingDevicesCommitted(),
+    });
   }
 
   /** Writes what is queued and closes the file (the WAL is checkpointed by SQLite on close). */
@@ -175,6 +255,11 @@ export class Store {
     if (!this.db.open) return;
     this.writer.close();
     this.db.close();
+  }
+
+  /** Commits queued writes now instead of on the next turn of the event loop. */
+  flushWrites(): void {
+    this.writer.flushAll();
   }
 
   get open(): boolean {
@@ -189,12 +274,35 @@ export class Store {
     return id === undefined ? null : { id, username };
   }
 
+  /** The user with their password hash and status, read fresh (log-ins, administration). */
   findUser(username: string): UserWithSecret | undefined {
     return this.st.selectUserByName.get(username) as UserWithSecret | undefined;
   }
 
-  listUsers(): User[] {
-    return this.st.selectUserNames.all() as User[];
+  /**
+   * A user's id and name, for addressing messages: cached, since a username never changes
+   * owner and users are never deleted. Unknown names are not cached (they may sign up).
+   */
+  findUserId(username: string): User | undefined {
+    let user = this.userIds.get(username);
+    if (!user) {
+      const row = this.st.selectUserByName.get(username) as UserWithSecret | undefined;
+      if (!row) return undefined;
+      user = { id: row.id, username: row.username };
+      if (this.userIds.size >= USER_CACHE_MAX) this.userIds.clear();
+      this.userIds.set(username, user);
+    }
+    return user;
+  }
+
+  listUsers(): UserSummary[] {
+    return this.st.selectUserSummaries.all() as UserSummary[];
+  }
+
+  /** Disables (a time) or enables (null) a user. Their tokens stop working while disabled. */
+  setUserDisabled(userId: number, at: number | null): void {
+    this.st.updateUserDisabled.run(at, userId);
+    this.deviceCache.clear();
   }
 
   setPasswordHash(userId: number, passwordHash: string): void {
@@ -215,8 +323,19 @@ export class Store {
   }
 
   getDeviceAuth(id: string): DeviceAuth | undefined {
-    const row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
-    return row && this.withPending(row);
+    const version = this.st.dataVersion.pluck().get() as number;
+    if (version !== this.deviceCacheVersion) {
+      this.deviceCache.clear();
+      this.deviceCacheVersion = version;
+    }
+    let row = this.deviceCache.get(id);
+    if (!row) {
+      row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
+      if (!row) return undefined;
+      if (this.deviceCache.size >= DEVICE_CACHE_MAX) this.deviceCache.clear();
+      this.deviceCache.set(id, row);
+    }
+    return this.withPending(row);
   }
 
   listDevices(userId: number): Device[] {
@@ -226,14 +345,20 @@ export class Store {
   /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
   deleteDevice(id: string, userId: number): boolean {
     const changed = this.st.deleteDevice.run(id, userId).changes > 0;
-    if (changed) this.pendingDevices.delete(id);
+    if (changed) {
+      this.pendingDevices.delete(id);
+      this.deviceCache.delete(id);
+    }
     return changed;
   }
 
   /** Deletes every device of a user (password reset, disabled account); returns their ids. */
   deleteDevicesOfUser(userId: number): string[] {
     const ids = this.st.deleteDevicesOfUser.pluck().all(userId) as string[];
-    for (const id of ids) this.pendingDevices.delete(id);
+    for (const id of ids) {
+      this.pendingDevices.delete(id);
+      this.deviceCache.delete(id);
+    }
     return ids;
   }
 
@@ -261,6 +386,17 @@ export class Store {
 
   private writePendingDevices(): void {
     for (const [id, p] of this.pendingDevices) this.st.updateDeviceSeen.run(p.cursor, p.seenAt, id);
+  }
+
+  /** The pending device updates are on disk: fold them into the cache and forget them. */
+  private pendingDevicesCommitted(): void {
+    for (const [id, p] of this.pendingDevices) {
+      const cached = this.deviceCache.get(id);
+      if (cached) {
+        cached.cursor = Math.max(cached.cursor, p.cursor);
+        cached.lastSeenAt = Math.max(cached.lastSeenAt, p.seenAt);
+      }
+    }
     this.pendingDevices.clear();
   }
 
@@ -271,25 +407,20 @@ export class Store {
     return this.st.selectHeadSeq.pluck().get(userId) as number;
   }
 
+  /**
+   * Up to `limit` events after `afterSeq`, oldest first, stopping early (but never before the
+   * first) once the message bodies reach ANSWER_BODY_CHARS: one answer stays around a
+   * megabyte however many long messages are waiting; the rest come with the next poll.
+   */
   eventsAfter(userId: number, afterSeq: number, limit: number): EventRow[] {
-    const rows = this.st.selectEventsAfter.all(userId, afterSeq, limit) as EventJoinRow[];
-    return rows.map((r): EventRow => {
-      if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
-      return {
-        seq: r.seq,
-        kind: 'message',
-        message: {
-          id: r.messageId ?? 0,
-          senderId: r.senderId ?? 0,
-          recipientId: r.recipientId ?? 0,
-          from: r.sender ?? '',
-          to: r.recipient ?? '',
-          body: r.body ?? '',
-          clientId: r.clientId,
-          sentAt: r.sentAt ?? 0,
-        },
-      };
-    });
+    const out: EventRow[] = [];
+    let chars = 0;
+    for (const r of this.st.selectEventsAfter.iterate(userId, afterSeq, limit) as IterableIterator<EventJoinRow>) {
+      if (out.length > 0 && chars + (r.body?.length ?? 0) > ANSWER_BODY_CHARS) break;
+      chars += r.body?.length ?? 0;
+      out.push(toEventRow(r));
+    }
+    return out;
   }
 
   // --- messages -----------------------------------------------------------------------------
@@ -315,8 +446,12 @@ export class Store {
         this.st.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid,
       );
       const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
-      const recipientSeq =
-        m.recipient.id === m.sender.id ? null : this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+      this.st.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
+      let recipientSeq: number | null = null;
+      if (m.recipient.id !== m.sender.id) {
+        recipientSeq = this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
+        this.st.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
+      }
       const message: MessageRow = {
         id,
         senderId: m.sender.id,
@@ -331,27 +466,65 @@ export class Store {
     });
   }
 
+  /**
+   * Moves the user's read marker for the conversation with `peer` forward to `upTo` and appends
+   * a read event to the user's stream, in the next group commit. `upTo` must be a message of
+   * that conversation. An older or equal `upTo` changes nothing and appends nothing.
+   */
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+    return this.writer.run((): ReadResult => {
+      const lo = Math.min(user.id, peer.id);
+      const hi = Math.max(user.id, peer.id);
+      const conv = this.st.selectMessageConversation.get(upTo) as { lo: number; hi: number } | undefined;
+      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
+      const current = (this.st.selectReadMarker.pluck().get(user.id, peer.id) as number | undefined) ?? 0;
+      if (upTo <= current) return { status: 'unchanged', upTo: current };
+      this.st.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      const seq = this.appendEvent(user.id, KIND_READ, upTo, peer.id);
+      return { status: 'moved', upTo, seq };
+    });
+  }
+
+  /** The user's conversations, newest activity first, each with its last message and unread count. */
+  conversations(userId: number): ConversationRow[] {
+    const rows = this.st.selectConversations.all(userId) as Array<MessageRow & { peer: string; unread: number; readUpTo: number }>;
+    return rows.map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
+  }
+
   private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
     return this.st.insertEvent.pluck().get({ userId, kind, messageId, peerId }) as number;
   }
 
   /**
    * One page of the conversation between two users, oldest first. `before`: the newest `limit`
-   * messages below it; `after`: the oldest `limit` above it. One extra row tells has_more.
+   * messages below it; `after`: the oldest `limit` above it.
    */
   history(a: number, b: number, page: { before?: number; after?: number; limit: number }): HistoryPage {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    let rows: MessageRow[];
-    if (page.after !== undefined) {
-      rows = this.st.selectHistoryAfter.all(lo, hi, page.after, page.limit + 1) as MessageRow[];
-      const hasMore = rows.length > page.limit;
-      return { messages: hasMore ? rows.slice(0, page.limit) : rows, hasMore };
+    const forward = page.after !== undefined;
+    const rows = forward
+      ? this.st.selectHistoryAfter.iterate(lo, hi, page.after, page.limit + 1)
+      : this.st.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    // One extra row tells has_more; so does stopping early at the size budget (never before
+    // the first message), which keeps a page of long messages around a megabyte.
+    const messages: MessageRow[] = [];
+    let chars = 0;
+    let hasMore = false;
+    for (const m of rows as IterableIterator<MessageRow>) {
+      if (messages.length === page.limit || (messages.length > 0 && chars + m.body.length > ANSWER_BODY_CHARS)) {
+        hasMore = true;
+        break;
+      }
+      chars += m.body.length;
+      messages.push(m);
     }
-    rows = this.st.selectHistoryBefore.all(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1) as MessageRow[];
-    const hasMore = rows.length > page.limit;
-    if (hasMore) rows.pop();
-    return { messages: rows.reverse(), hasMore };
+    return { messages: forward ? messages : messages.reverse(), hasMore };
+  }
+
+  /** Group commit so far: committed transactions and the writes they carried. */
+  commitStats(): { batches: number; jobs: number; fallbacks: number } {
+    return this.writer.stats();
   }
 
   countMessages(): number {
@@ -360,8 +533,56 @@ export class Store {
 
   // --- maintenance --------------------------------------------------------------------------
 
+  /**
+   * Changes whenever another connection (the admin command line) commits to the file, so the
+   * server can notice revocations it did not make itself.
+   */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /**
+   * An online backup to `file` (SQLite's backup API: consistent while the server writes). The
+   * copy is switched out of WAL mode so it is one self-contained file, with no -wal or -shm
+   * beside it, that can be moved, checked or restored on its own.
+   */
+  async backup(file: string): Promise<void> {
+    this.flushWrites();
+    await this.db.backup(file);
+    const copy = new Database(file);
+    try {
+      copy.pragma('journal_mode = DELETE');
+    } finally {
+      copy.close();
+    }
+  }
+
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+}
+
+export interface FileCheck {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  messages: number;
+}
+
+/**
+ * Checks a database file (a backup, say) without changing it: opened read-only, no migrations,
+ * no pragmas written.
+ */
+export function checkDatabaseFile(file: string): FileCheck {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const integrity = String(db.pragma('integrity_check', { simple: true }));
+    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+    const count = (table: string): number =>
+      schemaVersion > 0 ? (db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number) : 0;
+    return { integrity, schemaVersion, users: count('users'), messages: count('messages') };
+  } finally {
+    db.close();
   }
 }
 

@@ -1,0 +1,203 @@
+// npm run admin -- <command> [args]    (npm run admin -- --help)
+// Administration on the database file named by DB_PATH, safe while the server runs: SQLite's
+// WAL lets this process write beside it, and the server notices revoked devices within seconds.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createUser, findUserForAdmin, normalizeUsername, resetPassword, setUserDisabled } from '../auth';
+import { type Config, loadConfig } from '../config';
+import { isAppError } from '../errors';
+import { checkDatabaseFile, type FileCheck, openStore, type Store } from '../store';
+import { readPassword } from './prompt';
+
+interface Ctx {
+  store: Store;
+  config: Config;
+  out: (line: string) => void;
+}
+
+interface Command {
+  args: string;
+  help: string;
+  /** false: the command opens the database itself (or not at all). */
+  needsStore?: boolean;
+  run: (ctx: Ctx, args: string[]) => Promise<number> | number;
+}
+
+class UsageError extends Error {}
+
+function arg(args: string[], i: number, name: string): string {
+  const v = args[i];
+  if (v === undefined || v.startsWith('-')) throw new UsageError(`missing ${name}`);
+  return v;
+}
+
+const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
+
+const COMMANDS: Record<string, Command> = {
+  'add-user': {
+    args: 'NAME',
+    help: 'Add a user (works with SIGNUP_ENABLED=false). Password from a prompt, or the first line of stdin.',
+    async run({ store, config, out }, args) {
+      const raw = arg(args, 0, 'NAME');
+      const name = normalizeUsername(raw);
+      if (!name) throw new UsageError('a username is 1 to 32 of a-z 0-9 _ . -');
+      const password = await readPassword(`password for ${name}: `);
+      await createUser({ store, config }, name, password);
+      out(`added user ${name}`);
+      return 0;
+    },
+  },
+  'reset-password': {
+    args: 'NAME',
+    help: "Set a new password (prompt or stdin). Every device of the user is logged out.",
+    async run({ store, config, out }, args) {
+      const name = arg(args, 0, 'NAME');
+      findUserForAdmin({ store, config }, name); // fail before asking for a password
+      const password = await readPassword(`new password for ${name}: `);
+      const { revoked } = await resetPassword({ store, config }, name, password);
+      out(`password reset for ${name.toLowerCase()}; ${revoked} device(s) logged out`);
+      return 0;
+    },
+  },
+  'list-users': {
+    args: '',
+    help: 'List users: name, created, devices, disabled.',
+    run({ store, out }) {
+      out(['USERNAME', 'CREATED', 'DEVICES', 'DISABLED'].join('\t'));
+      for (const u of store.listUsers()) out([u.username, iso(u.createdAt), String(u.devices), iso(u.disabledAt)].join('\t'));
+      return 0;
+    },
+  },
+  'list-devices': {
+    args: 'NAME',
+    help: "List a user's devices: id, name, created, last seen.",
+    run({ store, config, out }, args) {
+      const user = findUserForAdmin({ store, config }, arg(args, 0, 'NAME'));
+      out(['ID', 'NAME', 'CREATED', 'LAST_SEEN'].join('\t'));
+      for (const d of store.listDevices(user.id)) out([d.id, d.name, iso(d.createdAt), iso(d.lastSeenAt)].join('\t'));
+      return 0;
+    },
+  },
+  'revoke-device': {
+    args: 'NAME DEVICE_ID|--all',
+    help: "Revoke one of a user's devices (or all): its token stops working; a running server answers its held polls within seconds.",
+    run({ store, config, out }, args) {
+      const user = findUserForAdmin({ store, config }, arg(args, 0, 'NAME'));
+      if (args[1] === '--all') {
+        out(`${store.deleteDevicesOfUser(user.id).length} device(s) of ${user.username} revoked`);
+        return 0;
+      }
+      const id = arg(args, 1, 'DEVICE_ID');
+      if (!store.deleteDevice(id, user.id)) {
+        out(`error: ${user.username} has no device ${id}`);
+        return 1;
+      }
+      out(`device ${id} of ${user.username} revoked`);
+      return 0;
+    },
+  },
+  'disable-user': {
+    args: 'NAME',
+    help: 'Disable a user: every device is logged out and log-ins are refused. Messages stay.',
+    run({ store, config, out }, args) {
+      const name = arg(args, 0, 'NAME');
+      const { revoked } = setUserDisabled({ store, config }, name, true);
+      out(`${name.toLowerCase()} disabled; ${revoked} device(s) logged out`);
+      return 0;
+    },
+  },
+  'enable-user': {
+    args: 'NAME',
+    help: 'Enable a disabled user again.',
+    run({ store, config, out }, args) {
+      const name = arg(args, 0, 'NAME');
+      setUserDisabled({ store, config }, name, false);
+      out(`${name.toLowerCase()} enabled`);
+      return 0;
+    },
+  },
+  backup: {
+    args: 'FILE',
+    help: 'Online backup of the database to FILE (safe while the server runs), then check the copy.',
+    async run({ store, out }, args) {
+      const file = path.resolve(arg(args, 0, 'FILE'));
+      if (fs.existsSync(file)) throw new UsageError(`${file} exists; choose a new file`);
+      await store.backup(file);
+      out(`backup written to ${file}`);
+      return checkFile(file, out);
+    },
+  },
+  check: {
+    args: '[FILE]',
+    help: 'Check a database file (default: DB_PATH): integrity, schema version, counts.',
+    needsStore: false,
+    run({ config, out }, args) {
+      return checkFile(args[0] ? path.resolve(args[0]) : config.dbPath, out);
+    },
+  },
+};
+
+/** Checks a copy or the live file without changing it; 0 when it is sound. */
+function checkFile(file: string, out: (l: string) => void): number {
+  let r: FileCheck;
+  try {
+    r = checkDatabaseFile(file);
+  } catch (err) {
+    out(`error: ${file} cannot be read as a database: ${(err as Error).message}`);
+    return 1;
+  }
+  out(`${file}: integrity ${r.integrity}, schema version ${r.schemaVersion}, ${r.users} user(s), ${r.messages} message(s)`);
+  return r.integrity === 'ok' && r.schemaVersion > 0 ? 0 : 1;
+}
+
+function usage(): string {
+  const lines = ['usage: npm run admin -- <command> [args]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push(`  ${`${name} ${c.args}`.padEnd(36)} ${c.help}`);
+  }
+  lines.push('', 'The database is DB_PATH (default db/chat.sqlite); see npm start -- --help for every setting.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`unknown command: ${name}\n\n${usage()}\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: npm run admin -- ${name} ${command.args}\n  ${command.help}\n`);
+    return 0;
+  }
+  const config = loadConfig(process.env);
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  const store = command.needsStore === false ? undefined : openStore(config.dbPath, { synchronous: config.dbSynchronous });
+  try {
+    return await command.run({ store: store as Store, config, out }, args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\nusage: npm run admin -- ${name} ${command.args}\n`);
+      return 2;
+    }
+    if (isAppError(err)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    store?.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,101 @@
+// Guards at the TCP level, below Koa:
+// - a bound on open connections per client address;
+// - a deadline for a connection's first request. Node's headersTimeout only starts once a
+//   request has begun, so a client that connects and sends nothing at all would otherwise hold
+//   a socket (and a file descriptor) forever; a few thousand would crowd out real held polls;
+// - a deadline for reading answers. A client that asks for answers and never reads them would
+//   make the server keep every byte it could not hand to the kernel; a connection whose unsent
+//   bytes have not gone down for `sendTimeoutMs` is closed. A slow reader still makes progress
+//   and is left alone.
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface ConnectionGuardOptions {
+  /** Open connections allowed per remote address; 0 = no limit (behind a trusted proxy). */
+  maxPerAddress: number;
+  /** Milliseconds a new connection has to deliver its first request. */
+  firstRequestMs: number;
+  /** Milliseconds an answer may sit unsent without any of it being taken by the client. */
+  sendTimeoutMs: number;
+}
+
+/** How often connections are checked for stalled answers. */
+const STALL_CHECK_MS = 1000;
+
+export interface ConnectionGuard {
+  /** Open connections now, per address (for tests and metrics). */
+  open(address: string): number;
+  readonly refused: number;
+  /** Connections closed because their client stopped reading. */
+  readonly stalled: number;
+  stop(): void;
+}
+
+export function guardConnections(server: http.Server, opts: ConnectionGuardOptions): ConnectionGuard {
+  const perAddress = new Map<string, number>();
+  const firstRequestTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  let refused = 0;
+  let stalled = 0;
+  const sockets = new Set<Socket>();
+  const unsent = new Map<Socket, { queued: number; inKernelQueue: number; since: number }>();
+  const stallCheck = setInterval(() => {
+    const now = Date.now();
+    for (const socket of sockets) {
+      // writableLength counts a write until all of it is out, so one large answer shows no
+      // progress there; libuv's writeQueueSize goes down as the kernel takes it piece by piece.
+      const queued = socket.writableLength;
+      const inKernelQueue = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize ?? queued;
+      const seen = unsent.get(socket);
+      if (queued === 0) {
+        if (seen) unsent.delete(socket);
+      } else if (!seen || queued < seen.queued || inKernelQueue < seen.inKernelQueue) {
+        unsent.set(socket, { queued, inKernelQueue, since: now }); // new, or the client took some
+      } else if (now - seen.since >= opts.sendTimeoutMs) {
+        stalled++;
+        socket.destroy();
+      }
+    }
+  }, STALL_CHECK_MS);
+  stallCheck.unref();
+
+  server.on('connection', (socket: Socket) => {
+    const addr = socket.remoteAddress ?? 'unknown';
+    const n = (perAddress.get(addr) ?? 0) + 1;
+    if (opts.maxPerAddress > 0 && n > opts.maxPerAddress) {
+      refused++;
+      socket.destroy();
+      return;
+    }
+    perAddress.set(addr, n);
+    sockets.add(socket);
+    const timer = setTimeout(() => socket.destroy(), opts.firstRequestMs);
+    timer.unref();
+    firstRequestTimers.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      sockets.delete(socket);
+      unsent.delete(socket);
+      const left = (perAddress.get(addr) ?? 1) - 1;
+      if (left > 0) perAddress.set(addr, left);
+      else perAddress.delete(addr);
+    });
+  });
+  server.on('request', (req: http.IncomingMessage) => {
+    const timer = firstRequestTimers.get(req.socket);
+    if (timer) {
+      clearTimeout(timer);
+      firstRequestTimers.delete(req.socket);
+    }
+  });
+
+  return {
+    open: (address) => perAddress.get(address) ?? 0,
+    get refused() {
+      return refused;
+    },
+    get stalled() {
+      return stalled;
+    },
+    stop: () => clearInterval(stallCheck),
+  };
+}

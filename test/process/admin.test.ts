@@ -1,0 +1,141 @@
+// The admin command line (issue #7, and #2's user:add), against a database a running server
+// is using at the same time.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { call, logInAs } from '../support/client';
+import { REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
+
+const ADMIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'admin.js');
+
+function admin(dbPath: string, args: string[], stdin = ''): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [ADMIN_JS, ...args], {
+    env: { ...process.env, DB_PATH: dbPath, SCRYPT_COST: '12' },
+    input: stdin,
+    encoding: 'utf8',
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+describe('admin command line (#7)', function () {
+  this.timeout(60_000);
+  let server: RunningServer | undefined;
+  afterEach(async () => {
+    await server?.stop('SIGKILL');
+    server = undefined;
+  });
+
+  it('--help lists every command; unknown commands and missing arguments are usage errors', () => {
+    const db = tempDbPath();
+    const help = admin(db, ['--help']);
+    assert.equal(help.code, 0);
+    for (const c of ['add-user', 'reset-password', 'list-users', 'list-devices', 'revoke-device', 'disable-user', 'enable-user', 'backup', 'check']) assert.match(help.out, new RegExp(`\\b${c}\\b`));
+    assert.equal(admin(db, ['frobnicate']).code, 2);
+    assert.equal(admin(db, ['add-user']).code, 2);
+    assert.equal(admin(db, ['add-user', 'Not Valid!'], 'password1\n').code, 2);
+  });
+
+  it('add-user (also as npm run user:add) works with sign-up off; a taken name fails', async () => {
+    const db = tempDbPath();
+    const added = admin(db, ['add-user', 'Carol'], 'a-long-password\n');
+    assert.equal(added.code, 0, added.err);
+    assert.match(added.out, /added user carol/);
+    const again = admin(db, ['add-user', 'carol'], 'another-password\n');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /taken/);
+    assert.equal(admin(db, ['add-user', 'shorty'], 'short\n').code, 1, 'password rules apply');
+    const npm = spawnSync('npm', ['run', '-s', 'user:add', '--', 'dave'], { cwd: REPO_ROOT, env: { ...process.env, DB_PATH: db, SCRYPT_COST: '12' }, input: 'dave-password\n', encoding: 'utf8' });
+    assert.equal(npm.status, 0, npm.stderr);
+    server = await startServer({ dbPath: db, env: { SIGNUP_ENABLED: 'false' } });
+    const s = await call(server.url, 'POST', '/sessions', { body: { username: 'CAROL', password: 'a-long-password' } });
+    assert.equal(s.status, 201);
+    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'dave', password: 'dave-password' } })).status, 201);
+    assert.equal((await call(server.url, 'POST', '/users', { body: { username: 'eve', password: 'password1' } })).status, 403);
+  });
+
+  it('lists users and devices, and a revoked device is let go by the running server within seconds', async () => {
+    const db = tempDbPath();
+    admin(db, ['add-user', 'kiosk'], 'correct horse battery\n');
+    server = await startServer({ dbPath: db });
+    const k1 = await logInAs(server.url, 'kiosk', 'front desk');
+    const k2 = await logInAs(server.url, 'kiosk', 'back office');
+    const users = admin(db, ['list-users']);
+    assert.match(users.out, /^kiosk\t\S+\t2\t-$/m);
+    const devices = admin(db, ['list-devices', 'kiosk']);
+    assert.match(devices.out, new RegExp(`^${k1.deviceId}\\tfront desk\\t`, 'm'));
+    assert.match(devices.out, new RegExp(`^${k2.deviceId}\\tback office\\t`, 'm'));
+
+    const held = call(server.url, 'GET', `/poll?since=${k1.cursor}&timeout=40`, { token: k1.token });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const r = admin(db, ['revoke-device', 'kiosk', k1.deviceId]);
+    assert.equal(r.code, 0, r.err);
+    const answer = await held;
+    assert.equal(answer.status, 401);
+    assert.ok(Date.now() - started < 10_000, `held poll answered ${Date.now() - started} ms after the revocation`);
+    assert.equal((await call(server.url, 'GET', '/devices', { token: k1.token })).status, 401);
+    assert.equal((await call(server.url, 'GET', '/devices', { token: k2.token })).status, 200);
+    assert.equal(admin(db, ['revoke-device', 'kiosk', 'no-such-device']).code, 1);
+    assert.equal(admin(db, ['revoke-device', 'kiosk', '--all']).code, 0);
+    assert.equal((await call(server.url, 'GET', '/devices', { token: k2.token })).status, 401);
+    assert.equal(admin(db, ['list-devices', 'nobody']).code, 1);
+  });
+
+  it('reset-password logs out every device; disable-user refuses log-ins and tokens until enabled', async () => {
+    const db = tempDbPath();
+    admin(db, ['add-user', 'pat'], 'correct horse battery\n');
+    server = await startServer({ dbPath: db });
+    const before = await logInAs(server.url, 'pat');
+    const reset = admin(db, ['reset-password', 'pat'], 'brand new password\n');
+    assert.equal(reset.code, 0, reset.err);
+    assert.match(reset.out, /1 device\(s\) logged out/);
+    assert.equal((await call(server.url, 'GET', '/devices', { token: before.token })).status, 401);
+    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'correct horse battery' } })).status, 401);
+    const s = await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } });
+    assert.equal(s.status, 201);
+
+    assert.equal(admin(db, ['disable-user', 'pat']).code, 0);
+    assert.equal((await call(server.url, 'GET', '/devices', { token: s.body.token })).status, 401);
+    const refused = await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'forbidden');
+    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'wrong password' } })).status, 401, 'a wrong password learns nothing');
+    assert.match(admin(db, ['list-users']).out, /^pat\t\S+\t0\t\d{4}-/m);
+    assert.equal(admin(db, ['enable-user', 'pat']).code, 0);
+    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } })).status, 201);
+  });
+
+  it('backup while the server takes sends: the copy checks out and holds every message acknowledged before it', async () => {
+    const db = tempDbPath();
+    admin(db, ['add-user', 'writer'], 'correct horse battery\n');
+    admin(db, ['add-user', 'reader'], 'correct horse battery\n');
+    server = await startServer({ dbPath: db, env: { RATE_MESSAGES_USER: 'off' } });
+    const w = await logInAs(server.url, 'writer');
+    let acked = 0;
+    for (let i = 0; i < 50; i++) if ((await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `m${i}` } })).status === 201) acked++;
+    let stop = false;
+    const load = (async () => {
+      let i = 0;
+      while (!stop) await call(server!.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
+    })();
+    const file = path.join(path.dirname(db), 'backup.sqlite');
+    const b = admin(db, ['backup', file]);
+    stop = true;
+    await load;
+    assert.equal(b.code, 0, b.err);
+    assert.match(b.out, /integrity ok, schema version \d+, 2 user\(s\), (\d+) message\(s\)/);
+    const copied = Number(/(\d+) message\(s\)/.exec(b.out)?.[1]);
+    assert.ok(copied >= acked, `backup has ${copied} messages, ${acked} were acknowledged before it began`);
+    assert.ok(fs.existsSync(file));
+    assert.ok(!fs.existsSync(`${file}-wal`) && !fs.existsSync(`${file}-shm`), 'the copy is one self-contained file');
+    assert.equal(admin(db, ['backup', file]).code, 2, 'never overwrites an existing file');
+    const check = admin(db, ['check', file]);
+    assert.equal(check.code, 0);
+    assert.ok(!fs.existsSync(`${file}-wal`), 'checking a copy leaves nothing beside it');
+    const live = admin(db, ['check']);
+    assert.equal(live.code, 0);
+    fs.writeFileSync(`${file}.bad`, 'not a database at all');
+    assert.equal(admin(db, ['check', `${file}.bad`]).code, 1);
+  });
+});

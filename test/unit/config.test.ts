@@ -1,0 +1,49 @@
+// Configuration: defaults, parsing, failing fast (issue #2).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ConfigError, configHelp, loadConfig, REPO_ROOT, SETTINGS } from '../../src/config';
+
+describe('config (unit, #2)', () => {
+  it('has working defaults with no environment at all', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.dbPath, path.join(REPO_ROOT, 'db', 'chat.sqlite'));
+    assert.equal(c.dbSynchronous, 'FULL');
+    assert.equal(c.signupEnabled, true);
+    assert.equal(c.corsOrigin, '*');
+    assert.equal(c.pollTimeoutDefaultMs, 25_000);
+    assert.equal(c.pollTimeoutMaxMs, 50_000);
+    assert.equal(c.pollsPerDevice, 4);
+    assert.equal(c.presenceWindowMs, 60_000);
+    assert.ok(c.keepAliveTimeoutMs > 60_000, 'keep-alive outlives the 60 s proxies keep theirs');
+    assert.ok(c.requestTimeoutMs > 0 && c.headersTimeoutMs > 0);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig({ PORT: '8080', HOST: '127.0.0.1', DB_PATH: '/tmp/x.sqlite', SIGNUP_ENABLED: 'off', POLL_TIMEOUT_MAX: '30', POLL_TIMEOUT_DEFAULT: '10', DB_SYNCHRONOUS: 'normal', CORS_ORIGIN: 'https://a.example', BODY_LIMIT: '32kb' });
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.dbPath, '/tmp/x.sqlite');
+    assert.equal(c.signupEnabled, false);
+    assert.equal(c.pollTimeoutMaxMs, 30_000);
+    assert.equal(c.pollTimeoutDefaultMs, 10_000);
+    assert.equal(c.dbSynchronous, 'NORMAL');
+    assert.equal(c.corsOrigin, 'https://a.example');
+    assert.equal(c.bodyLimitBytes, 32 * 1024);
+  });
+
+  it('fails fast and names the variable', () => {
+    assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
+    assert.throws(() => loadConfig({ PORT: '70000' }), /PORT must be between/);
+    assert.throws(() => loadConfig({ SIGNUP_ENABLED: 'maybe' }), /SIGNUP_ENABLED/);
+    assert.throws(() => loadConfig({ DB_SYNCHRONOUS: 'OFF' }), /DB_SYNCHRONOUS/);
+    assert.throws(() => loadConfig({ POLL_TIMEOUT_DEFAULT: '60' }), /POLL_TIMEOUT_DEFAULT must not be larger/);
+    assert.throws(() => loadConfig({ BODY_LIMIT: 'lots' }), /BODY_LIMIT/);
+  });
+
+  it('--help lists every setting with its default', () => {
+    const help = configHelp();
+    for (const s of SETTINGS) assert.ok(help.includes(s.env), `${s.env} in --help`);
+  });
+});
