@@ -45,6 +45,8 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
     tMessages = r.messages;
     if (cached) {
       fs.mkdirSync(path.dirname(cached), { recursive: true });
+      // Older seeds (another schema or store) are of no further use: 100 MB each.
+      for (const f of fs.readdirSync(path.dirname(cached))) if (f.endsWith('.sqlite')) fs.rmSync(path.join(path.dirname(cached), f));
       fs.copyFileSync(dbPath, `${cached}.tmp`);
       fs.renameSync(`${cached}.tmp`, cached);
     }
