@@ -9,7 +9,7 @@ import { REPO_ROOT } from './config';
 import type { Core } from './core';
 import { Errors } from './errors';
 import { accountRoutes } from './http/accounts';
-import { requireDevice } from './http/auth';
+import { withDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
 import { corsHeaders, preflight } from './http/cors';
@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true;
 
   const router = new Router<AppState>();
-  const auth = requireDevice(core);
+  const authed = withDevice(core);
   const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
     ctx.body = { ok: true };
@@ -55,9 +55,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.text();
   });
-  accountRoutes(router, core, auth);
-  messageRoutes(router, core, auth);
-  streamRoutes(router, core, auth);
+  accountRoutes(router, core, authed);
+  messageRoutes(router, core, authed);
+  streamRoutes(router, core, authed);
 
   app.use(
     respond({
@@ -67,9 +67,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       observe: observer(metrics, logger),
     }),
   );
-  app.use(preflight);
-  app.use(parseBody(core.config.bodyLimitBytes));
-  app.use(methodOverride);
+  // Preflight, body and method override in one step: a GET (the held poll) passes straight on.
+  const parse = parseBody(core.config.bodyLimitBytes);
+  app.use((ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
+    if (ctx.method === 'OPTIONS') return preflight(ctx, next);
+    return parse(ctx, () => methodOverride(ctx, next));
+  });
   app.use(router.routes());
   app.use(serve(PUBLIC_DIR, { index: 'index.html', hidden: false }));
   // Nothing answered: a known path with another method is 405 with Allow, anything else 404.

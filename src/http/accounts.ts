@@ -5,7 +5,8 @@ import type { Core } from '../core';
 import { formatCursor } from '../cursor';
 import { Errors } from '../errors';
 import type { Middleware } from 'koa';
-import { type AppRouter, type AppState, deviceOf } from './context';
+import type { DeviceHandler } from './auth';
+import type { AppRouter, AppState } from './context';
 import { asFields, optionalString, requiredString } from './validate';
 
 /** A device named by its User-Agent when the client gives no name: "curl/8.5.0" says a lot. */
@@ -14,7 +15,7 @@ function defaultDeviceName(userAgent: string): string {
   return ua.isWellFormed() && ua ? ua : 'unnamed device';
 }
 
-export function accountRoutes(router: AppRouter, core: Core, auth: Middleware<AppState>): void {
+export function accountRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   router.post('/users', async (ctx) => {
     if (!core.config.signupEnabled) {
       throw Errors.forbidden('sign-up is switched off on this server; ask an administrator for an account');
@@ -45,18 +46,17 @@ export function accountRoutes(router: AppRouter, core: Core, auth: Middleware<Ap
     };
   });
 
-  router.delete('/sessions/current', auth, (ctx) => {
-    const device = deviceOf(ctx);
+  router.delete('/sessions/current', authed((ctx, device) => {
     revokeDevice(core, device, device.id);
     ctx.status = 204;
-  });
+  }));
 
-  router.get('/devices', auth, (ctx) => {
-    ctx.body = { devices: listDevices(core, deviceOf(ctx)) };
-  });
+  router.get('/devices', authed((ctx, device) => {
+    ctx.body = { devices: listDevices(core, device) };
+  }));
 
-  router.delete('/devices/:id', auth, (ctx) => {
-    revokeDevice(core, deviceOf(ctx), ctx.params.id ?? '');
+  router.delete('/devices/:id', authed((ctx, device) => {
+    revokeDevice(core, device, ctx.params.id ?? '');
     ctx.status = 204;
-  });
+  }));
 }

@@ -4,7 +4,8 @@ import type { Middleware } from 'koa';
 import { authenticate } from '../auth';
 import type { Core } from '../core';
 import { Errors } from '../errors';
-import type { AppState } from './context';
+import type { DeviceAuth } from '../types';
+import type { AppContext, AppState } from './context';
 
 /** last_seen_at is written at most this often per device: it is for people, not for ordering. */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
@@ -23,14 +24,22 @@ function tokenFrom(ctx: Parameters<Middleware>[0]): string | undefined {
   return undefined;
 }
 
-export function requireDevice(core: Core): Middleware<AppState> {
-  return (ctx, next) => {
+/** A route handler that runs for an authenticated device. */
+export type DeviceHandler = (ctx: AppContext, device: DeviceAuth) => unknown;
+
+/**
+ * Wraps a handler so that it runs only for a valid token. A wrapper rather than a middleware of
+ * its own: one step less in the chain each request, and one frame less kept alive by each
+ * held poll.
+ */
+export function withDevice(core: Core): (handler: DeviceHandler) => Middleware<AppState> {
+  return (handler) => (ctx) => {
     const token = tokenFrom(ctx);
     if (!token) throw Errors.unauthorized();
     const device = authenticate(core, token);
     ctx.state.device = device;
     const now = Date.now();
     if (now - device.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) core.store.noteDeviceSeen(device.id, now);
-    return next();
+    return handler(ctx, device);
   };
 }

@@ -14,10 +14,3 @@ export interface AppState {
 
 export type AppContext = ParameterizedContext<AppState>;
 export type AppRouter = Router<AppState>;
-
-/** The device of an authenticated route; requireDevice guarantees it is set. */
-export function deviceOf(ctx: AppContext): DeviceAuth {
-  const d = ctx.state.device;
-  if (!d) throw new Error('route needs requireDevice');
-  return d;
-}

@@ -5,42 +5,42 @@ import type { Core } from '../core';
 import { listConversations, markRead } from '../conversations';
 import { Errors } from '../errors';
 import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage } from '../messages';
-import { type AppRouter, type AppState, deviceOf } from './context';
+import type { DeviceHandler } from './auth';
+import type { AppRouter, AppState } from './context';
 import { asFields, optionalInt, optionalString, requiredString } from './validate';
 
-export function messageRoutes(router: AppRouter, core: Core, auth: Middleware<AppState>): void {
-  router.post('/messages', auth, async (ctx) => {
+export function messageRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
+  router.post('/messages', authed(async (ctx, device) => {
     const f = asFields(ctx.request.body);
     const to = requiredString(f, 'to', { min: 1 });
     const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
     const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
-    const device = deviceOf(ctx);
     await core.limits.message(device.userId);
     const out = await sendMessage(core, device, { to, body, clientId });
     ctx.status = out.created ? 201 : 200;
     ctx.body = { message: out.message };
-  });
+  }));
 
-  router.get('/messages', auth, (ctx) => {
+  router.get('/messages', authed((ctx, device) => {
     const q = ctx.query;
     const withUser = requiredString(q, 'with', { min: 1 });
     const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
     const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-    ctx.body = history(core, deviceOf(ctx), { with: withUser, before, after, limit });
-  });
+    ctx.body = history(core, device, { with: withUser, before, after, limit });
+  }));
 
-  router.get('/conversations', auth, (ctx) => {
-    ctx.body = { conversations: listConversations(core, deviceOf(ctx)) };
-  });
+  router.get('/conversations', authed((ctx, device) => {
+    ctx.body = { conversations: listConversations(core, device) };
+  }));
 
-  router.post('/read', auth, async (ctx) => {
+  router.post('/read', authed(async (ctx, device) => {
     const f = asFields(ctx.request.body);
     const withUser = requiredString(f, 'with', { min: 1 });
     const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
     if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
-    await markRead(core, deviceOf(ctx), withUser, upTo);
+    await markRead(core, device, withUser, upTo);
     ctx.status = 204;
-  });
+  }));
 }

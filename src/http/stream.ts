@@ -4,13 +4,14 @@ import type { Core } from '../core';
 import { parseCursor } from '../cursor';
 import { Errors } from '../errors';
 import { poll } from '../stream';
-import { type AppRouter, type AppState, deviceOf } from './context';
+import type { DeviceHandler } from './auth';
+import type { AppRouter, AppState } from './context';
 import { optionalInt, optionalSeconds, optionalString } from './validate';
 
-export function streamRoutes(router: AppRouter, core: Core, auth: Middleware<AppState>): void {
+export function streamRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   const { config } = core;
 
-  router.get('/poll', auth, async (ctx) => {
+  router.get('/poll', authed(async (ctx, device) => {
     // Tells nginx (and proxies that copy it) not to buffer: an answer must reach the client
     // the moment it is written. Set first, so error answers carry it too.
     ctx.set('X-Accel-Buffering', 'no');
@@ -30,15 +31,15 @@ export function streamRoutes(router: AppRouter, core: Core, auth: Middleware<App
       if (ctx.req.socket.destroyed) cancel();
       else ctx.res.once('close', cancel);
     };
-    const answer = await poll(core, deviceOf(ctx), { since, timeoutMs, limit }, onGone);
+    const answer = await poll(core, device, { since, timeoutMs, limit }, onGone);
     ctx.state.pollOutcome = answer.outcome;
     if (answer.outcome === 'revoked') throw Errors.unauthorized('this device was logged out or revoked');
     ctx.type = 'application/json; charset=utf-8';
     // Built by hand from each event's JSON text, made once when the event was published.
     ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
-  });
+  }));
 
-  router.get('/presence', auth, (ctx) => {
+  router.get('/presence', authed((ctx, device) => {
     ctx.body = { online: core.presence.onlineUsers() };
-  });
+  }));
 }
