@@ -23,7 +23,7 @@ interface Job {
 /** Upper bound of jobs per transaction, so one huge burst cannot hold the event loop for long. */
 const MAX_BATCH = 2000;
 
-/** Writes folded into every batch (coalesced device updates), forgotten only once committed. */
+/** Writes folded into a batch when they are due (coalesced device updates), forgotten only once committed. */
 export interface BatchExtras {
   pending(): boolean;
   write(): void;
@@ -34,7 +34,7 @@ export class GroupCommit {
   private jobs: Job[] = [];
   private scheduled = false;
   private closed = false;
-  private readonly batchTx: Transaction<(jobs: Job[]) => unknown[]>;
+  private readonly batchTx: Transaction<(jobs: Job[], withExtras: boolean) => unknown[]>;
   private readonly singleTx: Transaction<(job: Job) => unknown>;
   private readonly extrasTx: Transaction<() => void>;
   /** Committed transactions and the jobs in them, since start: for metrics and tests. */
@@ -46,8 +46,8 @@ export class GroupCommit {
     db: Database,
     private readonly extras: BatchExtras,
   ) {
-    this.batchTx = db.transaction((jobs: Job[]) => {
-      this.extras.write();
+    this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
+      if (withExtras) this.extras.write();
       return jobs.map((job) => job.run());
     });
     this.singleTx = db.transaction((job: Job) => job.run());
@@ -87,15 +87,16 @@ export class GroupCommit {
       for (const job of jobs) job.reject(new Error('the store is closed'));
       return;
     }
-    if (jobs.length > 0 || this.extras.pending()) {
+    const withExtras = this.extras.pending();
+    if (jobs.length > 0 || withExtras) {
       let values: unknown[] | null = null;
       try {
-        values = this.batchTx.immediate(jobs);
+        values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
       }
       if (values) {
-        this.committed(jobs.length);
+        this.committed(jobs.length, withExtras);
         jobs.forEach((job, i) => job.resolve(values[i]));
       } else {
         this.oneByOne(jobs);
@@ -104,10 +105,10 @@ export class GroupCommit {
     if (this.jobs.length > 0) this.schedule();
   }
 
-  private committed(jobs: number): void {
+  private committed(jobs: number, withExtras: boolean): void {
     this.batches++;
     this.committedJobs += jobs;
-    this.extras.committed();
+    if (withExtras) this.extras.committed();
   }
 
   private oneByOne(jobs: Job[]): void {
@@ -115,7 +116,7 @@ export class GroupCommit {
     if (this.extras.pending()) {
       try {
         this.extrasTx.immediate();
-        this.committed(0);
+        this.committed(0, true);
       } catch {
         // acknowledgements of polls only: kept pending, retried with the next batch
       }
@@ -128,7 +129,7 @@ export class GroupCommit {
         job.reject(error);
         continue;
       }
-      this.committed(1);
+      this.committed(1, false);
       job.resolve(value);
     }
   }

@@ -179,6 +179,22 @@ describe('store (unit, #2)', () => {
     assert.equal(store.getDeviceAuth('dev1'), undefined);
   });
 
+  it('device updates are written together about a second after the first, even under a steady stream of polls (#5)', async () => {
+    store.createDevice({ id: 'k1', userId: alice.id, name: 'kiosk', tokenHash: Buffer.alloc(32) });
+    const written = () => (store.db.prepare("SELECT cursor FROM devices WHERE id = 'k1'").pluck().get() as number);
+    const started = Date.now();
+    let n = 0;
+    while (written() === 0 && Date.now() - started < 5000) {
+      store.noteDeviceSeen('k1', Date.now(), ++n); // a poll every 20 ms, as under load
+      await store.sendMessage({ sender: alice, recipient: bob, body: `m${n}`, clientId: null });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const took = Date.now() - started;
+    assert.ok(written() > 0, 'written despite the steady stream');
+    assert.ok(took >= 900 && took < 3000, `written after ${took} ms`);
+    assert.equal(store.getDeviceAuth('k1')?.cursor, n, 'reads always see the newest');
+  });
+
   it('a new device starts at the head of its user stream', async () => {
     await store.sendMessage({ sender: bob, recipient: alice, body: 'x', clientId: null });
     await store.sendMessage({ sender: bob, recipient: alice, body: 'y', clientId: null });
