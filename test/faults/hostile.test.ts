@@ -1,0 +1,248 @@
+// Slow and hostile clients (issue #6), against the real process with its real timeouts:
+// slow-loris headers and bodies are cut, silent sockets are closed, oversized bodies are
+// refused without being read, deeply nested JSON is refused, header floods are refused, and
+// one address cannot hold more than MAX_CONNECTIONS_PER_IP connections while other addresses
+// are served normally.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { begin, expectError, signUp, startApp, type TestApp } from '../support/app';
+import { call, signUpAndLogIn } from '../support/client';
+import { type RunningServer, startServer } from '../support/server';
+import { closedWithin, metrics, rawJson, rawRequest, rawStatus, report, rssMiB, sleep } from './harness';
+
+const HEADERS_TIMEOUT_S = 1;
+const REQUEST_TIMEOUT_S = 2;
+/** Node checks its request timeouts once a second (connectionsCheckingInterval in main.ts). */
+const CHECK_SLACK_MS = 1500;
+
+/** A connection from another loopback address: the server sees another client. */
+function connectFrom(port: number, localAddress: string): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
+    s.on('error', () => resolve(null));
+  });
+}
+
+function getFrom(port: number, localAddress: string, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(rawStatus(data)));
+  });
+}
+
+describe('faults: slow and hostile clients (#6)', function () {
+  this.timeout(120_000);
+  let server: RunningServer;
+  let token: string;
+  before(async () => {
+    server = await startServer({
+      env: {
+        HEADERS_TIMEOUT: String(HEADERS_TIMEOUT_S),
+        REQUEST_TIMEOUT: String(REQUEST_TIMEOUT_S),
+        MAX_CONNECTIONS_PER_IP: '60',
+        SCRYPT_COST: '10',
+      },
+    });
+    token = (await signUpAndLogIn(server.url, 'target')).token;
+    await signUpAndLogIn(server.url, 'friend');
+  });
+  after(() => server.stop('SIGKILL'));
+
+  it('slow-loris headers and silent sockets are cut at their deadline while others are served', async () => {
+    const N = 25;
+    const started = Date.now();
+    // Header lines trickled forever: each line resets nothing, the deadline is for all headers.
+    const loris = Array.from({ length: N }, () =>
+      new Promise<number>((resolve) => {
+        const s = net.connect(server.port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+        const drip = setInterval(() => s.writable && s.write(`X-Drip-${Date.now()}: ${'a'.repeat(10)}\r\n`), 200);
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          clearInterval(drip);
+          resolve(Date.now() - started);
+        });
+        setTimeout(() => s.destroy(), 15_000);
+      }),
+    );
+    const silent = await Promise.all(Array.from({ length: N }, () => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })));
+    const silentClosed = silent.map((s) => closedWithin(s, 15_000).then(() => Date.now() - started));
+    // Meanwhile a normal client, from the same address, is answered at once.
+    let worst = 0;
+    while (Date.now() - started < (HEADERS_TIMEOUT_S * 1000) + 500) {
+      const t0 = Date.now();
+      assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
+      worst = Math.max(worst, Date.now() - t0);
+      await sleep(50);
+    }
+    const lorisMs = await Promise.all(loris);
+    const silentMs = await Promise.all(silentClosed);
+    const limit = HEADERS_TIMEOUT_S * 1000 + CHECK_SLACK_MS;
+    report(`${N} slow-loris sockets closed after ${Math.min(...lorisMs)}..${Math.max(...lorisMs)} ms, ${N} silent sockets after ${Math.min(...silentMs)}..${Math.max(...silentMs)} ms (HEADERS_TIMEOUT=${HEADERS_TIMEOUT_S}s); slowest /healthz meanwhile ${worst} ms`);
+    assert.ok(Math.max(...lorisMs) <= limit, 'slow-loris headers cut at HEADERS_TIMEOUT');
+    assert.ok(Math.max(...silentMs) <= limit, 'silent sockets cut at HEADERS_TIMEOUT');
+    assert.ok(worst < 500, 'others are served meanwhile');
+  });
+
+  it('a body trickled byte by byte is cut at REQUEST_TIMEOUT and stores nothing', async () => {
+    const before = (await metrics(server.url)).get('chat_messages_stored');
+    const body = JSON.stringify({ to: 'friend', body: 'x'.repeat(900) });
+    const r = await rawRequest(
+      server.port,
+      `POST /messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      { trickle: body.length, trickleMs: 100, maxMs: 20_000 },
+    );
+    report(`slow body: ${r.sent} of ${body.length} bytes sent, then answered ${rawStatus(r.data)} and closed after ${r.closedMs} ms (REQUEST_TIMEOUT=${REQUEST_TIMEOUT_S}s)`);
+    assert.ok(r.closedMs <= REQUEST_TIMEOUT_S * 1000 + CHECK_SLACK_MS, 'cut at REQUEST_TIMEOUT');
+    assert.ok(r.sent < body.length);
+    assert.equal((await metrics(server.url)).get('chat_messages_stored'), before);
+  });
+
+  it('an oversized body is refused 413 from its Content-Length before a byte of it is sent, and a chunked one after the limit', async () => {
+    const rss0 = rssMiB(server.pid);
+    const declared = await rawRequest(
+      server.port,
+      `POST /messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 200000000\r\n\r\n`,
+      { maxMs: 10_000 },
+    );
+    assert.equal(rawStatus(declared.data), 413);
+    assert.equal((rawJson(declared.data) as { error: { code: string } }).error.code, 'payload_too_large');
+    assert.equal(declared.sent, 0);
+    assert.ok((declared.firstByteMs ?? Infinity) < 1000, `413 at once (${declared.firstByteMs} ms)`);
+
+    const chunked = await rawRequest(
+      server.port,
+      `POST /messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      { chunked: 100 * 2 ** 20, maxMs: 15_000 },
+    );
+    assert.equal(rawStatus(chunked.data), 413);
+    assert.equal((rawJson(chunked.data) as { error: { code: string } }).error.code, 'payload_too_large');
+    const grew = rssMiB(server.pid) - rss0;
+    report(`declared 200 MB: 413 after ${declared.firstByteMs} ms with 0 bytes sent; chunked: 413 after ${(chunked.sent / 2 ** 20).toFixed(1)} MiB pushed (socket buffers), server memory +${grew.toFixed(1)} MiB; connections closed after ${declared.closedMs} and ${chunked.closedMs} ms`);
+    assert.ok(chunked.sent < 32 * 2 ** 20, 'refused long before the 100 MiB were sent');
+    assert.ok(grew < 16, 'the body was not read into memory');
+    // Neither body will ever be complete: the connection goes at REQUEST_TIMEOUT.
+    const closeBy = REQUEST_TIMEOUT_S * 1000 + CHECK_SLACK_MS;
+    assert.ok(declared.closedMs <= closeBy && chunked.closedMs <= closeBy, `closed after ${declared.closedMs} and ${chunked.closedMs} ms`);
+  });
+
+  it('deeply nested and huge JSON, nested forms and header floods are refused in the contract shape', async () => {
+    const post = async (type: string, body: string) => {
+      const t0 = Date.now();
+      const r = await fetch(`${server.url}/messages`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': type }, body });
+      return { status: r.status, json: (await r.json()) as { error?: { code: string } }, ms: Date.now() - t0 };
+    };
+    const cases: Array<[string, string, string, number]> = [
+      ['arrays nested 30 000 deep', 'application/json', `${'['.repeat(30_000)}${']'.repeat(30_000)}`, 400],
+      ['objects nested 10 000 deep in "to"', 'application/json', `{"body":"x","to":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`, 400],
+      ['the same as text/plain', 'text/plain', `{"body":"x","to":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`, 400],
+      ['a form nested 2 000 deep', 'application/x-www-form-urlencoded', `to${'[a]'.repeat(2000)}=1&body=x`, 400],
+      ['5 000 keys', 'application/json', JSON.stringify(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]))), 400],
+      ['1 MB of JSON', 'application/json', JSON.stringify({ to: 'friend', body: 'x'.repeat(2 ** 20) }), 413],
+      ['a 1 MB string of numbers', 'application/json', `[${'1,'.repeat(500_000)}1]`, 413],
+    ];
+    for (const [what, type, body, status] of cases) {
+      const r = await post(type, body);
+      report(`${what}: ${r.status} ${r.json.error?.code} in ${r.ms} ms`);
+      assert.equal(r.status, status, what);
+      assert.match(r.json.error?.code ?? '', /^(invalid_request|invalid_json|payload_too_large)$/, what);
+      assert.ok(r.ms < 2000, `${what}: answered quickly`);
+    }
+    const headers = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(100_000)}\r\n\r\n`, { maxMs: 5000 });
+    assert.equal(rawStatus(headers.data), 431);
+    const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
+    const manyHeaders = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${many}\r\n\r\n`, { maxMs: 5000 });
+    assert.ok([200, 431].includes(rawStatus(manyHeaders.data)), `3000 headers: ${rawStatus(manyHeaders.data)}`);
+    const smuggle = await rawRequest(server.port, `POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, { maxMs: 5000 });
+    assert.equal(rawStatus(smuggle.data), 400, 'Content-Length with Transfer-Encoding is refused');
+    report(`100 KB header: ${rawStatus(headers.data)}; 3000 headers: ${rawStatus(manyHeaders.data)}; Content-Length + Transfer-Encoding: ${rawStatus(smuggle.data)}`);
+    assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
+  });
+
+  it('one address holds at most MAX_CONNECTIONS_PER_IP connections; the excess is closed at once and other addresses are served', async () => {
+    // Everything else in this file comes from 127.0.0.1; this client is 127.0.0.2.
+    const LIMIT = 60;
+    const socks = await Promise.all(Array.from({ length: LIMIT + 40 }, () => connectFrom(server.port, '127.0.0.2')));
+    const closed = await Promise.all(socks.map((s) => (s ? closedWithin(s, 500) : Promise.resolve(true))));
+    const refused = closed.filter(Boolean).length;
+    const otherStatus = await getFrom(server.port, '127.0.0.3', '/healthz');
+    const sameStatus = await getFrom(server.port, '127.0.0.2', '/healthz');
+    report(`${LIMIT + 40} connections from one address: ${refused} closed at once, ${LIMIT + 40 - refused} kept; another address meanwhile: ${otherStatus}; the same address: ${sameStatus || 'closed'}`);
+    assert.equal(refused, 40, 'exactly the excess is closed');
+    assert.equal(otherStatus, 200, 'another address is served normally');
+    assert.equal(sameStatus, 0, 'a further connection from the full address is closed without an answer');
+    for (const s of socks.slice(0, 10)) s?.destroy();
+    await sleep(100);
+    assert.equal(await getFrom(server.port, '127.0.0.2', '/healthz'), 200, 'room again once some closed');
+    for (const s of socks) s?.destroy();
+  });
+
+  // FAILS: a poll answer may carry POLL_LIMIT_MAX (1000) events of up to 4000 characters, and a
+  // history page 200, each JSON-escaped up to 6 bytes per character (NUL -> \u0000): ~24 MB and
+  // ~5 MB per answer. One account on one address, with a few dozen connections that ask for
+  // them and never read, makes the server build and keep gigabytes (no bound on the bytes of an
+  // answer, no deadline for a client to read it). See the report of issue #6.
+  it.skip('a client that asks for huge answers and never reads them cannot exhaust memory or stall the server', async () => {
+    const s = await startServer({ env: { RATE_MESSAGES_USER: 'off', SCRYPT_COST: '10', REQUEST_TIMEOUT: '2' } });
+    try {
+      const a = await signUpAndLogIn(s.url, 'hoarder');
+      const worst = '\u0000'.repeat(4000);
+      for (let i = 0; i < 300; i++) assert.equal((await call(s.url, 'POST', '/messages', { token: a.token, body: { to: 'hoarder', body: worst } })).status, 201);
+      const rss0 = rssMiB(s.pid);
+      const socks: net.Socket[] = [];
+      for (let i = 0; i < 60; i++) {
+        const sock = net.connect(s.port, '127.0.0.1');
+        sock.on('error', () => undefined);
+        sock.pause(); // never reads
+        const path = i % 2 ? '/poll?since=0&limit=1000&timeout=0' : '/messages?with=hoarder&limit=200';
+        sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.token}\r\n\r\n`);
+        socks.push(sock);
+      }
+      await sleep(3000);
+      const t0 = Date.now();
+      assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
+      const healthMs = Date.now() - t0;
+      const grew = rssMiB(s.pid) - rss0;
+      const closed = await Promise.all(socks.map((x) => closedWithin(x, 15_000)));
+      report(`60 unread huge answers: server memory +${grew.toFixed(0)} MiB, /healthz ${healthMs} ms, ${closed.filter(Boolean).length} of 60 connections closed by the server`);
+      for (const x of socks) x.destroy();
+      assert.ok(grew < 200, `memory bounded (+${grew.toFixed(0)} MiB)`);
+      assert.ok(healthMs < 1000, 'still responsive');
+      assert.equal(closed.filter(Boolean).length, 60, 'a client that does not read its answer is cut off');
+    } finally {
+      await s.stop('SIGKILL');
+    }
+  });
+});
+
+describe('faults: concurrent log-in guesses (#6)', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  // FAILS: Limits.beforeLogin only checks the failure count, and the failure is counted after
+  // the (slow) password hash, so guesses sent concurrently all pass the check before any of
+  // them is counted: 100 concurrent wrong passwords from one address are all checked against a
+  // limit of 10. See the report of issue #6.
+  it.skip('wrong passwords sent concurrently are limited like wrong passwords sent one by one', async function () {
+    this.timeout(60_000);
+    // A realistic hash cost: the race needs the hash to take a while, as it does in production.
+    t = await startApp({ RATE_LOGIN_IP: '10/300', RATE_LOGIN_USER: '10/300', SCRYPT_COST: '14' });
+    const app = t;
+    await signUp(app, 'victim');
+    const tries = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => begin(app.http().post('/sessions').send({ username: 'victim', password: `guess number ${i}` }))),
+    );
+    const checked = tries.filter((r) => r.status === 401).length;
+    for (const r of tries) if (r.status !== 401) expectError(r, 429, 'rate_limited');
+    report(`60 concurrent wrong passwords, limit 10: ${checked} were checked, ${60 - checked} refused 429`);
+    assert.ok(checked <= 10, `${checked} passwords checked against a limit of 10`);
+  });
+});
