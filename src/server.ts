@@ -3,6 +3,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
+import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './config';
 import type { Core } from './core';
@@ -20,6 +21,8 @@ import { Metrics } from './metrics';
 import { observer } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
+/** The OpenAPI description kept in the repository; test/ops/openapi.test.ts holds it to the code. */
+export const OPENAPI_FILE = path.join(REPO_ROOT, 'docs', 'openapi.json');
 
 export interface AppDeps {
   core: Core;
@@ -41,6 +44,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
     ctx.body = { ok: true };
+  });
+  // Read once: it is part of the release, not something that changes while the server runs.
+  const openapi = fs.readFileSync(OPENAPI_FILE, 'utf8');
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = openapi;
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.contentType;

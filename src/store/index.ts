@@ -448,10 +448,20 @@ export class Store {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
 
-  /** An online backup to `file` (SQLite's backup API: consistent while the server writes). */
+  /**
+   * An online backup to `file` (SQLite's backup API: consistent while the server writes). The
+   * copy is switched out of WAL mode so it is one self-contained file, with no -wal or -shm
+   * beside it, that can be moved, checked or restored on its own.
+   */
   async backup(file: string): Promise<void> {
     this.flushWrites();
     await this.db.backup(file);
+    const copy = new Database(file);
+    try {
+      copy.pragma('journal_mode = DELETE');
+    } finally {
+      copy.close();
+    }
   }
 
   integrityCheck(): string {

@@ -128,9 +128,11 @@ describe('admin command line (#7)', function () {
     const copied = Number(/(\d+) message\(s\)/.exec(b.out)?.[1]);
     assert.ok(copied >= acked, `backup has ${copied} messages, ${acked} were acknowledged before it began`);
     assert.ok(fs.existsSync(file));
+    assert.ok(!fs.existsSync(`${file}-wal`) && !fs.existsSync(`${file}-shm`), 'the copy is one self-contained file');
     assert.equal(admin(db, ['backup', file]).code, 2, 'never overwrites an existing file');
     const check = admin(db, ['check', file]);
     assert.equal(check.code, 0);
+    assert.ok(!fs.existsSync(`${file}-wal`), 'checking a copy leaves nothing beside it');
     const live = admin(db, ['check']);
     assert.equal(live.code, 0);
     fs.writeFileSync(`${file}.bad`, 'not a database at all');

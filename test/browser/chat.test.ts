@@ -1,0 +1,394 @@
+// The chat page in real Chromium against the real server on a temporary database (issue 4).
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { startServer, type RunningServer } from '../support/server';
+import {
+  apiCall,
+  apiLogin,
+  createUser,
+  DELIVERY_MS,
+  eventually,
+  launchBrowser,
+  logIn,
+  openConversation,
+  openTab,
+  send,
+  shownMessages,
+  shownTexts,
+  skipWithoutChromium,
+  type Tab,
+  unreadBadge,
+  waitForTexts,
+} from './helpers';
+
+// Callbacks given to page.evaluate run inside the page; the project compiles without the DOM
+// library, so name the few browser globals they use.
+declare const document: any;
+declare const window: any;
+declare const localStorage: any;
+
+describe('chat page in Chromium (issue 4)', function () {
+  this.timeout(60000);
+  let server: RunningServer;
+  let browser: Browser;
+  let tabs: Tab[] = [];
+
+  before(async function () {
+    skipWithoutChromium(this);
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function tab(viewport?: { width: number; height: number }, timezoneId?: string): Promise<Tab> {
+    const t = await openTab(browser, server.url + '/', viewport, timezoneId);
+    tabs.push(t);
+    return t;
+  }
+
+  afterEach(async () => {
+    const errors = tabs.flatMap((t) => t.errors);
+    const connections = tabs.map((t) => t.maxInFlight());
+    await Promise.all(tabs.map((t) => t.context.close()));
+    tabs = [];
+    assert.deepEqual(errors, [], 'script errors on the page');
+    // One poll plus one queue for everything else.
+    for (const n of connections) assert.ok(n <= 2, `a page had ${n} requests open at once`);
+  });
+
+  it('signs up, logs out, refuses a wrong password and logs in naming the device', async () => {
+    const { page } = await tab();
+    await page.click('#tab-signup');
+    await page.fill('#signup-username', 'Carol');
+    await page.fill('#signup-password', 'short');
+    await page.click('#signup-submit');
+    assert.match((await page.textContent('#auth-error')) ?? '', /at least 8 characters/);
+
+    await page.fill('#signup-password', 'carols password');
+    await page.fill('#signup-device', 'Reception kiosk');
+    await page.click('#signup-submit');
+    await page.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
+    assert.equal(await page.textContent('#me-name'), 'carol', 'usernames are lowercased');
+    assert.equal(await page.isVisible('#conv-empty'), true, 'a new user sees the empty state');
+
+    const token = JSON.parse(await page.evaluate(() => localStorage.getItem('chat.session'))).token as string;
+    assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 200);
+    await page.click('#devices-btn');
+    await page.waitForSelector('#device-list .device.current');
+    assert.match((await page.textContent('#device-list .device.current')) ?? '', /Reception kiosk.*This device/);
+    await page.click('#device-list .device.current button');
+    await page.waitForSelector('#auth:not(.hidden)');
+    assert.match((await page.textContent('#auth-info')) ?? '', /logged out/);
+    assert.equal(await page.evaluate(() => localStorage.getItem('chat.session')), null, 'the token is forgotten');
+    await eventually(async () => assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 401), DELIVERY_MS, 'the server revoked the token');
+
+    await page.fill('#login-username', 'carol');
+    await page.fill('#login-password', 'not the password');
+    await page.click('#login-submit');
+    await page.waitForSelector('#auth-error:not(.hidden)');
+    assert.equal(await page.textContent('#auth-error'), 'Wrong username or password.');
+
+    await logIn(page, 'carol', 'Back office PC', 'carols password');
+    // A reload keeps the session: the token is in localStorage, no cookie involved.
+    await page.reload();
+    await page.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
+    assert.equal(await page.textContent('#me-name'), 'carol');
+    assert.deepEqual(await page.context().cookies(), [], 'the page sets no cookies');
+  });
+
+  it('delivers messages both ways and to the other device of the same user, in the same order', async () => {
+    await createUser(server.url, 'alice');
+    await createUser(server.url, 'bob');
+    const alice1 = (await tab()).page;
+    const alice2 = (await tab()).page;
+    const bob = (await tab()).page;
+    await logIn(alice1, 'alice', 'Laptop');
+    await logIn(alice2, 'alice', 'Kiosk');
+    await logIn(bob, 'bob', 'Phone');
+
+    await openConversation(alice1, 'bob');
+    assert.match((await alice1.textContent('#messages')) ?? '', /No messages yet/);
+    await send(alice1, 'Hi Bob, from the laptop');
+    await eventually(async () => assert.ok(await bob.isVisible('.conv[data-name="alice"]')), DELIVERY_MS, 'bob sees the conversation');
+    await eventually(async () => assert.ok(await alice2.isVisible('.conv[data-name="bob"]')), DELIVERY_MS, 'alice2 sees the conversation');
+    await openConversation(bob, 'alice');
+    await openConversation(alice2, 'bob');
+    await waitForTexts(bob, ['Hi Bob, from the laptop'], DELIVERY_MS, 'bob');
+    await waitForTexts(alice2, ['Hi Bob, from the laptop'], DELIVERY_MS, 'alice2');
+
+    await send(bob, 'Hello Alice');
+    await send(alice2, 'And hello from the kiosk');
+    await send(bob, 'Two devices, nice');
+    const expected = ['Hi Bob, from the laptop', 'Hello Alice', 'And hello from the kiosk', 'Two devices, nice'];
+    // Server order decides; the two sends from bob and alice2 race, so take the order from
+    // bob's view once it is complete and require the same everywhere.
+    await eventually(async () => assert.deepEqual([...(await shownTexts(bob))].sort(), [...expected].sort()), DELIVERY_MS, 'bob has all');
+    const order = await shownMessages(bob);
+    const ids = order.map((m) => m.id);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'shown in id order');
+    const texts = order.map((m) => m.text);
+    await waitForTexts(alice1, texts, DELIVERY_MS, 'alice1');
+    await waitForTexts(alice2, texts, DELIVERY_MS, 'alice2');
+    assert.deepEqual((await shownMessages(alice1)).map((m) => m.id), ids);
+    assert.deepEqual((await shownMessages(alice2)).map((m) => m.id), ids);
+    assert.deepEqual((await shownMessages(alice1)).map((m) => m.mine), order.map((m) => !m.mine), 'sides as seen by alice');
+
+    // Notes to self reach the user's other device and nobody else.
+    await openConversation(alice1, 'alice');
+    await send(alice1, 'buy milk');
+    await openConversation(alice2, 'alice');
+    await waitForTexts(alice2, ['buy milk'], DELIVERY_MS, 'alice2 notes');
+    assert.equal(await bob.locator('.conv[data-name="alice"]').count(), 1);
+    assert.deepEqual(await shownTexts(bob), texts, 'bob sees no notes');
+  });
+
+  it('loads older history as the reader scrolls up, without gaps or repeats', async () => {
+    await createUser(server.url, 'dora');
+    await createUser(server.url, 'eve');
+    const eveToken = await apiLogin(server.url, 'eve');
+    const total = 130;
+    const bodies: string[] = [];
+    for (let i = 1; i <= total; i++) {
+      bodies.push(`history message ${i}`);
+      const res = await apiCall(server.url, 'POST', '/messages', { to: 'dora', body: `history message ${i}` }, eveToken);
+      assert.equal(res.status, 201);
+    }
+    const { page } = await tab();
+    await logIn(page, 'dora', 'Desk');
+    await openConversation(page, 'eve');
+    const firstPage = await shownTexts(page);
+    assert.deepEqual(firstPage, bodies.slice(total - 50), 'the newest page first');
+    // The view starts at the bottom, on the newest message.
+    assert.ok(await page.$eval('#messages', (m) => m.scrollHeight - m.scrollTop - m.clientHeight < 48));
+
+    await eventually(
+      async () => {
+        await page.$eval('#messages', (m) => {
+          m.scrollTop = 0;
+        });
+        assert.deepEqual(await shownTexts(page), bodies);
+      },
+      15000,
+      'all history after scrolling up',
+    );
+    assert.match((await page.textContent('#messages')) ?? '', /This is the start of your conversation with eve/);
+    assert.equal(await page.isVisible('[data-action="older"]'), false, 'no "load older" once the start is reached');
+  });
+
+  it('syncs unread counts between devices: reading on one clears the other', async () => {
+    await createUser(server.url, 'fred');
+    await createUser(server.url, 'gina');
+    const ginaToken = await apiLogin(server.url, 'gina');
+    const fred1 = (await tab()).page;
+    const fred2 = (await tab()).page;
+    await logIn(fred1, 'fred', 'Office');
+    await logIn(fred2, 'fred', 'Home');
+    for (const body of ['one', 'two', 'three']) {
+      assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'fred', body }, ginaToken)).status, 201);
+    }
+    for (const page of [fred1, fred2]) {
+      await eventually(async () => assert.equal(await unreadBadge(page, 'gina'), '3'), DELIVERY_MS, 'badge 3');
+    }
+    assert.match(await fred2.title(), /^\(3\) /, 'the unread count is in the title');
+    // A reload rebuilds the counts from GET /conversations and the stream without counting twice.
+    await fred2.reload();
+    await fred2.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
+    await eventually(async () => assert.equal(await unreadBadge(fred2, 'gina'), '3'), DELIVERY_MS, 'badge 3 after reload');
+
+    await openConversation(fred1, 'gina');
+    await waitForTexts(fred1, ['one', 'two', 'three']);
+    await eventually(async () => assert.equal(await unreadBadge(fred1, 'gina'), null), DELIVERY_MS, 'cleared where read');
+    await eventually(async () => assert.equal(await unreadBadge(fred2, 'gina'), null), DELIVERY_MS, 'cleared on the other device');
+    assert.doesNotMatch(await fred2.title(), /^\(/);
+
+    // A new message is unread again on the device that is not looking, not on the one that is.
+    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'fred', body: 'four' }, ginaToken)).status, 201);
+    await waitForTexts(fred1, ['one', 'two', 'three', 'four']);
+    await eventually(async () => assert.equal(await unreadBadge(fred2, 'gina'), null), DELIVERY_MS, 'read on fred1, so not unread on fred2');
+    assert.equal(await unreadBadge(fred1, 'gina'), null);
+  });
+
+  it('shows HTML in a message as text', async () => {
+    await createUser(server.url, 'hank');
+    await createUser(server.url, 'ivy');
+    const ivyToken = await apiLogin(server.url, 'ivy');
+    const { page } = await tab();
+    await logIn(page, 'hank', 'Kiosk');
+    const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b> & <script>window.__pwned=2</script>\nsecond line';
+    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'hank', body: evil }, ivyToken)).status, 201);
+    await eventually(async () => assert.ok(await page.isVisible('.conv[data-name="ivy"]')), DELIVERY_MS, 'conversation listed');
+    assert.match((await page.textContent('.conv[data-name="ivy"] .conv-preview')) ?? '', /<img src=x/);
+    await openConversation(page, 'ivy');
+    await waitForTexts(page, [evil]);
+    assert.equal(await page.locator('#messages img, #messages b, #messages script, #conv-list img').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    // Line breaks are kept as typed.
+    const lines = await page.$eval('#messages .msg .text', (t) => (t as any).innerText.split('\n').length);
+    assert.equal(lines, 2);
+  });
+
+  it('marks a message that could not be sent, retries it on request and never duplicates a send', async () => {
+    await createUser(server.url, 'jack');
+    await createUser(server.url, 'kate');
+    const jackTab = await tab();
+    const jack = jackTab.page;
+    const kate = (await tab()).page;
+    // Poll answers to jack can be held back, so a send's answer is the only news jack gets.
+    let holdPolls = false;
+    await jackTab.context.route(/\/poll\?/, async (route) => {
+      try {
+        const response = await route.fetch({ timeout: 45000 });
+        while (holdPolls) await new Promise((r) => setTimeout(r, 50));
+        await route.fulfill({ response });
+      } catch {
+        // the page aborted the poll or the test ended
+      }
+    });
+    await logIn(jack, 'jack', 'Laptop');
+    await logIn(kate, 'kate', 'Phone');
+    await openConversation(jack, 'kate');
+
+    // The answer is lost after the server stored the message: the page retries with the same
+    // client_id and the server answers with the original, so there is one message, not two.
+    holdPolls = true;
+    let answersLost = 0;
+    const clientIds: string[] = [];
+    await jack.route('**/messages', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      clientIds.push(JSON.parse(route.request().postData() ?? '{}').client_id);
+      if (answersLost === 0) {
+        answersLost += 1;
+        await route.fetch(); // reaches the server, which stores the message
+        return route.fulfill({
+          status: 503,
+          contentType: 'application/json',
+          headers: { 'Retry-After': '1' },
+          body: '{"error":{"code":"overloaded","message":"try later"}}',
+        });
+      }
+      return route.continue();
+    });
+    await send(jack, 'sent once, answered twice');
+    assert.equal(await jack.locator('#messages .msg.queued, #messages .msg.sending').count(), 1, 'shown at once, as sending');
+    await waitForTexts(jack, ['sent once, answered twice'], 10000, 'jack');
+    assert.equal(clientIds.length, 2, 'the page retried once');
+    assert.equal(clientIds[0], clientIds[1], 'the retry carries the same client_id');
+    holdPolls = false;
+    await openConversation(kate, 'jack');
+    await waitForTexts(kate, ['sent once, answered twice'], DELIVERY_MS, 'kate');
+    await new Promise((r) => setTimeout(r, 300)); // let jack's held poll answer arrive
+    assert.deepEqual(await shownTexts(jack), ['sent once, answered twice'], 'jack shows it once');
+    await jack.unroute('**/messages');
+
+    // A send the server refuses is marked as not sent, with Retry.
+    await jack.route('**/messages', (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({ status: 413, contentType: 'application/json', body: '{"error":{"code":"payload_too_large","message":"too large"}}' })
+        : route.continue(),
+    );
+    await send(jack, 'refused for now');
+    await jack.waitForSelector('#messages .msg.failed', { timeout: DELIVERY_MS });
+    assert.match((await jack.textContent('#messages .msg.failed')) ?? '', /Not sent.*Retry/);
+    assert.match((await jack.textContent('.conv[data-name="kate"] .conv-preview')) ?? '', /not sent/);
+    await jack.unroute('**/messages');
+    await jack.click('#messages .msg.failed [data-action="retry"]');
+    await waitForTexts(jack, ['sent once, answered twice', 'refused for now'], 10000, 'jack after retry');
+    await waitForTexts(kate, ['sent once, answered twice', 'refused for now'], DELIVERY_MS, 'kate after retry');
+  });
+
+  it('logs a revoked device out at once', async () => {
+    await createUser(server.url, 'lena');
+    const laptop = (await tab()).page;
+    const kiosk = (await tab()).page;
+    await logIn(laptop, 'lena', 'Laptop');
+    await logIn(kiosk, 'lena', 'Lost kiosk');
+
+    await laptop.click('#devices-btn');
+    const row = laptop.locator('#device-list .device', { hasText: 'Lost kiosk' });
+    await row.waitFor();
+    await row.locator('button').click();
+    assert.equal(await row.locator('button').textContent(), 'Confirm revoke', 'revoking asks for a second click');
+    await row.locator('button').click();
+    await eventually(async () => assert.equal(await laptop.locator('#device-list .device', { hasText: 'Lost kiosk' }).count(), 0), DELIVERY_MS, 'gone from the list');
+
+    await kiosk.waitForSelector('#auth:not(.hidden)', { timeout: DELIVERY_MS });
+    assert.match((await kiosk.textContent('#auth-error')) ?? '', /logged out, or revoked/);
+    assert.equal(await kiosk.evaluate(() => localStorage.getItem('chat.session')), null);
+    await kiosk.reload();
+    await kiosk.waitForSelector('#login-form:not(.hidden)');
+    assert.equal(await laptop.isVisible('#conn.conn-connected'), true, 'the other device is untouched');
+  });
+
+  it('fits a small kiosk screen: one pane at a time, usable with the keyboard', async () => {
+    await createUser(server.url, 'mia');
+    await createUser(server.url, 'ned');
+    const { page } = await tab({ width: 480, height: 640 });
+    await logIn(page, 'mia', 'Small kiosk');
+    await page.focus('#new-username');
+    await page.keyboard.type('ned');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#chat:not(.hidden)');
+    assert.equal(await page.isVisible('#sidebar'), false, 'the list gives way to the chat');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'composer-input', 'ready to type');
+    await page.keyboard.type('typed with the keyboard');
+    await page.keyboard.press('Enter');
+    await waitForTexts(page, ['typed with the keyboard']);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 480, `no horizontal scrolling (content is ${width}px wide)`);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#sidebar', { state: 'visible' });
+    assert.equal(await page.isVisible('#chat'), false);
+  });
+
+  it('says so clearly when a conversation is started with a user who does not exist', async () => {
+    await createUser(server.url, 'otto');
+    const { page } = await tab();
+    await logIn(page, 'otto', 'Desk');
+    await page.fill('#new-username', 'nobody-here');
+    await page.press('#new-username', 'Enter');
+    await page.waitForSelector('#notice:not(.hidden)', { timeout: DELIVERY_MS });
+    assert.match((await page.textContent('#notice')) ?? '', /no user called .nobody-here./);
+    assert.equal(await page.locator('.conv[data-name="nobody-here"]').count(), 0, 'not left in the list');
+    assert.equal(await page.isVisible('#placeholder'), true);
+    await page.fill('#new-username', 'Not Valid!');
+    await page.press('#new-username', 'Enter');
+    await eventually(async () => assert.match((await page.textContent('#notice')) ?? '', /not a valid username/));
+  });
+
+  it('shows times in the viewer\'s local time', async () => {
+    await createUser(server.url, 'uma');
+    const token = await apiLogin(server.url, 'uma');
+    const sent = await apiCall(server.url, 'POST', '/messages', { to: 'uma', body: 'what time is it?' }, token);
+    assert.equal(sent.status, 201);
+    const sentAt = new Date(sent.body.message.sent_at as string);
+    // Half-hour offsets catch a page that shows UTC or only shifts whole hours.
+    for (const zone of ['Asia/Kolkata', 'America/St_Johns']) {
+      const t = await tab(undefined, zone);
+      await logIn(t.page, 'uma', `Clock in ${zone}`);
+      await openConversation(t.page, 'uma');
+      await waitForTexts(t.page, ['what time is it?']);
+      const expected = sentAt.toLocaleTimeString('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hour12: false });
+      assert.equal(await t.page.textContent('#messages .msg .time'), expected, zone);
+    }
+  });
+
+  it('works where localStorage is unavailable, keeping the token in memory', async () => {
+    await createUser(server.url, 'walt');
+    const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+    const t: Tab = { context, page: await context.newPage(), errors: [], maxInFlight: () => 0 };
+    tabs.push(t);
+    t.page.on('pageerror', (err) => t.errors.push(err.message));
+    // As in some privacy modes and kiosk lock-downs: touching localStorage throws.
+    await context.addInitScript(`Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`);
+    await t.page.goto(server.url + '/');
+    assert.match((await t.page.textContent('#auth-info')) ?? '', /log in again after reloading/);
+    await logIn(t.page, 'walt', 'Locked-down kiosk');
+    await openConversation(t.page, 'walt');
+    await send(t.page, 'still works');
+    await waitForTexts(t.page, ['still works']);
+  });
+});

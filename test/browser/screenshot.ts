@@ -1,0 +1,66 @@
+// Takes docs/screenshot.png: the chat page at a kiosk-like size with a realistic conversation.
+// Run after a build: node dist/test/browser/screenshot.js [output.png]
+// Starts its own server on a temporary database and stops it when done.
+import path from 'node:path';
+import { REPO_ROOT, startServer } from '../support/server';
+import { apiCall, apiLogin, CHROMIUM, createUser, haveChromium, launchBrowser, logIn, openConversation, waitForTexts } from './helpers';
+
+async function main(): Promise<void> {
+  if (!haveChromium()) throw new Error(`${CHROMIUM} not found`);
+  const out = process.argv[2] ?? path.join(REPO_ROOT, 'docs', 'screenshot.png');
+  const server = await startServer();
+  const browser = await launchBrowser();
+  try {
+    for (const u of ['maria', 'tom', 'lena', 'sam', 'priya']) await createUser(server.url, u);
+    const token: Record<string, string> = {};
+    for (const u of ['maria', 'tom', 'lena', 'sam', 'priya']) token[u] = await apiLogin(server.url, u);
+    const say = async (from: string, to: string, body: string) => {
+      const res = await apiCall(server.url, 'POST', '/messages', { to, body }, token[from]);
+      if (res.status !== 201) throw new Error(`send failed: ${JSON.stringify(res.body)}`);
+    };
+    await say('sam', 'maria', 'Parcel for room 12 is at the back office.');
+    await say('maria', 'sam', 'Thanks, I will tell them.');
+    await say('maria', 'maria', 'Ask facilities about the lift inspection on Friday');
+    await say('priya', 'maria', 'Can you print the visitor list for tomorrow?');
+    await say('maria', 'priya', 'Printed, it is in the tray.');
+    const chat: [string, string, string][] = [
+      ['tom', 'maria', 'Morning! The heating in the east wing is fixed.'],
+      ['maria', 'tom', 'Great, thank you. Meeting room B is still cold though.'],
+      ['tom', 'maria', 'I will have a look at B before 10.'],
+      ['maria', 'tom', 'Perfect. The first visitors come at 10:30.'],
+      ['tom', 'maria', 'Done: the valve was stuck.\nIt should be warm in 15 minutes.'],
+      ['maria', 'tom', 'You are a star, thank you!'],
+    ];
+    for (const [from, to, body] of chat) await say(from, to, body);
+    await say('lena', 'maria', 'Are we still on for lunch?');
+    await say('lena', 'maria', '12:30 at the usual place?');
+    // Maria read her other conversations on another device.
+    for (const other of ['sam', 'priya']) {
+      const history = await apiCall(server.url, 'GET', `/messages?with=${other}`, undefined, token.maria);
+      const last = history.body.messages[history.body.messages.length - 1];
+      await apiCall(server.url, 'POST', '/read', { with: other, up_to: last.id }, token.maria);
+    }
+    // Tom and Lena have polled just now, so they show as online.
+    for (const u of ['tom', 'lena']) await apiCall(server.url, 'GET', '/poll?timeout=0', undefined, token[u]);
+
+    const context = await browser.newContext({ viewport: { width: 1024, height: 700 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    await page.goto(server.url + '/');
+    await logIn(page, 'maria', 'Front desk kiosk');
+    await page.waitForSelector('.conv[data-name="lena"] .badge');
+    await openConversation(page, 'tom');
+    await waitForTexts(page, chat.map((c) => c[2]));
+    await page.fill('#composer-input', 'See you at 10:30');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: out });
+    console.log(`wrote ${out}`);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,321 @@
+// examples/chat.sh against the real server (issue #7): log in once with the token kept in a
+// private file, send, and follow the stream one line per message, surviving a server restart
+// and its own restart without losing or repeating a message, and stopping by itself when its
+// device is revoked. Run under every POSIX shell found here (dash, bash, busybox sh).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { call, signUpAndLogIn } from '../support/client';
+import { REPO_ROOT, type RunningServer, startServer } from '../support/server';
+
+const SCRIPT = path.join(REPO_ROOT, 'examples', 'chat.sh');
+const PASSWORD = 'correct horse battery'; // the password test/support/client.ts signs up with
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The shells to run the client with: every POSIX shell found, dash first (Debian's sh). */
+function shells(): Array<{ name: string; argv: string[] }> {
+  const out: Array<{ name: string; argv: string[] }> = [];
+  const dash = which('dash');
+  if (dash) out.push({ name: 'dash', argv: [dash] });
+  const bash = which('bash');
+  if (bash) out.push({ name: 'bash --posix', argv: [bash, '--posix'] });
+  const busybox = which('busybox');
+  if (busybox) out.push({ name: 'busybox sh', argv: [busybox, 'sh'] });
+  if (out.length === 0) out.push({ name: 'sh', argv: ['/bin/sh'] });
+  return out;
+}
+
+/** What follow prints for a text: control characters escaped, everything else as sent. */
+function display(text: string): string {
+  const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\b': '\\b', '\f': '\\f' };
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+interface Message {
+  id: number;
+  from: string;
+  to: string;
+  body: string;
+  sent_at: string;
+}
+
+function line(m: Message): string {
+  return `[${m.sent_at}] ${m.from} -> ${m.to}: ${display(m.body)}`;
+}
+
+/** PIDs of processes whose command line mentions `needle` (Linux /proc; [] elsewhere). */
+function processesMentioning(needle: string): number[] {
+  if (!fs.existsSync('/proc/self/cmdline')) return [];
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) out.push(Number(entry));
+    } catch {
+      // gone already
+    }
+  }
+  return out;
+}
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running chat.sh: its output so far, and its exit. Only this child is ever signalled. */
+class Proc {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Run>;
+  readonly child: ChildProcess;
+  constructor(argv: string[], env: NodeJS.ProcessEnv, stdin?: string) {
+    this.child = spawn(argv[0]!, argv.slice(1), { env, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString('utf8')));
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    // A script that exits before reading its stdin must not fail the test with EPIPE.
+    this.child.stdin?.on('error', () => undefined);
+    this.child.stdin?.end(stdin);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
+    );
+  }
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  lines(): string[] {
+    return this.stdout.split('\n').filter((l) => l !== '');
+  }
+  async waitForLines(n: number, timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines().length < n) {
+      if (!this.running) throw new Error(`follow exited early:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`expected ${n} lines within ${timeoutMs} ms, got:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.lines();
+  }
+  async stop(): Promise<Run> {
+    if (this.running) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+describe('the shell client examples/chat.sh (#7)', function () {
+  this.timeout(90_000);
+  let server: RunningServer;
+  const procs: Proc[] = [];
+  let tmp: string;
+
+  before(async function () {
+    if (!which('curl')) {
+      console.log('      curl is not installed (apt-get install curl): the shell client tests are skipped');
+      this.skip();
+    }
+    server = await startServer({ env: { SCRYPT_COST: '10' } });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-sh-'));
+  });
+  afterEach(async () => {
+    // Any follow still running is stopped by its own PID; its trap stops its curl.
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+  });
+
+  function env(tokenFile: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: tmp,
+      TMPDIR: tmp,
+      CHAT_TOKEN_FILE: tokenFile,
+      CHAT_PASSWORD: PASSWORD,
+      CHAT_POLL_TIMEOUT: '20',
+      ...extra,
+    };
+  }
+
+  function start(shell: string[], args: string[], e: NodeJS.ProcessEnv, stdin?: string): Proc {
+    const p = new Proc([...shell, SCRIPT, ...args], e, stdin);
+    procs.push(p);
+    return p;
+  }
+
+  async function run(shell: string[], args: string[], e: NodeJS.ProcessEnv, stdin?: string): Promise<Run> {
+    return new Proc([...shell, SCRIPT, ...args], e, stdin).exited;
+  }
+
+  async function history(token: string, withUser: string): Promise<Message[]> {
+    const res = await call(server.url, 'GET', `/messages?with=${withUser}&limit=200`, { token });
+    assert.equal(res.status, 200, res.text);
+    return res.body.messages as Message[];
+  }
+
+  let userCounter = 0;
+  async function twoUsers(): Promise<{ a: string; b: string; bToken: string; aToken: string }> {
+    userCounter += 1;
+    const a = `sha${userCounter}`;
+    const b = `shb${userCounter}`;
+    const alice = await signUpAndLogIn(server.url, a);
+    const bob = await signUpAndLogIn(server.url, b);
+    return { a, b, aToken: alice.token, bToken: bob.token };
+  }
+
+  for (const shell of shells()) {
+    it(`logs in, sends and follows under ${shell.name}: each message once, one line each, exactly as sent`, async () => {
+      const { a, b, bToken } = await twoUsers();
+      const aFile = path.join(tmp, 'alice', 'token');
+      const bFile = path.join(tmp, 'bob', 'token');
+      const login = await run(shell.argv, ['login', server.url, a, 'laptop'], env(aFile));
+      assert.equal(login.code, 0, login.stderr);
+      assert.match(login.stderr, /logged in as/);
+      // Not readable by anyone else, and a token the server takes.
+      assert.equal(fs.statSync(aFile).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(path.dirname(aFile)).mode & 0o077, 0, 'its directory is private too');
+      const token = fs.readFileSync(aFile, 'utf8').trim();
+      const devices = await call(server.url, 'GET', '/devices', { token });
+      assert.equal(devices.status, 200);
+      assert.deepEqual(devices.body.devices.filter((d: { current: boolean }) => d.current).map((d: { name: string }) => d.name), ['laptop']);
+      assert.ok(!fs.readFileSync(aFile, 'utf8').includes(PASSWORD), 'the password is not stored');
+
+      assert.equal((await run(shell.argv, ['login', server.url, b], env(bFile))).code, 0);
+      const follow = start(shell.argv, ['follow'], env(bFile));
+      await new Promise((r) => setTimeout(r, 300));
+
+      const texts = [
+        'hello "bob"',
+        'back\\slash, a tab\there, two\nlines and \u001b[31mno colour\u001b[0m, DEL \u007f, CSI \u009b2J',
+        'emoji 😀, é, \u2028 and {"type":"message","message":{}} inside',
+        `$(touch ${tmp}/pwned) \`touch ${tmp}/pwned\` * ; -n`,
+      ];
+      for (const text of texts.slice(0, 3)) {
+        const sent = await run(shell.argv, ['send', b, text], env(aFile));
+        assert.equal(sent.code, 0, sent.stderr);
+        assert.match(sent.stdout, /^sent #\d+\n$/);
+      }
+      const piped = await run(shell.argv, ['send', b, '-'], env(aFile), `${texts[3]}\n`);
+      assert.equal(piped.code, 0, piped.stderr);
+
+      const expected = (await history(bToken, a)).map(line);
+      assert.deepEqual((await history(bToken, a)).map((m) => m.body), texts, 'stored exactly as sent');
+      assert.deepEqual(await follow.waitForLines(4, 15_000), expected);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(follow.lines(), expected, 'nothing more, nothing twice');
+      assert.ok(!fs.existsSync(path.join(tmp, 'pwned')), 'a text is never run as a command');
+    });
+  }
+
+  const sh = shells()[0]!.argv;
+
+  it('follow survives a server restart and its own restart without losing or repeating a message', async () => {
+    const { a, b, aToken, bToken } = await twoUsers();
+    const bFile = path.join(tmp, 'bob', 'token');
+    assert.equal((await run(sh, ['login', server.url, b], env(bFile))).code, 0);
+    const sendAs = async (body: string): Promise<void> => {
+      const res = await call(server.url, 'POST', '/messages', { token: aToken, body: { to: b, body } });
+      assert.equal(res.status, 201, res.text);
+    };
+
+    const first = start(sh, ['follow'], env(bFile));
+    await sendAs('one');
+    await first.waitForLines(1, 10_000);
+
+    // The server goes away (its held polls are answered empty) and comes back on the same
+    // database and port; follow backs off, reconnects, and continues from its cursor.
+    const { dbPath, port } = server;
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+    await new Promise((r) => setTimeout(r, 1500));
+    server = await startServer({ dbPath, port, env: { SCRYPT_COST: '10' } });
+    await sendAs('two');
+    await first.waitForLines(2, 30_000);
+    assert.match(first.stderr, /cannot reach .*trying again in \d+s/);
+    assert.match(first.stderr, /connected again/);
+
+    // follow itself is stopped (by its PID); a message arrives meanwhile; a new follow
+    // resumes from the cursor file.
+    const stopped = await first.stop();
+    assert.equal(stopped.code, 143, `stopped by its trap: ${JSON.stringify(stopped)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    // Its curl (whose files live under TMPDIR=tmp) went with it, not left holding a poll.
+    assert.deepEqual(processesMentioning(tmp), [], 'no curl left behind');
+    await sendAs('three');
+    const second = start(sh, ['follow'], env(bFile));
+    await second.waitForLines(1, 10_000);
+    await sendAs('four');
+    await second.waitForLines(2, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const expected = (await history(bToken, a)).map(line);
+    assert.equal(expected.length, 4);
+    assert.deepEqual([...first.lines(), ...second.lines()], expected, 'every message exactly once, in order');
+  });
+
+  it('follow stops by itself with a clear message when its device is revoked', async () => {
+    const { b } = await twoUsers();
+    const bFile = path.join(tmp, 'bob', 'token');
+    assert.equal((await run(sh, ['login', server.url, b, 'kiosk'], env(bFile))).code, 0);
+    const follow = start(sh, ['follow'], env(bFile));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(follow.running);
+
+    // From another device of the same user: revoke the kiosk while its poll is held.
+    const admin = await call(server.url, 'POST', '/sessions', { body: { username: b, password: PASSWORD, device_name: 'phone' } });
+    const list = await call(server.url, 'GET', '/devices', { token: admin.body.token });
+    const kiosk = (list.body.devices as Array<{ id: string; name: string }>).find((d) => d.name === 'kiosk');
+    assert.ok(kiosk);
+    const revokedAt = Date.now();
+    assert.equal((await call(server.url, 'DELETE', `/devices/${kiosk.id}`, { token: admin.body.token })).status, 204);
+    const end = await Promise.race([follow.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    assert.ok(end, 'follow exited by itself');
+    assert.equal(end.code, 3);
+    assert.match(end.stderr, /not logged in any more.*401 unauthorized.*chat\.sh login/);
+    assert.ok(Date.now() - revokedAt < 5000, 'at once, not at the poll timeout');
+  });
+
+  it('logout ends the session on the server and forgets the token; errors say what to do', async () => {
+    const { a, b } = await twoUsers();
+    const file = path.join(tmp, 'alice', 'token');
+    assert.equal((await run(sh, ['login', server.url, a], env(file))).code, 0);
+    const token = fs.readFileSync(file, 'utf8').trim();
+
+    const nobody = await run(sh, ['send', 'no-such-user', 'hi'], env(file));
+    assert.equal(nobody.code, 2);
+    assert.match(nobody.stderr, /user_not_found/);
+
+    const out = await run(sh, ['logout'], env(file));
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(fs.existsSync(file), false);
+    assert.equal((await call(server.url, 'GET', '/devices', { token })).status, 401, 'the token no longer works');
+
+    const after = await run(sh, ['send', b, 'hi'], env(file));
+    assert.equal(after.code, 3);
+    assert.match(after.stderr, /not logged in.*chat\.sh login/);
+
+    const wrong = await run(sh, ['login', server.url, a], env(file, { CHAT_PASSWORD: 'wrong password' }));
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /wrong username or password/);
+    assert.equal(fs.existsSync(file), false);
+
+    const usage = await run(sh, ['frobnicate'], env(file));
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /usage: chat\.sh login URL USER/);
+  });
+});
