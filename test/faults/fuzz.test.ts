@@ -9,8 +9,11 @@
 // The seed is fixed so CI runs the same cases every time; FUZZ_SEED=<n> explores others and
 // FUZZ_RUNS=<n> changes the number of cases per endpoint. A failure prints its seed and path.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import fc from 'fast-check';
+import { PUBLIC_DIR } from '../../src/server';
 import { logIn, newUser, startApp, type Login, type TestApp } from '../support/app';
 import { report } from './harness';
 
@@ -212,6 +215,11 @@ function bodyOf(enc: Encoding, fields: Record<string, unknown>, garbage: string)
 
 // --- the contract -----------------------------------------------------------------------------
 
+/** The contents of every file of the page (public/), the only non-JSON 200 answers allowed. */
+const PUBLIC_FILES = new Set(
+  fs.existsSync(PUBLIC_DIR) ? fs.readdirSync(PUBLIC_DIR, { recursive: true, encoding: 'utf8' }).map((f) => path.join(PUBLIC_DIR, f)).filter((f) => fs.statSync(f).isFile()).map((f) => fs.readFileSync(f, 'utf8')) : [],
+);
+
 function isValidCallback(q: Query): string | undefined {
   const cbs = q.filter(([k]) => k === 'callback');
   if (cbs.length !== 1) return undefined;
@@ -256,6 +264,11 @@ function checkAnswer(where: string, w: Wire, res: Answer): unknown {
   // (and the URL is normalised on the way out: /a/../metrics/. is /metrics too).
   if (new URL(`http://x${w.path}`).pathname.toLowerCase().replace(/\/+$/, '') === '/metrics' && res.status === 200) {
     assert.match(String(res.headers['content-type']), /^text\/plain/, `${where}: metrics text`);
+    return undefined;
+  }
+  // The page's own files are served as they are, and only they: no path leaves public/.
+  if (res.status === 200 && !String(res.headers['content-type']).startsWith('application/json') && w.method === 'GET') {
+    assert.ok(PUBLIC_FILES.has(res.text), `${where}: a 200 that is neither JSON nor one of the page's files`);
     return undefined;
   }
   assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/, `${where}: JSON`);
@@ -668,7 +681,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
   it('any method on any path: never a 500, always the contract shape', async () => {
     let n = 0;
     const segment = fc.oneof(
-      fc.constantFrom('users', 'sessions', 'current', 'devices', 'messages', 'conversations', 'read', 'poll', 'presence', 'healthz', 'metrics', '..', '.', '%2e%2e', '%00', '%ZZ', '%ED%A0%80', '%E0%A4%A', 'index.html', ''),
+      fc.constantFrom('users', 'sessions', 'current', 'devices', 'messages', 'conversations', 'read', 'poll', 'presence', 'healthz', 'metrics', '..', '.', '%2e%2e', '%00', '%ZZ', '%ED%A0%80', '%E0%A4%A', 'index.html', 'app.js', 'style.css', '..%2f..%2fpackage.json', '%2e%2e%2fdb', '..%5c..%5cpackage.json', 'db', 'src', 'package.json', ''),
       fc.string({ unit: 'binary-ascii', maxLength: 8 }).map((s) => encodeURIComponent(s)),
     );
     await fc.assert(
