@@ -86,7 +86,7 @@ describe('faults: slow and hostile clients (#6)', function () {
     report(`${N} slow-loris sockets closed after ${Math.min(...lorisMs)}..${Math.max(...lorisMs)} ms, ${N} silent sockets after ${Math.min(...silentMs)}..${Math.max(...silentMs)} ms (HEADERS_TIMEOUT=${HEADERS_TIMEOUT_S}s); slowest /healthz meanwhile ${worst} ms`);
     assert.ok(Math.max(...lorisMs) <= limit, 'slow-loris headers cut at HEADERS_TIMEOUT');
     assert.ok(Math.max(...silentMs) <= limit, 'silent sockets cut at HEADERS_TIMEOUT');
-    assert.ok(worst < 500, 'others are served meanwhile');
+    assert.ok(worst < 1000, 'others are served meanwhile');
   });
 
   it('a body trickled byte by byte is cut at REQUEST_TIMEOUT and stores nothing', async () => {
