@@ -81,6 +81,12 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
           // W3 holds 10,000 polls while W1's receivers may still be parked: room for both.
           MAX_HELD_POLLS: String(o.users + 1000),
           POLL_TIMEOUT_MAX: '50',
+          // W1's senders send far faster than any person: the per-user message limit (a policy,
+          // not a cost) would refuse most of them. Everything else stays at its default.
+          RATE_MESSAGES_USER: 'off',
+          ...(process.env.BENCH_OURS_ENV ? JSON.parse(process.env.BENCH_OURS_ENV) : {}),
+          // All 10,552 devices connect from 127.0.0.1.
+          MAX_CONNECTIONS_PER_IP: '0',
         },
       });
     },

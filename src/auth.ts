@@ -96,15 +96,12 @@ export interface Session {
 
 /** @param ip the client address, for the failed-log-in limits */
 export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string, ip: string): Promise<Session> {
-  await core.limits.beforeLogin(rawUsername, ip);
+  await core.limits.beginLogin(rawUsername, ip);
   const username = normalizeUsername(rawUsername);
   const user = username === null ? undefined : core.store.findUser(username);
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
-  if (!user || !ok) {
-    await core.limits.loginFailed(rawUsername, ip);
-    throw Errors.invalidCredentials();
-  }
-  await core.limits.loginSucceeded(rawUsername);
+  if (!user || !ok) throw Errors.invalidCredentials();
+  await core.limits.loginSucceeded(rawUsername, ip);
   // Said only to someone who knows the password: it tells them nothing they could not guess.
   if (user.disabledAt !== null) throw Errors.forbidden('this account is disabled; ask an administrator');
   const id = crypto.randomBytes(12).toString('base64url');

@@ -34,6 +34,7 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Open TCP connections per client address; 0 = unlimited. */
   readonly maxConnectionsPerIp: number;
+  readonly sendTimeoutMs: number;
   /** log2 of scrypt's N (CPU and memory cost) for new password hashes. */
   readonly scryptCost: number;
   readonly rateLoginUser: RateRule;
@@ -222,6 +223,13 @@ export const SETTINGS: readonly Setting[] = [
     default: '30',
     parse: seconds(1, 3600),
     help: 'Seconds a client has to send its whole request (cuts slow bodies). Held polls are not affected: the request is complete when the hold starts.',
+  }),
+  setting({
+    key: 'sendTimeoutMs',
+    env: 'SEND_TIMEOUT',
+    default: '30',
+    parse: seconds(1, 3600),
+    help: 'Seconds an answer may sit unread: a client that takes none of it for that long is disconnected, so unread answers cannot pile up in memory.',
   }),
   setting({
     key: 'maxConnectionsPerIp',

@@ -1,7 +1,12 @@
-// Guards at the TCP level, below Koa: a bound on open connections per client address, and a
-// deadline for a connection's first request. Node's headersTimeout only starts once a request
-// has begun, so a client that connects and sends nothing at all would otherwise hold a socket
-// (and a file descriptor) forever; a few thousand of those would crowd out real held polls.
+// Guards at the TCP level, below Koa:
+// - a bound on open connections per client address;
+// - a deadline for a connection's first request. Node's headersTimeout only starts once a
+//   request has begun, so a client that connects and sends nothing at all would otherwise hold
+//   a socket (and a file descriptor) forever; a few thousand would crowd out real held polls;
+// - a deadline for reading answers. A client that asks for answers and never reads them would
+//   make the server keep every byte it could not hand to the kernel; a connection whose unsent
+//   bytes have not gone down for `sendTimeoutMs` is closed. A slow reader still makes progress
+//   and is left alone.
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -10,18 +15,48 @@ export interface ConnectionGuardOptions {
   maxPerAddress: number;
   /** Milliseconds a new connection has to deliver its first request. */
   firstRequestMs: number;
+  /** Milliseconds an answer may sit unsent without any of it being taken by the client. */
+  sendTimeoutMs: number;
 }
+
+/** How often connections are checked for stalled answers. */
+const STALL_CHECK_MS = 1000;
 
 export interface ConnectionGuard {
   /** Open connections now, per address (for tests and metrics). */
   open(address: string): number;
   readonly refused: number;
+  /** Connections closed because their client stopped reading. */
+  readonly stalled: number;
+  stop(): void;
 }
 
 export function guardConnections(server: http.Server, opts: ConnectionGuardOptions): ConnectionGuard {
   const perAddress = new Map<string, number>();
   const firstRequestTimers = new WeakMap<Socket, NodeJS.Timeout>();
   let refused = 0;
+  let stalled = 0;
+  const sockets = new Set<Socket>();
+  const unsent = new Map<Socket, { queued: number; inKernelQueue: number; since: number }>();
+  const stallCheck = setInterval(() => {
+    const now = Date.now();
+    for (const socket of sockets) {
+      // writableLength counts a write until all of it is out, so one large answer shows no
+      // progress there; libuv's writeQueueSize goes down as the kernel takes it piece by piece.
+      const queued = socket.writableLength;
+      const inKernelQueue = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize ?? queued;
+      const seen = unsent.get(socket);
+      if (queued === 0) {
+        if (seen) unsent.delete(socket);
+      } else if (!seen || queued < seen.queued || inKernelQueue < seen.inKernelQueue) {
+        unsent.set(socket, { queued, inKernelQueue, since: now }); // new, or the client took some
+      } else if (now - seen.since >= opts.sendTimeoutMs) {
+        stalled++;
+        socket.destroy();
+      }
+    }
+  }, STALL_CHECK_MS);
+  stallCheck.unref();
 
   server.on('connection', (socket: Socket) => {
     const addr = socket.remoteAddress ?? 'unknown';
@@ -32,11 +67,14 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
       return;
     }
     perAddress.set(addr, n);
+    sockets.add(socket);
     const timer = setTimeout(() => socket.destroy(), opts.firstRequestMs);
     timer.unref();
     firstRequestTimers.set(socket, timer);
     socket.once('close', () => {
       clearTimeout(timer);
+      sockets.delete(socket);
+      unsent.delete(socket);
       const left = (perAddress.get(addr) ?? 1) - 1;
       if (left > 0) perAddress.set(addr, left);
       else perAddress.delete(addr);
@@ -55,5 +93,9 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     get refused() {
       return refused;
     },
+    get stalled() {
+      return stalled;
+    },
+    stop: () => clearInterval(stallCheck),
   };
 }

@@ -8,7 +8,12 @@ export class AppError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    // A client error is an expected answer, not a fault: its stack is never shown or logged,
+    // and capturing one costs more than the rest of a refused request (a 429 flood, say).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'AppError';
     this.status = status;
     this.code = code;

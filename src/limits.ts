@@ -1,10 +1,13 @@
 // Rate limits (rate-limiter-flexible, in memory: counts restart with the process, which only
 // ever errs towards letting people in). Every limit answers 429 rate_limited with Retry-After.
 //
-// Log-ins count failures, not attempts: guessing passwords is what is slowed, and a user is
-// never locked out by their own or their classmates' successful log-ins. The per-username count
-// is keyed by the lowercased name, so changing letter case does not dodge it; a wrong password
-// typed by someone else can lock a name out for at most RATE_LOGIN_USER's window.
+// Log-ins count failures, not successes: guessing passwords is what is slowed, and a user is
+// never locked out by their own or their classmates' successful log-ins. Every attempt takes a
+// point *before* its password is checked and a success gives it back: counting only after the
+// (slow, on purpose) hash would let a burst of concurrent guesses all pass the check before the
+// first one was counted. The per-username count is keyed by the lowercased name, so changing
+// letter case does not dodge it; a wrong password typed by someone else can lock a name out for
+// at most RATE_LOGIN_USER's window.
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config, RateRule } from './config';
 import { Errors } from './errors';
@@ -17,13 +20,6 @@ function limiter(rule: RateRule, prefix: string): Limiter {
 
 function retryAfterS(res: RateLimiterRes): number {
   return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-}
-
-/** Throws 429 when the key has already used up its points (without using one). */
-async function check(l: Limiter, key: string): Promise<void> {
-  if (!l) return;
-  const res = await l.get(key);
-  if (res && res.consumedPoints >= l.points) throw Errors.rateLimited(retryAfterS(res));
 }
 
 /** Uses one point; throws 429 when that was one too many. */
@@ -50,18 +46,23 @@ export class Limits {
     this.messagesUser = limiter(config.rateMessagesUser, 'messages-user');
   }
 
-  /** Before checking a password: refuse at once (no scrypt cost) if either count is used up. */
-  async beforeLogin(username: string, ip: string): Promise<void> {
-    await check(this.loginIp, ip);
-    await check(this.loginUser, username.toLowerCase());
+  /**
+   * Before checking a password: takes a point from the address and from the name, refusing at
+   * once (no hashing cost) when either is used up. A failure simply keeps its points.
+   */
+  async beginLogin(username: string, ip: string): Promise<void> {
+    await consume(this.loginIp, ip);
+    try {
+      await consume(this.loginUser, username.toLowerCase());
+    } catch (err) {
+      await this.loginIp?.reward(ip); // refused for the name's sake: the address checked nothing
+      throw err;
+    }
   }
 
-  async loginFailed(username: string, ip: string): Promise<void> {
-    await Promise.all([this.loginIp?.penalty(ip), this.loginUser?.penalty(username.toLowerCase())]);
-  }
-
-  async loginSucceeded(username: string): Promise<void> {
-    await this.loginUser?.delete(username.toLowerCase());
+  /** The password was right: the address gets its point back and the name's count starts over. */
+  async loginSucceeded(username: string, ip: string): Promise<void> {
+    await Promise.all([this.loginIp?.reward(ip), this.loginUser?.delete(username.toLowerCase())]);
   }
 
   async signup(ip: string): Promise<void> {

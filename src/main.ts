@@ -5,7 +5,7 @@ import { type Config, ConfigError, configHelp, loadConfig } from './config';
 import { revokeVanishedDevices } from './auth';
 import { guardConnections } from './connections';
 import { createCore } from './core';
-import { createLogger } from './log';
+import { createLogger, errorFields, flushLogs } from './log';
 import { createApp } from './server';
 import { openStore, SchemaTooNewError, type Store } from './store';
 
@@ -36,6 +36,7 @@ function main(): void {
   } catch (err) {
     if (err instanceof SchemaTooNewError) {
       logger.fatal({ dbPath: config.dbPath }, err.message);
+      flushLogs(logger);
       process.exit(2);
     }
     throw err;
@@ -62,6 +63,7 @@ function main(): void {
   guardConnections(server, {
     maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
     firstRequestMs: config.headersTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
   });
 
   const sockets = new Set<Socket>();
@@ -94,6 +96,7 @@ function main(): void {
     server.close(() => {
       store.close();
       logger.info('stopped: database closed');
+      flushLogs(logger);
       process.exit(0);
     });
     // Answers already written still need their sockets; idle keep-alive sockets do not.
@@ -107,8 +110,9 @@ function main(): void {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   server.on('error', (err) => {
-    logger.fatal({ err }, 'server error');
+    logger.fatal({ err: errorFields(err) }, 'server error');
     store.close();
+    flushLogs(logger);
     process.exit(1);
   });
   server.listen({ port: config.port, host: config.host || undefined }, () => {

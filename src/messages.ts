@@ -13,9 +13,9 @@ export const HISTORY_LIMIT_MAX = 200;
 /** The user a name refers to; user_not_found for a name that cannot exist or does not. */
 export function findUserOrThrow(core: Core, rawName: string): User {
   const name = normalizeUsername(rawName);
-  const user = name === null ? undefined : core.store.findUser(name);
+  const user = name === null ? undefined : core.store.findUserId(name);
   if (!user) throw Errors.userNotFound(rawName);
-  return { id: user.id, username: user.username };
+  return user;
 }
 
 export interface SendInput {

@@ -83,10 +83,19 @@ export class Metrics {
     });
   }
 
+  /** Label children per (method, route, status), found once: label hashing per request adds up. */
+  private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
   request(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.durations.observe(labels, seconds);
+    const key = `${method} ${route} ${status}`;
+    let c = this.children.get(key);
+    if (!c) {
+      const labels = { method, route, status: String(status) };
+      c = { count: this.requests.labels(labels), time: this.durations.labels(labels) };
+      this.children.set(key, c);
+    }
+    c.count.inc();
+    c.time.observe(seconds);
   }
 
   pollAnswered(outcome: string): void {

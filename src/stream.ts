@@ -54,17 +54,21 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onG
   core.presence.touch(device.userId, device.username, device.id, now);
 
   const waiter = core.hub.subscribe(device.userId, device.id, since);
-  const ready = readEvents(core, device, since, req.limit);
-  if (ready.length > 0) {
-    waiter.cancel();
-    core.store.noteDeviceSeen(device.id, now, since);
-    return answer('immediate', since, ready);
-  }
-  if (since > core.store.headSeq(device.userId)) {
+  // The head first: one cheap index probe tells "nothing new" (the common case: a client
+  // polling again right after its answer) and "ahead of the stream" without reading events.
+  const head = core.store.headSeq(device.userId);
+  if (since > head) {
     waiter.cancel();
     throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
   }
   core.store.noteDeviceSeen(device.id, now, since);
+  if (head > since) {
+    const ready = readEvents(core, device, since, req.limit);
+    if (ready.length > 0) {
+      waiter.cancel();
+      return answer('immediate', since, ready);
+    }
+  }
   if (req.timeoutMs === 0) {
     waiter.cancel();
     return answer('timeout', since, []);

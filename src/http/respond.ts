@@ -5,7 +5,7 @@
 // - JSONP for GET: `/**/NAME({...});`, always status 200 with the real status inside.
 import type { Context, Middleware } from 'koa';
 import { AppError, Errors, isAppError } from '../errors';
-import type { Logger } from '../log';
+import { errorFields, type Logger } from '../log';
 
 const CALLBACK_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
 
@@ -84,7 +84,7 @@ export function respond(opts: EdgeOptions): Middleware {
     } catch (err) {
       let appErr = toAppError(err, opts.bodyLimitBytes);
       if (!appErr) {
-        opts.logger.error({ err, method: ctx.method, route: routeOf(ctx) }, 'unexpected error');
+        opts.logger.error({ err: errorFields(err), method: ctx.method, route: routeOf(ctx) }, 'unexpected error');
         appErr = Errors.internal();
       }
       ctx.status = appErr.status;

@@ -5,10 +5,13 @@
 // then waits for an fsync of the WAL. One commit for every message that arrived meanwhile pays
 // that wait once per batch instead of once per message (measured in bench/README.md).
 //
-// Each job runs inside its own savepoint (better-sqlite3 turns a nested transaction function
-// into SAVEPOINT/RELEASE), so one failing job (a constraint, bad input that slipped through)
-// rolls back only itself and rejects only its own caller. If the commit itself fails, every job
-// of the batch is rejected: nothing in it was acknowledged, and nothing of it is visible.
+// A batch is optimistic: its jobs run one after another in one transaction with no savepoints
+// (a SAVEPOINT and a RELEASE per write cost as much as the write). Should any job throw, the
+// whole transaction rolls back and the jobs are committed again one by one, each in its own
+// transaction, so that only the failing one is refused. Jobs are deterministic functions of
+// their input and the database, so running one again after a rollback is safe. If a commit
+// itself fails, the jobs it carried are rejected: nothing in it was acknowledged, and nothing
+// of it is visible.
 import type { Database, Transaction } from 'better-sqlite3';
 
 interface Job {
@@ -17,42 +20,38 @@ interface Job {
   reject: (err: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 /** Upper bound of jobs per transaction, so one huge burst cannot hold the event loop for long. */
 const MAX_BATCH = 2000;
+
+/** Writes folded into every batch (coalesced device updates), forgotten only once committed. */
+export interface BatchExtras {
+  pending(): boolean;
+  write(): void;
+  committed(): void;
+}
 
 export class GroupCommit {
   private jobs: Job[] = [];
   private scheduled = false;
-  private readonly batchTx: Transaction<(jobs: Job[]) => Outcome[]>;
-  private readonly savepoint: Transaction<(fn: () => unknown) => unknown>;
-
   private closed = false;
-  /** Committed batches and the jobs in them, since start: for metrics and tests. */
+  private readonly batchTx: Transaction<(jobs: Job[]) => unknown[]>;
+  private readonly singleTx: Transaction<(job: Job) => unknown>;
+  private readonly extrasTx: Transaction<() => void>;
+  /** Committed transactions and the jobs in them, since start: for metrics and tests. */
   private batches = 0;
   private committedJobs = 0;
+  private fallbacks = 0;
 
-  /**
-   * @param beforeJobs writes to fold into every batch (coalesced device updates)
-   * @param hasExtra whether beforeJobs has anything to write, so an idle turn commits nothing
-   */
   constructor(
     db: Database,
-    private readonly beforeJobs: () => void,
-    private readonly hasExtra: () => boolean,
+    private readonly extras: BatchExtras,
   ) {
-    this.savepoint = db.transaction((fn: () => unknown) => fn());
     this.batchTx = db.transaction((jobs: Job[]) => {
-      this.beforeJobs();
-      return jobs.map((job): Outcome => {
-        try {
-          return { ok: true, value: this.savepoint(job.run) };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      });
+      this.extras.write();
+      return jobs.map((job) => job.run());
     });
+    this.singleTx = db.transaction((job: Job) => job.run());
+    this.extrasTx = db.transaction(() => this.extras.write());
   }
 
   /** Queues a synchronous write; resolves with its result once the batch has committed. */
@@ -76,8 +75,8 @@ export class GroupCommit {
     return this.jobs.length;
   }
 
-  stats(): { batches: number; jobs: number } {
-    return { batches: this.batches, jobs: this.committedJobs };
+  stats(): { batches: number; jobs: number; fallbacks: number } {
+    return { batches: this.batches, jobs: this.committedJobs, fallbacks: this.fallbacks };
   }
 
   /** Commits one batch; a longer queue continues on the next turn so other work can run. */
@@ -88,24 +87,50 @@ export class GroupCommit {
       for (const job of jobs) job.reject(new Error('the store is closed'));
       return;
     }
-    if (jobs.length === 0 && !this.hasExtra()) return;
-    let outcomes: Outcome[];
-    try {
-      outcomes = this.batchTx.immediate(jobs);
-      this.batches++;
-      this.committedJobs += jobs.length;
-    } catch (error) {
-      for (const job of jobs) job.reject(error);
-      if (this.jobs.length > 0) this.schedule();
-      return;
+    if (jobs.length > 0 || this.extras.pending()) {
+      let values: unknown[] | null = null;
+      try {
+        values = this.batchTx.immediate(jobs);
+      } catch {
+        values = null; // one of them failed (or the commit did): sort it out one by one
+      }
+      if (values) {
+        this.committed(jobs.length);
+        jobs.forEach((job, i) => job.resolve(values[i]));
+      } else {
+        this.oneByOne(jobs);
+      }
     }
-    outcomes.forEach((o, i) => {
-      const job = jobs[i];
-      if (!job) return;
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.error);
-    });
     if (this.jobs.length > 0) this.schedule();
+  }
+
+  private committed(jobs: number): void {
+    this.batches++;
+    this.committedJobs += jobs;
+    this.extras.committed();
+  }
+
+  private oneByOne(jobs: Job[]): void {
+    this.fallbacks++;
+    if (this.extras.pending()) {
+      try {
+        this.extrasTx.immediate();
+        this.committed(0);
+      } catch {
+        // acknowledgements of polls only: kept pending, retried with the next batch
+      }
+    }
+    for (const job of jobs) {
+      let value: unknown;
+      try {
+        value = this.singleTx.immediate(job);
+      } catch (error) {
+        job.reject(error);
+        continue;
+      }
+      this.committed(1);
+      job.resolve(value);
+    }
   }
 
   /** Commits everything queued, synchronously: used on shutdown before the database closes. */

@@ -37,6 +37,15 @@ export interface StoreOptions {
   migrationsDir?: string;
 }
 
+/** Bound on cached user ids. */
+const USER_CACHE_MAX = 200_000;
+
+/** Pages of WAL (4 KiB each) that trigger a checkpoint. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+/** Bound on cached devices; past it the cache starts over (each entry is a few hundred bytes). */
+const DEVICE_CACHE_MAX = 200_000;
+
 const KIND_MESSAGE = 1;
 const KIND_READ = 2;
 
@@ -70,6 +79,8 @@ const SQL = {
   updateDeviceSeen: `UPDATE devices SET cursor = max(cursor, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?`,
 
   selectHeadSeq: `SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?`,
+  // Moves when another connection (the admin command line) commits; not for our own writes.
+  dataVersion: `PRAGMA data_version`,
   insertEvent: `INSERT INTO events (user_id, seq, kind, message_id, peer_id)
                 VALUES (@userId, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE user_id = @userId),
                         @kind, @messageId, @peerId)
@@ -153,6 +164,27 @@ interface EventJoinRow {
   sentAt: number | null;
 }
 
+function toEventRow(r: EventJoinRow): EventRow {
+  if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  return {
+    seq: r.seq,
+    kind: 'message',
+    message: {
+      id: r.messageId ?? 0,
+      senderId: r.senderId ?? 0,
+      recipientId: r.recipientId ?? 0,
+      from: r.sender ?? '',
+      to: r.recipient ?? '',
+      body: r.body ?? '',
+      clientId: r.clientId,
+      sentAt: r.sentAt ?? 0,
+    },
+  };
+}
+
+/** Characters of message bodies in one answer (poll or history page): about 1 MiB of JSON. */
+export const ANSWER_BODY_CHARS = 256 * 1024;
+
 export interface NewMessage {
   sender: User;
   recipient: User;
@@ -178,6 +210,14 @@ export class Store {
   private readonly writer: GroupCommit;
   /** Device acknowledgements and last-seen times not yet written; folded into the next batch. */
   private readonly pendingDevices = new Map<string, PendingDevice>();
+  /**
+   * Devices as authentication needs them, so that a request costs no query. Kept coherent by
+   * every write in this class, and dropped whole when another process has written to the
+   * file (data_version moved): a device revoked from the command line is refused at once.
+   */
+  private readonly deviceCache = new Map<string, DeviceAuth>();
+  private deviceCacheVersion = -1;
+  private readonly userIds = new Map<string, User>();
 
   constructor(file: string, opts: StoreOptions = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -190,6 +230,10 @@ export class Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       this.db.pragma('busy_timeout = 5000');
+      // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a checkpoint copies each page
+      // once however often it was rewritten since the last one, and every message rewrites the
+      // same few hot pages (stream tails, conversation rows). Measured in bench/README.md.
+      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       this.db.pragma('foreign_keys = ON');
       migrate(this.db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
       const st = {} as Statements;
@@ -199,11 +243,11 @@ export class Store {
       this.db.close();
       throw err;
     }
-    this.writer = new GroupCommit(
-      this.db,
-      () => this.writePendingDevices(),
-      () => this.pendingDevices.size > 0,
-    );
+    this.writer = new GroupCommit(this.db, {
+      pending: () => this.pendingDevices.size > 0,
+      write: () => this.writePendingDevices(),
+      committed: () => this.pendingDevicesCommitted(),
+    });
   }
 
   /** Writes what is queued and closes the file (the WAL is checkpointed by SQLite on close). */
@@ -230,8 +274,25 @@ export class Store {
     return id === undefined ? null : { id, username };
   }
 
+  /** The user with their password hash and status, read fresh (log-ins, administration). */
   findUser(username: string): UserWithSecret | undefined {
     return this.st.selectUserByName.get(username) as UserWithSecret | undefined;
+  }
+
+  /**
+   * A user's id and name, for addressing messages: cached, since a username never changes
+   * owner and users are never deleted. Unknown names are not cached (they may sign up).
+   */
+  findUserId(username: string): User | undefined {
+    let user = this.userIds.get(username);
+    if (!user) {
+      const row = this.st.selectUserByName.get(username) as UserWithSecret | undefined;
+      if (!row) return undefined;
+      user = { id: row.id, username: row.username };
+      if (this.userIds.size >= USER_CACHE_MAX) this.userIds.clear();
+      this.userIds.set(username, user);
+    }
+    return user;
   }
 
   listUsers(): UserSummary[] {
@@ -241,6 +302,7 @@ export class Store {
   /** Disables (a time) or enables (null) a user. Their tokens stop working while disabled. */
   setUserDisabled(userId: number, at: number | null): void {
     this.st.updateUserDisabled.run(at, userId);
+    this.deviceCache.clear();
   }
 
   setPasswordHash(userId: number, passwordHash: string): void {
@@ -261,8 +323,19 @@ export class Store {
   }
 
   getDeviceAuth(id: string): DeviceAuth | undefined {
-    const row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
-    return row && this.withPending(row);
+    const version = this.st.dataVersion.pluck().get() as number;
+    if (version !== this.deviceCacheVersion) {
+      this.deviceCache.clear();
+      this.deviceCacheVersion = version;
+    }
+    let row = this.deviceCache.get(id);
+    if (!row) {
+      row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
+      if (!row) return undefined;
+      if (this.deviceCache.size >= DEVICE_CACHE_MAX) this.deviceCache.clear();
+      this.deviceCache.set(id, row);
+    }
+    return this.withPending(row);
   }
 
   listDevices(userId: number): Device[] {
@@ -272,14 +345,20 @@ export class Store {
   /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
   deleteDevice(id: string, userId: number): boolean {
     const changed = this.st.deleteDevice.run(id, userId).changes > 0;
-    if (changed) this.pendingDevices.delete(id);
+    if (changed) {
+      this.pendingDevices.delete(id);
+      this.deviceCache.delete(id);
+    }
     return changed;
   }
 
   /** Deletes every device of a user (password reset, disabled account); returns their ids. */
   deleteDevicesOfUser(userId: number): string[] {
     const ids = this.st.deleteDevicesOfUser.pluck().all(userId) as string[];
-    for (const id of ids) this.pendingDevices.delete(id);
+    for (const id of ids) {
+      this.pendingDevices.delete(id);
+      this.deviceCache.delete(id);
+    }
     return ids;
   }
 
@@ -307,6 +386,17 @@ export class Store {
 
   private writePendingDevices(): void {
     for (const [id, p] of this.pendingDevices) this.st.updateDeviceSeen.run(p.cursor, p.seenAt, id);
+  }
+
+  /** The pending device updates are on disk: fold them into the cache and forget them. */
+  private pendingDevicesCommitted(): void {
+    for (const [id, p] of this.pendingDevices) {
+      const cached = this.deviceCache.get(id);
+      if (cached) {
+        cached.cursor = Math.max(cached.cursor, p.cursor);
+        cached.lastSeenAt = Math.max(cached.lastSeenAt, p.seenAt);
+      }
+    }
     this.pendingDevices.clear();
   }
 
@@ -317,25 +407,20 @@ export class Store {
     return this.st.selectHeadSeq.pluck().get(userId) as number;
   }
 
+  /**
+   * Up to `limit` events after `afterSeq`, oldest first, stopping early (but never before the
+   * first) once the message bodies reach ANSWER_BODY_CHARS: one answer stays around a
+   * megabyte however many long messages are waiting; the rest come with the next poll.
+   */
   eventsAfter(userId: number, afterSeq: number, limit: number): EventRow[] {
-    const rows = this.st.selectEventsAfter.all(userId, afterSeq, limit) as EventJoinRow[];
-    return rows.map((r): EventRow => {
-      if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
-      return {
-        seq: r.seq,
-        kind: 'message',
-        message: {
-          id: r.messageId ?? 0,
-          senderId: r.senderId ?? 0,
-          recipientId: r.recipientId ?? 0,
-          from: r.sender ?? '',
-          to: r.recipient ?? '',
-          body: r.body ?? '',
-          clientId: r.clientId,
-          sentAt: r.sentAt ?? 0,
-        },
-      };
-    });
+    const out: EventRow[] = [];
+    let chars = 0;
+    for (const r of this.st.selectEventsAfter.iterate(userId, afterSeq, limit) as IterableIterator<EventJoinRow>) {
+      if (out.length > 0 && chars + (r.body?.length ?? 0) > ANSWER_BODY_CHARS) break;
+      chars += r.body?.length ?? 0;
+      out.push(toEventRow(r));
+    }
+    return out;
   }
 
   // --- messages -----------------------------------------------------------------------------
@@ -412,25 +497,33 @@ export class Store {
 
   /**
    * One page of the conversation between two users, oldest first. `before`: the newest `limit`
-   * messages below it; `after`: the oldest `limit` above it. One extra row tells has_more.
+   * messages below it; `after`: the oldest `limit` above it.
    */
   history(a: number, b: number, page: { before?: number; after?: number; limit: number }): HistoryPage {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    let rows: MessageRow[];
-    if (page.after !== undefined) {
-      rows = this.st.selectHistoryAfter.all(lo, hi, page.after, page.limit + 1) as MessageRow[];
-      const hasMore = rows.length > page.limit;
-      return { messages: hasMore ? rows.slice(0, page.limit) : rows, hasMore };
+    const forward = page.after !== undefined;
+    const rows = forward
+      ? this.st.selectHistoryAfter.iterate(lo, hi, page.after, page.limit + 1)
+      : this.st.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    // One extra row tells has_more; so does stopping early at the size budget (never before
+    // the first message), which keeps a page of long messages around a megabyte.
+    const messages: MessageRow[] = [];
+    let chars = 0;
+    let hasMore = false;
+    for (const m of rows as IterableIterator<MessageRow>) {
+      if (messages.length === page.limit || (messages.length > 0 && chars + m.body.length > ANSWER_BODY_CHARS)) {
+        hasMore = true;
+        break;
+      }
+      chars += m.body.length;
+      messages.push(m);
     }
-    rows = this.st.selectHistoryBefore.all(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1) as MessageRow[];
-    const hasMore = rows.length > page.limit;
-    if (hasMore) rows.pop();
-    return { messages: rows.reverse(), hasMore };
+    return { messages: forward ? messages : messages.reverse(), hasMore };
   }
 
   /** Group commit so far: committed transactions and the writes they carried. */
-  commitStats(): { batches: number; jobs: number } {
+  commitStats(): { batches: number; jobs: number; fallbacks: number } {
     return this.writer.stats();
   }
 

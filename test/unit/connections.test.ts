@@ -29,14 +29,16 @@ function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
 
 describe('connection guard (unit, #6)', () => {
   let server: http.Server;
+  let guardStop: (() => void) | undefined;
   afterEach(() => {
+    guardStop?.();
     server.closeAllConnections();
     server.close();
   });
 
   it('closes connections past the per-address limit at once, and lets new ones in when old ones go', async () => {
     server = http.createServer((_req, res) => res.end('ok'));
-    const guard = guardConnections(server, { maxPerAddress: 3, firstRequestMs: 10_000 });
+    const guard = guardConnections(server, { maxPerAddress: 3, firstRequestMs: 10_000, sendTimeoutMs: 30_000 });
     const port = await listen(server);
     const sockets = await Promise.all([1, 2, 3, 4, 5].map(() => connect(port)));
     const closed = await Promise.all(sockets.map((s) => closedWithin(s, 500)));
@@ -53,7 +55,7 @@ describe('connection guard (unit, #6)', () => {
 
   it('closes a connection that sends nothing, and keeps one that made a request', async () => {
     server = http.createServer((_req, res) => res.end('ok'));
-    guardConnections(server, { maxPerAddress: 0, firstRequestMs: 300 });
+    guardConnections(server, { maxPerAddress: 0, firstRequestMs: 300, sendTimeoutMs: 30_000 });
     const port = await listen(server);
     const silent = await connect(port);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -66,5 +68,38 @@ describe('connection guard (unit, #6)', () => {
     const status = await new Promise<number>((resolve, reject) => http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject));
     assert.equal(status, 200);
     agent.destroy();
+  });
+
+  it('closes a connection whose client reads nothing of a large answer, and spares a slow reader', async function () {
+    this.timeout(20_000);
+    const big = Buffer.alloc(16 * 1024 * 1024, 'x'); // far more than the kernel buffers on loopback
+    server = http.createServer((_req, res) => res.end(big));
+    const guard = guardConnections(server, { maxPerAddress: 0, firstRequestMs: 10_000, sendTimeoutMs: 2500 });
+    guardStop = guard.stop;
+    const port = await listen(server);
+    const hoarder = await connect(port);
+    hoarder.pause(); // asks, never reads
+    hoarder.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const slow = await connect(port);
+    let got = 0;
+    slow.on('data', (d: Buffer) => {
+      got += d.length;
+      slow.pause();
+      setTimeout(() => slow.resume(), 50); // reads, slowly (about 1 MB/s)
+    });
+    slow.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const started = Date.now();
+    while (guard.stalled === 0 && Date.now() - started < 8000) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(guard.stalled, 1, `the client that never reads is cut off (${Date.now() - started} ms)`);
+    assert.ok(Date.now() - started >= 2000, 'not before the deadline');
+    // A paused socket only sees its end once it reads: it ends short of the whole answer.
+    let hoarded = 0;
+    hoarder.on('data', (d: Buffer) => (hoarded += d.length));
+    hoarder.resume();
+    assert.equal(await closedWithin(hoarder, 5000), true);
+    assert.ok(hoarded < big.length, `the cut client got ${hoarded} of ${big.length} bytes`);
+    assert.equal(slow.destroyed, false, 'the slow reader is still connected');
+    assert.ok(got > 0);
+    slow.destroy();
   });
 });

@@ -32,19 +32,21 @@ describe('poll ordering (unit, #2)', () => {
     const bob = core.store.createUser('bob', 'h') ?? assert.fail();
     const bobDevice = device(bob.id, 'bob');
     const store = core.store;
-    const realRead = store.eventsAfter.bind(store);
+    const realHead = store.headSeq.bind(store);
     let injected = false;
-    store.eventsAfter = (userId: number, after: number, limit: number): EventRow[] => {
-      const rows = realRead(userId, after, limit);
+    // The poll's look at the store is its read of the stream head: inject the write right
+    // after that read has seen "nothing new".
+    store.headSeq = (userId: number): number => {
+      const head = realHead(userId);
       if (!injected) {
         injected = true;
         // Another request's send: committed and published right now, after our read looked.
         void store.sendMessage({ sender: alice, recipient: bob, body: 'in the gap', clientId: null });
         store.flushWrites();
-        const fresh = realRead(userId, after, 100).map((e) => ({ seq: e.seq, json: eventRowJson(e, userId) }));
+        const fresh = store.eventsAfter(userId, 0, 100).map((e: EventRow) => ({ seq: e.seq, json: eventRowJson(e, userId) }));
         core.hub.publish(userId, fresh);
       }
-      return rows;
+      return head;
     };
     const started = Date.now();
     const answer = await poll(core, bobDevice, { since: 0, timeoutMs: 2000, limit: 100 }, () => undefined);
