@@ -182,41 +182,86 @@ describe('faults: slow and hostile clients (#6)', function () {
     for (const s of socks) s?.destroy();
   });
 
-  // FAILS: a poll answer may carry POLL_LIMIT_MAX (1000) events of up to 4000 characters, and a
-  // history page 200, each JSON-escaped up to 6 bytes per character (NUL -> \u0000): ~24 MB and
-  // ~5 MB per answer. One account on one address, with a few dozen connections that ask for
-  // them and never read, makes the server build and keep gigabytes (no bound on the bytes of an
-  // answer, no deadline for a client to read it). See the report of issue #6.
-  it.skip('a client that asks for huge answers and never reads them cannot exhaust memory or stall the server', async () => {
-    const s = await startServer({ env: { RATE_MESSAGES_USER: 'off', SCRYPT_COST: '10', REQUEST_TIMEOUT: '2' } });
-    try {
-      const a = await signUpAndLogIn(s.url, 'hoarder');
+  describe('clients that ask for huge answers and never read them', () => {
+    // 300 notes to self of 4000 NULs: the worst case for JSON size (\u0000 is 6 bytes), one
+    // minute of RATE_MESSAGES_USER for any registered user.
+    let s: RunningServer;
+    let hoarder: string;
+    before(async () => {
+      s = await startServer({ env: { RATE_MESSAGES_USER: 'off', SCRYPT_COST: '10', SEND_TIMEOUT: '2' } });
+      hoarder = (await signUpAndLogIn(s.url, 'hoarder')).token;
       const worst = '\u0000'.repeat(4000);
-      for (let i = 0; i < 300; i++) assert.equal((await call(s.url, 'POST', '/messages', { token: a.token, body: { to: 'hoarder', body: worst } })).status, 201);
-      const rss0 = rssMiB(s.pid);
-      const socks: net.Socket[] = [];
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 300; i++) assert.equal((await call(s.url, 'POST', '/messages', { token: hoarder, body: { to: 'hoarder', body: worst } })).status, 201);
+    });
+    after(() => s.stop('SIGKILL'));
+
+    /** Opens `n` connections that each write `pipelined` requests at once and never read. */
+    const hoard = (n: number, pipelined: number): net.Socket[] =>
+      Array.from({ length: n }, (_, i) => {
         const sock = net.connect(s.port, '127.0.0.1');
         sock.on('error', () => undefined);
         sock.pause(); // never reads
-        const path = i % 2 ? '/poll?since=0&limit=1000&timeout=0' : '/messages?with=hoarder&limit=200';
-        sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.token}\r\n\r\n`);
-        socks.push(sock);
-      }
-      await sleep(3000);
+        let head = '';
+        for (let k = 0; k < pipelined; k++) {
+          const path = (i + k) % 2 ? `/poll?since=${(k % 5) * 60}&limit=1000&timeout=0` : '/messages?with=hoarder&limit=200';
+          head += `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${hoarder}\r\n\r\n`;
+        }
+        sock.write(head);
+        return sock;
+      });
+
+    /** The server's peak memory growth over `ms`, sampled every 100 ms, and /healthz at the end. */
+    const watch = async (ms: number): Promise<{ peak: number; healthMs: number }> => {
+      const rss0 = rssMiB(s.pid);
+      let peak = 0;
+      for (const until = Date.now() + ms; Date.now() < until; await sleep(100)) peak = Math.max(peak, rssMiB(s.pid) - rss0);
       const t0 = Date.now();
       assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
-      const healthMs = Date.now() - t0;
-      const grew = rssMiB(s.pid) - rss0;
-      const closed = await Promise.all(socks.map((x) => closedWithin(x, 15_000)));
-      report(`60 unread huge answers: server memory +${grew.toFixed(0)} MiB, /healthz ${healthMs} ms, ${closed.filter(Boolean).length} of 60 connections closed by the server`);
+      return { peak, healthMs: Date.now() - t0 };
+    };
+
+    /** Reads what the kernel holds for a paused socket; true if the server had closed it. */
+    const cutOff = async (sock: net.Socket): Promise<{ closed: boolean; bytes: number }> => {
+      let bytes = 0;
+      sock.on('data', (d: Buffer) => (bytes += d.length));
+      sock.resume();
+      return { closed: await closedWithin(sock, 3000), bytes };
+    };
+
+    // Found by this test (issue #6): answers had no bound in bytes (a poll could be 24 MB) and
+    // nothing closed a connection whose answer was never read; 60 such connections of one
+    // account grew the server by a gigabyte.
+    it('answers are bounded in size, so unread ones cannot exhaust memory or stall the server', async () => {
+      const socks = hoard(60, 1);
+      const { peak, healthMs } = await watch(3000);
+      report(`60 connections, one huge request each, never read: server memory peak +${peak.toFixed(0)} MiB, /healthz ${healthMs} ms`);
       for (const x of socks) x.destroy();
-      assert.ok(grew < 200, `memory bounded (+${grew.toFixed(0)} MiB)`);
+      assert.ok(peak < 200, `memory bounded (+${peak.toFixed(0)} MiB)`);
       assert.ok(healthMs < 1000, 'still responsive');
-      assert.equal(closed.filter(Boolean).length, 60, 'a client that does not read its answer is cut off');
-    } finally {
-      await s.stop('SIGKILL');
-    }
+    });
+
+    it('a connection whose answers are not read is cut at SEND_TIMEOUT', async () => {
+      // Several answers on one connection: more than the kernel's socket buffers can take.
+      const socks = hoard(4, 4);
+      await sleep(2000 + CHECK_SLACK_MS + 1000);
+      const results = await Promise.all(socks.map(cutOff));
+      report(`4 connections with 4 unread answers each: ${results.filter((r) => r.closed).length} closed by the server after SEND_TIMEOUT=2s, having taken ${(Math.max(...results.map((r) => r.bytes)) / 2 ** 20).toFixed(1)} MiB at most`);
+      for (const r of results) assert.ok(r.closed, 'cut off');
+    });
+
+    // FAILS: Node's HTTP server parses every request a client pipelines in one write and runs
+    // them all at once; each answer (up to ~1.5 MB) then waits in memory (the response's own
+    // buffer, which the send-timeout guard cannot see) until the answers before it are sent.
+    // 5 connections with 100 pipelined polls each grew the server by about 1.1 GiB before
+    // SEND_TIMEOUT cut them. See the report of issue #6.
+    it.skip('pipelining many requests on one unread connection does not multiply the memory an answer may take', async () => {
+      const socks = hoard(5, 100);
+      const { peak, healthMs } = await watch(4000);
+      report(`5 connections with 100 pipelined huge requests each, never read: server memory peak +${peak.toFixed(0)} MiB, /healthz ${healthMs} ms`);
+      for (const x of socks) x.destroy();
+      assert.ok(peak < 200, `memory bounded (+${peak.toFixed(0)} MiB)`);
+      assert.ok(healthMs < 1000, 'still responsive');
+    });
   });
 });
 
@@ -227,11 +272,9 @@ describe('faults: concurrent log-in guesses (#6)', () => {
     t = undefined;
   });
 
-  // FAILS: Limits.beforeLogin only checks the failure count, and the failure is counted after
-  // the (slow) password hash, so guesses sent concurrently all pass the check before any of
-  // them is counted: 100 concurrent wrong passwords from one address are all checked against a
-  // limit of 10. See the report of issue #6.
-  it.skip('wrong passwords sent concurrently are limited like wrong passwords sent one by one', async function () {
+  // Found by this test (issue #6): failures used to be counted after the slow hash, so
+  // concurrent guesses all passed the check before the first was counted.
+  it('wrong passwords sent concurrently are limited like wrong passwords sent one by one', async function () {
     this.timeout(60_000);
     // A realistic hash cost: the race needs the hash to take a while, as it does in production.
     t = await startApp({ RATE_LOGIN_IP: '10/300', RATE_LOGIN_USER: '10/300', SCRYPT_COST: '14' });
