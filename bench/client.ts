@@ -26,7 +26,7 @@ export class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'fifo' });
   }
 
-  request(method: string, path: string, token: string | null, body?: unknown, timeoutMs = 60_000): Promise<Reply> {
+  request(method: string, path: string, token: string | null, body?: unknown, timeoutMs = 60_000, onRequest?: (req: http.ClientRequest) => void): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers: http.OutgoingHttpHeaders = {};
@@ -57,6 +57,7 @@ export class Client {
         });
       });
       this.inflight.add(req);
+      onRequest?.(req);
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
       req.on('error', (e) => {
         this.inflight.delete(req);

@@ -316,8 +316,10 @@ export interface W3Options {
   /** How many polls to open per step, and the pause between steps (the listen backlog is finite). */
   batch: number;
   batchPauseMs: number;
-  /** Time for the server to park the last requests before RSS is read. */
+  /** Time for the server to park the last requests before memory is read. */
   settleMs: number;
+  /** Resolves once the server has been idle for windowMs (it has parsed and parked every request). */
+  idle: (windowMs: number) => Promise<void>;
   /** Full GC in the server, then its memory. */
   memory: () => Promise<{ rssKiB: number; heapUsedKiB: number }>;
 }
@@ -337,7 +339,7 @@ export interface W3Result {
   errors: Record<string, number>;
   /** Seconds from the first request to the last one written. */
   rampS: number;
-  /** True when every request was written before the first answer came back: all held at once. */
+  /** True when memory was read before the first poll was answered: all were held at once. */
   allHeldAtOnce: boolean;
 }
 
@@ -351,8 +353,19 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
   for (let i = 0; i < o.polls; i++) {
     const a = accounts[i % accounts.length] as Account;
     const started = performance.now();
+    // Where a failed poll got to, to tell a server that never answered from a connection
+    // that never got through (a full listen backlog drops SYNs, and the client retries slowly).
+    let stage = 'queued';
+    const track = (req: import('node:http').ClientRequest) => {
+      req.once('socket', (sock) => {
+        stage = 'connecting';
+        if (!sock.connecting) stage = 'connected';
+        else sock.once('connect', () => (stage = 'connected'));
+      });
+      req.once('finish', () => (stage = 'written'));
+    };
     answers.push(
-      client.request('GET', pollPath(a.cursor, o.holdS), a.token, undefined, (o.holdS + 30) * 1000).then(
+      client.request('GET', pollPath(a.cursor, o.holdS), a.token, undefined, (o.holdS + 30) * 1000, track).then(
         (rep) => {
           const now = performance.now();
           firstAnswer = Math.min(firstAnswer, now);
@@ -362,16 +375,24 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
           else if (now - started >= o.holdS * 900) heldAndAnswered++;
           else answeredEarly++;
         },
-        (e: NodeJS.ErrnoException) => tally(errors, e.code ?? 'network'),
+        (e: NodeJS.ErrnoException) => tally(errors, `${e.code ?? e.message.replace(/^GET \S+: /, '').slice(0, 40)} (${stage})`),
       ),
     );
-    if ((i + 1) % o.batch === 0) await sleep(o.batchPauseMs);
+    // Next batch once the server has taken this one in: a starved server (other jobs on its
+    // core) would otherwise overflow its listen backlog, the kernel drops SYNs and clients
+    // back off for seconds, which looks like polls that are never answered.
+    if ((i + 1) % o.batch === 0) {
+      await sleep(o.batchPauseMs);
+      await o.idle(100);
+    }
   }
   // Requests are queued in the agent until their socket connects: wait until all are written.
   while (client.agent.requests && Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
   const written = performance.now();
   await sleep(o.settleMs);
+  await o.idle(300);
   const held = await o.memory();
+  const measured = performance.now();
   await Promise.all(answers);
   client.close();
   return {
@@ -386,7 +407,7 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
     answeredEarly,
     errors,
     rampS: (written - t0) / 1000,
-    allHeldAtOnce: written + o.settleMs < firstAnswer,
+    allHeldAtOnce: measured < firstAnswer,
   };
 }
 

@@ -4,11 +4,12 @@
 // Flags: --quick (short phases, for a smoke test), --only=ours|ceiling, --sync=FULL|NORMAL,
 // --ceiling-each (also the ceiling with one commit per message), --no-readme (do not rewrite
 // the table in bench/README.md).
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Account, mergeRounds, refreshCursors, w1, type W1Result, type W1Round, w3, type W3Result, w4, type W4Result } from './load.js';
-import { CoreWindow, CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, type ServerProc } from './proc.js';
+import { CoreWindow, CpuWindow, cpuSeconds, hasTaskset, machine, machineBusyPercent, pinSelf, type ServerProc } from './proc.js';
 import { ceilingSubject, oursSubject, type Subject } from './subjects.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -26,7 +27,7 @@ export const plan = {
   holdS: 20,
   bodyChars: 60,
   w3Polls: num('BENCH_W3_POLLS', 10_000, 2_000),
-  w3HoldS: num('BENCH_W3_HOLD_S', 12, 6),
+  w3HoldS: num('BENCH_W3_HOLD_S', 20, 10),
   w4Messages: num('BENCH_W4_MESSAGES', 1_000_000, 50_000),
   w4Iterations: num('BENCH_W4_ITERATIONS', 1000, 100),
   w4Warmup: 200,
@@ -137,6 +138,18 @@ async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: nu
   };
 }
 
+/** Waits (at most 15 s) until the server uses under 5 % of a core over windowMs. */
+async function serverIdle(pid: number, windowMs: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, windowMs));
+    // /proc counts in 10 ms ticks: at most one tick in a 100 ms window.
+    if (cpuSeconds(pid) - c0 <= Math.max(0.01, windowMs * 0.05e-3)) return;
+  }
+  log(`warning: server ${pid} did not go idle; W3 memory read anyway`);
+}
+
 function meanUsage(us: Usage[]): Usage {
   const m = (f: (u: Usage) => number) => us.reduce((a, u) => a + f(u), 0) / us.length;
   return {
@@ -162,7 +175,7 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
   const w3r = new Map<Live, W3Result>();
   for (const l of lives) {
     log(`${l.s.label}: W3 ${plan.w3Polls} held polls`);
-    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 25, settleMs: 1500, memory: () => l.p.memoryAfterGc() }));
+    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms) }));
   }
   const rounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
   for (let r = 0; r < plan.w1Rounds; r++) {
@@ -316,7 +329,33 @@ function noise(busyBefore: number[], results: SubjectResult[]): string[] {
   return out;
 }
 
+/**
+ * W3 needs a socket per held poll in this process too. When the soft limit on open files is
+ * too low and the hard one allows more, run again under a shell that raises it.
+ */
+function ensureFileLimit(needed: number): boolean {
+  if (process.env.BENCH_FD_RAISED) return false;
+  let soft = Infinity, hard = Infinity;
+  try {
+    const [s, h] = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n');
+    soft = s === 'unlimited' ? Infinity : Number(s);
+    hard = h === 'unlimited' ? Infinity : Number(h);
+  } catch {
+    return false;
+  }
+  if (soft >= needed) return false;
+  if (hard < needed) log(`warning: open-file limit ${hard} is below the ${needed} that W3 needs`);
+  const target = hard === Infinity ? needed : Math.min(hard, Math.max(needed, soft));
+  const r = spawnSync('sh', ['-c', `ulimit -n ${target} && exec "$@"`, 'sh', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_FD_RAISED: '1' },
+  });
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (ensureFileLimit(plan.w3Polls + plan.receivers + plan.senders + 1000)) return;
   const watchdog = setTimeout(() => {
     log('watchdog: the run took more than 15 minutes; stopping');
     void Promise.all([...running].map((p) => p.stop())).finally(() => process.exit(2));

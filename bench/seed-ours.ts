@@ -5,23 +5,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { hashPassword } from '../src/auth.js';
+import { hashPassword, newDeviceCredentials } from '../src/auth.js';
 import { openStore } from '../src/store/index.js';
 import type { User } from '../src/types.js';
 import type { Account } from './load.js';
 import { seedPair } from './seed-pattern.js';
 
 export const PASSWORD = 'bench-password-not-secret';
-
-/**
- * A device token in the server's format ("<16-char id>.<43-char secret>", sha256(secret)
- * stored), mirroring logIn() in src/auth.ts, which makes them inline and needs a password check.
- */
-function deviceCredentials(): { id: string; secret: string; tokenHash: Buffer } {
-  const id = crypto.randomBytes(12).toString('base64url');
-  const secret = crypto.randomBytes(32).toString('base64url');
-  return { id, secret, tokenHash: crypto.createHash('sha256').update(secret).digest() };
-}
 
 export interface SeedResult {
   accounts: Account[];
@@ -45,6 +35,8 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
     tMessages = r.messages;
     if (cached) {
       fs.mkdirSync(path.dirname(cached), { recursive: true });
+      // Older seeds (another schema or store) are of no further use: 100 MB each.
+      for (const f of fs.readdirSync(path.dirname(cached))) if (f.endsWith('.sqlite')) fs.rmSync(path.join(path.dirname(cached), f));
       fs.copyFileSync(dbPath, `${cached}.tmp`);
       fs.renameSync(`${cached}.tmp`, cached);
     }
@@ -57,9 +49,9 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
     for (let i = 0; i < users; i++) {
       const u = store.findUser(`u${i}`);
       if (!u) throw new Error(`u${i} missing from the seeded database`);
-      const c = deviceCredentials();
+      const c = newDeviceCredentials();
       store.createDevice({ id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash });
-      accounts.push({ username: u.username, token: `${c.id}.${c.secret}`, cursor: '' });
+      accounts.push({ username: u.username, token: c.token, cursor: '' });
     }
     return { accounts, seconds: { users: tUsers / 1000, messages: tMessages / 1000, devices: (performance.now() - t) / 1000, copy: tCopy / 1000 } };
   } finally {

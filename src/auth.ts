@@ -89,6 +89,19 @@ function sha256(s: string): Buffer {
   return crypto.createHash('sha256').update(s).digest();
 }
 
+export interface DeviceCredentials {
+  id: string;
+  token: string;
+  tokenHash: Buffer;
+}
+
+/** A new device id and token; only tokenHash is ever stored. */
+export function newDeviceCredentials(): DeviceCredentials {
+  const id = crypto.randomBytes(12).toString('base64url');
+  const secret = crypto.randomBytes(32).toString('base64url');
+  return { id, token: `${id}.${secret}`, tokenHash: sha256(secret) };
+}
+
 export interface Session {
   token: string;
   device: Device;
@@ -104,10 +117,9 @@ export async function logIn(core: Core, rawUsername: string, password: string, d
   await core.limits.loginSucceeded(rawUsername, ip);
   // Said only to someone who knows the password: it tells them nothing they could not guess.
   if (user.disabledAt !== null) throw Errors.forbidden('this account is disabled; ask an administrator');
-  const id = crypto.randomBytes(12).toString('base64url');
-  const secret = crypto.randomBytes(32).toString('base64url');
-  const device = core.store.createDevice({ id, userId: user.id, name: deviceName, tokenHash: sha256(secret) });
-  return { token: `${id}.${secret}`, device };
+  const c = newDeviceCredentials();
+  const device = core.store.createDevice({ id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash });
+  return { token: c.token, device };
 }
 
 /** The device a token belongs to; throws unauthorized for anything else. */
