@@ -134,7 +134,7 @@ async function makeWorld(url: string, held: () => Promise<number>, users: number
   return { port, url, users: list, sender, held };
 }
 
-const ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', RATE_SIGNUP_IP: 'off', SCRYPT_COST: '10', POLLS_PER_DEVICE: '2' };
+const ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', RATE_LOGIN_USER: 'off', RATE_SIGNUP_IP: 'off', SCRYPT_COST: '10', POLLS_PER_DEVICE: '2' };
 
 describe('faults: resource leaks (#6)', function () {
   this.timeout(180_000);
