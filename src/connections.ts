@@ -99,3 +99,41 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     stop: () => clearInterval(stallCheck),
   };
 }
+
+type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/**
+ * One request at a time per connection. Node's HTTP server starts every request a client
+ * pipelines in one write at once, and each answer then waits in memory until the ones before
+ * it are sent; a client that pipelines a hundred requests for large answers and never reads
+ * would make the server build and hold them all (a gigabyte, measured in test/faults). Here
+ * the next request of a connection starts only when the previous answer has been handed to the
+ * socket ('finish'), so a connection holds at most one answer, which SEND_TIMEOUT then bounds
+ * in time. Requests on different connections are not affected, and the answers of pipelined
+ * requests come back in order as HTTP/1.1 wants.
+ */
+export function onePerConnection(handler: Listener): Listener {
+  const queues = new WeakMap<Socket, Array<[http.IncomingMessage, http.ServerResponse]>>();
+  const start = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket;
+    const next = (): void => {
+      const queue = queues.get(socket);
+      const following = queue?.shift();
+      if (following) start(following[0], following[1]);
+      else queues.delete(socket);
+    };
+    res.once('finish', next);
+    res.once('close', () => {
+      if (!res.writableFinished) queues.delete(socket); // the connection is gone: drop the rest
+    });
+    handler(req, res);
+  };
+  return (req, res) => {
+    const queue = queues.get(req.socket);
+    if (queue) queue.push([req, res]);
+    else {
+      queues.set(req.socket, []);
+      start(req, res);
+    }
+  };
+}

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
 import { revokeVanishedDevices } from './auth';
-import { guardConnections } from './connections';
+import { guardConnections, onePerConnection } from './connections';
 import { createCore } from './core';
 import { createLogger, errorFields, flushLogs } from './log';
 import { createApp } from './server';
@@ -50,7 +50,7 @@ function main(): void {
       // a slow-loris client hold a socket up to 30 s past its deadline.
       connectionsCheckingInterval: 1000,
     },
-    app.callback(),
+    onePerConnection(app.callback()),
   );
   // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
   // always closes first and never sends a request on a socket we are closing.

@@ -67,7 +67,23 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
   throw new Error(`server did not answer /healthz within ${timeoutMs} ms`);
 }
 
+/**
+ * Starts the server. A free port found here can be taken by another process before the server
+ * binds it (the health check would then reach the wrong process): the child must still be
+ * running after answering, or the start is retried on another port.
+ */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    const s = await startOnce(opts);
+    await new Promise((r) => setTimeout(r, 100));
+    if (s.child.exitCode === null && s.child.signalCode === null) return s;
+    if (opts.port !== undefined || attempt >= 3) {
+      throw new Error(`server exited right after start-up\n--- server output ---\n${s.output()}`);
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<RunningServer> {
   const port = opts.port ?? (await freePort());
   const dbPath = opts.dbPath ?? tempDbPath();
   let out = '';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { guardConnections } from '../../src/connections';
+import { guardConnections, onePerConnection } from '../../src/connections';
 
 function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
@@ -101,5 +101,46 @@ describe('connection guard (unit, #6)', () => {
     assert.equal(slow.destroyed, false, 'the slow reader is still connected');
     assert.ok(got > 0);
     slow.destroy();
+  });
+
+  it('runs pipelined requests of one connection one after another, in order, and others alongside', async () => {
+    let running = 0;
+    let most = 0;
+    const order: string[] = [];
+    server = http.createServer(
+      onePerConnection((req, res) => {
+        running++;
+        most = Math.max(most, running);
+        order.push(`start ${req.url}`);
+        // The first answer takes a while: the second must not start before it is sent.
+        setTimeout(() => {
+          running--;
+          order.push(`end ${req.url}`);
+          res.end(String(req.url));
+        }, req.url === '/a' ? 150 : 10);
+      }),
+    );
+    const port = await listen(server);
+    const sock = await connect(port);
+    let text = '';
+    sock.on('data', (d: Buffer) => (text += d.toString()));
+    sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
+    // another connection is served meanwhile
+    const other = await new Promise<string>((resolve, reject) =>
+      http.get({ port, host: '127.0.0.1', path: '/other' }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve(b));
+      }).on('error', reject),
+    );
+    assert.equal(other, '/other');
+    const deadline = Date.now() + 3000;
+    while (!text.includes('/c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    sock.destroy();
+    const bodies = [...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, ['/a', '/b', '/c'], 'answers in request order');
+    const mine = order.filter((e) => !e.endsWith('/other'));
+    assert.deepEqual(mine, ['start /a', 'end /a', 'start /b', 'end /b', 'start /c', 'end /c']);
+    assert.equal(most, 2, 'the other connection ran alongside; this one never had two at once');
   });
 });
