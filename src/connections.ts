@@ -71,7 +71,7 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     const timer = setTimeout(() => socket.destroy(), opts.firstRequestMs);
     timer.unref();
     firstRequestTimers.set(socket, timer);
-    socket.once('close', () => {
+    socket.on('close', () => {
       clearTimeout(timer);
       sockets.delete(socket);
       unsent.delete(socket);
@@ -122,8 +122,10 @@ export function onePerConnection(handler: Listener): Listener {
       if (following) start(following[0], following[1]);
       else queues.delete(socket);
     };
-    res.once('finish', next);
-    res.once('close', () => {
+    // on, not once: a response finishes and closes only once, and once() allocates a wrapper
+    // per call, which every held poll would carry.
+    res.on('finish', next);
+    res.on('close', () => {
       if (!res.writableFinished) queues.delete(socket); // the connection is gone: drop the rest
     });
     handler(req, res);

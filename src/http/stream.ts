@@ -29,7 +29,7 @@ export function streamRoutes(router: AppRouter, core: Core, authed: (handler: De
     // its slot and timer now, not at the timeout.
     const onGone = (cancel: () => void): void => {
       if (ctx.req.socket.destroyed) cancel();
-      else ctx.res.once('close', cancel);
+      else ctx.res.on('close', cancel); // a response closes once: no once() wrapper needed
     };
     const answer = await poll(core, device, { since, timeoutMs, limit }, onGone);
     ctx.state.pollOutcome = answer.outcome;
