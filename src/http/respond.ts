@@ -91,9 +91,6 @@ export function respond(opts: EdgeOptions): Middleware {
       for (const [name, value] of Object.entries(appErr.headers)) ctx.set(name, value);
       ctx.body = appErr.toJSON();
       ctx.state.errorCode = appErr.code;
-      // The refused body is still on its way and nobody will read it: close the connection
-      // after the answer instead of waiting for the rest of it until REQUEST_TIMEOUT.
-      if (appErr.status === 413) ctx.set('Connection', 'close');
     }
     // Set once the answer is decided rather than up front: a held poll then carries no header
     // objects while it waits (ten thousand of them add up), and every path, errors included,
