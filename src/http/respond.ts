@@ -99,6 +99,9 @@ export function respond(opts: EdgeOptions): Middleware {
     ctx.set('Pragma', 'no-cache');
     ctx.set('Expires', '0');
     opts.cors(ctx);
+    // Poll answers, errors included (a 401 ends a client's poll loop too): tells nginx, and
+    // proxies that copy it, not to buffer them.
+    if (ctx.path === '/poll') ctx.set('X-Accel-Buffering', 'no');
     if (callback !== undefined) wrapJsonp(ctx, callback);
     opts.observe(ctx, Number(process.hrtime.bigint() - started) / 1e9);
   };

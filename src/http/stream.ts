@@ -12,9 +12,6 @@ export function streamRoutes(router: AppRouter, core: Core, authed: (handler: De
   const { config } = core;
 
   router.get('/poll', authed(async (ctx, device) => {
-    // Tells nginx (and proxies that copy it) not to buffer: an answer must reach the client
-    // the moment it is written. Set first, so error answers carry it too.
-    ctx.set('X-Accel-Buffering', 'no');
     const q = ctx.query;
     const rawSince = optionalString(q, 'since');
     // An empty since= is what a client with no stored cursor sends ("since=" + ""): same as

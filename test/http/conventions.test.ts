@@ -105,6 +105,19 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
     }
   });
 
+  it('poll answers carry X-Accel-Buffering: no, errors included', async () => {
+    const a = await newUser(t);
+    for (const res of [
+      await t.http().get('/poll?timeout=0').set(a.auth),
+      await t.http().get('/poll?timeout=0'),
+      await t.http().get('/poll?timeout=x').set(a.auth),
+      await t.http().get('/poll?since=99&timeout=0').set(a.auth),
+      await t.http().get(`/poll?timeout=0&callback=cb&access_token=${a.token}`),
+    ]) {
+      assert.equal(res.headers['x-accel-buffering'], 'no', `${res.status} ${res.text}`);
+    }
+  });
+
   it('answers CORS preflight and uses the configured origin', async () => {
     const pre = await t.http().options('/messages').set('Origin', 'http://kiosk.local').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization,content-type').expect(204);
     assert.equal(pre.headers['access-control-allow-origin'], '*');
