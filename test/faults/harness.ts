@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { call, type JsonResponse } from '../support/client';
+import type { MessageView } from '../../src/views';
 
 /**
  * Multiplies the sizes of the fault tests (rounds, clients, messages). 1 in CI; raise it by
@@ -55,14 +56,8 @@ export async function waitMetrics(url: string, pred: (m: Map<string, number>) =>
   }
 }
 
-export interface WireMessage {
-  id: number;
-  from: string;
-  to: string;
-  body: string;
-  client_id: string | null;
-  sent_at: string;
-}
+/** A message as it is on the wire: the server's own view type. */
+export type WireMessage = MessageView;
 
 export type WireEvent = { type: 'message'; message: WireMessage } | { type: 'read'; with: string; up_to: number };
 
