@@ -72,7 +72,8 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
       );
       return spawnServer({
         label,
-        nodeArgs: [...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root(o.repo), 'dist', 'src', 'main.js')],
+        // The flags `npm start` and deploy/systemd/chat.service run the server with.
+        nodeArgs: ['--max-semi-space-size=32', ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root(o.repo), 'dist', 'src', 'main.js')],
         cwd: root(o.repo),
         cpu: o.cpu,
         env: {
