@@ -22,7 +22,8 @@ const scrypt = promisify(crypto.scrypt) as (
   options: crypto.ScryptOptions,
 ) => Promise<Buffer>;
 
-export const USERNAME_PATTERN = /^[a-z0-9_.-]{1,32}$/;
+/** A username as typed: letter case is ignored (names are stored lowercased). */
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{1,32}$/i;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 export const DEVICE_NAME_MAX = 64;
@@ -30,10 +31,13 @@ const KEY_LENGTH = 32;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
 
-/** Lowercases a username and checks its form; null when it cannot be a username at all. */
+/**
+ * Checks a username's form and lowercases it; null when it cannot be a username at all. The
+ * form is checked first: lowercasing maps some non-ASCII letters to ASCII (the Kelvin sign
+ * U+212A becomes "k"), and a name outside a-z A-Z 0-9 _ . - must not pass for one inside.
+ */
 export function normalizeUsername(raw: string): string | null {
-  const name = raw.toLowerCase();
-  return USERNAME_PATTERN.test(name) ? name : null;
+  return USERNAME_PATTERN.test(raw) ? raw.toLowerCase() : null;
 }
 
 function maxmem(n: number, r: number): number {

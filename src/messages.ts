@@ -2,7 +2,7 @@
 import { normalizeUsername } from './auth';
 import type { Core } from './core';
 import { Errors } from './errors';
-import type { DeviceAuth, User } from './types';
+import type { DeviceAuth, SendResult, User } from './types';
 import { messageEventJson, messageView, type MessageView } from './views';
 
 export const BODY_MAX = 4000;
@@ -33,7 +33,15 @@ export interface SendOutcome {
 export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInput): Promise<SendOutcome> {
   const recipient = findUserOrThrow(core, input.to);
   const from: User = { id: sender.userId, username: sender.username };
-  const r = await core.store.sendMessage({ sender: from, recipient, body: input.body, clientId: input.clientId });
+  const m = { sender: from, recipient, body: input.body, clientId: input.clientId };
+  // A retry of a stored send creates nothing, so it is answered before the rate limit and
+  // costs no point: a client on a flaky link that retries as told is never refused for it.
+  // (A retry racing its original's commit is settled inside the store's transaction.)
+  let r: SendResult | null = core.store.earlierSend(m);
+  if (!r) {
+    await core.limits.message(sender.userId);
+    r = await core.store.sendMessage(m);
+  }
   if (r.status === 'conflict') throw Errors.clientIdReused();
   if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
   // Committed: now, and only now, wake the polls. The sender's other devices get it too.

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './config';
 import type { Core } from './core';
-import { Errors } from './errors';
+import { Errors, isAppError } from './errors';
 import { accountRoutes } from './http/accounts';
 import { withDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
@@ -75,7 +75,18 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     return parse(ctx, () => methodOverride(ctx, next));
   });
   app.use(router.routes());
-  app.use(serve(PUBLIC_DIR, { index: 'index.html', hidden: false }));
+  const files = serve(PUBLIC_DIR, { index: 'index.html', hidden: false });
+  app.use(async (ctx, next) => {
+    try {
+      await files(ctx, next);
+    } catch (err) {
+      // koa-send refuses paths it will not resolve ("//healthz" is absolute: 400 "malicious
+      // path") with an error of its own; to a client that is simply no such page.
+      const status = (err as { status?: unknown } | null)?.status;
+      if (isAppError(err) || typeof status !== 'number' || status >= 500) throw err;
+      throw Errors.notFound(`no such endpoint: ${ctx.method} ${ctx.path}`);
+    }
+  });
   // Nothing answered: a known path with another method is 405 with Allow, anything else 404.
   app.use((ctx) => {
     const match = router.match(ctx.path, ctx.method);

@@ -15,7 +15,6 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     const to = requiredString(f, 'to', { min: 1 });
     const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
     const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
-    await core.limits.message(device.userId);
     const out = await sendMessage(core, device, { to, body, clientId });
     ctx.status = out.created ? 201 : 200;
     ctx.body = { message: out.message };

@@ -454,19 +454,27 @@ export class Store {
   // --- messages -----------------------------------------------------------------------------
 
   /**
+   * What an earlier send with the same sender and client_id decides for `m`: the original
+   * message (same recipient and body), a conflict, or null when there was none (or m has no
+   * client_id). Reads committed messages only; sendMessage asks again inside its transaction.
+   */
+  earlierSend(m: NewMessage): Extract<SendResult, { status: 'existing' | 'conflict' }> | null {
+    if (m.clientId === null) return null;
+    const existing = this.st.selectMessageByClientId.get(m.sender.id, m.clientId) as MessageRow | undefined;
+    if (!existing) return null;
+    const same = existing.recipientId === m.recipient.id && existing.body === m.body;
+    return same ? { status: 'existing', message: existing } : { status: 'conflict' };
+  }
+
+  /**
    * Stores a message and its events in the next group commit; resolves after that commit.
    * A client_id already used by the sender returns the original message (same recipient and
    * body) or a conflict, decided inside the transaction so racing retries cannot both insert.
    */
   sendMessage(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
-      if (m.clientId !== null) {
-        const existing = this.st.selectMessageByClientId.get(m.sender.id, m.clientId) as MessageRow | undefined;
-        if (existing) {
-          const same = existing.recipientId === m.recipient.id && existing.body === m.body;
-          return same ? { status: 'existing', message: existing } : { status: 'conflict' };
-        }
-      }
+      const retry = this.earlierSend(m);
+      if (retry) return retry;
       const sentAt = Date.now();
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);

@@ -15,6 +15,16 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(await t.http().post('/users').send({ username: 'ALICE.B_C-1', password: 'password2' }), 409, 'username_taken');
   });
 
+  it('refuses look-alike letters that lowercase to a-z (the Kelvin sign K)', async () => {
+    await t.http().post('/users').send({ username: 'kiosk', password: 'password1' }).expect(201);
+    // U+212A lowercases to an ASCII "k": it must not pass for one, nor reach the account "kiosk".
+    const kelvin = '\u212Aiosk';
+    expectError(await t.http().post('/users').send({ username: kelvin, password: 'password1' }), 400, 'invalid_request');
+    expectError(await t.http().post('/sessions').send({ username: kelvin, password: 'password1' }), 401, 'invalid_credentials');
+    const s = await t.http().post('/sessions').send({ username: 'KIOSK', password: 'password1' }).expect(201);
+    expectError(await t.http().post('/messages').set('Authorization', `Bearer ${s.body.token}`).send({ to: kelvin, body: 'hi' }), 404, 'user_not_found');
+  });
+
   it('checks username and password rules, naming the field', async () => {
     for (const username of ['', 'a'.repeat(33), 'al ice', 'al!ce', 'ålice', 42]) {
       const res = await t.http().post('/users').send({ username, password: 'password1' });

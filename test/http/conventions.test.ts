@@ -136,6 +136,10 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
 
   it('answers unknown routes 404 and wrong methods 405 with Allow', async () => {
     expectError(await t.http().get('/no/such/thing'), 404, 'not_found');
+    // Paths the static file server will not resolve are no such page either, not a 400.
+    for (const path of ['//healthz', '//etc/passwd', '/%2e%2e/package.json']) {
+      expectError(await t.http().get(path), 404, 'not_found');
+    }
     const res = await t.http().delete('/messages');
     expectError(res, 405, 'method_not_allowed');
     assert.equal(res.headers.allow, 'GET, HEAD, POST');

@@ -153,6 +153,26 @@ describe('rate limits (HTTP, #3)', () => {
     const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
     assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['1', '2', '3', 'b is fine']);
   });
+
+  it('retries of a stored send (same client_id) cost no point and are answered even past the limit', async () => {
+    t = await startApp({ RATE_MESSAGES_USER: '2/60' });
+    const a = await newUser(t);
+    const b = await newUser(t);
+    const first = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(201);
+    for (let i = 0; i < 3; i++) {
+      const again: { body: { message: unknown } } = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(200);
+      assert.deepEqual(again.body.message, first.body.message);
+    }
+    // The retries took nothing: the second new message still fits in the limit of 2.
+    await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'two', client_id: 'c2' }).expect(201);
+    expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'three' }), 429, 'rate_limited');
+    // Past the limit, a retry still gets its original, and a reused client_id still conflicts.
+    const late = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(200);
+    assert.equal(late.body.message.id, first.body.message.id);
+    expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'other', client_id: 'c1' }), 409, 'client_id_reused');
+    const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
+    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['one', 'two']);
+  });
 });
 
 describe('logs (HTTP, #3)', () => {
