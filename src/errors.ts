@@ -50,6 +50,11 @@ export const Errors = {
   usernameTaken: () => new AppError(409, 'username_taken', 'that username is taken'),
   clientIdReused: () =>
     new AppError(409, 'client_id_reused', 'client_id was already used for a different message (another "to" or "body")'),
+  /** 408: the request (headers and body) did not arrive within the server's deadline. */
+  requestTimeout: () => new AppError(408, 'request_timeout', 'the request was not received in time'),
+  /** 431: Node's HTTP parser refuses a request line and headers over its limit (16 KiB). */
+  headersTooLarge: () =>
+    new AppError(431, 'headers_too_large', 'the request line and headers are larger than the server accepts (16 KiB)'),
   payloadTooLarge: (limitBytes: number) =>
     new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
   rateLimited: (retryAfterS: number) =>

@@ -1,12 +1,11 @@
 // The process: loadConfig -> openStore -> createCore -> createApp -> listen; signals; shutdown.
-import http from 'node:http';
 import type { Socket } from 'node:net';
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
 import { revokeVanishedDevices } from './auth';
-import { guardConnections, onePerConnection } from './connections';
+import { guardConnections } from './connections';
 import { createCore } from './core';
 import { createLogger, errorFields, flushLogs } from './log';
-import { createApp } from './server';
+import { createApp, createHttpServer } from './server';
 import { openStore, SchemaTooNewError, type Store } from './store';
 
 /** How often to look for writes by other processes (the admin command line). */
@@ -44,22 +43,7 @@ function main(): void {
   const core = createCore(config, store);
   const app = createApp({ core, logger });
 
-  const server = http.createServer(
-    {
-      // How often Node checks headersTimeout and requestTimeout. Its default (30 s) would let
-      // a slow-loris client hold a socket up to 30 s past its deadline.
-      connectionsCheckingInterval: 1000,
-    },
-    onePerConnection(app.callback()),
-  );
-  // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
-  // always closes first and never sends a request on a socket we are closing.
-  server.keepAliveTimeout = config.keepAliveTimeoutMs;
-  server.headersTimeout = config.headersTimeoutMs;
-  // requestTimeout bounds receiving the request only; a held poll's request is complete when
-  // the hold starts, so holds up to POLL_TIMEOUT_MAX are not cut (tested in test/process).
-  server.requestTimeout = config.requestTimeoutMs;
-
+  const server = createHttpServer(app, config);
   guardConnections(server, {
     maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
     firstRequestMs: config.headersTimeoutMs,

@@ -1,17 +1,20 @@
 // createApp(deps): the Koa application with its middleware, routes and the page. It never
 // listens: main.ts does, and tests drive app.callback() with supertest without a port.
+import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from './config';
+import { type Config, REPO_ROOT } from './config';
+import { onePerConnection } from './connections';
 import type { Core } from './core';
 import { Errors, isAppError } from './errors';
 import { accountRoutes } from './http/accounts';
 import { withDevice } from './http/auth';
 import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
+import { answerClientErrors } from './http/client-errors';
 import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages';
 import { respond } from './http/respond';
@@ -100,4 +103,31 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     throw Errors.methodNotAllowed(allowed);
   });
   return app;
+}
+
+/**
+ * The node:http server around the app, with the options and timeouts it must run with; not
+ * listening yet. main.ts listens (and adds the connection guards); the HTTP tests use the same.
+ */
+export function createHttpServer(app: Koa<AppState>, config: Config): http.Server {
+  const server = http.createServer(
+    {
+      // How often Node checks headersTimeout and requestTimeout. Its default (30 s) would let
+      // a slow-loris client hold a socket up to 30 s past its deadline.
+      connectionsCheckingInterval: 1000,
+      // A request without Host goes on to the app, which refuses it in the contract's shape
+      // (respond.ts); Node's own refusal is a bare, chunked 400.
+      requireHostHeader: false,
+    },
+    onePerConnection(app.callback()),
+  );
+  // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
+  // always closes first and never sends a request on a socket we are closing.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.headersTimeoutMs;
+  // requestTimeout bounds receiving the request only; a held poll's request is complete when
+  // the hold starts, so holds up to POLL_TIMEOUT_MAX are not cut (tested in test/process).
+  server.requestTimeout = config.requestTimeoutMs;
+  answerClientErrors(server, config.corsOrigin);
+  return server;
 }

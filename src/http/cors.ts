@@ -26,11 +26,30 @@ export function corsHeaders(configured: string): (ctx: Context) => void {
   };
 }
 
+/** A comma-separated list of header names, nothing else (RFC 9110 tokens). */
+const HEADER_NAMES = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:[ \t]*,[ \t]*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
+
+/**
+ * The Access-Control-Allow-Origin of answers that never reach the app (see client-errors.ts):
+ * with no request headers to read, `*` or the first configured origin.
+ */
+export function fixedOrigin(configured: string): string {
+  return configured === '*' ? '*' : (configured.split(',')[0]?.trim() || 'null');
+}
+
+export const CORS_EXPOSE_HEADERS = EXPOSE_HEADERS;
+
 /** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method); passes on the rest. */
 export const preflight: Middleware = (ctx, next) => {
   if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
   ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
-  ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
+  // Whatever headers the page asks to send (a library's X-Requested-With, an old page's
+  // Cache-Control or Pragma against caching proxies) are allowed: tokens are not cookies, so
+  // no header gives a page more than it could already do. Anything that is not a plain list
+  // of names gets the fixed list.
+  const asked = ctx.get('Access-Control-Request-Headers').trim();
+  ctx.set('Access-Control-Allow-Headers', HEADER_NAMES.test(asked) ? asked : ALLOW_HEADERS);
+  ctx.vary('Access-Control-Request-Headers');
   ctx.set('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_S));
   ctx.status = 204;
   return Promise.resolve();

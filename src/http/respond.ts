@@ -79,6 +79,10 @@ export function respond(opts: EdgeOptions): Middleware {
     const started = process.hrtime.bigint();
     let callback: string | undefined;
     try {
+      // HTTP/1.1 requires Host (RFC 9112 3.2); main.ts lets requests without it through to here.
+      if (ctx.req.httpVersion === '1.1' && ctx.req.headers.host === undefined) {
+        throw Errors.invalidRequest('Host', 'the Host header is required in HTTP/1.1');
+      }
       callback = jsonpCallback(ctx);
       await next();
     } catch (err) {

@@ -99,6 +99,8 @@ describe('faults: slow and hostile clients (#6)', function () {
     );
     report(`slow body: ${r.sent} of ${body.length} bytes sent, then answered ${rawStatus(r.data)} and closed after ${r.closedMs} ms (REQUEST_TIMEOUT=${REQUEST_TIMEOUT_S}s)`);
     assert.ok(r.closedMs <= REQUEST_TIMEOUT_S * 1000 + CHECK_SLACK_MS, 'cut at REQUEST_TIMEOUT');
+    assert.equal(rawStatus(r.data), 408);
+    assert.equal((rawJson(r.data) as { error: { code: string } }).error.code, 'request_timeout');
     assert.ok(r.sent < body.length);
     assert.equal((await metrics(server.url)).get('chat_messages_stored'), before);
   });
@@ -155,6 +157,7 @@ describe('faults: slow and hostile clients (#6)', function () {
     }
     const headers = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(100_000)}\r\n\r\n`, { maxMs: 5000 });
     assert.equal(rawStatus(headers.data), 431);
+    assert.equal((rawJson(headers.data) as { error: { code: string } }).error.code, 'headers_too_large');
     const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
     const manyHeaders = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${many}\r\n\r\n`, { maxMs: 5000 });
     assert.ok([200, 431].includes(rawStatus(manyHeaders.data)), `3000 headers: ${rawStatus(manyHeaders.data)}`);
@@ -162,6 +165,32 @@ describe('faults: slow and hostile clients (#6)', function () {
     assert.equal(rawStatus(smuggle.data), 400, 'Content-Length with Transfer-Encoding is refused');
     report(`100 KB header: ${rawStatus(headers.data)}; 3000 headers: ${rawStatus(manyHeaders.data)}; Content-Length + Transfer-Encoding: ${rawStatus(smuggle.data)}`);
     assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
+  });
+
+  it("requests Node's parser refuses before the app sees them are answered in the contract's shape, and closed", async () => {
+    const cases: Array<[string, string, number, string]> = [
+      ['an unknown method', 'FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'invalid_request'],
+      ['a Content-Length that is not a number', 'POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 400, 'invalid_request'],
+      ['a request line that is not HTTP', 'hello there\r\n\r\n', 400, 'invalid_request'],
+      ['a bad chunk size', 'POST /messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_request'],
+      ['a URL over 16 KiB', `GET /healthz?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large'],
+      // (this one reaches the app, which closes the connection because the client asked it to)
+      ['HTTP/1.1 without Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'invalid_request'],
+    ];
+    for (const [what, head, status, code] of cases) {
+      const r = await rawRequest(server.port, head, { maxMs: 5000 });
+      report(`${what}: ${rawStatus(r.data)} ${(rawJson(r.data) as { error?: { code: string } } | undefined)?.error?.code}, closed after ${r.closedMs} ms`);
+      assert.equal(rawStatus(r.data), status, what);
+      assert.equal((rawJson(r.data) as { error: { code: string } }).error.code, code, what);
+      const head_ = r.data.slice(0, r.data.indexOf('\r\n\r\n')).toLowerCase();
+      for (const h of ['content-type: application/json; charset=utf-8', 'cache-control: no-store', 'pragma: no-cache', 'expires: 0', 'access-control-allow-origin: *', 'connection: close']) {
+        assert.ok(head_.includes(`\r\n${h}`), `${what}: ${h}`);
+      }
+      assert.ok(!head_.includes('transfer-encoding'), `${what}: not chunked`);
+      assert.ok(r.closedMs < 4000, `${what}: the connection was closed (${r.closedMs} ms)`);
+    }
+    // HTTP/1.0 never needed Host.
+    assert.equal(rawStatus((await rawRequest(server.port, 'GET /healthz HTTP/1.0\r\n\r\n', { maxMs: 5000 })).data), 200);
   });
 
   it('one address holds at most MAX_CONNECTIONS_PER_IP connections; the excess is closed at once and other addresses are served', async () => {

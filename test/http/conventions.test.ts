@@ -123,6 +123,11 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
     assert.match(String(pre.headers['access-control-allow-headers']), /Authorization/i);
+    // Headers an old page adds against caching proxies are allowed too; junk gets the fixed list.
+    const cache = await t.http().options('/poll').set('Origin', 'http://kiosk.local').set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'cache-control, pragma, x-requested-with').expect(204);
+    assert.equal(cache.headers['access-control-allow-headers'], 'cache-control, pragma, x-requested-with');
+    const junk = await t.http().options('/poll').set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'a b; c=<d>').expect(204);
+    assert.equal(junk.headers['access-control-allow-headers'], 'Authorization, Content-Type, X-HTTP-Method-Override, X-Requested-With');
     const plain = await t.http().options('/messages').expect(204);
     assert.match(String(plain.headers.allow), /GET/);
     const locked = await startApp({ CORS_ORIGIN: 'https://chat.example' });

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
 import { createLogger, type Logger } from '../../src/log';
-import { createApp } from '../../src/server';
+import { createApp, createHttpServer } from '../../src/server';
 import { openStore } from '../../src/store';
 import { tempDbPath } from './server';
 
@@ -31,7 +31,7 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
   const core = createCore(config, store);
   const logger = createLogger(config.logLevel, logTo);
   const app = createApp({ core, logger });
-  const server = http.createServer(app.callback());
+  const server = createHttpServer(app, config);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
