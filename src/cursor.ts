@@ -7,8 +7,11 @@ export function formatCursor(seq: number): string {
   return String(seq);
 }
 
-/** Throws invalid_cursor for anything that is not a cursor this server could have issued. */
+/**
+ * Throws invalid_cursor for anything that is not a cursor this server could have issued: no
+ * leading zeros either, so the cursor of an answer is always the very string that was sent.
+ */
 export function parseCursor(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw)) throw Errors.invalidCursor('the cursor is malformed; send back a cursor the server gave you');
+  if (!/^(0|[1-9]\d{0,14})$/.test(raw)) throw Errors.invalidCursor('the cursor is malformed; send back a cursor the server gave you');
   return Number(raw);
 }

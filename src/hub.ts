@@ -106,14 +106,19 @@ export class Hub<E extends { seq: number }> {
   private heldCount = 0;
   private waiterCount = 0;
   private timerCount = 0;
-  private closed = false;
+  private isClosed = false;
 
   constructor(private readonly limits: HubLimits) {}
+
+  /** True once closeAll() was called: the server is shutting down. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
 
   /** Step 1 of a poll: from now on every event published for the user reaches this waiter. */
   subscribe(userId: number, deviceId: string, since: number): Waiter<E> {
     const w = new Waiter<E>(this, userId, deviceId, since);
-    if (this.closed) {
+    if (this.isClosed) {
       // Shutting down: answer at once with nothing, the client polls again after the restart.
       w.settle({ kind: 'shutdown' });
       return w;
@@ -194,7 +199,7 @@ export class Hub<E extends { seq: number }> {
 
   /** Shutdown: every waiter is answered at once, and later subscriptions are answered at once. */
   closeAll(): void {
-    this.closed = true;
+    this.isClosed = true;
     for (const set of [...this.byUser.values()]) for (const w of [...set]) w.settle({ kind: 'shutdown' });
   }
 

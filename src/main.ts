@@ -11,6 +11,12 @@ import { openStore, SchemaTooNewError, type Store } from './store';
 /** How often to look for writes by other processes (the admin command line). */
 const EXTERNAL_CHANGES_CHECK_MS = 2000;
 
+/** The host part of a URL for the start-up log: the bound address, or localhost for all. */
+function urlHost(host: string): string {
+  if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 function main(): void {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     process.stdout.write(`Usage: npm start  (or: node dist/src/main.js)\n\n${configHelp()}\n`);
@@ -102,7 +108,7 @@ function main(): void {
   server.listen({ port: config.port, host: config.host || undefined }, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    logger.info({ port, host: config.host || '*', dbPath: config.dbPath }, `listening on http://localhost:${port}`);
+    logger.info({ port, host: config.host || '*', dbPath: config.dbPath }, `listening on http://${urlHost(config.host)}:${port}`);
   });
 }
 

@@ -68,6 +68,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       bodyLimitBytes: core.config.bodyLimitBytes,
       cors: corsHeaders(core.config.corsOrigin),
       observe: observer(metrics, logger),
+      closing: () => core.hub.closed,
     }),
   );
   // Preflight, body and method override in one step: a GET (the held poll) passes straight on.

@@ -8,6 +8,7 @@ import { AppError, Errors, isAppError } from '../errors';
 import { errorFields, type Logger } from '../log';
 
 const CALLBACK_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$/;
+const POLL_PATH = /^\/poll\/?$/i;
 
 /** Errors thrown by koa-body / co-body / raw-body carry a status and a `type`. */
 interface HttpLibError {
@@ -72,6 +73,8 @@ export interface EdgeOptions {
   cors: (ctx: Context) => void;
   /** Records the finished request: metrics and the log line (see observe.ts). */
   observe: (ctx: Context, seconds: number) => void;
+  /** True once the server is shutting down. */
+  closing: () => boolean;
 }
 
 export function respond(opts: EdgeOptions): Middleware {
@@ -105,7 +108,11 @@ export function respond(opts: EdgeOptions): Middleware {
     opts.cors(ctx);
     // Poll answers, errors included (a 401 ends a client's poll loop too): tells nginx, and
     // proxies that copy it, not to buffer them.
-    if (ctx.path === '/poll') ctx.set('X-Accel-Buffering', 'no');
+    // The router matches paths ignoring case and a trailing slash: so does this.
+    if (POLL_PATH.test(ctx.path)) ctx.set('X-Accel-Buffering', 'no');
+    // Shutting down: the client must not send its next request on this connection, which is
+    // about to close (it would get a reset instead of an answer); it opens a new one.
+    if (opts.closing()) ctx.set('Connection', 'close');
     if (callback !== undefined) wrapJsonp(ctx, callback);
     opts.observe(ctx, Number(process.hrtime.bigint() - started) / 1e9);
   };

@@ -71,12 +71,16 @@ export function optionalInt(src: Fields, field: string, rule: IntRule): number |
   return n;
 }
 
+const SECONDS = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** A number of seconds (fractions allowed), as a JSON number or a decimal string. */
 export function optionalSeconds(src: Fields, field: string): number | undefined {
   const v = src[field];
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) throw Errors.invalidRequest(field, 'must be given once');
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,9}(\.\d{1,6})?$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isFinite(n) || n < 0) throw Errors.invalidRequest(field, 'must be a number of seconds, 0 or more');
+  // Any way of writing a non-negative decimal number ("5", "2.5", ".5", "5.", "1e3", "1e100"):
+  // the caller clamps it, so only something that is not a number at all is refused.
+  const n = typeof v === 'number' ? v : typeof v === 'string' && SECONDS.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (Number.isNaN(n) || n < 0) throw Errors.invalidRequest(field, 'must be a number of seconds, 0 or more');
   return n;
 }

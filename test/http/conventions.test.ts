@@ -113,6 +113,10 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
       await t.http().get('/poll?timeout=x').set(a.auth),
       await t.http().get('/poll?since=99&timeout=0').set(a.auth),
       await t.http().get(`/poll?timeout=0&callback=cb&access_token=${a.token}`),
+      // the router ignores case and a trailing slash, and so must the header
+      await t.http().get('/poll/?timeout=0').set(a.auth),
+      await t.http().get('/POLL?timeout=0').set(a.auth),
+      await t.http().get('/Poll?since=zz').set(a.auth),
     ]) {
       assert.equal(res.headers['x-accel-buffering'], 'no', `${res.status} ${res.text}`);
     }

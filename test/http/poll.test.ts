@@ -95,7 +95,7 @@ describe('long poll (HTTP, #2)', () => {
     const t0 = Date.now();
     await poll(a.auth, `since=${a.cursor}&timeout=0`).expect(200);
     assert.ok(Date.now() - t0 < 1000);
-    for (const bad of ['abc', '-1', '1e3', '']) expectError(await poll(a.auth, `timeout=${bad}`), 400, 'invalid_request');
+    for (const bad of ['abc', '-1', '', 'NaN', 'Infinity', '0x10', '1e', '1..2', '- 1']) expectError(await poll(a.auth, `timeout=${encodeURIComponent(bad)}`), 400, 'invalid_request');
   });
 
   it('clamps a timeout above the maximum', async () => {
@@ -106,6 +106,14 @@ describe('long poll (HTTP, #2)', () => {
       await short.http().get(`/poll?since=${a.cursor}&timeout=3600`).set(a.auth).expect(200);
       const took = Date.now() - started;
       assert.ok(took >= 900 && took < 5000, `held ${took} ms, clamped to 1 s`);
+      // Any way of writing a number is a number: huge ones are clamped, fractions kept.
+      for (const [timeout, minMs, maxMs] of [['9999999999', 900, 5000], ['1e100', 900, 5000], ['.5', 400, 900], ['1.', 900, 5000], ['0.5e0', 400, 900]] as const) {
+        const t0 = Date.now();
+        const res = await short.http().get(`/poll?since=${a.cursor}&timeout=${timeout}`).set(a.auth).expect(200);
+        assert.deepEqual(res.body, { cursor: a.cursor, events: [] });
+        const held = Date.now() - t0;
+        assert.ok(held >= minMs && held < maxMs, `timeout=${timeout}: held ${held} ms`);
+      }
     } finally {
       await short.close();
     }
@@ -140,7 +148,9 @@ describe('long poll (HTTP, #2)', () => {
     const a = await newUser(t);
     const b = await newUser(t);
     await send(t, a, b.username, 'x');
-    for (const c of ['abc', '-1', '1.5', '99999999999999999999', '%00']) expectError(await poll(b.auth, `since=${c}&timeout=0`), 400, 'invalid_cursor');
+    // Leading zeros too: the server never issues them, and an answer's cursor must be the very
+    // string that was sent.
+    for (const c of ['abc', '-1', '1.5', '99999999999999999999', '%00', '00', '01', '+1']) expectError(await poll(b.auth, `since=${c}&timeout=0`), 400, 'invalid_cursor');
     expectError(await poll(b.auth, 'since=2&timeout=0'), 400, 'invalid_cursor');
     await poll(b.auth, 'since=1&timeout=0').expect(200); // the head itself is fine
     await poll(b.auth, 'since=0&timeout=0').expect(200);
@@ -233,6 +243,8 @@ describe('long poll (HTTP, #2)', () => {
       await p.http().get(`/poll?since=${b.cursor}&timeout=0`).set(b.auth).expect(200);
       const held = begin(p.http().get(`/poll?since=${a.cursor}&timeout=3`).set(a.auth));
       await waitHeld(p, 1);
+      // A refused poll (a cursor ahead of the stream) does not make c present.
+      expectError(await p.http().get('/poll?since=99&timeout=0').set(c.auth), 400, 'invalid_cursor');
       const now = await p.http().get('/presence').set(c.auth).expect(200);
       assert.deepEqual(now.body, { online: [a.username, b.username].sort() });
       await sleep(1300); // b's poll is older than the window; a still holds one

@@ -2,10 +2,10 @@
 // at once, kill -9 after a burst of acknowledged sends loses none of them, and Node's
 // timeouts let held polls through while cutting slow clients.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
-import { MAIN_JS, type RunningServer, startServer } from '../support/server';
+import { freePort, MAIN_JS, REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
 
 describe('server process (#2)', function () {
   this.timeout(60_000);
@@ -51,10 +51,47 @@ describe('server process (#2)', function () {
     for (const [i, a] of answers.entries()) {
       assert.equal(a.status, 200);
       assert.deepEqual(a.body, { cursor: users[Math.floor(i / 3)]?.cursor, events: [] });
+      // The connection is about to go: the client must open a new one for its next poll.
+      assert.equal(a.headers.get('connection'), 'close');
     }
     assert.ok(answeredIn < 3000, `held polls answered ${answeredIn} ms after SIGTERM`);
     assert.deepEqual(await exit, { code: 0, signal: null });
     assert.ok(Date.now() - started < 10_000, 'exited within the grace period');
+  });
+
+  it('npm start: a SIGTERM sent to npm reaches the server, which answers its held polls and exits', async function () {
+    // What a supervisor or container runtime does when it runs `npm start`: signal npm. The
+    // start script execs node, so the shell in between cannot swallow the signal.
+    const port = await freePort();
+    const child = spawn('npm', ['start', '--ignore-scripts', '--silent'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DB_PATH: tempDbPath(), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+      detached: true, // its own process group, so a failed test can end npm and node together
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      for (let i = 0; ; i++) {
+        if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+        if (i > 300) throw new Error('npm start did not serve /healthz within 30 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const u = await signUpAndLogIn(url, 'npmuser');
+      const held = call(url, 'GET', `/poll?since=${u.cursor}&timeout=40`, { token: u.token });
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      child.kill('SIGTERM');
+      const answer = await held;
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.body, { cursor: u.cursor, events: [] });
+      assert.ok(Date.now() - started < 3000, `held poll answered ${Date.now() - started} ms after SIGTERM to npm`);
+      await exited;
+      const stillThere = await fetch(`${url}/healthz`).then(() => true, () => false);
+      assert.equal(stillThere, false, 'the server stopped with npm');
+    } finally {
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
+    }
   });
 
   it('kill -9 right after a burst of acknowledged sends: a restart finds every acknowledged message', async () => {
