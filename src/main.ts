@@ -11,6 +11,13 @@ import { openStore, SchemaTooNewError, type Store } from './store';
 /** How often to look for writes by other processes (the admin command line). */
 const EXTERNAL_CHANGES_CHECK_MS = 2000;
 
+/** Why the server could not listen, in words that say which setting to change. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use (another server running?); choose another with PORT=...',
+  EACCES: 'not allowed to listen on that port (ports below 1024 need privileges); choose another with PORT=...',
+  EADDRNOTAVAIL: 'this machine has no such address; check HOST',
+};
+
 /** The host part of a URL for the start-up log: the bound address, or localhost for all. */
 function urlHost(host: string): string {
   if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
@@ -99,8 +106,16 @@ function main(): void {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  server.on('error', (err) => {
-    logger.fatal({ err: errorFields(err) }, 'server error');
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const why = err.code ? LISTEN_ERRORS[err.code] : undefined;
+    if (why) {
+      // A set-up mistake, not a fault: say what to change, as for a bad setting, no stack.
+      const where = `${config.host || '*'}:${config.port}`;
+      logger.fatal({ code: err.code, host: config.host || '*', port: config.port }, `cannot listen on ${where}`);
+      process.stderr.write(`cannot listen on ${where}: ${why}\n`);
+    } else {
+      logger.fatal({ err: errorFields(err) }, 'server error');
+    }
     store.close();
     flushLogs(logger);
     process.exit(1);

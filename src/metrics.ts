@@ -67,7 +67,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'chat_write_batches_committed',
-      help: 'Group commits since start (each is one transaction and one fsync)',
+      help: 'Group commits since start (each is one transaction and one fsync), including those that only saved device cursors',
       registers,
       collect() {
         this.set(core.store.commitStats().batches);
@@ -75,7 +75,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'chat_write_jobs_committed',
-      help: 'Writes carried by those group commits since start; jobs / batches is the mean batch size',
+      help: 'Writes (sends and read markers) carried by those group commits since start',
       registers,
       collect() {
         this.set(core.store.commitStats().jobs);

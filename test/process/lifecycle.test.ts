@@ -2,7 +2,7 @@
 // at once, kill -9 after a burst of acknowledged sends loses none of them, and Node's
 // timeouts let held polls through while cutting slow clients.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
 import { freePort, MAIN_JS, REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
@@ -152,6 +152,19 @@ describe('server process (#2)', function () {
     const out = execFileSync(process.execPath, [MAIN_JS, '--help'], { encoding: 'utf8' });
     for (const name of ['PORT', 'HOST', 'DB_PATH', 'POLL_TIMEOUT_MAX', 'SIGNUP_ENABLED', 'CORS_ORIGIN', 'MAX_HELD_POLLS']) assert.match(out, new RegExp(name));
     assert.match(out, /default: 3000/);
+  });
+
+  it('a port already in use stops the server with a message that says what to change', async () => {
+    server = await startServer();
+    const r = spawnSync(process.execPath, [MAIN_JS], {
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(server.port), DB_PATH: tempDbPath(), LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port}: the port is already in use.*PORT=`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal((await call(server.url, 'GET', '/healthz')).status, 200, 'the first server is untouched');
   });
 
   it('refuses to start on a bad setting, naming it', () => {
