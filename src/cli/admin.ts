@@ -20,6 +20,8 @@ interface Command {
   help: string;
   /** false: the command opens the database itself (or not at all). */
   needsStore?: boolean;
+  /** true: may create the database file (adding the first user before the first start). */
+  createsDatabase?: boolean;
   run: (ctx: Ctx, args: string[]) => Promise<number> | number;
 }
 
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   'add-user': {
     args: 'NAME',
     help: 'Add a user (works with SIGNUP_ENABLED=false). Password from a prompt, or the first line of stdin.',
+    createsDatabase: true,
     async run({ store, config, out }, args) {
       const raw = arg(args, 0, 'NAME');
       const name = normalizeUsername(raw);
@@ -176,6 +179,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  if (command.needsStore !== false && !command.createsDatabase && !fs.existsSync(config.dbPath)) {
+    // Opening would create an empty database: a mistyped DB_PATH would then look like a server
+    // with no users, and later commands would write to the wrong file.
+    process.stderr.write(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)\n`);
+    return 1;
+  }
   const store = command.needsStore === false ? undefined : openStore(config.dbPath, { synchronous: config.dbSynchronous });
   try {
     return await command.run({ store: store as Store, config, out }, args);

@@ -36,6 +36,18 @@ describe('admin command line (#7)', function () {
     assert.equal(admin(db, ['add-user', 'Not Valid!'], 'password1\n').code, 2);
   });
 
+  it('refuses to work on a database that does not exist (a mistyped DB_PATH), except to add the first user', () => {
+    const db = tempDbPath();
+    for (const args of [['list-users'], ['list-devices', 'carol'], ['disable-user', 'carol'], ['backup', `${db}.copy`]]) {
+      const r = admin(db, args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.err, /no database at .*DB_PATH/);
+      assert.equal(fs.existsSync(db), false, `${args[0]} created no file`);
+    }
+    assert.equal(admin(db, ['add-user', 'first'], 'a-long-password\n').code, 0);
+    assert.match(admin(db, ['list-users']).out, /\bfirst\b/);
+  });
+
   it('add-user (also as npm run user:add) works with sign-up off; a taken name fails', async () => {
     const db = tempDbPath();
     const added = admin(db, ['add-user', 'Carol'], 'a-long-password\n');
