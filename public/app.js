@@ -32,6 +32,8 @@
 
   var POLL_HOLD_S = 25;           // what we ask the server to hold an idle poll for (seconds)
   var POLL_ABORT_MS = 35000;      // must exceed the hold, or we would abort healthy polls
+  var PROBE_ABORT_MS = 10000;     // a poll with timeout=0 (after an error) should answer at once
+  var RECENT_POLL_MS = 5000;      // a poll started this recently proves the server reachable
   var REQUEST_TIMEOUT_MS = 20000; // any other request
   var BACKOFF_FIRST_MS = 1000;
   var BACKOFF_MAX_MS = 60000;
@@ -549,7 +551,7 @@
   // ---------------------------------------------------------------------------------------
   // The poll loop
 
-  var poller = { gen: 0, handle: null, timer: null, cursor: null, failures: 0, probe: false, retryAt: 0, retry: null };
+  var poller = { gen: 0, handle: null, timer: null, cursor: null, failures: 0, probe: false, retryAt: 0, retry: null, startedAt: 0 };
 
   function stopPoller() {
     poller.gen += 1;
@@ -578,6 +580,24 @@
       poller.retryAt = 0;
       retry();
     }, delay);
+  }
+
+  // The other connection (a send, say) found the server unreachable, or the browser says it is
+  // offline. A held poll may not notice for half a minute (a network that silently drops
+  // packets), so say so now: the poll in flight is given up and a quick probe follows. Not
+  // when the poll was answered moments ago (unless the browser itself says it is offline):
+  // the server is reachable then, and probing again would only make a failing send retry
+  // in a tight loop.
+  function connectionLost(res, browserOffline) {
+    if (!session) return;
+    if (!browserOffline && poller.handle && now() - poller.startedAt < RECENT_POLL_MS) return;
+    if (!poller.handle) {
+      // Already failing (the retry is scheduled) or re-syncing: only the words may change.
+      if (window.navigator.onLine === false && connState === 'reconnecting') setConnState('offline');
+      return;
+    }
+    stopPoller();
+    pollerFailed(res, poll);
   }
 
   function retryNow() {
@@ -621,7 +641,8 @@
     var path = '/poll?timeout=' + (probe ? 0 : POLL_HOLD_S);
     if (sentCursor) path += '&since=' + encodeURIComponent(sentCursor);
     var started = now();
-    poller.handle = httpRequest('GET', path, null, session.token, POLL_ABORT_MS, function (res) {
+    poller.startedAt = started;
+    poller.handle = httpRequest('GET', path, null, session.token, probe ? PROBE_ABORT_MS : POLL_ABORT_MS, function (res) {
       if (gen !== poller.gen) return;
       poller.handle = null;
       if (res.status === 401) { endSession('signedOut'); return; }
@@ -820,6 +841,11 @@
 
   function forgetConversation(name) {
     if (has(convs, name) && convs[name].maxId === 0 && name !== (session && session.username)) delete convs[name];
+    // Messages written to a name that turned out to be no user could never be sent, and with
+    // the conversation gone they would be nowhere to see: drop them with it.
+    var kept = [];
+    for (var i = 0; i < outbox.length; i++) if (outbox[i].to !== name || outbox[i].state === 'sending') kept.push(outbox[i]);
+    if (kept.length !== outbox.length) { outbox = kept; saveOutbox(); }
     if (current === name) closeConversation();
     renderAll();
   }
@@ -918,10 +944,12 @@
         return;
       }
       if (findOutbox(item.client_id) < 0) { pumpOutbox(); return; } // confirmed by the stream meanwhile
+      if (res.status === 0) connectionLost(res);
       var delay = backoffDelay(item.attempts + 1, res.retryAfterMs);
       if (retryable(res) && now() + delay - item.firstTry < SEND_RETRY_FOR_MS) {
         item.state = 'queued';
         item.attempts += 1;
+        if (item.attempts === 1 && item.to === current) { markChatDirty(false); renderChat(); }
         sender.timer = setTimeout(function () {
           sender.timer = null;
           if (gen === sender.gen) pumpOutbox();
@@ -955,10 +983,17 @@
         item.state = 'queued';
         item.error = null;
         item.auto = false;
-        item.firstTry = now();
-        item.attempts = 0;
         any = true;
       }
+      if (item.state === 'queued') {
+        item.firstTry = now();
+        item.attempts = 0;
+      }
+    }
+    // A send waiting out its back-off goes now: the server has just answered the poll.
+    if (sender.timer) {
+      clearTimeout(sender.timer);
+      sender.timer = null;
     }
     if (any) {
       saveOutbox();
@@ -972,16 +1007,16 @@
     var i = findOutbox(clientId);
     if (i < 0) return;
     var item = outbox[i];
-    // Re-queued at the end so messages written since keep their order behind older ones.
-    outbox.splice(i, 1);
+    // Left in its place: the outbox goes out in the order written, so a retried message still
+    // comes before the ones written after it that have not gone out either.
     item.state = 'queued';
     item.error = null;
+    item.auto = false;
     item.firstTry = now();
     item.attempts = 0;
-    outbox.push(item);
     saveOutbox();
     markChatDirty(false);
-    renderChat();
+    renderAll();
     pumpOutbox();
   }
 
@@ -1129,7 +1164,9 @@
     var row = el('div', 'msg ' + (mine ? 'mine' : 'theirs') + (pending ? ' ' + pending.state : ''));
     if (!pending) row.setAttribute('data-id', String(m.id));
     var bubble = el('div', 'bubble');
-    bubble.appendChild(el('div', 'text', m.body));
+    var text = el('div', 'text', m.body);
+    text.setAttribute('dir', 'auto'); // right-to-left messages laid out as such
+    bubble.appendChild(text);
     var meta = el('div', 'meta');
     if (pending) {
       if (pending.state === 'failed') {
@@ -1145,7 +1182,8 @@
         discard.setAttribute('data-cid', pending.client_id);
         meta.appendChild(discard);
       } else {
-        meta.appendChild(el('span', 'sending-text', 'Sending\u2026'));
+        // After a failed try, say so at once rather than only when the retries give up.
+        meta.appendChild(el('span', 'sending-text', pending.attempts > 0 ? 'Not sent yet \u00b7 retrying\u2026' : 'Sending\u2026'));
       }
     } else {
       var when = parseTime(m.sent_at);
@@ -1250,6 +1288,9 @@
   // Opening and closing conversations
 
   function openConversation(name) {
+    // In the two-pane layout one conversation replaces another without closing it first:
+    // keep what was being written there.
+    if (current && current !== name) drafts[current] = $('composer-input').value;
     var c = conversation(name);
     if (!c.maxId && !c.touched) c.touched = now();
     current = name;
@@ -1267,11 +1308,20 @@
   }
 
   function closeConversation() {
+    var closed = current;
     if (current) drafts[current] = $('composer-input').value;
     current = null;
     removeClass($('app'), 'chat-open');
     renderConversationList();
     renderChat();
+    // The keyboard goes back to where the reader came from: that conversation in the list.
+    var buttons = $('conv-list').getElementsByTagName('button');
+    for (var i = 0; i < buttons.length; i++) {
+      if (buttons[i].getAttribute('data-name') === closed) {
+        try { buttons[i].focus(); } catch (e) { /* hidden */ }
+        break;
+      }
+    }
   }
 
   var drafts = {};
@@ -1390,6 +1440,7 @@
     poller.failures = 0;
     poller.probe = false;
     setText($('me-name'), s.username);
+    $('me-name').setAttribute('title', s.username);
     setText($('me-avatar'), initial(s.username));
     removeClass($('app'), 'chat-open');
     show($('auth'), false);
@@ -1406,8 +1457,22 @@
   };
 
   // Ends the session here: forgets the token, stops all traffic, shows the log-in screen.
+  function unsentCount() {
+    var n = 0;
+    for (var i = 0; i < outbox.length; i++) if (outbox[i].state !== 'sending') n++;
+    return n + (sender.busy ? 1 : 0);
+  }
+
   function endSession(reason, extraInfo) {
     var username = session ? session.username : '';
+    var deviceName = session ? session.deviceName : '';
+    var unsent = unsentCount();
+    // The page keeps no messages of a session that has ended (a revoked kiosk may be in the
+    // wrong hands): the ones not yet sent are dropped, and the user is told.
+    if (unsent && reason === 'signedOut') {
+      extraInfo = (extraInfo ? extraInfo + ' ' : '') + (unsent === 1 ? 'One message that had not been sent yet was discarded.'
+        : unsent + ' messages that had not been sent yet were discarded.');
+    }
     if (session) dropItem(outboxKey(session.username));
     session = null;
     sessionGen += 1;
@@ -1432,6 +1497,7 @@
     show($('app'), false);
     showAuth('login');
     if (username) $('login-username').value = username;
+    if (deviceName) $('login-device').value = deviceName;
     $('login-password').value = '';
     var message = AUTH_MESSAGES[reason] || '';
     if (extraInfo) message += ' ' + extraInfo;
@@ -1441,6 +1507,9 @@
   }
 
   function logOut() {
+    var unsent = unsentCount();
+    if (unsent && !window.confirm((unsent === 1 ? 'One message has' : unsent + ' messages have') +
+        ' not been sent yet and will be lost. Log out anyway?')) return;
     var token = session ? session.token : null;
     endSession('loggedOut');
     if (!token) return;
@@ -1473,6 +1542,17 @@
     setText($('auth-error'), text);
     show($('auth-error'), true);
     show($('auth-info'), false);
+    // The message sits above the form: bring it into view on a short screen.
+    try { window.scrollTo(0, 0); } catch (e) { /* ignore */ }
+  }
+
+  // After a refused log-in or sign-up, the field to correct gets the keyboard (the button
+  // that had it was disabled while the request ran).
+  function focusAuthField(res, signingUp) {
+    var code = res && res.error ? res.error.code : '';
+    var prefix = signingUp ? 'signup-' : 'login-';
+    var field = code === 'username_taken' ? 'username' : code === 'invalid_credentials' ? 'password' : 'username';
+    try { $(prefix + field).focus(); } catch (e) { /* ignore */ }
   }
 
   function showAuthInfo(text) {
@@ -1503,6 +1583,7 @@
       authBusy(false);
       if (!res.ok || !res.data || typeof res.data.token !== 'string') {
         showAuthError(explainAuthError(res));
+        focusAuthField(res, false);
         return;
       }
       var device = res.data.device || {};
@@ -1510,6 +1591,8 @@
       $('signup-password').value = '';
       startSession({ token: res.data.token, username: username, deviceId: device.id, deviceName: device.name },
         typeof res.data.cursor === 'string' ? res.data.cursor : null);
+      // The keyboard starts where a new conversation begins (Tab goes on to the list).
+      try { $('new-username').focus(); } catch (e) { /* ignore */ }
     }, { token: null, always: true });
   }
 
@@ -1545,6 +1628,7 @@
       if (!res.ok) {
         authBusy(false);
         showAuthError(explainAuthError(res));
+        focusAuthField(res, true);
         return;
       }
       logIn(username, password, trim($('signup-device').value) || guessDeviceName());
@@ -1612,8 +1696,25 @@
     }, 100);
   }
 
+  // Tab and Shift+Tab go round the controls of the open Devices dialog (it is modal).
+  function trapFocus(e) {
+    var dialog = $('devices');
+    var all = dialog.getElementsByTagName('button');
+    var list = [];
+    for (var i = 0; i < all.length; i++) if (!all[i].disabled) list.push(all[i]);
+    if (!list.length) return;
+    var active = document.activeElement;
+    var at = -1;
+    for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
+    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : (at === list.length - 1 ? 0 : -1);
+    if (next < 0) return; // moving inside the dialog: leave it to the browser
+    preventDefault(e);
+    try { list[next].focus(); } catch (err) { /* ignore */ }
+  }
+
   function onKeyDown(e) {
     var key = e.keyCode || e.which;
+    if (key === 9 && !hasClass($('devices'), 'hidden')) { trapFocus(e); return; }
     if (key !== 27) return; // Escape
     if (!hasClass($('devices'), 'hidden')) closeDevices();
     else if (current && hasClass($('app'), 'chat-open') && (window.innerWidth || document.documentElement.clientWidth) <= 720) closeConversation();
@@ -1653,7 +1754,7 @@
     on(document, 'webkitvisibilitychange', maybeMarkRead);
     on(window, 'focus', maybeMarkRead);
     on(window, 'online', function () { if (session) retryNow(); });
-    on(window, 'offline', function () { if (session && connState === 'connected' && !poller.handle) setConnState('offline'); });
+    on(window, 'offline', function () { connectionLost(failedResult('network', 'The browser is offline.'), true); });
 
     var saved = loadJson(SESSION_KEY);
     if (saved && typeof saved.token === 'string' && typeof saved.username === 'string') {

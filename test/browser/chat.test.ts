@@ -229,6 +229,11 @@ describe('chat page in Chromium (issue 4)', function () {
     // Line breaks are kept as typed.
     const lines = await page.$eval('#messages .msg .text', (t) => (t as any).innerText.split('\n').length);
     assert.equal(lines, 2);
+    // Right-to-left text gets its direction from its own letters.
+    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'hank', body: '\u05e9\u05dc\u05d5\u05dd!' }, ivyToken)).status, 201);
+    await waitForTexts(page, [evil, '\u05e9\u05dc\u05d5\u05dd!']);
+    const direction = await page.$$eval('#messages .msg .text', (ts) => (globalThis as any).getComputedStyle(ts[ts.length - 1]).direction as string);
+    assert.equal(direction, 'rtl');
   });
 
   it('marks a message that could not be sent, retries it on request and never duplicates a send', async () => {
@@ -323,6 +328,68 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.equal(await laptop.isVisible('#conn.conn-connected'), true, 'the other device is untouched');
   });
 
+  it('keeps the order written when a message that was not sent is retried', async () => {
+    await createUser(server.url, 'opal');
+    await createUser(server.url, 'piet');
+    const { page } = await tab();
+    await logIn(page, 'opal', 'Desk');
+    await openConversation(page, 'piet');
+    // "first" is refused; "second" meets a busy server and waits out its Retry-After.
+    await page.route('**/messages', (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const body = JSON.parse(route.request().postData() ?? '{}').body;
+      return body === 'first'
+        ? route.fulfill({ status: 413, contentType: 'application/json', body: '{"error":{"code":"payload_too_large","message":"too large"}}' })
+        : route.fulfill({ status: 503, contentType: 'application/json', headers: { 'Retry-After': '2' }, body: '{"error":{"code":"overloaded","message":"busy"}}' });
+    });
+    await send(page, 'first');
+    await page.waitForSelector('#messages .msg.failed', { timeout: DELIVERY_MS });
+    assert.match((await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '', /not sent/);
+    await send(page, 'second');
+    await page.waitForFunction(() => /retrying/.test(document.getElementById('messages')!.textContent ?? ''), undefined, { timeout: DELIVERY_MS });
+    await page.unroute('**/messages');
+    await page.click('#messages .msg.failed [data-action="retry"]');
+    assert.doesNotMatch((await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '', /not sent/, 'the list no longer says "not sent"');
+    await waitForTexts(page, ['first', 'second'], 10000, 'opal');
+    const history = await apiCall(server.url, 'GET', '/messages?with=piet', undefined, await apiLogin(server.url, 'opal'));
+    assert.deepEqual(history.body.messages.map((m: { body: string }) => m.body), ['first', 'second'], 'stored in the order written');
+  });
+
+  it('keeps a draft when another conversation is opened beside it', async () => {
+    await createUser(server.url, 'quin');
+    await createUser(server.url, 'rudi');
+    const { page } = await tab({ width: 1024, height: 700 });
+    await logIn(page, 'quin', 'Desk');
+    await openConversation(page, 'rudi');
+    await page.fill('#composer-input', 'half a thought');
+    await page.click('.conv[data-name="quin"]'); // notes to self, in the same window
+    assert.equal(await page.inputValue('#composer-input'), '');
+    await page.click('.conv[data-name="rudi"]');
+    assert.equal(await page.inputValue('#composer-input'), 'half a thought');
+  });
+
+  it('keeps the header in one line for a long name, and shows log-in errors on a small screen', async () => {
+    const long = 'margaret.longname_1';
+    await createUser(server.url, long);
+    const { page } = await tab({ width: 480, height: 320 });
+    await page.click('#tab-login');
+    await page.fill('#login-username', long);
+    await page.fill('#login-password', 'not the password');
+    await page.click('#login-submit');
+    await page.waitForSelector('#auth-error:not(.hidden)');
+    const box = await page.locator('#auth-error').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 320, `the error is on screen: ${JSON.stringify(box)}`);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'login-password', 'the keyboard is on the field to correct');
+    await page.setViewportSize({ width: 800, height: 480 });
+    await logIn(page, long, 'Kiosk');
+    const head = await page.locator('.side-head').boundingBox();
+    for (const id of ['#devices-btn', '#logout-btn', '#me-name']) {
+      const b = await page.locator(id).boundingBox();
+      assert.ok(head && b && b.y >= head.y && b.y + b.height <= head.y + head.height, `${id} stays in the header row: ${JSON.stringify(b)}`);
+    }
+    assert.equal(await page.getAttribute('#me-name', 'title'), long, 'the whole name is one hover away');
+  });
+
   it('fits a small kiosk screen: one pane at a time, usable with the keyboard', async () => {
     await createUser(server.url, 'mia');
     await createUser(server.url, 'ned');
@@ -342,6 +409,14 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.keyboard.press('Escape');
     await page.waitForSelector('#sidebar', { state: 'visible' });
     assert.equal(await page.isVisible('#chat'), false);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-name')), 'ned', 'back on the conversation it came from');
+    // The Devices dialog keeps the keyboard inside while it is open.
+    await page.click('#devices-btn');
+    await page.waitForSelector('#device-list .device');
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab');
+      assert.equal(await page.evaluate(() => !!document.activeElement?.closest('#devices')), true, `focus stays in the dialog (step ${i})`);
+    }
   });
 
   it('says so clearly when a conversation is started with a user who does not exist', async () => {

@@ -104,6 +104,28 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     }
   });
 
+  it('sends what was written during an outage as soon as the connection is back, not after its back-off', async () => {
+    await createUser(server.url, 'sara');
+    await createUser(server.url, 'tomas');
+    const sara = (await tab()).page;
+    await logIn(sara, 'sara', 'Kiosk');
+    await openConversation(sara, 'tomas');
+    const { port, dbPath } = server;
+    await server.stop('SIGTERM');
+    await eventually(async () => assert.match(await connState(sara), /conn-(reconnecting|offline)/), RECOVERY_MS, 'sara sees the connection is lost');
+    await send(sara, 'written during the outage');
+    // Long enough for the send's own back-off to grow to several seconds (1, 2, 4 s ...).
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.match((await sara.textContent('#messages')) ?? '', /Not sent yet/, 'marked as not sent yet while it retries');
+    server = await startServer({ port, dbPath });
+    await sara.click('#conn-retry');
+    await eventually(async () => assert.match(await connState(sara), /conn-connected/), RECOVERY_MS, 'sara connected again');
+    const connectedAt = Date.now();
+    await waitForTexts(sara, ['written during the outage'], RECOVERY_MS, 'sara');
+    const took = Date.now() - connectedAt;
+    assert.ok(took < 3000, `sent ${took} ms after the connection came back`);
+  });
+
   it('loses and duplicates nothing across a dropped network connection', async () => {
     await createUser(server.url, 'quinn');
     await createUser(server.url, 'rosa');
