@@ -72,4 +72,9 @@ export class Limits {
   async message(userId: number): Promise<void> {
     await consume(this.messagesUser, String(userId));
   }
+
+  /** The send turned out to be a retry of a stored one (or a reused client_id): no point. */
+  async messageNotStored(userId: number): Promise<void> {
+    await this.messagesUser?.reward(String(userId));
+  }
 }

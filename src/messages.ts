@@ -1,7 +1,7 @@
 // Sending messages and reading history.
 import { normalizeUsername } from './auth';
 import type { Core } from './core';
-import { Errors } from './errors';
+import { Errors, isAppError } from './errors';
 import type { DeviceAuth, SendResult, User } from './types';
 import { messageEventJson, messageView, type MessageView } from './views';
 
@@ -34,13 +34,20 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
   const recipient = findUserOrThrow(core, input.to);
   const from: User = { id: sender.userId, username: sender.username };
   const m = { sender: from, recipient, body: input.body, clientId: input.clientId };
-  // A retry of a stored send creates nothing, so it is answered before the rate limit and
-  // costs no point: a client on a flaky link that retries as told is never refused for it.
-  // (A retry racing its original's commit is settled inside the store's transaction.)
-  let r: SendResult | null = core.store.earlierSend(m);
-  if (!r) {
+  // A retry of a stored send creates nothing, so it costs no point and is answered even past
+  // the limit: a client on a flaky link that retries as told is never refused for it. Looked
+  // up only when it matters (past the limit, or after the store found the client_id), so a
+  // plain send pays no extra query.
+  let r: SendResult | null = null;
+  try {
     await core.limits.message(sender.userId);
+  } catch (err) {
+    r = isAppError(err) && err.code === 'rate_limited' ? core.store.earlierSend(m) : null;
+    if (!r) throw err;
+  }
+  if (!r) {
     r = await core.store.sendMessage(m);
+    if (r.status !== 'created') await core.limits.messageNotStored(sender.userId);
   }
   if (r.status === 'conflict') throw Errors.clientIdReused();
   if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
