@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type AppError, Errors } from '../errors';
-import { CORS_EXPOSE_HEADERS, fixedOrigin } from './cors';
+import { EXPOSE_HEADERS, fixedOrigin } from './cors';
 
 /** After the answer, how long a client still sending may take to close before it is cut. */
 const LINGER_MS = 2000;
@@ -56,7 +56,7 @@ export function answerClientErrors(server: http.Server, corsOrigin: string): voi
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         'Cache-Control: no-store\r\nPragma: no-cache\r\nExpires: 0\r\n' +
         `Access-Control-Allow-Origin: ${origin}\r\n` +
-        `Access-Control-Expose-Headers: ${CORS_EXPOSE_HEADERS}\r\n` +
+        `Access-Control-Expose-Headers: ${EXPOSE_HEADERS}\r\n` +
         'Connection: close\r\n\r\n' +
         (head ? '' : body),
     );

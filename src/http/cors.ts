@@ -6,7 +6,7 @@ import type { Context, Middleware } from 'koa';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 const ALLOW_HEADERS = 'Authorization, Content-Type, X-HTTP-Method-Override, X-Requested-With';
-const EXPOSE_HEADERS = 'Retry-After, Allow';
+export const EXPOSE_HEADERS = 'Retry-After, Allow';
 /** Seconds a browser may cache a preflight answer: fewer round trips on slow kiosk links. */
 const PREFLIGHT_MAX_AGE_S = 600;
 
@@ -36,8 +36,6 @@ const HEADER_NAMES = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:[ \t]*,[ \t]*[A-Za-z0-9!#$%
 export function fixedOrigin(configured: string): string {
   return configured === '*' ? '*' : (configured.split(',')[0]?.trim() || 'null');
 }
-
-export const CORS_EXPOSE_HEADERS = EXPOSE_HEADERS;
 
 /** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method); passes on the rest. */
 export const preflight: Middleware = (ctx, next) => {

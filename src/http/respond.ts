@@ -82,7 +82,7 @@ export function respond(opts: EdgeOptions): Middleware {
     const started = process.hrtime.bigint();
     let callback: string | undefined;
     try {
-      // HTTP/1.1 requires Host (RFC 9112 3.2); main.ts lets requests without it through to here.
+      // HTTP/1.1 requires Host (RFC 9112 3.2); createHttpServer lets requests without it reach here.
       if (ctx.req.httpVersion === '1.1' && ctx.req.headers.host === undefined) {
         throw Errors.invalidRequest('Host', 'the Host header is required in HTTP/1.1');
       }
