@@ -21,7 +21,8 @@ import { respond } from './http/respond';
 import { streamRoutes } from './http/stream';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
-import { observer } from './http/observe';
+import { type Lane, fastPoll } from './http/fast-poll';
+import { observer, recorder } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
 /** The OpenAPI description kept in the repository; test/ops/openapi.test.ts holds it to the code. */
@@ -31,6 +32,9 @@ export interface AppDeps {
   core: Core;
   logger: Logger;
 }
+
+/** The fast lane of each app (see http/fast-poll.ts), for createHttpServer. */
+const fastLanes = new WeakMap<Koa<AppState>, Lane>();
 
 export function createApp(deps: AppDeps): Koa<AppState> {
   const { core, logger } = deps;
@@ -62,12 +66,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   messageRoutes(router, core, authed);
   streamRoutes(router, core, authed);
 
+  const record = recorder(metrics, logger);
+  fastLanes.set(app, fastPoll(core, core.config.corsOrigin, record, logger));
   app.use(
     respond({
       logger,
       bodyLimitBytes: core.config.bodyLimitBytes,
       cors: corsHeaders(core.config.corsOrigin),
-      observe: observer(metrics, logger),
+      observe: observer(record),
       closing: () => core.hub.closed,
     }),
   );
@@ -106,6 +112,16 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   return app;
 }
 
+/** Requests the fast lane takes are answered there; every other one goes to Koa. */
+function withFastLane(app: Koa<AppState>): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  const koa = app.callback();
+  const lane = fastLanes.get(app);
+  if (!lane) return koa;
+  return (req, res) => {
+    if (!lane(req, res)) void koa(req, res);
+  };
+}
+
 /**
  * The node:http server around the app, with the options and timeouts it must run with; not
  * listening yet. main.ts listens (and adds the connection guards); the HTTP tests use the same.
@@ -120,7 +136,7 @@ export function createHttpServer(app: Koa<AppState>, config: Config): http.Serve
       // (respond.ts); Node's own refusal is a bare, chunked 400.
       requireHostHeader: false,
     },
-    onePerConnection(app.callback()),
+    onePerConnection(withFastLane(app)),
   );
   // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
   // always closes first and never sends a request on a socket we are closing.

@@ -10,10 +10,16 @@ import type { AppContext, AppState } from './context';
 /** last_seen_at is written at most this often per device: it is for people, not for ordering. */
 const LAST_SEEN_RESOLUTION_MS = 10_000;
 
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+/** The token of an `Authorization: Bearer` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
 function tokenFrom(ctx: Parameters<Middleware>[0]): string | undefined {
-  const header = ctx.get('Authorization');
-  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (m) return m[1];
+  const fromHeader = bearerToken(ctx.get('Authorization'));
+  if (fromHeader) return fromHeader;
   const q = ctx.query.access_token;
   if (typeof q === 'string' && q) return q;
   const body: unknown = ctx.request.body;
@@ -38,8 +44,13 @@ export function withDevice(core: Core): (handler: DeviceHandler) => Middleware<A
     if (!token) throw Errors.unauthorized();
     const device = authenticate(core, token);
     ctx.state.device = device;
-    const now = Date.now();
-    if (now - device.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) core.store.noteDeviceSeen(device.id, now);
+    deviceSeen(core, device);
     return handler(ctx, device);
   };
+}
+
+/** Notes that an authenticated device made a request (its last_seen_at, for people). */
+export function deviceSeen(core: Core, device: DeviceAuth): void {
+  const now = Date.now();
+  if (now - device.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) core.store.noteDeviceSeen(device.id, now);
 }

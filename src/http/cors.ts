@@ -10,18 +10,30 @@ export const EXPOSE_HEADERS = 'Retry-After, Allow';
 /** Seconds a browser may cache a preflight answer: fewer round trips on slow kiosk links. */
 const PREFLIGHT_MAX_AGE_S = 600;
 
+/**
+ * The Access-Control-Allow-Origin for a request's Origin header, and whether the answer
+ * depends on it (then it must say `Vary: Origin`).
+ */
+export function allowOrigin(configured: string): (requestOrigin: string | undefined) => { origin: string; vary: boolean } {
+  if (configured === '*') {
+    const any = { origin: '*', vary: false };
+    return () => any;
+  }
+  const allowed = configured.split(',').map((s) => s.trim());
+  // A list of origins: answer with the caller's own origin when it is on the list.
+  return (requestOrigin) => ({
+    origin: requestOrigin !== undefined && allowed.includes(requestOrigin) ? requestOrigin : (allowed[0] ?? 'null'),
+    vary: true,
+  });
+}
+
 /** Sets Access-Control-Allow-Origin and -Expose-Headers on an answer (called by respond()). */
 export function corsHeaders(configured: string): (ctx: Context) => void {
-  const allowed = configured === '*' ? null : configured.split(',').map((s) => s.trim());
+  const originFor = allowOrigin(configured);
   return (ctx) => {
-    if (allowed === null) {
-      ctx.set('Access-Control-Allow-Origin', '*');
-    } else {
-      // A list of origins: answer with the caller's own origin when it is on the list.
-      const origin = ctx.get('Origin');
-      ctx.vary('Origin');
-      ctx.set('Access-Control-Allow-Origin', allowed.includes(origin) ? origin : (allowed[0] ?? 'null'));
-    }
+    const o = originFor(ctx.get('Origin') || undefined);
+    if (o.vary) ctx.vary('Origin');
+    ctx.set('Access-Control-Allow-Origin', o.origin);
     ctx.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
   };
 }

@@ -4,28 +4,59 @@
 import type { Context } from 'koa';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { DeviceAuth } from '../types';
 import type { AppState } from './context';
 import { routeOf } from './respond';
 
-export function observer(metrics: Metrics, logger: Logger): (ctx: Context, seconds: number) => void {
-  return (ctx, seconds) => {
-    const state = ctx.state as AppState;
-    const route = routeOf(ctx);
-    metrics.request(ctx.method, route, ctx.status, seconds);
-    if (route === '/poll') {
-      metrics.pollAnswered(state.pollOutcome ?? (state.errorCode === 'overloaded' ? 'overloaded' : 'error'));
+/** What is recorded of a finished request, whichever way it was answered. */
+export interface Finished {
+  method: string;
+  /** The route pattern ("/devices/:id"), never the URL. */
+  route: string;
+  status: number;
+  seconds: number;
+  device?: DeviceAuth;
+  /** How a poll ended. */
+  pollOutcome?: string;
+  /** The error code of an error answer. */
+  errorCode?: string;
+}
+
+export type Recorder = (f: Finished) => void;
+
+export function recorder(metrics: Metrics, logger: Logger): Recorder {
+  return (f) => {
+    metrics.request(f.method, f.route, f.status, f.seconds);
+    if (f.route === '/poll') {
+      metrics.pollAnswered(f.pollOutcome ?? (f.errorCode === 'overloaded' ? 'overloaded' : 'error'));
     }
     const line = {
-      method: ctx.method,
-      route,
-      status: ctx.status,
-      ms: Math.round(seconds * 10_000) / 10,
-      user: state.device?.username,
-      device: state.device?.id,
-      outcome: state.pollOutcome,
-      code: state.errorCode,
+      method: f.method,
+      route: f.route,
+      status: f.status,
+      ms: Math.round(f.seconds * 10_000) / 10,
+      user: f.device?.username,
+      device: f.device?.id,
+      outcome: f.pollOutcome,
+      code: f.errorCode,
     };
-    if (ctx.status >= 500) logger.error(line, 'request');
+    if (f.status >= 500) logger.error(line, 'request');
     else logger.info(line, 'request');
+  };
+}
+
+/** The recorder fed from a Koa context (see respond.ts). */
+export function observer(record: Recorder): (ctx: Context, seconds: number) => void {
+  return (ctx, seconds) => {
+    const state = ctx.state as AppState;
+    record({
+      method: ctx.method,
+      route: routeOf(ctx),
+      status: ctx.status,
+      seconds,
+      device: state.device,
+      pollOutcome: state.pollOutcome,
+      errorCode: state.errorCode,
+    });
   };
 }

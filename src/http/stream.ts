@@ -1,42 +1,58 @@
 // The event stream: GET /poll (the long poll) and GET /presence.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
+import type { Config } from '../config';
 import type { Core } from '../core';
 import { parseCursor } from '../cursor';
 import { Errors } from '../errors';
-import { poll } from '../stream';
+import { poll, type PollAnswer, type PollRequest } from '../stream';
 import type { DeviceHandler } from './auth';
 import type { AppRouter, AppState } from './context';
-import { optionalInt, optionalSeconds, optionalString } from './validate';
+import { type Fields, optionalInt, optionalSeconds, optionalString } from './validate';
+
+/** GET /poll's parameters, checked: shared by the route below and the fast lane (fast-poll.ts). */
+export function pollRequest(q: Fields, config: Config): PollRequest {
+  const rawSince = optionalString(q, 'since');
+  // An empty since= is what a client with no stored cursor sends ("since=" + ""): same as
+  // omitting it, so it resumes from the device's stored cursor.
+  const since = rawSince === undefined || rawSince === '' ? undefined : parseCursor(rawSince);
+  const timeoutS = optionalSeconds(q, 'timeout');
+  const timeoutMs = timeoutS === undefined ? config.pollTimeoutDefaultMs : Math.min(Math.round(timeoutS * 1000), config.pollTimeoutMaxMs);
+  const limit = optionalInt(q, 'limit', { min: 1, max: config.pollLimitMax }) ?? config.pollLimitDefault;
+  return { since, timeoutMs, limit };
+}
+
+/** A poll answer's JSON, built by hand from each event's JSON text, made once when it was published. */
+export function pollBody(answer: PollAnswer): string {
+  return `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
+}
+
+/**
+ * 'close' on the response: the answer was sent, or the client went away first. Either way the
+ * waiter is done (cancelling a settled waiter does nothing), and a client that left frees its
+ * slot and timer now, not at the timeout.
+ */
+export function onClientGone(req: IncomingMessage, res: ServerResponse): (cancel: () => void) => void {
+  return (cancel) => {
+    if (req.socket.destroyed) cancel();
+    else res.on('close', cancel); // a response closes once: no once() wrapper needed
+  };
+}
 
 export function streamRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   const { config } = core;
 
   router.get('/poll', authed(async (ctx, device) => {
-    const q = ctx.query;
-    const rawSince = optionalString(q, 'since');
-    // An empty since= is what a client with no stored cursor sends ("since=" + ""): same as
-    // omitting it, so it resumes from the device's stored cursor.
-    const since = rawSince === undefined || rawSince === '' ? undefined : parseCursor(rawSince);
-    const timeoutS = optionalSeconds(q, 'timeout');
-    const timeoutMs = timeoutS === undefined ? config.pollTimeoutDefaultMs : Math.min(Math.round(timeoutS * 1000), config.pollTimeoutMaxMs);
-    const limit = optionalInt(q, 'limit', { min: 1, max: config.pollLimitMax }) ?? config.pollLimitDefault;
-
-    // 'close' on the response: the answer was sent, or the client went away first. Either way
-    // the waiter is done (cancelling a settled waiter does nothing), and a client that left frees
-    // its slot and timer now, not at the timeout.
-    const onGone = (cancel: () => void): void => {
-      if (ctx.req.socket.destroyed) cancel();
-      else ctx.res.on('close', cancel); // a response closes once: no once() wrapper needed
-    };
-    const answer = await poll(core, device, { since, timeoutMs, limit }, onGone);
+    const answer = await poll(core, device, pollRequest(ctx.query, config), onClientGone(ctx.req, ctx.res));
     ctx.state.pollOutcome = answer.outcome;
-    if (answer.outcome === 'revoked') throw Errors.unauthorized('this device was logged out or revoked');
+    if (answer.outcome === 'revoked') throw Errors.unauthorized(REVOKED_WHILE_HELD);
     ctx.type = 'application/json; charset=utf-8';
-    // Built by hand from each event's JSON text, made once when the event was published.
-    ctx.body = `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
+    ctx.body = pollBody(answer);
   }));
 
   router.get('/presence', authed((ctx, device) => {
     ctx.body = { online: core.presence.onlineUsers() };
   }));
 }
+
+export const REVOKED_WHILE_HELD = 'this device was logged out or revoked';

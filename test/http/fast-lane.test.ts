@@ -1,0 +1,105 @@
+// The fast lane for GET /poll (src/http/fast-poll.ts, issue #5): it takes exactly the plain
+// polls (token in the Authorization header) and leaves everything else to Koa, and what it
+// answers is what Koa answers for the same poll, errors included.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type request from 'supertest';
+import { fastPoll } from '../../src/http/fast-poll';
+import { begin, expectError, type Login, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
+
+/** Headers an answer must carry the same whichever way it was made (Retry-After: present). */
+const COMPARED = ['content-type', 'cache-control', 'pragma', 'expires', 'access-control-allow-origin', 'access-control-expose-headers', 'x-accel-buffering', 'www-authenticate', 'vary'];
+
+function sameAnswer(fast: request.Response, koa: request.Response, what: string): void {
+  assert.equal(fast.status, koa.status, `${what}: status`);
+  // (Retry-After is jittered, and the message says it: compare it without its number.)
+  const jitterless = (r: request.Response) => JSON.stringify(r.body).replace(/retry in \d+ s/, 'retry in N s');
+  assert.equal(jitterless(fast), jitterless(koa), `${what}: body`);
+  assert.equal(fast.headers['content-length'], String(Buffer.byteLength(fast.text)), `${what}: Content-Length`);
+  assert.equal(fast.headers['transfer-encoding'], undefined, `${what}: not chunked`);
+  for (const h of COMPARED) assert.equal(fast.headers[h], koa.headers[h], `${what}: ${h}`);
+  assert.equal(fast.headers['retry-after'] !== undefined, koa.headers['retry-after'] !== undefined, `${what}: Retry-After`);
+}
+
+describe('fast lane for GET /poll (HTTP, #5)', () => {
+  let t: TestApp;
+  afterEach(() => t.close());
+
+  it('takes plain polls with the token in the header, and leaves everything else to Koa', async () => {
+    t = await startApp();
+    const a = await newUser(t);
+    const lane = fastPoll(t.core, '*', () => undefined, t.logger);
+    // A server with only the lane: what it does not take is answered 599.
+    const probe = http.createServer((req, res) => {
+      if (!lane(req, res)) res.writeHead(599).end();
+    });
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    try {
+      const get = async (path: string, headers: Record<string, string> = a.auth, method = 'GET') =>
+        (await fetch(base + path, { method, headers })).status;
+      assert.equal(await get(`/poll?since=${a.cursor}&timeout=0`), 200, 'a plain poll is taken');
+      assert.equal(await get('/poll?timeout=0&_=123'), 200, 'cache-busters too');
+      const left: Array<[string, Record<string, string>, string?]> = [
+        [`/poll?timeout=0&callback=cb`, a.auth],
+        [`/poll?timeout=0&access_token=${a.token}`, {}],
+        [`/poll?timeout=0`, { Authorization: 'Bearer not-a-token' }],
+        [`/poll?timeout=abc`, a.auth],
+        [`/poll?since=zz&timeout=0`, a.auth],
+        [`/poll?limit=0&timeout=0`, a.auth],
+        [`/poll/?timeout=0`, a.auth],
+        [`/presence`, a.auth],
+        [`/poll?timeout=0`, a.auth, 'HEAD'],
+      ];
+      for (const [path, headers, method] of left) assert.equal(await get(path, headers, method), 599, `${method ?? 'GET'} ${path} goes to Koa`);
+      t.core.hub.closeAll();
+      assert.equal(await get('/poll?timeout=0'), 599, 'shutting down: Koa');
+    } finally {
+      probe.closeAllConnections();
+      await new Promise<void>((r) => probe.close(() => r()));
+    }
+  });
+
+  it('answers as Koa does: events, timeouts and the errors of a poll under way', async () => {
+    t = await startApp({ MAX_HELD_POLLS: '1' });
+    const a = await newUser(t);
+    const b = await newUser(t);
+    const koaAuth = (u: Login) => `access_token=${u.token}`; // a token in the query: Koa answers
+    const both = async (u: Login, q: string, what: string) => {
+      const fast = await t.http().get(`/poll?${q}`).set(u.auth);
+      const koa = await t.http().get(`/poll?${q}&${koaAuth(u)}`);
+      sameAnswer(fast, koa, what);
+      return fast;
+    };
+
+    await send(t, a, b.username, 'hello');
+    const events = await both(b, `since=${b.cursor}&timeout=5`, 'events waiting');
+    assert.equal(events.status, 200);
+    assert.equal(events.body.events.length, 1);
+    await both(b, `since=${events.body.cursor}&timeout=0`, 'nothing new, timeout=0');
+    expectError(await both(b, 'since=999&timeout=0', 'a cursor ahead of the stream'), 400, 'invalid_cursor');
+
+    // The server full: the held poll takes the one slot, a second one is refused.
+    const held = begin(t.http().get(`/poll?since=${events.body.cursor}&timeout=10`).set(b.auth));
+    await waitHeld(t, 1);
+    expectError(await both(a, 'since=1&timeout=5', 'server full'), 503, 'overloaded'); // a's own message is event 1
+    // The held one, revoked while it waits, is answered 401 by the lane: the same as Koa's.
+    await t.http().delete('/sessions/current').set(b.auth).expect(204);
+    const revoked = await held;
+    expectError(revoked, 401, 'unauthorized');
+    assert.match(String(revoked.headers['www-authenticate']), /^Bearer /);
+    assert.equal(revoked.headers['x-accel-buffering'], 'no');
+    assert.equal(revoked.headers['cache-control'], 'no-store');
+  });
+
+  it('says Vary: Origin and answers with the caller\'s origin when CORS_ORIGIN is a list', async () => {
+    t = await startApp({ CORS_ORIGIN: 'https://a.example, https://b.example' });
+    const a = await newUser(t);
+    const fast = await t.http().get('/poll?timeout=0').set(a.auth).set('Origin', 'https://b.example');
+    const koa = await t.http().get(`/poll?timeout=0&access_token=${a.token}`).set('Origin', 'https://b.example');
+    sameAnswer(fast, koa, 'listed origin');
+    assert.equal(fast.headers['access-control-allow-origin'], 'https://b.example');
+    assert.equal(fast.headers.vary, 'Origin');
+  });
+});
