@@ -21,7 +21,7 @@ import { respond } from './http/respond';
 import { streamRoutes } from './http/stream';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
-import { type Lane, fastPoll } from './http/fast-poll';
+import { fastLane, type Lane } from './http/fast-lane';
 import { observer, recorder } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
@@ -67,7 +67,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   streamRoutes(router, core, authed);
 
   const record = recorder(metrics, logger);
-  fastLanes.set(app, fastPoll(core, core.config.corsOrigin, record, logger));
+  // The methods the router has for a path, whatever was asked: for a 405's Allow.
+  const allowedMethods = (p: string): string[] => [...new Set(router.match(p, 'GET').path.flatMap((layer) => layer.methods))].sort();
+  fastLanes.set(app, fastLane(core, { corsOrigin: core.config.corsOrigin, bodyLimitBytes: core.config.bodyLimitBytes, record, logger, allowedMethods }));
   app.use(
     respond({
       logger,
@@ -99,8 +101,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   // Nothing answered: a known path with another method is 405 with Allow, anything else 404.
   app.use((ctx) => {
-    const match = router.match(ctx.path, ctx.method);
-    const allowed = [...new Set(match.path.flatMap((layer) => layer.methods))].sort();
+    const allowed = allowedMethods(ctx.path);
     if (allowed.length === 0) throw Errors.notFound(`no such endpoint: ${ctx.method} ${ctx.path}`);
     if (ctx.method === 'OPTIONS') {
       ctx.set('Allow', [...allowed, 'OPTIONS'].join(', '));

@@ -58,20 +58,21 @@ export function parseBody(limitBytes: number): Middleware {
  * `_method=DELETE` in its body is a DELETE.
  */
 export const methodOverride: Middleware = (ctx, next) => {
-  if (ctx.method === 'POST') {
-    const header = ctx.get('X-HTTP-Method-Override');
-    const fields = asFieldsOrEmpty(ctx.request.body);
-    const field = fields._method;
-    const wanted = header || (typeof field === 'string' ? field : '');
-    if (field !== undefined && typeof field !== 'string') throw Errors.invalidRequest('_method', 'must be a string');
-    if (wanted) {
-      const m = wanted.trim().toUpperCase();
-      if (m === 'DELETE') ctx.method = 'DELETE';
-      else if (m !== 'POST') throw Errors.invalidRequest('_method', 'only DELETE can be sent as an override');
-    }
-  }
+  if (ctx.method === 'POST' && overriddenToDelete(ctx.get('X-HTTP-Method-Override'), ctx.request.body)) ctx.method = 'DELETE';
   return next();
 };
+
+/** Whether a POST with this override header (or '') and body is a DELETE; throws for a bad override. */
+export function overriddenToDelete(header: string, body: unknown): boolean {
+  const field = asFieldsOrEmpty(body)._method;
+  const wanted = header || (typeof field === 'string' ? field : '');
+  if (field !== undefined && typeof field !== 'string') throw Errors.invalidRequest('_method', 'must be a string');
+  if (!wanted) return false;
+  const m = wanted.trim().toUpperCase();
+  if (m === 'DELETE') return true;
+  if (m !== 'POST') throw Errors.invalidRequest('_method', 'only DELETE can be sent as an override');
+  return false;
+}
 
 function asFieldsOrEmpty(body: unknown): Record<string, unknown> {
   try {

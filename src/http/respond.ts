@@ -19,7 +19,8 @@ interface HttpLibError {
   message?: string;
 }
 
-function toAppError(err: unknown, bodyLimit: number): AppError | null {
+/** The catalog's error for what a body parser (co-body, raw-body) threw; null for a fault. */
+export function toAppError(err: unknown, bodyLimit: number): AppError | null {
   if (isAppError(err)) return err;
   const e = err as HttpLibError;
   const status = e?.status ?? e?.statusCode;

@@ -1,11 +1,13 @@
-// The fast lane for GET /poll (src/http/fast-poll.ts, issue #5): it takes exactly the plain
-// polls (token in the Authorization header) and leaves everything else to Koa, and what it
-// answers is what Koa answers for the same poll, errors included.
+// The fast lane for GET /poll and POST /messages (src/http/fast-lane.ts, issue #5): it takes
+// exactly the plain requests (token in the Authorization header, a plain JSON body) and leaves
+// everything else to Koa, and what it answers is what Koa answers for the same request,
+// errors included.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import type request from 'supertest';
-import { fastPoll } from '../../src/http/fast-poll';
+import { fastLane } from '../../src/http/fast-lane';
 import { begin, expectError, type Login, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
 
 /** Headers an answer must carry the same whichever way it was made (Retry-After: present). */
@@ -22,14 +24,14 @@ function sameAnswer(fast: request.Response, koa: request.Response, what: string)
   assert.equal(fast.headers['retry-after'] !== undefined, koa.headers['retry-after'] !== undefined, `${what}: Retry-After`);
 }
 
-describe('fast lane for GET /poll (HTTP, #5)', () => {
+describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
   let t: TestApp;
   afterEach(() => t.close());
 
   it('takes plain polls with the token in the header, and leaves everything else to Koa', async () => {
     t = await startApp();
     const a = await newUser(t);
-    const lane = fastPoll(t.core, '*', () => undefined, t.logger);
+    const lane = fastLane(t.core, { corsOrigin: '*', bodyLimitBytes: t.config.bodyLimitBytes, record: () => undefined, logger: t.logger, allowedMethods: () => [] });
     // A server with only the lane: what it does not take is answered 599.
     const probe = http.createServer((req, res) => {
       if (!lane(req, res)) res.writeHead(599).end();
@@ -53,6 +55,23 @@ describe('fast lane for GET /poll (HTTP, #5)', () => {
         [`/poll?timeout=0`, a.auth, 'HEAD'],
       ];
       for (const [path, headers, method] of left) assert.equal(await get(path, headers, method), 599, `${method ?? 'GET'} ${path} goes to Koa`);
+
+      const post = async (path: string, headers: Record<string, string>, body: string | Buffer) =>
+        (await fetch(base + path, { method: 'POST', headers: { ...a.auth, ...headers }, body })).status;
+      const json = JSON.stringify({ to: a.username, body: 'through the lane' });
+      assert.equal(await post('/messages', { 'Content-Type': 'application/json' }, json), 201, 'a plain JSON send is taken');
+      assert.equal(await post('/messages', { 'Content-Type': 'application/json; charset=UTF-8' }, json), 201, 'with its charset');
+      const leftPosts: Array<[string, Record<string, string>, string | Buffer]> = [
+        ['/messages', { 'Content-Type': 'application/x-www-form-urlencoded' }, `to=${a.username}&body=form`],
+        ['/messages', { 'Content-Type': 'text/plain' }, json],
+        ['/messages', { 'Content-Type': 'application/json', 'X-HTTP-Method-Override': 'DELETE' }, json],
+        ['/messages?x=1', { 'Content-Type': 'application/json' }, json],
+        ['/messages', { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, zlib.gzipSync(json)],
+        ['/messages', { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, json],
+        ['/messages', { 'Content-Type': 'application/json' }, JSON.stringify({ to: a.username, body: 'x'.repeat(70_000) })],
+        ['/sessions', { 'Content-Type': 'application/json' }, '{}'],
+      ];
+      for (const [path, headers, body] of leftPosts) assert.equal(await post(path, headers, body), 599, `POST ${path} ${JSON.stringify(headers)} goes to Koa`);
       t.core.hub.closeAll();
       assert.equal(await get('/poll?timeout=0'), 599, 'shutting down: Koa');
     } finally {
@@ -91,6 +110,58 @@ describe('fast lane for GET /poll (HTTP, #5)', () => {
     assert.match(String(revoked.headers['www-authenticate']), /^Bearer /);
     assert.equal(revoked.headers['x-accel-buffering'], 'no');
     assert.equal(revoked.headers['cache-control'], 'no-store');
+  });
+
+  it('answers sends as Koa does: created, retried, refused in every way the body can be wrong', async () => {
+    t = await startApp({ RATE_MESSAGES_USER: '6/60' });
+    const a = await newUser(t);
+    const b = await newUser(t);
+    // The lane: token in the header. Koa: the same JSON with the token in it instead.
+    const both = async (fields: Record<string, unknown> | string, what: string) => {
+      const raw = (withToken: boolean) =>
+        typeof fields === 'string' ? fields : JSON.stringify(withToken ? { ...fields, access_token: a.token } : fields);
+      const fast = await t.http().post('/messages').set(a.auth).type('json').send(raw(false));
+      const koa = await t.http().post('/messages').type('json').send(typeof fields === 'string' ? raw(false) : raw(true)).set(typeof fields === 'string' ? a.auth : {});
+      return { fast, koa, what };
+    };
+    const same = ({ fast, koa, what }: { fast: request.Response; koa: request.Response; what: string }) => {
+      sameAnswer(fast, koa, what);
+      return fast;
+    };
+
+    // Created (two different messages, so compare all but the id and time), then a retry.
+    const created = {
+      fast: await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'hello', client_id: 'c1' }),
+      koa: await t.http().post('/messages').send({ to: b.username, body: 'hello', client_id: 'c2', access_token: a.token }),
+    };
+    assert.equal(created.fast.status, 201);
+    assert.equal(created.koa.status, 201);
+    assert.deepEqual(Object.keys(created.fast.body.message), Object.keys(created.koa.body.message));
+    for (const h of COMPARED) assert.equal(created.fast.headers[h], created.koa.headers[h], `created: ${h}`);
+    const retry = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'hello', client_id: 'c1' }).expect(200);
+    assert.deepEqual(retry.body, created.fast.body);
+    expectError(same(await both({ to: b.username, body: 'other', client_id: 'c1' }, 'client_id reused')), 409, 'client_id_reused');
+    expectError(same(await both({ to: 'nobody-here', body: 'x' }, 'no such user')), 404, 'user_not_found');
+    expectError(same(await both({ body: 'x' }, 'no to')), 400, 'invalid_request');
+    expectError(same(await both({ to: b.username, body: '   ' }, 'blank body')), 400, 'invalid_request');
+    expectError(same(await both({ to: b.username, body: 5 }, 'a number for body')), 400, 'invalid_request');
+    expectError(same(await both({ to: b.username, body: 'x', _method: 'PUT' }, 'a bad override')), 400, 'invalid_request');
+    const deleted = same(await both({ to: b.username, body: 'x', _method: 'DELETE' }, 'an override to DELETE'));
+    expectError(deleted, 405, 'method_not_allowed');
+    assert.equal(deleted.headers.allow, 'GET, HEAD, POST');
+    expectError(same(await both('{"to": ', 'broken JSON')), 400, 'invalid_json');
+    expectError(same(await both('"just a string"', 'not an object')), 400, 'invalid_json');
+    expectError(same(await both('[1, 2]', 'an array')), 400, 'invalid_request');
+    expectError(same(await both(`{"to": "${b.username}", "body": "x", "__proto__": {"admin": true}}`, 'a __proto__ key')), 400, 'invalid_json');
+    // Past the limit both refuse alike, with Retry-After.
+    for (let i = 0; i < 8; i++) await t.http().post('/messages').set(a.auth).send({ to: b.username, body: `fill ${i}` });
+    const limited = same(await both({ to: b.username, body: 'one too many' }, 'rate limited'));
+    expectError(limited, 429, 'rate_limited');
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    // Nothing refused was stored: hello and the fills that fitted.
+    const history = await t.http().get(`/messages?with=${b.username}&limit=50`).set(a.auth).expect(200);
+    assert.ok(history.body.messages.every((m: { body: string }) => m.body === 'hello' || m.body.startsWith('fill ')), JSON.stringify(history.body));
+    assert.equal(history.body.messages.filter((m: { body: string }) => m.body === 'hello').length, 2, 'c1 and c2, each once');
   });
 
   it('says Vary: Origin and answers with the caller\'s origin when CORS_ORIGIN is a list', async () => {
