@@ -72,7 +72,10 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     timer.unref();
     firstRequestTimers.set(socket, timer);
     socket.on('close', () => {
-      clearTimeout(timer);
+      // Looked up, not captured: a timer cleared by the first request is then garbage, not
+      // kept for the life of the connection (a held poll's connection lives long).
+      const pending = firstRequestTimers.get(socket);
+      if (pending) clearTimeout(pending);
       sockets.delete(socket);
       unsent.delete(socket);
       const left = (perAddress.get(addr) ?? 1) - 1;
@@ -113,28 +116,32 @@ type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
  * requests come back in order as HTTP/1.1 wants.
  */
 export function onePerConnection(handler: Listener): Listener {
+  /** Per connection with a request under way: the requests waiting behind it. */
   const queues = new WeakMap<Socket, Array<[http.IncomingMessage, http.ServerResponse]>>();
-  const start = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const socket = req.socket;
-    const next = (): void => {
-      const queue = queues.get(socket);
-      const following = queue?.shift();
-      if (following) start(following[0], following[1]);
-      else queues.delete(socket);
-    };
-    // on, not once: a response finishes and closes only once, and once() allocates a wrapper
-    // per call, which every held poll would carry.
-    res.on('finish', next);
-    res.on('close', () => {
-      if (!res.writableFinished) queues.delete(socket); // the connection is gone: drop the rest
-    });
+  const NONE: Array<[http.IncomingMessage, http.ServerResponse]> = [];
+  // Listeners shared by every response (they find their connection through res.req), so a
+  // held poll carries no closures for this; on, not once, for the same reason: a response
+  // finishes and closes only once, and once() allocates a wrapper per call.
+  function onFinish(this: http.ServerResponse): void {
+    const socket = this.req.socket;
+    const following = queues.get(socket)?.shift();
+    if (following) start(following[0], following[1]);
+    else queues.delete(socket);
+  }
+  function onClose(this: http.ServerResponse): void {
+    if (!this.writableFinished) queues.delete(this.req.socket); // the connection is gone: drop the rest
+  }
+  function start(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.on('finish', onFinish);
+    res.on('close', onClose);
     handler(req, res);
-  };
+  }
   return (req, res) => {
     const queue = queues.get(req.socket);
-    if (queue) queue.push([req, res]);
+    if (queue === NONE) queues.set(req.socket, [[req, res]]);
+    else if (queue) queue.push([req, res]);
     else {
-      queues.set(req.socket, []);
+      queues.set(req.socket, NONE); // one shared empty queue until something waits
       start(req, res);
     }
   };

@@ -51,9 +51,8 @@ function overloadRetryAfter(baseS: number): number {
 export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
   const since = req.since ?? device.cursor;
   const now = Date.now();
-  // Presence counts polls that were accepted: a refused one (bad cursor, server full) says
-  // nothing about a device that is really following its stream.
-  const seen = (): void => core.presence.touch(device.userId, device.username, device.id, now);
+  // Presence counts polls that were accepted (touched below): a refused one (bad cursor,
+  // server full) says nothing about a device that is really following its stream.
 
   const waiter = core.hub.subscribe(device.userId, device.id, since);
   // The head first: one cheap index probe tells "nothing new" (the common case: a client
@@ -68,20 +67,20 @@ export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onG
     const ready = readEvents(core, device, since, req.limit);
     if (ready.length > 0) {
       waiter.cancel();
-      seen();
+      core.presence.touch(device.userId, device.username, device.id, now);
       return answer('immediate', since, ready);
     }
   }
   if (req.timeoutMs === 0) {
     waiter.cancel();
-    seen();
+    core.presence.touch(device.userId, device.username, device.id, now);
     return answer('timeout', since, []);
   }
   if (waiter.hold(req.timeoutMs) === 'overloaded') {
     waiter.cancel();
     throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
   }
-  seen();
+  core.presence.touch(device.userId, device.username, device.id, now);
   onGone(() => waiter.cancel());
   {
     const outcome = await waiter.promise;
