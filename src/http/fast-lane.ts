@@ -2,8 +2,8 @@
 // POST /messages, with the token in the Authorization header. Every message is one send and
 // one poll answer per device; through Koa each pays for a context, its request and response
 // objects, the middleware chain and on-finished listeners, and a held poll keeps all of that
-// alive while it waits (bench/README.md: about a third of the CPU per message, and most of the
-// memory per held poll). Here they are answered straight from node:http with the same parts
+// alive while it waits (bench/README.md: about a third of the CPU per message, and most of
+// what a held poll kept beyond the bare ceiling's). Here they are answered straight from node:http with the same parts
 // the routes use: pollRequest()/pollBody() (stream.ts), sendFromBody() (messages.ts), the
 // body parser koa-body itself uses (co-body, same options), authenticate(), the error catalog
 // and its mapping of parser errors, the same headers, log line and metrics.
