@@ -1604,25 +1604,32 @@
     return null;
   }
 
-  function onLoginSubmit(e) {
-    preventDefault(e);
-    var username = trim($('login-username').value).toLowerCase();
-    var password = $('login-password').value;
-    var problem = checkCredentials(username, password, false);
-    if (problem) { showAuthError(problem); return; }
+  // The fields of the log-in or sign-up form, checked; null (with the problem shown) if not.
+  function authFields(prefix, signingUp) {
+    var f = {
+      username: trim($(prefix + 'username').value).toLowerCase(),
+      password: $(prefix + 'password').value,
+      device: trim($(prefix + 'device').value) || guessDeviceName()
+    };
+    var problem = checkCredentials(f.username, f.password, signingUp);
+    if (problem) { showAuthError(problem); return null; }
     show($('auth-error'), false);
     show($('auth-info'), false);
-    logIn(username, password, trim($('login-device').value) || guessDeviceName());
+    return f;
+  }
+
+  function onLoginSubmit(e) {
+    preventDefault(e);
+    var f = authFields('login-', false);
+    if (f) logIn(f.username, f.password, f.device);
   }
 
   function onSignupSubmit(e) {
     preventDefault(e);
-    var username = trim($('signup-username').value).toLowerCase();
-    var password = $('signup-password').value;
-    var problem = checkCredentials(username, password, true);
-    if (problem) { showAuthError(problem); return; }
-    show($('auth-error'), false);
-    show($('auth-info'), false);
+    var f = authFields('signup-', true);
+    if (!f) return;
+    var username = f.username;
+    var password = f.password;
     authBusy(true);
     api('POST', '/users', { username: username, password: password }, function (res) {
       if (!res.ok) {
@@ -1631,7 +1638,7 @@
         focusAuthField(res, true);
         return;
       }
-      logIn(username, password, trim($('signup-device').value) || guessDeviceName());
+      logIn(username, password, f.device);
     }, { token: null, always: true });
   }
 

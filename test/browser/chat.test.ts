@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../support/server';
 import {
   apiCall,
+  closeTabs,
   apiLogin,
   createUser,
   DELIVERY_MS,
@@ -51,13 +52,9 @@ describe('chat page in Chromium (issue 4)', function () {
   }
 
   afterEach(async () => {
-    const errors = tabs.flatMap((t) => t.errors);
-    const connections = tabs.map((t) => t.maxInFlight());
-    await Promise.all(tabs.map((t) => t.context.close()));
+    const closing = tabs;
     tabs = [];
-    assert.deepEqual(errors, [], 'script errors on the page');
-    // One poll plus one queue for everything else.
-    for (const n of connections) assert.ok(n <= 2, `a page had ${n} requests open at once`);
+    await closeTabs(closing);
   });
 
   it('signs up, logs out, refuses a wrong password and logs in naming the device', async () => {

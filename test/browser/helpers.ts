@@ -189,3 +189,15 @@ export function unreadBadge(page: Page, username: string): Promise<string | null
     return badge ? (badge.textContent as string) : null;
   }, username);
 }
+
+/**
+ * Closes a test's tabs, then checks what every page test promises: no script errors, and
+ * never more than two requests open at once (one poll plus one queue for everything else).
+ */
+export async function closeTabs(tabs: Tab[]): Promise<void> {
+  const errors = tabs.flatMap((t) => t.errors);
+  const connections = tabs.map((t) => t.maxInFlight());
+  await Promise.all(tabs.map((t) => t.context.close()));
+  assert.deepEqual(errors, [], 'script errors on the page');
+  for (const n of connections) assert.ok(n <= 2, `a page had ${n} requests open at once`);
+}
