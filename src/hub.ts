@@ -45,13 +45,36 @@ export interface HubStats {
   users: number;
 }
 
-type Settle<E> = (outcome: Outcome<E>) => void;
+/**
+ * Receives a waiter's outcome, once. Called in a microtask, never from inside the hub call that
+ * settled it: a publish() finishes waking every waiter (and the writer that called it carries on)
+ * before any answer is written, as it was when waiters were promises.
+ */
+export type Settle<E> = (outcome: Outcome<E>) => void;
 
+// Outcomes without data are shared: nothing per wake-up.
+const TIMEOUT: Outcome<never> = Object.freeze({ kind: 'timeout' });
+const SUPERSEDED: Outcome<never> = Object.freeze({ kind: 'superseded' });
+const REVOKED: Outcome<never> = Object.freeze({ kind: 'revoked' });
+const SHUTDOWN: Outcome<never> = Object.freeze({ kind: 'shutdown' });
+const CANCELLED: Outcome<never> = Object.freeze({ kind: 'cancelled' });
+
+const SUBSCRIBED = 0;
+const HELD = 1;
+const SETTLED = 2;
+
+/** The timer's callback: one function for every waiter (no closure per held poll). */
+function expire<E extends { seq: number }>(w: Waiter<E>): void {
+  w.settle(TIMEOUT);
+}
+
+/**
+ * One poll's subscription. A plain object with a callback rather than a promise: a held poll is
+ * the server's main cost in memory, and a promise with its resolver and the suspended async
+ * frames awaiting it kept about twice what this does (bench/README.md, "Memory per held poll").
+ */
 export class Waiter<E extends { seq: number }> {
-  readonly promise: Promise<Outcome<E>>;
-  private resolve!: Settle<E>;
-  private settled = false;
-  private heldFlag = false;
+  private state = SUBSCRIBED;
   timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -60,49 +83,68 @@ export class Waiter<E extends { seq: number }> {
     readonly deviceId: string,
     /** The cursor the poll started from: only events after it are for this waiter. */
     readonly since: number,
-  ) {
-    this.promise = new Promise((resolve) => (this.resolve = resolve));
-  }
+    private onSettle: Settle<E> | null,
+  ) {}
 
   get isSettled(): boolean {
-    return this.settled;
+    return this.state === SETTLED;
   }
 
   get isHeld(): boolean {
-    return this.heldFlag;
+    return this.state === HELD;
   }
 
-  /** Arms the timeout and takes a slot; 'overloaded' when the server holds its maximum. */
+  /**
+   * Arms the timeout and takes a slot; 'overloaded' when the server holds its maximum. A waiter
+   * woken between subscribe and hold is 'held' too: its outcome is already on its way.
+   */
   hold(timeoutMs: number): 'held' | 'overloaded' {
-    if (this.settled) return 'held'; // woken between subscribe and hold: the promise is ready
+    if (this.state === SETTLED) return 'held';
     return this.hub.hold(this, timeoutMs);
   }
 
   /** The client went away, or the caller answered without waiting. Idempotent. */
   cancel(): void {
-    this.settle({ kind: 'cancelled' });
+    this.settle(CANCELLED);
   }
 
   /** @internal called by the hub only */
   markHeld(): void {
-    this.heldFlag = true;
+    this.state = HELD;
   }
 
   /** @internal called by the hub: ends the wait once, releasing everything it held. */
   settle(outcome: Outcome<E>): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.hub.release(this);
-    this.heldFlag = false;
-    this.resolve(outcome);
+    if (this.state === SETTLED) return;
+    this.hub.release(this); // while still HELD: release() frees the slot of a held waiter
+    this.state = SETTLED;
+    const f = this.onSettle;
+    this.onSettle = null; // the caller's closure (and what it keeps) is not kept past the answer
+    if (f) queueMicrotask(() => f(outcome));
   }
 }
 
+/** Adds to a map of lists; a new list is made for one (push() on [] reserves room for 17). */
+function addTo<K, W>(map: Map<K, W[]>, key: K, w: W): void {
+  const list = map.get(key);
+  if (list) list.push(w);
+  else map.set(key, [w]);
+}
+
+function removeFrom<K, W>(map: Map<K, W[]>, key: K, w: W): boolean {
+  const list = map.get(key);
+  const i = list ? list.indexOf(w) : -1;
+  if (!list || i < 0) return false;
+  if (list.length === 1) map.delete(key);
+  else list.splice(i, 1);
+  return true;
+}
+
 export class Hub<E extends { seq: number }> {
-  private readonly byUser = new Map<number, Set<Waiter<E>>>();
-  /** Held waiters per device, oldest first. */
+  /** Every subscribed waiter, by user: whom publish() wakes. */
+  private readonly byUser = new Map<number, Waiter<E>[]>();
+  /** Held waiters per device, oldest first: for the per-device cap. */
   private readonly heldByDevice = new Map<string, Waiter<E>[]>();
-  private readonly heldUsers = new Map<number, number>();
   private heldCount = 0;
   private waiterCount = 0;
   private timerCount = 0;
@@ -115,64 +157,50 @@ export class Hub<E extends { seq: number }> {
     return this.isClosed;
   }
 
-  /** Step 1 of a poll: from now on every event published for the user reaches this waiter. */
-  subscribe(userId: number, deviceId: string, since: number): Waiter<E> {
-    const w = new Waiter<E>(this, userId, deviceId, since);
+  /**
+   * Step 1 of a poll: from now on every event published for the user reaches this waiter.
+   * `onSettle` gets its outcome once (see Settle).
+   */
+  subscribe(userId: number, deviceId: string, since: number, onSettle: Settle<E>): Waiter<E> {
+    const w = new Waiter<E>(this, userId, deviceId, since, onSettle);
     if (this.isClosed) {
       // Shutting down: answer at once with nothing, the client polls again after the restart.
-      w.settle({ kind: 'shutdown' });
+      w.settle(SHUTDOWN);
       return w;
     }
-    let set = this.byUser.get(userId);
-    if (!set) this.byUser.set(userId, (set = new Set()));
-    set.add(w);
+    addTo(this.byUser, userId, w);
     this.waiterCount++;
     return w;
   }
 
   /** @internal use Waiter.hold */
   hold(w: Waiter<E>, timeoutMs: number): 'held' | 'overloaded' {
-    const list = this.heldByDevice.get(w.deviceId) ?? [];
     // Per-device cap first: letting the device's own oldest poll go frees a slot, so a device
     // at its own limit (several tabs) is never told the whole server is full.
-    while (list.length >= this.limits.pollsPerDevice) {
+    for (let list = this.heldByDevice.get(w.deviceId); list && list.length >= this.limits.pollsPerDevice; list = this.heldByDevice.get(w.deviceId)) {
       const oldest = list[0];
       if (!oldest) break;
-      oldest.settle({ kind: 'superseded' });
+      oldest.settle(SUPERSEDED);
     }
     if (this.heldCount >= this.limits.maxHeld) return 'overloaded';
-    list.push(w);
-    this.heldByDevice.set(w.deviceId, list);
-    this.heldUsers.set(w.userId, (this.heldUsers.get(w.userId) ?? 0) + 1);
+    addTo(this.heldByDevice, w.deviceId, w);
     this.heldCount++;
     w.markHeld();
-    w.timer = setTimeout(() => w.settle({ kind: 'timeout' }), timeoutMs);
+    w.timer = setTimeout(expire, timeoutMs, w);
     this.timerCount++;
     return 'held';
   }
 
-  /** @internal removes every trace of a settled waiter: sets, slot, timer. */
+  /** @internal removes every trace of a settled waiter: lists, slot, timer. */
   release(w: Waiter<E>): void {
-    const set = this.byUser.get(w.userId);
-    if (set?.delete(w)) {
-      this.waiterCount--;
-      if (set.size === 0) this.byUser.delete(w.userId);
-    }
+    if (removeFrom(this.byUser, w.userId, w)) this.waiterCount--;
     if (w.timer) {
       clearTimeout(w.timer);
       w.timer = null;
       this.timerCount--;
     }
     if (w.isHeld) {
-      const list = this.heldByDevice.get(w.deviceId);
-      if (list) {
-        const i = list.indexOf(w);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.heldByDevice.delete(w.deviceId);
-      }
-      const n = (this.heldUsers.get(w.userId) ?? 1) - 1;
-      if (n > 0) this.heldUsers.set(w.userId, n);
-      else this.heldUsers.delete(w.userId);
+      removeFrom(this.heldByDevice, w.deviceId, w);
       this.heldCount--;
     }
   }
@@ -182,9 +210,9 @@ export class Hub<E extends { seq: number }> {
    * their commit. Each waiter keeps only the events after its own cursor.
    */
   publish(userId: number, events: readonly E[]): void {
-    const set = this.byUser.get(userId);
-    if (!set || events.length === 0) return;
-    for (const w of [...set]) {
+    const list = this.byUser.get(userId);
+    if (!list || events.length === 0) return;
+    for (const w of list.slice()) {
       const mine = events.filter((e) => e.seq > w.since);
       if (mine.length > 0) w.settle({ kind: 'events', events: mine });
     }
@@ -192,15 +220,15 @@ export class Hub<E extends { seq: number }> {
 
   /** The device's token no longer works: its waiters are answered at once. */
   revokeDevice(deviceId: string): void {
-    for (const set of this.byUser.values()) {
-      for (const w of [...set]) if (w.deviceId === deviceId) w.settle({ kind: 'revoked' });
+    for (const list of [...this.byUser.values()]) {
+      for (const w of list.slice()) if (w.deviceId === deviceId) w.settle(REVOKED);
     }
   }
 
   /** Shutdown: every waiter is answered at once, and later subscriptions are answered at once. */
   closeAll(): void {
     this.isClosed = true;
-    for (const set of [...this.byUser.values()]) for (const w of [...set]) w.settle({ kind: 'shutdown' });
+    for (const list of [...this.byUser.values()]) for (const w of list.slice()) w.settle(SHUTDOWN);
   }
 
   /** Devices holding at least one poll now. */
@@ -209,7 +237,7 @@ export class Hub<E extends { seq: number }> {
   }
 
   isUserHeld(userId: number): boolean {
-    return this.heldUsers.has(userId);
+    return this.byUser.get(userId)?.some((w) => w.isHeld) ?? false;
   }
 
   isDeviceHeld(deviceId: string): boolean {
@@ -217,12 +245,14 @@ export class Hub<E extends { seq: number }> {
   }
 
   stats(): HubStats {
+    let users = 0;
+    for (const list of this.byUser.values()) if (list.some((w) => w.isHeld)) users++;
     return {
       held: this.heldCount,
       waiters: this.waiterCount,
       timers: this.timerCount,
       devices: this.heldByDevice.size,
-      users: this.heldUsers.size,
+      users,
     };
   }
 }

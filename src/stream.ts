@@ -6,7 +6,7 @@
 import type { Core } from './core';
 import { formatCursor } from './cursor';
 import { Errors } from './errors';
-import type { OutcomeKind } from './hub';
+import type { Outcome, OutcomeKind, Waiter } from './hub';
 import type { DeviceAuth, StreamEvent } from './types';
 import { eventRowJson } from './views';
 
@@ -44,63 +44,100 @@ function overloadRetryAfter(baseS: number): number {
   return baseS + Math.floor(Math.random() * (baseS + 1));
 }
 
+/** How a poll ends for its caller: an answer, or an error (an AppError or a fault). */
+export type PollDone = (err: unknown, answer?: PollAnswer) => void;
+
 /**
+ * Runs a poll and calls `done` once with its answer: synchronously when it can answer at once or
+ * refuses, later when it was held. Callback style on purpose: a held poll keeps only this
+ * call's closures and its waiter, not suspended async frames and promises (bench/README.md).
+ *
  * @param onGone registers a callback for when the client goes away (its connection closed), so
  *   the waiter and its timer are freed at once rather than at the timeout.
  */
-export async function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
+export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void, done: PollDone): void {
   const since = req.since ?? device.cursor;
+  const limit = req.limit;
+  // Set once the poll is held: an outcome delivered before that is the cancellation of a poll
+  // that was answered (or refused) without waiting, and nobody reads it.
+  let waiting = false;
+  const waiter = core.hub.subscribe(device.userId, device.id, since, (outcome) => {
+    if (!waiting) return;
+    let a: PollAnswer;
+    try {
+      core.presence.touch(device.userId, device.username, device.id);
+      a = woken(core, device, since, limit, outcome);
+    } catch (err) {
+      done(err);
+      return;
+    }
+    done(null, a);
+  });
+  let ready: PollAnswer | null;
+  try {
+    ready = begin(core, device, req, since, waiter);
+  } catch (err) {
+    waiter.cancel();
+    done(err);
+    return;
+  }
+  if (ready) {
+    waiter.cancel();
+    done(null, ready);
+    return;
+  }
+  waiting = true;
+  onGone(() => waiter.cancel());
+}
+
+/** startPoll() as a promise: for the Koa route and tests. */
+export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
+  return new Promise((resolve, reject) => startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err))));
+}
+
+/** The part of a poll before it waits: an answer now, or null once the waiter is held. Throws refusals. */
+function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number, waiter: Waiter<StreamEvent>): PollAnswer | null {
   const now = Date.now();
   // Presence counts polls that were accepted (touched below): a refused one (bad cursor,
   // server full) says nothing about a device that is really following its stream.
 
-  const waiter = core.hub.subscribe(device.userId, device.id, since);
   // The head first: one cheap index probe tells "nothing new" (the common case: a client
   // polling again right after its answer) and "ahead of the stream" without reading events.
   const head = core.store.headSeq(device.userId);
-  if (since > head) {
-    waiter.cancel();
-    throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
-  }
+  if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
   core.store.noteDeviceSeen(device.id, now, since);
   if (head > since) {
     const ready = readEvents(core, device, since, req.limit);
     if (ready.length > 0) {
-      waiter.cancel();
       core.presence.touch(device.userId, device.username, device.id, now);
       return answer('immediate', since, ready);
     }
   }
   if (req.timeoutMs === 0) {
-    waiter.cancel();
     core.presence.touch(device.userId, device.username, device.id, now);
     return answer('timeout', since, []);
   }
-  if (waiter.hold(req.timeoutMs) === 'overloaded') {
-    waiter.cancel();
-    throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
-  }
+  if (waiter.hold(req.timeoutMs) === 'overloaded') throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
   core.presence.touch(device.userId, device.username, device.id, now);
-  onGone(() => waiter.cancel());
-  {
-    const outcome = await waiter.promise;
-    core.presence.touch(device.userId, device.username, device.id);
-    switch (outcome.kind) {
-      case 'events': {
-        // The published events are the ones committed after we subscribed; they follow on
-        // directly from `since` when nothing was missed. If they do not (they always should),
-        // read the store rather than risk a gap.
-        const first = outcome.events[0];
-        const events =
-          first && first.seq === since + 1 ? outcome.events.slice(0, req.limit) : readEvents(core, device, since, req.limit);
-        return answer('events', since, events);
-      }
-      case 'revoked':
-      case 'timeout':
-      case 'superseded':
-      case 'shutdown':
-      case 'cancelled':
-        return answer(outcome.kind, since, []);
+  return null;
+}
+
+/** The answer of a held poll, from what ended its wait. */
+function woken(core: Core, device: DeviceAuth, since: number, limit: number, outcome: Outcome<StreamEvent>): PollAnswer {
+  switch (outcome.kind) {
+    case 'events': {
+      // The published events are the ones committed after we subscribed; they follow on
+      // directly from `since` when nothing was missed. If they do not (they always should),
+      // read the store rather than risk a gap.
+      const first = outcome.events[0];
+      const events = first && first.seq === since + 1 ? outcome.events.slice(0, limit) : readEvents(core, device, since, limit);
+      return answer('events', since, events);
     }
+    case 'revoked':
+    case 'timeout':
+    case 'superseded':
+    case 'shutdown':
+    case 'cancelled':
+      return answer(outcome.kind, since, []);
   }
 }

@@ -22,7 +22,7 @@ import { authenticate } from '../auth';
 import type { Core } from '../core';
 import { Errors, isAppError } from '../errors';
 import { errorFields, type Logger } from '../log';
-import { poll } from '../stream';
+import { startPoll } from '../stream';
 import type { DeviceAuth } from '../types';
 import { bearerToken, deviceSeen } from './auth';
 import { overriddenToDelete } from './body';
@@ -131,19 +131,20 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
       return false; // refused before it started: Koa makes the answer
     }
     deviceSeen(core, device);
-    poll(core, device, request, onClientGone(req, res)).then(
-      (a) => {
-        if (a.outcome === 'revoked') {
-          const e = Errors.unauthorized(REVOKED_WHILE_HELD);
-          answer(req, res, e.status, JSON.stringify(e.toJSON()), e.headers);
-          record({ method: 'GET', route: '/poll', status: e.status, seconds: secondsSince(started), device, pollOutcome: a.outcome, errorCode: e.code });
-          return;
-        }
-        answer(req, res, 200, pollBody(a), NO_HEADERS);
-        record({ method: 'GET', route: '/poll', status: 200, seconds: secondsSince(started), device, pollOutcome: a.outcome });
-      },
-      (err: unknown) => fail(req, res, '/poll', device, started, err),
-    );
+    startPoll(core, device, request, onClientGone(req, res), (err, a) => {
+      if (!a) {
+        fail(req, res, '/poll', device, started, err);
+        return;
+      }
+      if (a.outcome === 'revoked') {
+        const e = Errors.unauthorized(REVOKED_WHILE_HELD);
+        answer(req, res, e.status, JSON.stringify(e.toJSON()), e.headers);
+        record({ method: 'GET', route: '/poll', status: e.status, seconds: secondsSince(started), device, pollOutcome: a.outcome, errorCode: e.code });
+        return;
+      }
+      answer(req, res, 200, pollBody(a), NO_HEADERS);
+      record({ method: 'GET', route: '/poll', status: 200, seconds: secondsSince(started), device, pollOutcome: a.outcome });
+    });
     return true;
   }
 }

@@ -1,6 +1,6 @@
 // The hub alone: no HTTP, no SQL (issue #2).
 import assert from 'node:assert/strict';
-import { Hub } from '../../src/hub';
+import { Hub, type Outcome, type Waiter } from '../../src/hub';
 
 type E = { seq: number; json: string };
 const ev = (seq: number): E => ({ seq, json: `{"n":${seq}}` });
@@ -9,10 +9,23 @@ function hub(pollsPerDevice = 4, maxHeld = 100): Hub<E> {
   return new Hub<E>({ pollsPerDevice, maxHeld });
 }
 
+/** A subscription whose outcome can be awaited, and which fails the test if delivered twice. */
+function sub(h: Hub<E>, userId: number, deviceId: string, since: number): Waiter<E> & { promise: Promise<Outcome<E>> } {
+  let resolve!: (o: Outcome<E>) => void;
+  const promise = new Promise<Outcome<E>>((r) => (resolve = r));
+  let calls = 0;
+  const w = h.subscribe(userId, deviceId, since, (o) => {
+    calls++;
+    assert.equal(calls, 1, 'an outcome is delivered once');
+    resolve(o);
+  });
+  return Object.assign(w, { promise });
+}
+
 describe('hub (unit, #2)', () => {
   it('wakes a held waiter with the events after its cursor only', async () => {
     const h = hub();
-    const w = h.subscribe(1, 'd1', 5);
+    const w = sub(h, 1, 'd1', 5);
     assert.equal(w.hold(10_000), 'held');
     h.publish(1, [ev(5), ev(6), ev(7)]);
     const out = await w.promise;
@@ -22,7 +35,7 @@ describe('hub (unit, #2)', () => {
 
   it('does not wake waiters of other users', async () => {
     const h = hub();
-    const mine = h.subscribe(1, 'd1', 0);
+    const mine = sub(h, 1, 'd1', 0);
     mine.hold(10_000);
     h.publish(2, [ev(1)]);
     assert.equal(mine.isSettled, false);
@@ -32,7 +45,7 @@ describe('hub (unit, #2)', () => {
 
   it('an event published between subscribe and hold is not lost (register, then read)', async () => {
     const h = hub();
-    const w = h.subscribe(1, 'd1', 0);
+    const w = sub(h, 1, 'd1', 0);
     h.publish(1, [ev(1)]); // e.g. committed while an asynchronous read was in flight
     assert.equal(w.hold(10_000), 'held');
     assert.deepEqual(await w.promise, { kind: 'events', events: [ev(1)] });
@@ -41,7 +54,7 @@ describe('hub (unit, #2)', () => {
 
   it('times out with its own timer, and the timer is gone afterwards', async () => {
     const h = hub();
-    const w = h.subscribe(1, 'd1', 0);
+    const w = sub(h, 1, 'd1', 0);
     w.hold(20);
     assert.equal(h.stats().timers, 1);
     assert.deepEqual(await w.promise, { kind: 'timeout' });
@@ -50,13 +63,13 @@ describe('hub (unit, #2)', () => {
 
   it('answers the oldest poll of a device past its per-device limit', async () => {
     const h = hub(2);
-    const a = h.subscribe(1, 'd1', 0);
+    const a = sub(h, 1, 'd1', 0);
     a.hold(10_000);
-    const b = h.subscribe(1, 'd1', 0);
+    const b = sub(h, 1, 'd1', 0);
     b.hold(10_000);
-    const other = h.subscribe(1, 'd2', 0);
+    const other = sub(h, 1, 'd2', 0);
     other.hold(10_000);
-    const c = h.subscribe(1, 'd1', 0);
+    const c = sub(h, 1, 'd1', 0);
     c.hold(10_000);
     assert.deepEqual(await a.promise, { kind: 'superseded' });
     assert.equal(b.isSettled, false);
@@ -68,20 +81,20 @@ describe('hub (unit, #2)', () => {
 
   it('refuses a new hold at the global cap and leaves existing holds alone', async () => {
     const h = hub(4, 2);
-    const a = h.subscribe(1, 'd1', 0);
-    const b = h.subscribe(2, 'd2', 0);
+    const a = sub(h, 1, 'd1', 0);
+    const b = sub(h, 2, 'd2', 0);
     assert.equal(a.hold(10_000), 'held');
     assert.equal(b.hold(10_000), 'held');
-    const c = h.subscribe(3, 'd3', 0);
+    const c = sub(h, 3, 'd3', 0);
     assert.equal(c.hold(10_000), 'overloaded');
     c.cancel();
     assert.equal(a.isSettled || b.isSettled, false);
     assert.equal(h.stats().held, 2);
     // A device at its own limit is never told the server is full: its oldest poll makes room.
     const h2 = hub(1, 1);
-    const x = h2.subscribe(1, 'd1', 0);
+    const x = sub(h2, 1, 'd1', 0);
     x.hold(10_000);
-    const y = h2.subscribe(1, 'd1', 0);
+    const y = sub(h2, 1, 'd1', 0);
     assert.equal(y.hold(10_000), 'held');
     assert.deepEqual(await x.promise, { kind: 'superseded' });
     h.closeAll();
@@ -90,10 +103,10 @@ describe('hub (unit, #2)', () => {
 
   it('revokes every waiter of one device at once, and no other', async () => {
     const h = hub();
-    const a = h.subscribe(1, 'd1', 0);
+    const a = sub(h, 1, 'd1', 0);
     a.hold(10_000);
-    const pending = h.subscribe(1, 'd1', 0); // subscribed, not yet held
-    const b = h.subscribe(1, 'd2', 0);
+    const pending = sub(h, 1, 'd1', 0); // subscribed, not yet held
+    const b = sub(h, 1, 'd2', 0);
     b.hold(10_000);
     h.revokeDevice('d1');
     assert.deepEqual(await a.promise, { kind: 'revoked' });
@@ -106,21 +119,67 @@ describe('hub (unit, #2)', () => {
   it('on closeAll answers everyone and answers later subscriptions at once', async () => {
     const h = hub();
     const ws = [1, 2, 3].map((u) => {
-      const w = h.subscribe(u, `d${u}`, 0);
+      const w = sub(h, u, `d${u}`, 0);
       w.hold(10_000);
       return w;
     });
     h.closeAll();
     for (const w of ws) assert.deepEqual(await w.promise, { kind: 'shutdown' });
-    const late = h.subscribe(9, 'd9', 0);
+    const late = sub(h, 9, 'd9', 0);
     assert.equal(late.isSettled, true);
     assert.deepEqual(await late.promise, { kind: 'shutdown' });
     assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
   });
 
+  it('delivers outcomes after the publish returns, never from inside it', async () => {
+    const h = hub();
+    const a = sub(h, 1, 'd1', 0);
+    a.hold(10_000);
+    const b = sub(h, 1, 'd2', 0);
+    b.hold(10_000);
+    const order: string[] = [];
+    void a.promise.then(() => order.push('a'));
+    void b.promise.then(() => order.push('b'));
+    h.publish(1, [ev(1)]);
+    order.push('published');
+    // Both are released at once (slots, timers), their callers hear of it a moment later.
+    assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
+    await Promise.all([a.promise, b.promise]);
+    assert.deepEqual(order, ['published', 'a', 'b']);
+  });
+
+  it('with one poll per device, a new poll replaces the held one', async () => {
+    const h = hub(1);
+    const a = sub(h, 1, 'd1', 0);
+    a.hold(10_000);
+    const b = sub(h, 1, 'd1', 0);
+    assert.equal(b.hold(10_000), 'held');
+    assert.deepEqual(await a.promise, { kind: 'superseded' });
+    assert.deepEqual(h.stats(), { held: 1, waiters: 1, timers: 1, devices: 1, users: 1 });
+    assert.equal(h.isDeviceHeld('d1'), true);
+    h.publish(1, [ev(1)]);
+    assert.deepEqual(await b.promise, { kind: 'events', events: [ev(1)] });
+    assert.equal(h.isDeviceHeld('d1'), false);
+  });
+
+  it('counts a user held while any of their devices holds, and only held waiters', () => {
+    const h = hub();
+    const a = sub(h, 1, 'd1', 0);
+    const b = sub(h, 1, 'd2', 0);
+    assert.equal(h.isUserHeld(1), false, 'subscribed is not held');
+    a.hold(10_000);
+    b.hold(10_000);
+    assert.deepEqual(h.stats(), { held: 2, waiters: 2, timers: 2, devices: 2, users: 1 });
+    a.cancel();
+    assert.equal(h.isUserHeld(1), true);
+    b.cancel();
+    assert.equal(h.isUserHeld(1), false);
+    assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
+  });
+
   it('cancel frees the slot and the timer at once and is idempotent', () => {
     const h = hub();
-    const w = h.subscribe(1, 'd1', 0);
+    const w = sub(h, 1, 'd1', 0);
     w.hold(10_000);
     assert.equal(h.isDeviceHeld('d1'), true);
     assert.equal(h.isUserHeld(1), true);
@@ -134,7 +193,7 @@ describe('hub (unit, #2)', () => {
     const h = hub(3, 5000);
     const all = [];
     for (let i = 0; i < 3000; i++) {
-      const w = h.subscribe(i % 50, `d${i % 200}`, 0);
+      const w = sub(h, i % 50, `d${i % 200}`, 0);
       w.hold(i % 3 === 0 ? 5 : 10_000);
       all.push(w);
     }
