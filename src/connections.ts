@@ -28,6 +28,8 @@ export interface ConnectionGuard {
   readonly refused: number;
   /** Connections closed because their client stopped reading. */
   readonly stalled: number;
+  /** Open connections now, in all. */
+  readonly connections: number;
   stop(): void;
 }
 
@@ -58,6 +60,22 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
   }, STALL_CHECK_MS);
   stallCheck.unref();
 
+  // One listener for every connection (it finds the socket as `this`): every held poll has a
+  // connection, and a closure per connection would be kept as long as the poll.
+  function onSocketClose(this: Socket): void {
+    // Looked up, not captured: a timer cleared by the first request is then garbage, not
+    // kept for the life of the connection (a held poll's connection lives long).
+    const pending = firstRequestTimers.get(this);
+    if (pending) clearTimeout(pending);
+    sockets.delete(this);
+    unsent.delete(this);
+    // The peer's address was read (and cached by Node) when it connected.
+    const addr = this.remoteAddress ?? 'unknown';
+    const left = (perAddress.get(addr) ?? 1) - 1;
+    if (left > 0) perAddress.set(addr, left);
+    else perAddress.delete(addr);
+  }
+
   server.on('connection', (socket: Socket) => {
     const addr = socket.remoteAddress ?? 'unknown';
     const n = (perAddress.get(addr) ?? 0) + 1;
@@ -71,17 +89,7 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     const timer = setTimeout(() => socket.destroy(), opts.firstRequestMs);
     timer.unref();
     firstRequestTimers.set(socket, timer);
-    socket.on('close', () => {
-      // Looked up, not captured: a timer cleared by the first request is then garbage, not
-      // kept for the life of the connection (a held poll's connection lives long).
-      const pending = firstRequestTimers.get(socket);
-      if (pending) clearTimeout(pending);
-      sockets.delete(socket);
-      unsent.delete(socket);
-      const left = (perAddress.get(addr) ?? 1) - 1;
-      if (left > 0) perAddress.set(addr, left);
-      else perAddress.delete(addr);
-    });
+    socket.on('close', onSocketClose);
   });
   server.on('request', (req: http.IncomingMessage) => {
     const timer = firstRequestTimers.get(req.socket);
@@ -99,6 +107,9 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     get stalled() {
       return stalled;
     },
+    get connections() {
+      return sockets.size;
+    },
     stop: () => clearInterval(stallCheck),
   };
 }
@@ -111,38 +122,18 @@ type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
  * it are sent; a client that pipelines a hundred requests for large answers and never reads
  * would make the server build and hold them all (a gigabyte, measured in test/faults). Here
  * the next request of a connection starts only when the previous answer has been handed to the
- * socket ('finish'), so a connection holds at most one answer, which SEND_TIMEOUT then bounds
- * in time. Requests on different connections are not affected, and the answers of pipelined
- * requests come back in order as HTTP/1.1 wants.
+ * socket, so a connection holds at most one answer, which SEND_TIMEOUT then bounds in time.
+ * Requests on different connections are not affected, and the answers of pipelined requests
+ * come back in order as HTTP/1.1 wants.
+ *
+ * Node already keeps the queue: a response that arrives while an earlier one on its connection
+ * is unfinished gets no socket (`res.socket` is null) until that one has finished, and is then
+ * given it with a 'socket' event. So only a pipelined request waits for that event; the usual
+ * one starts at once and carries nothing for this (every held poll would keep it).
  */
 export function onePerConnection(handler: Listener): Listener {
-  /** Per connection with a request under way: the requests waiting behind it. */
-  const queues = new WeakMap<Socket, Array<[http.IncomingMessage, http.ServerResponse]>>();
-  const NONE: Array<[http.IncomingMessage, http.ServerResponse]> = [];
-  // Listeners shared by every response (they find their connection through res.req), so a
-  // held poll carries no closures for this; on, not once, for the same reason: a response
-  // finishes and closes only once, and once() allocates a wrapper per call.
-  function onFinish(this: http.ServerResponse): void {
-    const socket = this.req.socket;
-    const following = queues.get(socket)?.shift();
-    if (following) start(following[0], following[1]);
-    else queues.delete(socket);
-  }
-  function onClose(this: http.ServerResponse): void {
-    if (!this.writableFinished) queues.delete(this.req.socket); // the connection is gone: drop the rest
-  }
-  function start(req: http.IncomingMessage, res: http.ServerResponse): void {
-    res.on('finish', onFinish);
-    res.on('close', onClose);
-    handler(req, res);
-  }
   return (req, res) => {
-    const queue = queues.get(req.socket);
-    if (queue === NONE) queues.set(req.socket, [[req, res]]);
-    else if (queue) queue.push([req, res]);
-    else {
-      queues.set(req.socket, NONE); // one shared empty queue until something waits
-      start(req, res);
-    }
+    if (res.socket) handler(req, res);
+    else res.once('socket', () => handler(req, res));
   };
 }

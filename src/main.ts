@@ -57,16 +57,10 @@ function main(): void {
   const app = createApp({ core, logger });
 
   const server = createHttpServer(app, config);
-  guardConnections(server, {
+  const guard = guardConnections(server, {
     maxPerAddress: config.trustProxy ? 0 : config.maxConnectionsPerIp,
     firstRequestMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
-  });
-
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
   });
 
   // The admin command line writes to the same file from another process. When it has (SQLite's
@@ -99,7 +93,7 @@ function main(): void {
     // Answers already written still need their sockets; idle keep-alive sockets do not.
     setImmediate(() => server.closeIdleConnections());
     setTimeout(() => {
-      logger.warn({ open: sockets.size }, 'grace period over: closing remaining connections');
+      logger.warn({ open: guard.connections }, 'grace period over: closing remaining connections');
       server.closeAllConnections();
     }, config.shutdownGraceMs).unref();
   }

@@ -143,4 +143,22 @@ describe('connection guard (unit, #6)', () => {
     assert.deepEqual(mine, ['start /a', 'end /a', 'start /b', 'end /b', 'start /c', 'end /c']);
     assert.equal(most, 2, 'the other connection ran alongside; this one never had two at once');
   });
+
+  it('never starts the requests still waiting when their connection closes', async () => {
+    const started: string[] = [];
+    server = http.createServer(
+      onePerConnection((req, res) => {
+        started.push(String(req.url));
+        setTimeout(() => res.end('ok'), 100);
+      }),
+    );
+    const port = await listen(server);
+    const sock = await connect(port);
+    sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    const deadline = Date.now() + 3000;
+    while (started.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    sock.destroy();
+    await new Promise((r) => setTimeout(r, 300)); // /a's answer is due meanwhile
+    assert.deepEqual(started, ['/a']);
+  });
 });
