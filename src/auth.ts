@@ -131,7 +131,7 @@ export function authenticate(core: Core, token: string): DeviceAuth {
   const m = TOKEN_PATTERN.exec(token);
   if (!m || m[1] === undefined || m[2] === undefined) throw Errors.unauthorized('the access token is malformed');
   const device = core.store.getDeviceAuth(m[1]);
-  if (!device || !crypto.timingSafeEqual(device.tokenHash, sha256(m[2]))) {
+  if (!device || !crypto.timingSafeEqual(Buffer.from(device.tokenHash, 'hex'), sha256(m[2]))) {
     throw Errors.unauthorized('the access token is not valid (logged out or revoked?)');
   }
   return device;

@@ -30,7 +30,8 @@ export interface Device {
 /** A device with what authentication needs: the owner's name and the stored token hash. */
 export interface DeviceAuth extends Device {
   username: string;
-  tokenHash: Buffer;
+  /** sha256 of the token's secret, in hex. */
+  tokenHash: string;
 }
 
 export interface MessageRow {

@@ -344,8 +344,11 @@ export class Store {
     }
     let row = this.deviceCache.get(id);
     if (!row) {
-      row = this.st.selectDeviceAuth.get(id) as DeviceAuth | undefined;
-      if (!row) return undefined;
+      const r = this.st.selectDeviceAuth.get(id) as (Omit<DeviceAuth, 'tokenHash'> & { tokenHash: Buffer }) | undefined;
+      if (!r) return undefined;
+      // Cached as one flat object with the hash as a string: a Buffer costs three objects and
+      // memory outside the heap, and every device that polls is in this cache.
+      row = { id: r.id, userId: r.userId, name: r.name, createdAt: r.createdAt, lastSeenAt: r.lastSeenAt, cursor: r.cursor, username: r.username, tokenHash: r.tokenHash.toString('hex') };
       if (this.deviceCache.size >= DEVICE_CACHE_MAX) this.deviceCache.clear();
       this.deviceCache.set(id, row);
     }

@@ -24,7 +24,7 @@ describe('poll ordering (unit, #2)', () => {
 
   function device(userId: number, username: string): DeviceAuth {
     const d = core.store.createDevice({ id: `dev-${username}`, userId, name: 'test', tokenHash: Buffer.alloc(32) });
-    return { ...d, username, tokenHash: Buffer.alloc(32) };
+    return { ...d, username, tokenHash: '00'.repeat(32) };
   }
 
   it('a message stored and published during the read wakes the poll', async () => {
