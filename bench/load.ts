@@ -322,6 +322,14 @@ export interface W3Options {
   idle: (windowMs: number) => Promise<void>;
   /** Full GC in the server, then its memory. */
   memory: () => Promise<{ rssKiB: number; heapUsedKiB: number }>;
+  /**
+   * Seconds after the first reading to read memory again, the polls still held (0: no second
+   * reading). V8 gives back on its own what the burst of requests made it reserve (a young
+   * generation grown to its maximum, pages left by garbage) once the process has been idle for
+   * a while (its memory reducer: 10 to 20 s here, for both servers); the second reading is
+   * what holding the polls costs for as long as they are held.
+   */
+  settledAfterS: number;
 }
 
 export interface W3Result {
@@ -333,6 +341,11 @@ export interface W3Result {
   heapBeforeKiB: number;
   heapHeldKiB: number;
   heapKibPerPoll: number;
+  /** The second reading (see W3Options.settledAfterS); the first one again when there was none. */
+  rssSettledKiB: number;
+  kibPerPollSettled: number;
+  heapKibPerPollSettled: number;
+  settledAfterS: number;
   /** Answered 200 with no events after being held (close to holdS). */
   heldAndAnswered: number;
   answeredEarly: number;
@@ -392,6 +405,11 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
   await sleep(o.settleMs);
   await o.idle(300);
   const held = await o.memory();
+  let settled = held;
+  if (o.settledAfterS > 0) {
+    await sleep(o.settledAfterS * 1000);
+    settled = await o.memory();
+  }
   const measured = performance.now();
   await Promise.all(answers);
   client.close();
@@ -403,6 +421,10 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
     heapBeforeKiB: before.heapUsedKiB,
     heapHeldKiB: held.heapUsedKiB,
     heapKibPerPoll: (held.heapUsedKiB - before.heapUsedKiB) / o.polls,
+    rssSettledKiB: settled.rssKiB,
+    kibPerPollSettled: (settled.rssKiB - before.rssKiB) / o.polls,
+    heapKibPerPollSettled: (settled.heapUsedKiB - before.heapUsedKiB) / o.polls,
+    settledAfterS: o.settledAfterS,
     heldAndAnswered,
     answeredEarly,
     errors,

@@ -3,12 +3,14 @@
 // node dist/bench/probe.js ours|ceiling|ceiling-each RATE [SECONDS]   (RATE 0: closed loop)
 // node dist/bench/probe.js ours|ceiling heap POLLS: heap snapshots (into /tmp/heap-probe) of
 // the server idle and then holding POLLS polls; summarise with heapsnapshot.js.
+// node dist/bench/probe.js ours|ceiling w3 POLLS [ROUNDS]: W3 alone (held for 50 s, memory read again 25 s after the first reading), ROUNDS
+// times on fresh servers, printing RSS and heap per held poll: for comparing two versions.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, sleep } from './client.js';
-import { refreshCursors, w1 } from './load.js';
-import { cpuSeconds, hasTaskset, pinSelf } from './proc.js';
+import { refreshCursors, w1, w3 } from './load.js';
+import { cpuSeconds, hasTaskset, pinSelf, serverIdle } from './proc.js';
 import { ceilingSubject, oursSubject } from './subjects.js';
 
 async function main(): Promise<void> {
@@ -19,6 +21,21 @@ async function main(): Promise<void> {
   const repo = path.resolve(__dirname, '..', '..');
   const sync = process.env.BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
   const heap = rateArg === 'heap';
+  if (rateArg === 'w3') {
+    const polls = Number(secondsArg);
+    for (let round = 0; round < Number(process.argv[5] ?? '1'); round++) {
+      const p = await subject.start({ dbPath: path.join(dir, `w3-${round}.sqlite`), users: polls, seedMessages: 0, cpu: pinned ? 0 : null, sync: 'FULL', repo });
+      try {
+        const kiosks = await subject.accounts(p, Array.from({ length: polls }, (_, i) => i));
+        const r = await w3(p, kiosks, { polls, holdS: 50, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => p.memoryAfterGc(), idle: (ms) => serverIdle(p.pid, ms), settledAfterS: 25 });
+        console.log(`${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}`);
+      } finally {
+        await p.stop();
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const heapPolls = heap ? Number(secondsArg) : 0;
   const heapDir = '/tmp/heap-probe';
   if (heap) {

@@ -93,6 +93,18 @@ export class CoreWindow {
   }
 }
 
+/** Waits until the process has used (almost) no CPU for windowMs, for at most 15 s. */
+export async function serverIdle(pid: number, windowMs: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, windowMs));
+    // /proc counts in 10 ms ticks: at most one tick in a 100 ms window.
+    if (cpuSeconds(pid) - c0 <= Math.max(0.01, windowMs * 0.05e-3)) return;
+  }
+  process.stderr.write(`warning: server ${pid} did not go idle; memory read anyway\n`);
+}
+
 /** Busy share of every core over `ms` (from /proc/stat), to tell whether the machine is quiet. */
 export async function machineBusyPercent(ms: number): Promise<number[]> {
   const read = () =>

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Account, mergeRounds, refreshCursors, w1, type W1Result, type W1Round, w3, type W3Result, w4, type W4Result } from './load.js';
-import { CoreWindow, CpuWindow, cpuSeconds, hasTaskset, machine, machineBusyPercent, pinSelf, type ServerProc } from './proc.js';
+import { CoreWindow, CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, serverIdle, type ServerProc } from './proc.js';
 import { ceilingSubject, oursSubject, type Subject } from './subjects.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -27,7 +27,9 @@ export const plan = {
   holdS: 20,
   bodyChars: 60,
   w3Polls: num('BENCH_W3_POLLS', 10_000, 2_000),
-  w3HoldS: num('BENCH_W3_HOLD_S', 20, 10),
+  // Held long enough for the second memory reading, taken w3SettledS after the first.
+  w3HoldS: num('BENCH_W3_HOLD_S', 50, 10),
+  w3SettledS: num('BENCH_W3_SETTLED_S', 25, 0),
   w4Messages: num('BENCH_W4_MESSAGES', 1_000_000, 50_000),
   w4Iterations: num('BENCH_W4_ITERATIONS', 1000, 100),
   w4Warmup: 200,
@@ -139,17 +141,6 @@ async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: nu
 }
 
 /** Waits (at most 15 s) until the server uses under 5 % of a core over windowMs. */
-async function serverIdle(pid: number, windowMs: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const c0 = cpuSeconds(pid);
-    await new Promise((r) => setTimeout(r, windowMs));
-    // /proc counts in 10 ms ticks: at most one tick in a 100 ms window.
-    if (cpuSeconds(pid) - c0 <= Math.max(0.01, windowMs * 0.05e-3)) return;
-  }
-  log(`warning: server ${pid} did not go idle; W3 memory read anyway`);
-}
-
 function meanUsage(us: Usage[]): Usage {
   const m = (f: (u: Usage) => number) => us.reduce((a, u) => a + f(u), 0) / us.length;
   return {
@@ -175,7 +166,7 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
   const w3r = new Map<Live, W3Result>();
   for (const l of lives) {
     log(`${l.s.label}: W3 ${plan.w3Polls} held polls`);
-    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms) }));
+    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms), settledAfterS: plan.w3SettledS }));
   }
   const rounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
   for (let r = 0; r < plan.w1Rounds; r++) {
@@ -281,9 +272,16 @@ const rows: Row[] = [
   { what: 'W1-half generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}` },
   { what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1half) },
   { what: 'W3 polls held at once and answered', get: (r) => `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`, target: 'all' },
-  { what: 'W3 server RSS before → held (after a full GC), MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)}` },
-  { what: 'W3 JS heap per held poll, KiB', get: (r) => f2(r.w3.heapKibPerPoll), ratio: (o, c) => o.w3.heapKibPerPoll / c.w3.heapKibPerPoll },
-  { what: 'W3 RSS KiB per held poll', get: (r) => f2(r.w3.kibPerPoll), ratio: (o, c) => o.w3.kibPerPoll / c.w3.kibPerPoll, target: '≤ 1.2', pass: (x, o) => x <= 1.2 && o.w3.heldAndAnswered === o.w3.polls },
+  { what: 'W3 server RSS before → held → settled (each after a full GC), MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)} → ${f1(r.w3.rssSettledKiB / 1024)}` },
+  { what: 'W3 JS heap per held poll, KiB', get: (r) => f2(r.w3.heapKibPerPollSettled), ratio: (o, c) => o.w3.heapKibPerPollSettled / c.w3.heapKibPerPollSettled },
+  { what: 'W3 RSS KiB per held poll, right after the last poll came in', get: (r) => f2(r.w3.kibPerPoll), ratio: (o, c) => o.w3.kibPerPoll / c.w3.kibPerPoll },
+  {
+    what: 'W3 RSS KiB per held poll, settled (the polls still held)',
+    get: (r) => `${f2(r.w3.kibPerPollSettled)}${r.w3.settledAfterS ? ` (${r.w3.settledAfterS} s later)` : ' (no second reading)'}`,
+    ratio: (o, c) => o.w3.kibPerPollSettled / c.w3.kibPerPollSettled,
+    target: '≤ 1.2',
+    pass: (x, o) => x <= 1.2 && o.w3.heldAndAnswered === o.w3.polls && o.w3.allHeldAtOnce,
+  },
   ...(['send', 'poll', 'history'] as const).flatMap((k): Row[] => [
     { what: `W4 ${k} ms p50 / p99, empty database`, get: (r) => `${ms(r.w4empty[k].p50)} / ${ms(r.w4empty[k].p99)}` },
     { what: `W4 ${k} ms p50 / p99, ${plan.w4Messages.toLocaleString('en')} messages`, get: (r) => `${ms(r.w4full[k].p50)} / ${ms(r.w4full[k].p99)}`, ratio: (o, c) => o.w4full[k].p50 / c.w4full[k].p50 },
@@ -403,7 +401,7 @@ async function main(): Promise<void> {
     `Run ${date}${quick ? ' (--quick: shortened phases, not for the record)' : ''}: ${m.nproc} × ${m.cpu}, ${m.memGiB} GiB, Linux ${m.kernel}; ` +
       `Node ${v.node}, SQLite ${v.sqlite} (better-sqlite3 ${v['better-sqlite3']}); synchronous=${plan.sync}; ` +
       (pinned ? 'server pinned to CPU 0, generator to CPU 1.' : 'not pinned (taskset or a second core missing).'),
-    `W1 and W1-half: ${plan.receivers} receivers, ${plan.senders} senders, ${plan.w1Rounds} rounds of ${plan.w1Ms / 1000} s each, alternating servers; W3: ${plan.w3Polls} polls held ${plan.w3HoldS} s; ` +
+    `W1 and W1-half: ${plan.receivers} receivers, ${plan.senders} senders, ${plan.w1Rounds} rounds of ${plan.w1Ms / 1000} s each, alternating servers; W3: ${plan.w3Polls} polls held ${plan.w3HoldS} s, memory read once they are in and again ${plan.w3SettledS} s later; ` +
       `W4: ${plan.w4Iterations} rounds of send, poll, history (limit 50) one at a time.`,
     ...skipped.map((s) => `Not measured: ${s}.`),
     ...noise(busyBefore, results),
