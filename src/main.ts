@@ -1,5 +1,4 @@
 // The process: loadConfig -> openStore -> createCore -> createApp -> listen; signals; shutdown.
-import type { Socket } from 'node:net';
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
 import { revokeVanishedDevices } from './auth';
 import { guardConnections } from './connections';

@@ -115,11 +115,6 @@ const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.dictionary(fc.constantFrom('a', '$gt', '__proto__', 'length'), nastyString, { maxKeys: 2 }), weight: 1 },
 );
 
-/** A field that is sometimes right, so validation deeper down is reached too. */
-function field(valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
-  return fc.oneof({ arbitrary: valid, weight: 2 }, { arbitrary: nastyValue, weight: 3 }, { arbitrary: fc.constant(undefined), weight: 1 });
-}
-
 /**
  * Which parts of an otherwise valid request to spoil: none (about a third of the cases, so
  * success paths and what they store are exercised too), one, or a few.
