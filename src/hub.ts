@@ -71,7 +71,8 @@ function expire<E extends { seq: number }>(w: Waiter<E>): void {
 /**
  * One poll's subscription. A plain object with a callback rather than a promise: a held poll is
  * the server's main cost in memory, and a promise with its resolver and the suspended async
- * frames awaiting it kept about twice what this does (bench/README.md, "Memory per held poll").
+ * frames awaiting it kept about 1.2 KB more per held poll (bench/README.md, "What a held poll
+ * keeps").
  */
 export class Waiter<E extends { seq: number }> {
   private state = SUBSCRIBED;

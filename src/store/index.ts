@@ -220,6 +220,15 @@ export class Store {
    */
   private readonly deviceCache = new Map<string, DeviceAuth>();
   private deviceCacheVersion = -1;
+  /**
+   * data_version as read in this turn of the event loop (-1: not yet). Read once per turn, not
+   * once per request: a busy server authenticates many requests per turn, and a write from
+   * another process is seen from the next turn on, a moment later.
+   */
+  private turnDataVersion = -1;
+  private readonly endOfTurn = (): void => {
+    this.turnDataVersion = -1;
+  };
   private readonly userIds = new Map<string, User>();
   /** When the pending device updates are due to be written (see noteDeviceSeen). */
   private devicesDueAt = 0;
@@ -337,7 +346,11 @@ export class Store {
   }
 
   getDeviceAuth(id: string): DeviceAuth | undefined {
-    const version = this.st.dataVersion.pluck().get() as number;
+    if (this.turnDataVersion < 0) {
+      this.turnDataVersion = this.st.dataVersion.pluck().get() as number;
+      setImmediate(this.endOfTurn);
+    }
+    const version = this.turnDataVersion;
     if (version !== this.deviceCacheVersion) {
       this.deviceCache.clear();
       this.deviceCacheVersion = version;

@@ -29,6 +29,18 @@ describe('store (unit, #2)', () => {
     assert.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
   });
 
+  it('sees a device deleted by another process from the next turn of the event loop (#5)', async () => {
+    const d = store.createDevice({ id: 'kiosk', userId: alice.id, name: 'kiosk', tokenHash: Buffer.alloc(32, 7) });
+    assert.equal(store.getDeviceAuth(d.id)?.tokenHash, '07'.repeat(32), 'cached, with its hash as hex');
+    await new Promise((r) => setImmediate(r));
+    // The admin command line is another connection to the same file.
+    const other = new Database(file);
+    other.prepare('DELETE FROM devices WHERE id = ?').run(d.id);
+    other.close();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.getDeviceAuth(d.id), undefined);
+  });
+
   it('refuses a database written by a newer schema, and leaves it untouched', () => {
     store.close();
     const raw = new Database(file);
