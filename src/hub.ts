@@ -77,6 +77,8 @@ function expire<E extends { seq: number }>(w: Waiter<E>): void {
 export class Waiter<E extends { seq: number }> {
   private state = SUBSCRIBED;
   timer: NodeJS.Timeout | null = null;
+  /** @internal its index in its user's list (Hub.byUser), for removal in constant time; -1: in none */
+  userSlot = -1;
 
   constructor(
     private readonly hub: Hub<E>,
@@ -125,20 +127,15 @@ export class Waiter<E extends { seq: number }> {
   }
 }
 
-/** Adds to a map of lists; a new list is made for one (push() on [] reserves room for 17). */
-function addTo<K, W>(map: Map<K, W[]>, key: K, w: W): void {
+/**
+ * Adds to a map of lists and returns the index; a new list is made for one (push() on []
+ * reserves room for 17, and most users and devices hold one poll).
+ */
+function addTo<K, W>(map: Map<K, W[]>, key: K, w: W): number {
   const list = map.get(key);
-  if (list) list.push(w);
-  else map.set(key, [w]);
-}
-
-function removeFrom<K, W>(map: Map<K, W[]>, key: K, w: W): boolean {
-  const list = map.get(key);
-  const i = list ? list.indexOf(w) : -1;
-  if (!list || i < 0) return false;
-  if (list.length === 1) map.delete(key);
-  else list.splice(i, 1);
-  return true;
+  if (list) return list.push(w) - 1;
+  map.set(key, [w]);
+  return 0;
 }
 
 export class Hub<E extends { seq: number }> {
@@ -169,7 +166,7 @@ export class Hub<E extends { seq: number }> {
       w.settle(SHUTDOWN);
       return w;
     }
-    addTo(this.byUser, userId, w);
+    w.userSlot = addTo(this.byUser, userId, w);
     this.waiterCount++;
     return w;
   }
@@ -194,14 +191,33 @@ export class Hub<E extends { seq: number }> {
 
   /** @internal removes every trace of a settled waiter: lists, slot, timer. */
   release(w: Waiter<E>): void {
-    if (removeFrom(this.byUser, w.userId, w)) this.waiterCount--;
+    const mine = w.userSlot < 0 ? undefined : this.byUser.get(w.userId);
+    if (mine) {
+      // The user's last waiter takes this one's place: order among a user's waiters does not
+      // matter, and one user with thousands of polls must not make each removal a scan.
+      const last = mine.pop();
+      if (last && last !== w) {
+        mine[w.userSlot] = last;
+        last.userSlot = w.userSlot;
+      }
+      if (mine.length === 0) this.byUser.delete(w.userId);
+      w.userSlot = -1;
+      this.waiterCount--;
+    }
     if (w.timer) {
       clearTimeout(w.timer);
       w.timer = null;
       this.timerCount--;
     }
     if (w.isHeld) {
-      removeFrom(this.heldByDevice, w.deviceId, w);
+      // Oldest first matters here (the per-device cap lets the oldest go), and the list is
+      // short: at most POLLS_PER_DEVICE.
+      const list = this.heldByDevice.get(w.deviceId);
+      const i = list ? list.indexOf(w) : -1;
+      if (list && i >= 0) {
+        if (list.length === 1) this.heldByDevice.delete(w.deviceId);
+        else list.splice(i, 1);
+      }
       this.heldCount--;
     }
   }

@@ -133,19 +133,30 @@ describe('hub (unit, #2)', () => {
 
   it('delivers outcomes after the publish returns, never from inside it', async () => {
     const h = hub();
-    const a = sub(h, 1, 'd1', 0);
-    a.hold(10_000);
-    const b = sub(h, 1, 'd2', 0);
-    b.hold(10_000);
     const order: string[] = [];
-    void a.promise.then(() => order.push('a'));
-    void b.promise.then(() => order.push('b'));
+    const a = h.subscribe(1, 'd1', 0, () => order.push('a'));
+    a.hold(10_000);
+    const b = h.subscribe(1, 'd2', 0, () => order.push('b'));
+    b.hold(10_000);
     h.publish(1, [ev(1)]);
     order.push('published');
     // Both are released at once (slots, timers), their callers hear of it a moment later.
     assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
-    await Promise.all([a.promise, b.promise]);
-    assert.deepEqual(order, ['published', 'a', 'b']);
+    assert.deepEqual(order, ['published']);
+    await Promise.resolve();
+    assert.deepEqual(order.sort(), ['a', 'b', 'published']);
+  });
+
+  it('takes any one of a user\'s many waiters out and still wakes exactly the others', async () => {
+    const h = hub(4, 1000);
+    const ws = Array.from({ length: 6 }, (_, i) => sub(h, 1, `d${i}`, 0));
+    for (const w of ws) w.hold(10_000);
+    for (const i of [1, 4, 0]) ws[i]?.cancel();
+    assert.deepEqual(h.stats(), { held: 3, waiters: 3, timers: 3, devices: 3, users: 1 });
+    h.publish(1, [ev(1)]);
+    const outcomes = await Promise.all(ws.map((w) => w.promise));
+    assert.deepEqual(outcomes.map((o) => o.kind), ['cancelled', 'cancelled', 'events', 'events', 'cancelled', 'events']);
+    assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
   });
 
   it('with one poll per device, a new poll replaces the held one', async () => {
