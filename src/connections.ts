@@ -134,6 +134,8 @@ type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 export function onePerConnection(handler: Listener): Listener {
   return (req, res) => {
     if (res.socket) handler(req, res);
-    else res.once('socket', () => handler(req, res));
+    // Started on the next tick: the event comes from inside Node's hand-over, which flushes the
+    // response after it, and an answer written before that flush would finish twice.
+    else res.once('socket', () => process.nextTick(handler, req, res));
   };
 }

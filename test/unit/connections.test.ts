@@ -144,6 +144,29 @@ describe('connection guard (unit, #6)', () => {
     assert.equal(most, 2, 'the other connection ran alongside; this one never had two at once');
   });
 
+  it('a pipelined request answered at once finishes once (it starts after Node has handed it the socket)', async () => {
+    const finishes = new Map<string, number>();
+    server = http.createServer(
+      onePerConnection((req, res) => {
+        const url = String(req.url);
+        res.on('prefinish', () => finishes.set(url, (finishes.get(url) ?? 0) + 1));
+        if (url === '/a') setTimeout(() => res.end(url), 50);
+        else res.end(url); // answered within the handler, as the fast lane does
+      }),
+    );
+    const port = await listen(server);
+    const sock = await connect(port);
+    let text = '';
+    sock.on('data', (d: Buffer) => (text += d.toString()));
+    sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
+    const deadline = Date.now() + 3000;
+    while (!text.includes('/c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    sock.destroy();
+    assert.deepEqual([...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]), ['/a', '/b', '/c']);
+    assert.deepEqual(Object.fromEntries(finishes), { '/a': 1, '/b': 1, '/c': 1 });
+  });
+
   it('never starts the requests still waiting when their connection closes', async () => {
     const started: string[] = [];
     server = http.createServer(
