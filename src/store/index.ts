@@ -346,11 +346,7 @@ export class Store {
   }
 
   getDeviceAuth(id: string): DeviceAuth | undefined {
-    if (this.turnDataVersion < 0) {
-      this.turnDataVersion = this.st.dataVersion.pluck().get() as number;
-      setImmediate(this.endOfTurn);
-    }
-    const version = this.turnDataVersion;
+    const version = this.turnDataVersion < 0 ? this.dataVersion() : this.turnDataVersion;
     if (version !== this.deviceCacheVersion) {
       this.deviceCache.clear();
       this.deviceCacheVersion = version;
@@ -589,8 +585,16 @@ export class Store {
    * Changes whenever another connection (the admin command line) commits to the file, so the
    * server can notice revocations it did not make itself.
    */
+  /**
+   * SQLite's data_version, read now: it moves when another connection (the admin command line)
+   * has written. What getDeviceAuth goes by for the rest of this turn, so that a caller that has
+   * just seen it move (main's watcher) finds the cache already dropped.
+   */
   dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    const v = this.st.dataVersion.pluck().get() as number;
+    if (this.turnDataVersion < 0) setImmediate(this.endOfTurn);
+    this.turnDataVersion = v;
+    return v;
   }
 
   /**

@@ -41,6 +41,18 @@ describe('store (unit, #2)', () => {
     assert.equal(store.getDeviceAuth(d.id), undefined);
   });
 
+  it('a caller that reads data_version moved finds the device cache already dropped, in the same turn (#5)', () => {
+    const d = store.createDevice({ id: 'kiosk', userId: alice.id, name: 'kiosk', tokenHash: Buffer.alloc(32) });
+    const before = store.dataVersion();
+    assert.ok(store.getDeviceAuth(d.id));
+    const other = new Database(file);
+    other.prepare('DELETE FROM devices WHERE id = ?').run(d.id);
+    other.close();
+    // main's watcher: sees the version move, then asks which held devices are gone.
+    assert.notEqual(store.dataVersion(), before);
+    assert.equal(store.getDeviceAuth(d.id), undefined);
+  });
+
   it('refuses a database written by a newer schema, and leaves it untouched', () => {
     store.close();
     const raw = new Database(file);
