@@ -87,7 +87,8 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
     return;
   }
   waiting = true;
-  onGone(() => waiter.cancel());
+  // Already settled (the server began shutting down): its answer is on its way, nothing to cancel.
+  if (!waiter.isSettled) onGone(() => waiter.cancel());
 }
 
 /** startPoll() as a promise: for the Koa route and tests. */

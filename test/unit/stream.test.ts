@@ -69,4 +69,16 @@ describe('poll ordering (unit, #2)', () => {
     assert.equal(answer.outcome, 'cancelled');
     assert.deepEqual(core.hub.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
   });
+
+  it('a poll started while the server shuts down is answered at once with nothing, and leaves nothing behind', async () => {
+    const bob = core.store.createUser('bob', 'h') ?? assert.fail();
+    core.hub.closeAll();
+    let registered = false;
+    const answer = await poll(core, device(bob.id, 'bob'), { since: 0, timeoutMs: 30_000, limit: 100 }, () => (registered = true));
+    assert.equal(answer.outcome, 'shutdown');
+    assert.deepEqual(answer.events, []);
+    assert.equal(answer.cursor, '0');
+    assert.equal(registered, false, 'nothing to cancel');
+    assert.deepEqual(core.hub.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
+  });
 });
