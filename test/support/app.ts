@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../src/log';
 import { createApp, createHttpServer } from '../../src/server';
 import { openStore } from '../../src/store';
 import { tempDbPath } from './server';
+import { sleep } from './util';
 
 export interface TestApp {
   core: Core;
@@ -90,10 +91,6 @@ export async function newUser(t: TestApp, prefix = 'u'): Promise<Login> {
 
 export async function send(t: TestApp, from: Login, to: string, body: string, clientId?: string): Promise<request.Response> {
   return t.http().post('/messages').set(from.auth).send({ to, body, client_id: clientId }).expect(201);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The contract's error shape, with the expected status and code. */
