@@ -54,36 +54,38 @@ const ANSWERED = 2;
 
 /**
  * Runs a poll and calls `done` once with its answer. Callback style on purpose: once a poll is
- * held it keeps only this call's closures and its waiter, no suspended async frame and no
- * pending promise (bench/README.md, "What a held poll keeps"); the store's promises are all
- * settled by the time it holds.
+ * held it keeps only its waiter, the waiter's callback and what that closes over (the device, the
+ * cursor, `done`): no suspended async frame and no pending promise (bench/README.md, "What a
+ * held poll keeps"); the store's promises have all settled by the time it holds.
  *
  * The order is hub.ts's: subscribe, then read the store, then hold. The reads are
  * asynchronous, so an outcome may reach the waiter while they are under way (a send committed
- * meanwhile, the device revoked, the server shutting down): it is kept and answered once the
- * reads have found nothing to answer with, never dropped.
+ * meanwhile, the device revoked, the client gone, the server shutting down): it is kept and
+ * answered once the reads have found nothing to answer with, never dropped.
  *
  * @param onGone registers a callback for when the client goes away (its connection closed), so
- *   the waiter and its timer are freed at once rather than at the timeout.
+ *   the waiter and its timer are freed at once rather than at the timeout; called at once, not
+ *   kept.
  */
 export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void, done: PollDone): void {
   const since = req.since ?? device.cursor;
   const limit = req.limit;
+  const timeoutMs = req.timeoutMs;
   let phase = READING;
   let early: Outcome<StreamEvent> | null = null;
-  // The waiter's callback, and what answers an outcome kept while reading: one closure (a held
-  // poll keeps it), not two.
-  const onOutcome = (outcome: Outcome<StreamEvent>): void => {
-    if (phase === READING) {
-      early = outcome;
-      return;
+  const waiter = core.hub.subscribe(device.userId, device.id, since, (outcome) => {
+    if (phase === READING) early = outcome;
+    else if (phase === HELD) {
+      phase = ANSWERED;
+      core.presence.touch(device.userId, device.username, device.id);
+      woken(core, device, since, limit, outcome, done);
     }
-    if (phase !== HELD) return; // the cancellation of a poll answered from the store: nobody reads it
-    phase = ANSWERED;
-    core.presence.touch(device.userId, device.username, device.id);
-    woken(core, device, since, limit, outcome, done);
-  };
-  const waiter = core.hub.subscribe(device.userId, device.id, since, onOutcome);
+    // ANSWERED: the cancellation of a poll answered from the store; nobody reads it.
+  });
+  // Already settled (the server began shutting down): its answer is on its way, nothing to cancel.
+  if (!waiter.isSettled) onGone(() => waiter.cancel());
+  // Everything the handlers below use is in this function's scope, which the waiter's callback
+  // keeps alive while the poll is held: only what it needs anyway (no `req`, no `onGone`).
   begin(core, device, req, since).then(
     (ready) => {
       if (ready) {
@@ -91,17 +93,17 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
         waiter.cancel();
         done(null, ready);
       } else if (early) {
-        phase = HELD;
-        onOutcome(early);
-      } else if (waiter.hold(req.timeoutMs) === 'overloaded') {
+        phase = ANSWERED;
+        core.presence.touch(device.userId, device.username, device.id);
+        woken(core, device, since, limit, early, done);
+      } else if (waiter.hold(timeoutMs) === 'overloaded') {
         phase = ANSWERED;
         waiter.cancel();
         done(Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS)));
       } else {
+        // Held (or woken after the reads, before this line: its answer is on its way).
         phase = HELD;
         core.presence.touch(device.userId, device.username, device.id);
-        // Already settled (woken after the reads, before this line): its answer is on its way.
-        if (!waiter.isSettled) onGone(() => waiter.cancel());
       }
     },
     (err: unknown) => {

@@ -24,7 +24,7 @@ import { authenticate } from '../auth';
 import type { Core } from '../core';
 import { Errors, isAppError } from '../errors';
 import { errorFields, type Logger } from '../log';
-import { startPoll } from '../stream';
+import { type PollDone, startPoll } from '../stream';
 import type { DeviceAuth } from '../types';
 import { bearerToken, deviceSeen } from './auth';
 import { overriddenToDelete } from './body';
@@ -131,24 +131,32 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     authenticate(core, token).then(
       (device) => {
         deviceSeen(core, device);
-        startPoll(core, device, request, onClientGone(req, res), (err, a) => {
-          if (!a) {
-            fail(req, res, '/poll', device, started, err);
-            return;
-          }
-          if (a.outcome === 'revoked') {
-            const e = Errors.unauthorized(REVOKED_WHILE_HELD);
-            answer(req, res, e.status, JSON.stringify(e.toJSON()), e.headers);
-            record({ method: 'GET', route: '/poll', status: e.status, seconds: secondsSince(started), device, pollOutcome: a.outcome, errorCode: e.code });
-            return;
-          }
-          answer(req, res, 200, pollBody(a), NO_HEADERS);
-          record({ method: 'GET', route: '/poll', status: 200, seconds: secondsSince(started), device, pollOutcome: a.outcome });
-        });
+        startPoll(core, device, request, onClientGone(req, res), pollAnswered(req, res, started, device));
       },
       (err: unknown) => fail(req, res, '/poll', undefined, started, err),
     );
     return true;
+  }
+
+  /**
+   * How a poll's answer is written. Made here, not inline above, so that a held poll keeps only
+   * these four in its closure (not the query, the token or the authentication's scope).
+   */
+  function pollAnswered(req: IncomingMessage, res: ServerResponse, started: bigint, device: DeviceAuth): PollDone {
+    return (err, a) => {
+      if (!a) {
+        fail(req, res, '/poll', device, started, err);
+        return;
+      }
+      if (a.outcome === 'revoked') {
+        const e = Errors.unauthorized(REVOKED_WHILE_HELD);
+        answer(req, res, e.status, JSON.stringify(e.toJSON()), e.headers);
+        record({ method: 'GET', route: '/poll', status: e.status, seconds: secondsSince(started), device, pollOutcome: a.outcome, errorCode: e.code });
+        return;
+      }
+      answer(req, res, 200, pollBody(a), NO_HEADERS);
+      record({ method: 'GET', route: '/poll', status: 200, seconds: secondsSince(started), device, pollOutcome: a.outcome });
+    };
   }
 }
 
