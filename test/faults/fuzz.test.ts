@@ -542,9 +542,9 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     );
   });
 
-  it('afterwards: integrity_check passes and the database holds exactly what was acknowledged', () => {
-    const db = t.core.store.db;
-    t.core.store.flushWrites();
+  it('afterwards: integrity_check passes and the database holds exactly what was acknowledged', async () => {
+    const db = t.store.sqlite.db;
+    await t.store.flush();
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
     assert.deepEqual(db.pragma('foreign_key_check'), []);
     const stored = db

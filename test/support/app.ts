@@ -8,12 +8,14 @@ import { type Config, loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
 import { createLogger, type Logger } from '../../src/log';
 import { createApp, createHttpServer } from '../../src/server';
-import { openStore } from '../../src/store';
+import { openStore, type SqliteStore } from '../../src/store';
 import { tempDbPath } from './server';
 import { sleep } from './util';
 
 export interface TestApp {
   core: Core;
+  /** core.store as what it is here, for what only SQLite has (the file, integrity checks). */
+  store: SqliteStore;
   config: Config;
   server: http.Server;
   url: string;
@@ -37,6 +39,7 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
   const { port } = server.address() as AddressInfo;
   return {
     core,
+    store,
     config,
     server,
     logger,
@@ -48,7 +51,7 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
       await sleep(20);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      store.close();
+      await store.close();
     },
   };
 }
