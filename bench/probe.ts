@@ -35,11 +35,11 @@ async function main(): Promise<void> {
   if (rateArg === 'w3') {
     const polls = Number(secondsArg);
     for (let round = 0; round < Number(process.argv[5] ?? '1'); round++) {
-      const p = await subject.start({ dbPath: path.join(dir, `w3-${round}.sqlite`), users: polls, seedMessages: 0, cpu: pinned ? 0 : null, sync: 'FULL', repo, holdS: 50 });
+      const p = await subject.start({ dbPath: path.join(dir, `w3-${round}.sqlite`), users: polls, seedMessages: 0, cpu: pinned ? 0 : null, sync: 'FULL', repo });
       try {
         const kiosks = await subject.accounts(p, Array.from({ length: polls }, (_, i) => i));
         const r = await w3(p, subject.protocol, kiosks, { polls, holdS: 50, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => p.memoryAfterGc(), idle: (ms) => serverIdle(p.pid, ms), settledAfterS: 25 });
-        console.log(`${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}`);
+        console.log(`${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}; sessions opened in ${r.sessionsS.toFixed(1)} s, polls in ${r.rampS.toFixed(1)} s`);
       } finally {
         await p.stop();
       }
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = process.env.BENCH_PEER_NODE_ARGS = `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
   }
   const users = 552 + heapPolls;
-  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo, holdS: 50 });
+  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
   try {
     if (heap) {
       const kiosks = await subject.accounts(p, Array.from({ length: heapPolls }, (_, i) => i + 552));

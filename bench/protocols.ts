@@ -51,6 +51,13 @@ export interface Sender {
 
 export interface Protocol {
   name: string;
+  /** Opens a session per client (the peers); our contract needs none. */
+  sessions: boolean;
+  /**
+   * The client says how long a poll is held (our `timeout=`, Bayeux's advice.timeout). Engine.IO
+   * has no such thing: a held poll ends with data or the server's ping, nothing else.
+   */
+  holdPerRequest: boolean;
   /** Once per server before the workloads (our contract: every account's cursor to its stream's head). */
   prepare(ep: Endpoint, accounts: Account[]): Promise<void>;
   /** A receiver's session (the peers: handshake, then connect or subscribe), its polls on `polls`. */
@@ -93,6 +100,8 @@ export async function refreshCursors(ep: Endpoint, accounts: Account[]): Promise
 
 export const contract: Protocol = {
   name: 'contract',
+  sessions: false,
+  holdPerRequest: true,
   prepare: refreshCursors,
   receiver: async (polls, a) => ({
     async poll(holdS, onRequest) {
@@ -253,6 +262,8 @@ class EngineIoSession {
 
 export const socketIo: Protocol = {
   name: 'socket.io',
+  sessions: true,
+  holdPerRequest: false,
   prepare: async () => {},
   async receiver(polls, a) {
     const s = new EngineIoSession(polls, polls, a);
@@ -356,6 +367,8 @@ class BayeuxSession {
 
 export const bayeux: Protocol = {
   name: 'bayeux',
+  sessions: true,
+  holdPerRequest: true,
   prepare: async () => {},
   async receiver(polls, a) {
     const s = new BayeuxSession(polls, polls, a);

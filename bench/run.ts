@@ -86,7 +86,7 @@ const running = new Set<ServerProc>();
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 async function started(s: Subject, dbDir: string, seed: number, cpu: number | null): Promise<ServerProc> {
-  const p = await s.start({ dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`), users: layout.users, seedMessages: seed, cpu, sync: plan.sync, repo: REPO, holdS: Math.max(plan.w3HoldS, plan.holdS) });
+  const p = await s.start({ dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`), users: layout.users, seedMessages: seed, cpu, sync: plan.sync, repo: REPO });
   running.add(p);
   return p;
 }

@@ -14,8 +14,6 @@ export interface StartOptions {
   cpu: number | null;
   sync: 'FULL' | 'NORMAL';
   repo: string;
-  /** The longest hold a workload asks for (W3's): the hold of a server that sets it itself. */
-  holdS: number;
 }
 
 export interface Subject {
@@ -145,7 +143,9 @@ export function peerSubject(label: keyof typeof peerPackages): Subject {
         nodeArgs: [...(process.env.BENCH_PEER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'bench', 'peers', script)],
         cwd: o.repo,
         cpu: o.cpu,
-        env: { PEER_USERS: String(o.users), PEER_HOLD_S: String(o.holdS) },
+        // Socket.IO's ping is the only thing besides data that ends a held poll: beyond every
+        // phase, so that a poll is held until data comes or the client leaves (W3 lets go).
+        env: { PEER_USERS: String(o.users), ...(label === 'socket.io' ? { PEER_PING_INTERVAL_S: '300' } : {}) },
       }),
     accounts: async (_p, indices) => indices.map((i) => ({ username: `u${i}`, token: `tok${i}`, cursor: '' })),
   };

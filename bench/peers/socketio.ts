@@ -3,9 +3,10 @@
 // connects with its token (the handshake's `auth`), which a middleware maps to its user; its
 // socket joins that user's room. A `send` event {to, body} with an ack is validated, stamped
 // (id, from, to, sent_at, as our contract's message), emitted to the recipient's room as
-// `message`, and acknowledged with {message}. Env (beside common.ts): PEER_HOLD_S, the ping
-// interval: Engine.IO answers a held poll when it has something to send, at the latest with
-// its ping, so this is its hold (default 25 s; the benchmark sets W3's hold).
+// `message`, and acknowledged with {message}. Env (beside common.ts): PEER_PING_INTERVAL_S,
+// Engine.IO's ping interval (its default, 25 s, when unset): a held poll is answered when the
+// server has something to send or at the latest with its ping, so the benchmark sets it beyond
+// every phase.
 import { byName, byToken, httpServer, listen, type Message, names, requirePeer, stamp } from './common.js';
 
 interface IoSocket {
@@ -25,7 +26,7 @@ const { Server } = requirePeer('socket.io') as { Server: new (server: unknown, o
 const server = httpServer();
 const io = new Server(server, {
   transports: ['polling'],
-  pingInterval: Number(process.env.PEER_HOLD_S ?? 25) * 1000,
+  pingInterval: Number(process.env.PEER_PING_INTERVAL_S ?? 25) * 1000,
 });
 io.use((socket, next) => {
   const user = byToken.get(String(socket.handshake.auth.token));
