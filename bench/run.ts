@@ -278,6 +278,7 @@ interface Row {
 /** ours ÷ another server on a figure, or NaN when either lacks it. */
 const over = (f: (r: SubjectResult) => number, o: SubjectResult, x: SubjectResult | undefined) => (x ? f(o) / f(x) : NaN);
 const w1Rate = (r: SubjectResult) => r.w1.deliveredPerS;
+const cpuPerMessage = (r: SubjectResult) => (r.w1.serverCpuPercent / 100 / r.w1.deliveredPerS) * 1e6;
 const halfP99 = (r: SubjectResult) => r.w1half.latency.p99;
 const w3Settled = (r: SubjectResult) => r.w3.kibPerPollSettled;
 const w3Complete = (r: SubjectResult) => r.w3.heldAndAnswered === r.w3.polls && r.w3.allHeldAtOnce;
@@ -299,6 +300,8 @@ const rows: Row[] = [
   { what: 'W1 delivered msg/s in each round', get: (r) => r.w1.perRound.map(f0).join(', ') },
   { what: 'W1 generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1.generatorLagMs.p99)} / ${ms(r.w1.generatorLagMs.max)}` },
   { what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1) },
+  // Steadier than msg/s on a shared machine (what else runs slows a server, not its work per message).
+  { what: 'W1 server CPU per delivered message, µs', get: (r) => f0(cpuPerMessage(r)), ratio: cpuPerMessage },
   { what: 'W1-half offered msg/s (open loop, half of each server\'s own W1)', get: (r) => f0(r.w1half.targetRate ?? NaN) },
   { what: 'W1-half delivered msg/s', get: (r) => f0(r.w1half.deliveredPerS) },
   { what: 'W1-half send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1half.latency), ratio: halfP99, target: 'p99 ≤ 1.0 × socket.io', pass: against(['socket.io'], (o, sio) => over(halfP99, o, sio) <= 1 && clean(o.w1half)) },
