@@ -110,8 +110,7 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
   };
 }
 
-/** Where the peers' packages are installed (bench/package.json), and their versions. */
-const peerPackages = { 'socket.io': 'socket.io', faye: 'faye' } as const;
+/** The version of a peer's package installed from bench/package.json, or null when it is not. */
 export function peerVersion(repo: string, pkg: string): string | null {
   try {
     return (JSON.parse(fs.readFileSync(path.join(repo, 'bench', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
@@ -125,15 +124,15 @@ export function peerVersion(repo: string, pkg: string): string | null {
  * both in memory, with the ceiling's users and tokens (u0.., tok0..). Run with Node's default
  * flags, as their users would.
  */
-export function peerSubject(label: keyof typeof peerPackages): Subject {
+export function peerSubject(label: 'socket.io' | 'faye'): Subject {
   const script = label === 'socket.io' ? 'socketio.js' : 'faye.js';
   return {
     label,
     protocol: label === 'socket.io' ? socketIo : bayeux,
     history: false,
     unavailable: (repo) =>
-      !peerVersion(repo, peerPackages[label])
-        ? `bench/node_modules/${peerPackages[label]} is not installed (npm --prefix bench ci)`
+      !peerVersion(repo, label) // the label is the package's name
+        ? `bench/node_modules/${label} is not installed (npm --prefix bench ci)`
         : fs.existsSync(path.join(repo, 'dist', 'bench', 'peers', script))
           ? null
           : `dist/bench/peers/${script} not built`,
