@@ -51,14 +51,19 @@ export interface Tab {
   maxInFlight(): number;
 }
 
-/** A fresh browser context (its own storage, so its own device) with the page open. */
+/**
+ * A fresh browser context (its own storage, so its own device) with the page open. prepare
+ * runs on the new context before the page is loaded (to add routes or init scripts).
+ */
 export async function openTab(
   browser: Browser,
   url: string,
   viewport = { width: 1024, height: 700 },
   timezoneId?: string,
+  prepare?: (context: BrowserContext) => Promise<void>,
 ): Promise<Tab> {
   const context = await browser.newContext({ viewport, ...(timezoneId ? { timezoneId } : {}) });
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));

@@ -1,0 +1,285 @@
+/*
+ * The chat page, file 1 of 10: the namespace, the settings and the helpers every other file
+ * uses. Pure apart from the DOM helpers at the end, which touch the document only when called.
+ *
+ * The page is plain ECMAScript 5 with no build step and no framework, because it must run on
+ * the old browsers and kiosk WebKits our users have: XMLHttpRequest only, JSON.parse of
+ * responseText, setTimeout + abort for time-outs, no cookies (the token lives in localStorage
+ * where it exists, else in memory). It is ready for a strict Content-Security-Policy
+ * (script-src 'self'; style-src 'self'): no inline script or style in index.html, no event
+ * handler attributes, no eval, new Function or string timers. test/unit/page-es5.test.ts
+ * checks every script index.html loads.
+ *
+ * The files, loaded in this order by index.html, each add to one namespace, window.Chat:
+ *   base.js    Chat.config, Chat.util, Chat.time, Chat.dom      settings and helpers
+ *   net.js     Chat.storage, Chat.http                          storage, XHR, the request queue
+ *   model.js   Chat.model, Chat.state                           the state and its pure transitions
+ *   outbox.js  Chat.outbox                                      unsent messages, in order (pure)
+ *   sync.js    Chat.sync                                        the poll loop, history, presence
+ *   send.js    Chat.send                                        the outbox stored and sent
+ *   views.js   Chat.views                                       drawing; opening a conversation
+ *   forms.js   Chat.forms                                       sessions, log-in/sign-up, composer
+ *   devices.js Chat.devices                                     the Devices dialog
+ *   boot.js    Chat.boot                                        event wiring and start-up
+ * Files call each other through the namespace when they run (never while loading), so the
+ * order matters only for the namespace objects themselves. Everything but boot.js can be
+ * loaded without a document: test/unit/page-*.test.ts run the pure parts under Node.
+ */
+(function (window) {
+  'use strict';
+
+  var C = window.Chat = {};
+
+  // ---------------------------------------------------------------------------------------
+  // Settings. Times in milliseconds unless the name says otherwise.
+
+  C.config = {
+    POLL_HOLD_S: 25,           // what we ask the server to hold an idle poll for (seconds)
+    POLL_ABORT_MS: 35000,      // must exceed the hold, or we would abort healthy polls
+    PROBE_ABORT_MS: 10000,     // a poll with timeout=0 (after an error) should answer at once
+    RECENT_POLL_MS: 5000,      // a poll started this recently proves the server reachable
+    REQUEST_TIMEOUT_MS: 20000, // any other request
+    BACKOFF_FIRST_MS: 1000,
+    BACKOFF_MAX_MS: 60000,
+    OFFLINE_AFTER_FAILURES: 4, // about 1+2+4+8 s of failures before we say "offline"
+    // An empty poll answer that comes back faster than this (server shutting down, or too many
+    // tabs sharing one device and pushing each other out) is followed by a short pause, so the
+    // loop can never spin.
+    QUICK_EMPTY_MS: 1000,
+    HISTORY_PAGE: 50,
+    PRESENCE_EVERY_MS: 30000,
+    SEND_RETRY_FOR_MS: 30000,  // keep retrying a send this long before marking it "not sent"
+    NOTICE_MS: 7000,
+    MAX_BODY: 4000,            // characters (code points), as the server counts them
+    USERNAME_RE: /^[a-z0-9_.\-]{1,32}$/,
+    NEAR_BOTTOM_PX: 48,
+    NEAR_TOP_PX: 80
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // Small helpers
+
+  var hasOwn = Object.prototype.hasOwnProperty;
+
+  function now() { return new Date().getTime(); }
+  function noop() {}
+  function isArray(x) { return Object.prototype.toString.call(x) === '[object Array]'; }
+  function has(obj, key) { return hasOwn.call(obj, key); }
+  function pad2(n) { return n < 10 ? '0' + n : String(n); }
+  function trim(s) { return String(s).replace(/^\s+|\s+$/g, ''); }
+
+  // A map from strings to values that is safe for every key. Usernames are keys here, and
+  // "__proto__", "constructor" and "toString" are valid usernames: as keys of a plain object
+  // they read inherited members or replace the object's prototype (#13). So no plain object
+  // is used as a map in the page: every map is a Dict. Keys are stored with a "$" prefix,
+  // which no member of Object.prototype has; unlike Object.create(null) this works on every
+  // engine, old IE included.
+  function Dict() {
+    this.items = {};
+  }
+  Dict.prototype.has = function (key) { return hasOwn.call(this.items, '$' + key); };
+  Dict.prototype.get = function (key) {
+    var k = '$' + key;
+    return hasOwn.call(this.items, k) ? this.items[k] : undefined;
+  };
+  Dict.prototype.set = function (key, value) {
+    this.items['$' + key] = value;
+    return value;
+  };
+  Dict.prototype.remove = function (key) { delete this.items['$' + key]; };
+  Dict.prototype.keys = function () {
+    var out = [];
+    for (var k in this.items) if (hasOwn.call(this.items, k)) out.push(k.slice(1));
+    return out;
+  };
+  Dict.prototype.values = function () {
+    var out = [];
+    for (var k in this.items) if (hasOwn.call(this.items, k)) out.push(this.items[k]);
+    return out;
+  };
+
+  function randomString(len) {
+    var chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    var out = '';
+    var cryptoObj = window.crypto || window.msCrypto;
+    var bytes = null;
+    if (cryptoObj && cryptoObj.getRandomValues && window.Uint8Array) {
+      bytes = new window.Uint8Array(len);
+      cryptoObj.getRandomValues(bytes);
+    }
+    for (var i = 0; i < len; i++) {
+      var r = bytes ? bytes[i] : Math.floor(Math.random() * 256);
+      out += chars.charAt(r % chars.length);
+    }
+    return out;
+  }
+
+  var clientIdSeq = 0;
+  function newClientId() {
+    clientIdSeq += 1;
+    return 'w' + now().toString(36) + '-' + randomString(10) + '-' + clientIdSeq.toString(36);
+  }
+
+  // The wait before try number `failures` + 1. random (0 <= random < 1) is Math.random()
+  // unless given (tests give it).
+  function backoffDelay(failures, retryAfterMs, random) {
+    var cfg = C.config;
+    var base = cfg.BACKOFF_FIRST_MS * Math.pow(2, Math.max(0, failures - 1));
+    if (base > cfg.BACKOFF_MAX_MS) base = cfg.BACKOFF_MAX_MS;
+    // Jitter between half and all of the step, so many clients cut off at once by a restart
+    // do not all come back in the same millisecond.
+    var r = typeof random === 'number' ? random : Math.random();
+    var delay = Math.round(base / 2 + r * base / 2);
+    if (retryAfterMs && retryAfterMs > delay) delay = retryAfterMs;
+    return delay;
+  }
+
+  // Retry-After in milliseconds: delta-seconds or an HTTP date (nowMs: the clock, for tests).
+  function parseRetryAfter(value, nowMs) {
+    if (!value) return 0;
+    if (/^\s*\d+\s*$/.test(value)) return parseInt(value, 10) * 1000;
+    var at = new Date(value).getTime();
+    return isNaN(at) ? 0 : Math.max(0, at - (typeof nowMs === 'number' ? nowMs : now()));
+  }
+
+  // The server counts characters (code points), not UTF-16 units.
+  function charCount(text) {
+    return String(text).replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '.').length;
+  }
+
+  C.util = {
+    now: now, noop: noop, isArray: isArray, has: has, pad2: pad2, trim: trim, Dict: Dict,
+    randomString: randomString, newClientId: newClientId, backoffDelay: backoffDelay,
+    parseRetryAfter: parseRetryAfter, charCount: charCount
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // Time. The server sends ISO 8601 UTC; old engines cannot all Date.parse that, so parse by
+  // hand. Shown in the viewer's local time. `today` (a Date) is the clock for the functions
+  // that name days; it is new Date() unless given (tests give it).
+
+  var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+  function parseTime(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|([+\-])(\d{2}):?(\d{2}))?$/.exec(String(iso || ''));
+    if (!m) return null;
+    var ms = m[7] ? Math.round(Number('0.' + m[7]) * 1000) : 0;
+    var t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], m[6] ? +m[6] : 0, ms);
+    if (m[9]) {
+      var offset = (+m[10] * 60 + +m[11]) * 60000;
+      t += m[9] === '+' ? -offset : offset;
+    }
+    return new Date(t);
+  }
+
+  function clockText(d) { return pad2(d.getHours()) + ':' + pad2(d.getMinutes()); }
+
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+
+  function dayText(d, today) {
+    today = today || new Date();
+    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (sameDay(d, today)) return 'Today';
+    if (sameDay(d, yesterday)) return 'Yesterday';
+    var s = WEEKDAYS[d.getDay()] + ' ' + d.getDate() + ' ' + MONTHS[d.getMonth()];
+    if (d.getFullYear() !== today.getFullYear()) s += ' ' + d.getFullYear();
+    return s;
+  }
+
+  // For the conversation list: the time today, the weekday within the last six days, else
+  // the date.
+  function shortWhen(d, today) {
+    today = today || new Date();
+    if (sameDay(d, today)) return clockText(d);
+    var startOfToday = new Date(today.getFullYear(), today.getMonth(), today.getDate()).getTime();
+    if (startOfToday - d.getTime() < 6 * 86400000 && d.getTime() < startOfToday) return WEEKDAYS[d.getDay()].slice(0, 3);
+    var s = d.getDate() + ' ' + MONTHS[d.getMonth()];
+    if (d.getFullYear() !== today.getFullYear()) s += ' ' + d.getFullYear();
+    return s;
+  }
+
+  // "today at 14:05", "yesterday at 09:12", "on Monday 23 Nov at 18:40"
+  function whenPhrase(d, today) {
+    var day = dayText(d, today);
+    if (day === 'Today' || day === 'Yesterday') return day.toLowerCase() + ' at ' + clockText(d);
+    return 'on ' + day + ' at ' + clockText(d);
+  }
+
+  function fullWhen(d, today) {
+    return dayText(d, today) + ', ' + clockText(d) + ' (' + d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) + ')';
+  }
+
+  C.time = {
+    parseTime: parseTime, clockText: clockText, sameDay: sameDay, dayText: dayText,
+    shortWhen: shortWhen, whenPhrase: whenPhrase, fullWhen: fullWhen
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // DOM helpers (called only once the document exists)
+
+  function $(id) { return window.document.getElementById(id); }
+
+  function on(el, type, fn) {
+    if (el.addEventListener) el.addEventListener(type, fn, false);
+    else if (el.attachEvent) el.attachEvent('on' + type, function () { fn.call(el, window.event); });
+  }
+
+  function preventDefault(e) {
+    if (e.preventDefault) e.preventDefault(); else e.returnValue = false;
+  }
+
+  function hasClass(el, name) {
+    return (' ' + el.className + ' ').indexOf(' ' + name + ' ') >= 0;
+  }
+  function addClass(el, name) {
+    if (!hasClass(el, name)) el.className = trim(el.className + ' ' + name);
+  }
+  function removeClass(el, name) {
+    el.className = trim((' ' + el.className + ' ').replace(' ' + name + ' ', ' '));
+  }
+  function toggleClass(el, name, wanted) {
+    if (wanted) addClass(el, name); else removeClass(el, name);
+  }
+  function show(el, visible) { toggleClass(el, 'hidden', !visible); }
+
+  // Builds an element. Text is always added as a text node: nothing from the server or the
+  // user is ever parsed as HTML.
+  function el(tag, className, text) {
+    var node = window.document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.appendChild(window.document.createTextNode(String(text)));
+    return node;
+  }
+  function setText(node, text) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+    node.appendChild(window.document.createTextNode(String(text)));
+  }
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  // Walks up from an event target to the nearest element carrying the attribute.
+  function closestWithAttr(node, attr, stopAt) {
+    while (node && node !== stopAt && node.nodeType === 1) {
+      if (node.getAttribute(attr) !== null) return node;
+      node = node.parentNode;
+    }
+    return null;
+  }
+
+  function eventTarget(e) { return e.target || e.srcElement; }
+
+  // focus() throws in old IE on hidden elements; a missed focus is never worth an error.
+  function focus(node) {
+    try { node.focus(); } catch (e) { /* hidden on some layouts */ }
+  }
+
+  C.dom = {
+    $: $, on: on, preventDefault: preventDefault, hasClass: hasClass, addClass: addClass,
+    removeClass: removeClass, toggleClass: toggleClass, show: show, el: el, setText: setText,
+    clear: clear, closestWithAttr: closestWithAttr, eventTarget: eventTarget, focus: focus
+  };
+}(window));

@@ -1,0 +1,93 @@
+/*
+ * The chat page, file 10 of 10: wiring. Every event handler is attached here (index.html has
+ * no handler attributes, so a Content-Security-Policy without 'unsafe-inline' holds), then
+ * the page resumes the saved session or shows the log-in screen. The only file that does
+ * anything while loading.
+ */
+(function (window) {
+  'use strict';
+
+  var C = window.Chat;
+  var D = C.dom;
+  var S = C.state;
+  var F = C.forms;
+  var V = C.views;
+  var $ = D.$, on = D.on;
+
+  function onMessagesClick(e) {
+    var target = D.closestWithAttr(D.eventTarget(e), 'data-action', $('messages'));
+    if (!target) return;
+    var action = target.getAttribute('data-action');
+    if (action === 'retry') C.send.retry(target.getAttribute('data-cid'));
+    else if (action === 'discard') C.send.discard(target.getAttribute('data-cid'));
+    else if (action === 'older' && S.current) C.sync.loadOlder(C.model.conversation(S, S.current));
+    else if (action === 'reload' && S.current) C.sync.loadHistory(C.model.conversation(S, S.current));
+  }
+
+  var scrollTimer = null;
+  function onMessagesScroll() {
+    if (scrollTimer) return;
+    // Throttled: old devices fire scroll events very often.
+    scrollTimer = setTimeout(function () {
+      scrollTimer = null;
+      C.sync.maybeLoadOlder();
+      if (V.isNearBottom()) {
+        S.newBelow = false;
+        D.show($('new-below'), false);
+        C.sync.maybeMarkRead();
+      }
+    }, 100);
+  }
+
+  function onKeyDown(e) {
+    var key = e.keyCode || e.which;
+    if (key === 9 && C.devices.isOpen()) { C.devices.trapFocus(e); return; }
+    if (key !== 27) return; // Escape
+    if (C.devices.isOpen()) C.devices.close();
+    else if (S.current && D.hasClass($('app'), 'chat-open') && (window.innerWidth || window.document.documentElement.clientWidth) <= 720) V.closeConversation();
+  }
+
+  function init() {
+    var document = window.document;
+    on($('tab-login'), 'click', function () { F.showAuth('login'); });
+    on($('tab-signup'), 'click', function () { F.showAuth('signup'); });
+    on($('login-form'), 'submit', F.onLoginSubmit);
+    on($('signup-form'), 'submit', F.onSignupSubmit);
+    on($('new-form'), 'submit', F.onNewConversation);
+    on($('composer'), 'submit', F.onComposerSubmit);
+    on($('composer-input'), 'keydown', F.onComposerKey);
+    on($('messages'), 'click', onMessagesClick);
+    on($('messages'), 'scroll', onMessagesScroll);
+    on($('conv-list'), 'click', function (e) {
+      var btn = D.closestWithAttr(D.eventTarget(e), 'data-name', $('conv-list'));
+      if (btn) V.openConversation(btn.getAttribute('data-name'));
+    });
+    on($('back-btn'), 'click', V.closeConversation);
+    on($('new-below'), 'click', V.scrollToNewest);
+    on($('logout-btn'), 'click', F.logOut);
+    on($('devices-btn'), 'click', C.devices.open);
+    on($('devices-close'), 'click', C.devices.close);
+    on($('devices'), 'click', function (e) { if (D.eventTarget(e) === $('devices')) C.devices.close(); });
+    on($('device-list'), 'click', C.devices.onClick);
+    on($('notice-close'), 'click', function () { D.show($('notice'), false); });
+    on($('conn-retry'), 'click', C.sync.retryNow);
+    on(document, 'keydown', onKeyDown);
+    on(document, 'visibilitychange', C.sync.maybeMarkRead);
+    on(document, 'webkitvisibilitychange', C.sync.maybeMarkRead);
+    on(window, 'focus', C.sync.maybeMarkRead);
+    on(window, 'online', function () { if (S.session) C.sync.retryNow(); });
+    on(window, 'offline', function () { C.sync.connectionLost(C.http.failedResult('network', 'The browser is offline.'), true); });
+
+    var saved = C.storage.loadJson(C.storage.SESSION_KEY);
+    if (saved && typeof saved.token === 'string' && typeof saved.username === 'string') {
+      // No cursor: the server resumes from this device's stored one (see sync.js).
+      F.startSession(saved, null);
+    } else {
+      F.showAuth('login');
+      if (!C.storage.persistent) F.showAuthInfo('This browser does not keep data for this page, so you will need to log in again after reloading.');
+    }
+  }
+
+  C.boot = { init: init };
+  init();
+}(window));

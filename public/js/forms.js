@@ -1,0 +1,293 @@
+/*
+ * The chat page, file 8 of 10: sessions and what the user types. Starting and ending a
+ * session, the log-in and sign-up forms, logging out; the composer and the "start a
+ * conversation" box. The checks of what was typed are pure functions (tested under Node).
+ */
+(function (window) {
+  'use strict';
+
+  var C = window.Chat;
+  var U = C.util;
+  var D = C.dom;
+  var M = C.model;
+  var S = C.state;
+  var cfg = C.config;
+  var $ = D.$, show = D.show, setText = D.setText;
+
+  // A name for this device, from the user agent ("Firefox on Android").
+  function guessDeviceName(userAgent) {
+    var ua = userAgent !== undefined ? userAgent : (window.navigator.userAgent || '');
+    var browser = /Edg(e|A|iOS)?\//.test(ua) ? 'Edge' : /OPR\/|Opera/.test(ua) ? 'Opera'
+      : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
+      : /Safari\//.test(ua) ? 'Safari' : /MSIE |Trident\//.test(ua) ? 'Internet Explorer' : 'Browser';
+    var os = /Android/.test(ua) ? 'Android' : /iPhone|iPad|iPod/.test(ua) ? 'iOS'
+      : /Windows/.test(ua) ? 'Windows' : /CrOS/.test(ua) ? 'ChromeOS' : /Mac OS X/.test(ua) ? 'macOS'
+      : /Linux/.test(ua) ? 'Linux' : '';
+    return browser + (os ? ' on ' + os : '');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Sessions
+
+  // s: {token, username, deviceId, deviceName}; cursor: where to poll from (null: this
+  // device's stored cursor, see sync.js).
+  function startSession(s, cursor) {
+    M.beginSession(S, s);
+    C.send.reset();
+    C.storage.save(C.storage.SESSION_KEY, JSON.stringify(s));
+    C.send.restore();
+    setText($('me-name'), s.username);
+    $('me-name').setAttribute('title', s.username);
+    setText($('me-avatar'), C.views.initial(s.username));
+    D.removeClass($('app'), 'chat-open');
+    show($('auth'), false);
+    show($('app'), true);
+    M.conversation(S, s.username);
+    C.views.renderAll();
+    C.sync.start(cursor);
+    C.send.pump();
+  }
+
+  function authMessage(reason) {
+    if (reason === 'signedOut') return 'This device was logged out, or revoked from another device. Please log in again.';
+    if (reason === 'loggedOut') return 'You have logged out.';
+    return '';
+  }
+
+  function discardedText(unsent) {
+    return unsent === 1 ? 'One message that had not been sent yet was discarded.'
+      : unsent + ' messages that had not been sent yet were discarded.';
+  }
+
+  // Ends the session here: forgets the token, stops all traffic, shows the log-in screen.
+  // reason: 'signedOut' (the server refused the token) or 'loggedOut' (the user asked).
+  function endSession(reason, extraInfo) {
+    var username = S.session ? S.session.username : '';
+    var deviceName = S.session ? S.session.deviceName : '';
+    var unsent = C.send.unsentCount();
+    // The page keeps no messages of a session that has ended (a revoked kiosk may be in the
+    // wrong hands): the ones not yet sent are dropped, and the user is told.
+    if (unsent && reason === 'signedOut') extraInfo = (extraInfo ? extraInfo + ' ' : '') + discardedText(unsent);
+    if (S.session) C.storage.drop(C.storage.outboxKey(S.session.username));
+    M.endSession(S);
+    C.send.reset();
+    C.sync.stop();
+    C.http.dropQueued();
+    C.storage.drop(C.storage.SESSION_KEY);
+    $('composer-input').value = '';
+    D.clear($('conv-list'));
+    D.clear($('messages'));
+    show($('devices'), false);
+    show($('notice'), false);
+    show($('app'), false);
+    showAuth('login');
+    if (username) $('login-username').value = username;
+    if (deviceName) $('login-device').value = deviceName;
+    $('login-password').value = '';
+    var message = authMessage(reason);
+    if (extraInfo) message += ' ' + extraInfo;
+    if (reason === 'signedOut') showAuthError(message);
+    else if (message) showAuthInfo(message);
+    window.document.title = 'Chat';
+  }
+
+  function logOut() {
+    var unsent = C.send.unsentCount();
+    if (unsent && !window.confirm((unsent === 1 ? 'One message has' : unsent + ' messages have') +
+        ' not been sent yet and will be lost. Log out anyway?')) return;
+    var token = S.session ? S.session.token : null;
+    endSession('loggedOut');
+    if (!token) return;
+    C.http.api('DELETE', '/sessions/current', null, function (res) {
+      if (!res.ok && res.status !== 401) {
+        showAuthInfo('You are logged out on this page, but the server could not be told (' + res.error.message +
+          '). To be safe, revoke this device from another one.');
+      }
+    }, { always: true, token: token });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The log-in and sign-up screen
+
+  function showAuth(which) {
+    show($('auth'), true);
+    var login = which === 'login';
+    show($('login-form'), login);
+    show($('signup-form'), !login);
+    D.toggleClass($('tab-login'), 'active', login);
+    D.toggleClass($('tab-signup'), 'active', !login);
+    $('tab-login').setAttribute('aria-selected', login ? 'true' : 'false');
+    $('tab-signup').setAttribute('aria-selected', login ? 'false' : 'true');
+    show($('auth-error'), false);
+    show($('auth-info'), false);
+    var device = $(login ? 'login-device' : 'signup-device');
+    if (!device.value) device.value = guessDeviceName();
+    var first = $(login ? 'login-username' : 'signup-username');
+    D.focus(first.value ? $(login ? 'login-password' : 'signup-password') : first);
+  }
+
+  function showAuthError(text) {
+    setText($('auth-error'), text);
+    show($('auth-error'), true);
+    show($('auth-info'), false);
+    // The message sits above the form: bring it into view on a short screen.
+    try { window.scrollTo(0, 0); } catch (e) { /* ignore */ }
+  }
+
+  function showAuthInfo(text) {
+    setText($('auth-info'), text);
+    show($('auth-info'), true);
+  }
+
+  // After a refused log-in or sign-up, the field to correct gets the keyboard (the button
+  // that had it was disabled while the request ran).
+  function focusAuthField(res, signingUp) {
+    var code = res && res.error ? res.error.code : '';
+    var field = code === 'invalid_credentials' ? 'password' : 'username';
+    D.focus($((signingUp ? 'signup-' : 'login-') + field));
+  }
+
+  function authBusy(busy) {
+    $('login-submit').disabled = busy;
+    $('signup-submit').disabled = busy;
+    setText($('login-submit'), busy ? 'Logging in\u2026' : 'Log in');
+    setText($('signup-submit'), busy ? 'Creating account\u2026' : 'Create account');
+  }
+
+  // What to tell the user when a log-in or sign-up was refused.
+  function explainAuthError(res) {
+    var code = res.error ? res.error.code : '';
+    if (code === 'invalid_credentials') return 'Wrong username or password.';
+    if (code === 'username_taken') return 'That username is taken. Please choose another.';
+    if (code === 'forbidden') return 'Sign-up is closed on this server. Ask an administrator for an account.';
+    if (code === 'rate_limited') return 'Too many attempts. Please wait a moment and try again.';
+    if (code === 'network' || code === 'timeout') return 'Could not reach the server. Check the connection and try again.';
+    return res.error ? res.error.message : 'Something went wrong. Please try again.';
+  }
+
+  // The problem with what was typed in the log-in or sign-up form, or null.
+  function checkCredentials(username, password, signingUp) {
+    if (!username) return 'Please enter a username.';
+    if (signingUp && !cfg.USERNAME_RE.test(username)) return 'Usernames are 1\u201332 characters: letters, digits, _ . and -';
+    if (!password) return 'Please enter a password.';
+    if (signingUp && password.length < 8) return 'The password needs at least 8 characters.';
+    return null;
+  }
+
+  function logIn(username, password, deviceName) {
+    authBusy(true);
+    C.http.api('POST', '/sessions', { username: username, password: password, device_name: deviceName }, function (res) {
+      authBusy(false);
+      if (!res.ok || !res.data || typeof res.data.token !== 'string') {
+        showAuthError(explainAuthError(res));
+        focusAuthField(res, false);
+        return;
+      }
+      var device = res.data.device || {};
+      $('login-password').value = '';
+      $('signup-password').value = '';
+      startSession({ token: res.data.token, username: username, deviceId: device.id, deviceName: device.name },
+        typeof res.data.cursor === 'string' ? res.data.cursor : null);
+      // The keyboard starts where a new conversation begins (Tab goes on to the list).
+      D.focus($('new-username'));
+    }, { token: null, always: true });
+  }
+
+  // The fields of the log-in or sign-up form, checked; null (with the problem shown) if not.
+  function authFields(prefix, signingUp) {
+    var f = {
+      username: U.trim($(prefix + 'username').value).toLowerCase(),
+      password: $(prefix + 'password').value,
+      device: U.trim($(prefix + 'device').value) || guessDeviceName()
+    };
+    var problem = checkCredentials(f.username, f.password, signingUp);
+    if (problem) { showAuthError(problem); return null; }
+    show($('auth-error'), false);
+    show($('auth-info'), false);
+    return f;
+  }
+
+  function onLoginSubmit(e) {
+    D.preventDefault(e);
+    var f = authFields('login-', false);
+    if (f) logIn(f.username, f.password, f.device);
+  }
+
+  function onSignupSubmit(e) {
+    D.preventDefault(e);
+    var f = authFields('signup-', true);
+    if (!f) return;
+    authBusy(true);
+    C.http.api('POST', '/users', { username: f.username, password: f.password }, function (res) {
+      if (!res.ok) {
+        authBusy(false);
+        showAuthError(explainAuthError(res));
+        focusAuthField(res, true);
+        return;
+      }
+      logIn(f.username, f.password, f.device);
+    }, { token: null, always: true });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Starting a conversation, writing a message
+
+  // What was typed in "Start a chat": {name} to open, or {problem} to show.
+  function checkNewConversation(raw) {
+    var name = U.trim(raw).toLowerCase();
+    if (name.charAt(0) === '@') name = name.slice(1);
+    if (!name) return { problem: 'Type a username to start a conversation.' };
+    if (!cfg.USERNAME_RE.test(name)) return { problem: '\u201c' + name + '\u201d is not a valid username.' };
+    return { name: name };
+  }
+
+  function onNewConversation(e) {
+    D.preventDefault(e);
+    var input = $('new-username');
+    var typed = checkNewConversation(input.value);
+    if (typed.problem) { C.views.notify(typed.problem); return; }
+    input.value = '';
+    C.views.openConversation(typed.name);
+  }
+
+  // The problem with a message about to be sent, or null ('' for one not worth sending).
+  function checkMessage(body) {
+    if (!U.trim(body)) return '';
+    if (U.charCount(body) > cfg.MAX_BODY) return 'A message can be at most ' + cfg.MAX_BODY + ' characters.';
+    return null;
+  }
+
+  function onComposerSubmit(e) {
+    if (e) D.preventDefault(e);
+    if (!S.current) return;
+    var input = $('composer-input');
+    var body = input.value;
+    var problem = checkMessage(body);
+    if (problem !== null) {
+      if (problem) C.views.notify(problem);
+      return;
+    }
+    input.value = '';
+    S.drafts.set(S.current, '');
+    C.send.queue(S.current, body);
+  }
+
+  function onComposerKey(e) {
+    var key = e.keyCode || e.which;
+    // Enter sends; Shift+Enter (or Alt/Ctrl+Enter) adds a new line.
+    if (key === 13 && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
+      D.preventDefault(e);
+      onComposerSubmit(null);
+    }
+  }
+
+  C.forms = {
+    guessDeviceName: guessDeviceName, startSession: startSession, endSession: endSession,
+    logOut: logOut, showAuth: showAuth, showAuthInfo: showAuthInfo,
+    explainAuthError: explainAuthError, checkCredentials: checkCredentials,
+    checkNewConversation: checkNewConversation, checkMessage: checkMessage,
+    onLoginSubmit: onLoginSubmit, onSignupSubmit: onSignupSubmit,
+    onNewConversation: onNewConversation, onComposerSubmit: onComposerSubmit,
+    onComposerKey: onComposerKey
+  };
+}(window));

@@ -1,0 +1,324 @@
+/*
+ * The chat page, file 3 of 10: the state, and every change to it that needs neither the
+ * network nor the document (the outbox's are in outbox.js). Each function takes the state (st) it changes and reports what
+ * its caller must still do (save the outbox, refresh the counts), so it can be tested under
+ * Node (test/unit/page-model.test.ts). Chat.state is the page's one state object: it is never
+ * replaced, only changed, so other files may keep a reference to it.
+ */
+(function (window) {
+  'use strict';
+
+  var C = window.Chat;
+  var U = C.util;
+  var Dict = U.Dict;
+
+  function newState() {
+    return {
+      session: null,     // {token, username, deviceId, deviceName}
+      sessionGen: 0,     // bumped whenever a session starts or ends; stale answers are dropped
+      convs: new Dict(), // username -> conversation
+      current: null,     // username of the open conversation
+      online: new Dict(), // username -> true
+      outbox: [],        // messages not yet confirmed by the server, in the order written
+      drafts: new Dict(), // username -> what was being written there
+      chatDirty: true,   // the open conversation's message list needs redrawing
+      incoming: false,   // a message from the other person was added to it since the last drawing
+      newBelow: false,   // the reader is scrolled up and new messages arrived below
+      connState: 'connecting'
+    };
+  }
+
+  // A session starts: nothing of the previous one is kept (the outbox is restored by send.js).
+  function beginSession(st, session) {
+    st.session = session;
+    st.sessionGen += 1;
+    st.convs = new Dict();
+    st.current = null;
+    st.online = new Dict();
+    st.drafts = new Dict();
+    st.outbox = [];
+    st.chatDirty = true;
+    st.incoming = false;
+    st.newBelow = false;
+  }
+
+  function endSession(st) {
+    st.session = null;
+    st.sessionGen += 1;
+    st.convs = new Dict();
+    st.outbox = [];
+    st.current = null;
+    st.drafts = new Dict();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Conversations and messages
+
+  function newConversation(name) {
+    return {
+      name: name,
+      last: null,          // newest message we know of
+      maxId: 0,            // its id: any message with id <= maxId is already counted
+      maxIncomingId: 0,    // newest message from the other person
+      unread: 0,
+      readUpTo: 0,         // the read marker, as far as we know
+      readPosting: false,
+      // Messages are kept only once the history is loaded (or loading): from then on, the
+      // history plus every later event is the complete tail of the conversation.
+      msgs: [],
+      byId: new Dict(),
+      loaded: false,
+      loading: false,
+      loadGen: 0,
+      loadError: null,
+      hasMore: false,
+      loadingOlder: false,
+      touched: 0           // when a conversation without messages was opened, for ordering
+    };
+  }
+
+  // The conversation with `name`, created if new.
+  function conversation(st, name) {
+    return st.convs.get(name) || st.convs.set(name, newConversation(name));
+  }
+
+  function validMessage(m) {
+    return !!m && typeof m.id === 'number' && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.body === 'string';
+  }
+
+  // Adds m to the loaded messages in id order; false if it was there already.
+  function insertMessage(c, m) {
+    if (c.byId.has(m.id)) return false;
+    c.byId.set(m.id, m);
+    var i = c.msgs.length;
+    while (i > 0 && c.msgs[i - 1].id > m.id) i--;
+    c.msgs.splice(i, 0, m);
+    return true;
+  }
+
+  // Applies one message from anywhere (history, poll, send answer). Idempotent. Returns true
+  // if it confirmed a message of the outbox (which the caller then saves).
+  function receiveMessage(st, m) {
+    if (!validMessage(m) || !st.session) return false;
+    var me = st.session.username;
+    var other = m.from === me ? m.to : m.from;
+    var c = conversation(st, other);
+    var confirmed = m.from === me && !!m.client_id && C.outbox.remove(st, m.client_id);
+    if ((c.loaded || c.loading) && insertMessage(c, m) && other === st.current) {
+      st.chatDirty = true;
+      if (m.from !== me) st.incoming = true;
+    }
+    if (m.id > c.maxId) {
+      c.maxId = m.id;
+      c.last = m;
+      if (m.from !== me) {
+        c.maxIncomingId = m.id;
+        if (m.id > c.readUpTo) c.unread += 1;
+      }
+    }
+    return confirmed;
+  }
+
+  // A read marker (ours, from any of our devices). Returns true when the unread count cannot
+  // be worked out here and must be asked for (GET /conversations).
+  function applyRead(st, name, upTo) {
+    if (typeof name !== 'string' || typeof upTo !== 'number' || !st.convs.has(name) || !st.session) return false;
+    var c = st.convs.get(name);
+    if (upTo > c.readUpTo) c.readUpTo = upTo;
+    if (c.readUpTo >= c.maxIncomingId) {
+      c.unread = 0;
+    } else if (c.loaded && c.msgs.length && c.msgs[0].id <= c.readUpTo) {
+      var n = 0;
+      for (var i = 0; i < c.msgs.length; i++) {
+        if (c.msgs[i].id > c.readUpTo && c.msgs[i].from !== st.session.username) n++;
+      }
+      // A read marker only moves forward, so the count can only fall.
+      if (n < c.unread) c.unread = n;
+    } else {
+      return true;
+    }
+    return false;
+  }
+
+  // The events of one poll answer. Returns {outbox: an outbox message was confirmed,
+  // refresh: the unread counts must be asked for}.
+  function applyEvents(st, events) {
+    var out = { outbox: false, refresh: false };
+    for (var i = 0; i < events.length; i++) {
+      var ev = events[i];
+      if (!ev) continue;
+      if (ev.type === 'message') {
+        if (receiveMessage(st, ev.message)) out.outbox = true;
+      } else if (ev.type === 'read') {
+        if (applyRead(st, ev['with'], ev.up_to)) out.refresh = true;
+      }
+    }
+    return out;
+  }
+
+  function forgetMessages(c) {
+    c.msgs = []; c.byId = new Dict(); c.loaded = false; c.loading = false; c.loadGen += 1;
+  }
+
+  // The answer of GET /conversations: the truth about every conversation.
+  function applySnapshot(st, list) {
+    var me = st.session.username;
+    var fresh = new Dict();
+    for (var i = 0; i < list.length; i++) {
+      var row = list[i];
+      if (!row || typeof row['with'] !== 'string') continue;
+      var c = st.convs.get(row['with']) || newConversation(row['with']);
+      // The snapshot is the truth: forget cached messages, they may have a gap in them.
+      forgetMessages(c);
+      c.hasMore = false; c.loadingOlder = false; c.loadError = null;
+      c.unread = typeof row.unread === 'number' ? row.unread : 0;
+      c.last = validMessage(row.last_message) ? row.last_message : null;
+      c.maxId = c.last ? c.last.id : 0;
+      // When the newest message is our own, the newest incoming one is unknown: assume the
+      // worst, so a read marker below it never clears the count by mistake.
+      c.maxIncomingId = c.last && (c.last.from !== me || c.unread > 0) ? c.last.id : 0;
+      c.readUpTo = c.unread === 0 ? c.maxId : 0;
+      fresh.set(c.name, c);
+    }
+    // Keep conversations opened here that have no messages yet.
+    var names = st.convs.keys();
+    for (var j = 0; j < names.length; j++) {
+      var keep = st.convs.get(names[j]);
+      if (!fresh.has(names[j]) && keep.maxId === 0) {
+        forgetMessages(keep);
+        fresh.set(names[j], keep);
+      }
+    }
+    st.convs = fresh;
+    conversation(st, me); // notes to self are always there
+    if (st.current) conversation(st, st.current);
+    st.chatDirty = true;
+  }
+
+  // A later GET /conversations, asked for by applyRead: only the unread counts are taken,
+  // and only where the newest message is the one we know (messages and markers keep coming
+  // from the stream).
+  function applyUnreadCounts(st, list) {
+    for (var i = 0; i < list.length; i++) {
+      var row = list[i];
+      var c = row && typeof row['with'] === 'string' ? st.convs.get(row['with']) : undefined;
+      if (c && typeof row.unread === 'number' && row.last_message && row.last_message.id === c.maxId) {
+        c.unread = row.unread;
+      }
+    }
+  }
+
+  // The history of c is (re)loaded from the newest page: what is cached is forgotten. Returns
+  // the load's generation; answers of an older one are ignored.
+  function startHistory(c) {
+    c.loadGen += 1;
+    c.loading = true;
+    c.loaded = false;
+    c.loadError = null;
+    c.msgs = [];
+    c.byId = new Dict();
+    c.hasMore = false;
+    return c.loadGen;
+  }
+
+  // The newest page of history arrived.
+  function applyHistory(st, c, list, hasMore) {
+    c.loading = false;
+    for (var i = 0; i < list.length; i++) {
+      if (validMessage(list[i])) insertMessage(c, list[i]);
+    }
+    c.loaded = true;
+    c.hasMore = !!hasMore;
+    var newest = c.msgs.length ? c.msgs[c.msgs.length - 1] : null;
+    if (newest && newest.id > c.maxId) {
+      c.maxId = newest.id;
+      c.last = newest;
+    }
+    for (var j = c.msgs.length - 1; j >= 0; j--) {
+      if (c.msgs[j].from !== st.session.username) {
+        if (c.msgs[j].id > c.maxIncomingId) c.maxIncomingId = c.msgs[j].id;
+        break;
+      }
+    }
+  }
+
+  // An older page of history arrived.
+  function applyOlder(c, list, hasMore) {
+    c.loadingOlder = false;
+    for (var i = 0; i < list.length; i++) {
+      if (validMessage(list[i])) insertMessage(c, list[i]);
+    }
+    c.hasMore = !!hasMore;
+  }
+
+  // The open conversation is being read: returns the id to post as read up to (counting it
+  // read at once), or null when there is nothing to post.
+  function startRead(c) {
+    if (!c.loaded || c.readPosting) return null;
+    if (!(c.unread > 0 || c.maxIncomingId > c.readUpTo)) return null;
+    c.readPosting = true;
+    c.unread = 0;
+    return c.maxId;
+  }
+
+  // The server answered POST /read; settled: the marker is where it will stay (stored, or
+  // refused in a way retrying would not change).
+  function finishRead(c, upTo, settled) {
+    c.readPosting = false;
+    if (settled && upTo > c.readUpTo) c.readUpTo = upTo;
+  }
+
+  // The conversation list: newly started, still empty conversations first, then the most
+  // recent message first. Notes to self are not in it (they are always at the top).
+  function sortedConversations(st) {
+    var me = st.session ? st.session.username : null;
+    var all = st.convs.values();
+    var list = [];
+    for (var i = 0; i < all.length; i++) if (all[i].name !== me) list.push(all[i]);
+    list.sort(function (a, b) {
+      if (!a.maxId || !b.maxId) {
+        if (!a.maxId && !b.maxId) return b.touched - a.touched;
+        return a.maxId ? 1 : -1;
+      }
+      return b.maxId - a.maxId;
+    });
+    return list;
+  }
+
+  function totalUnread(st) {
+    var all = st.convs.values();
+    var total = 0;
+    for (var i = 0; i < all.length; i++) total += all[i].unread;
+    return total;
+  }
+
+  // The answer of GET /presence.
+  function setOnline(st, names) {
+    st.online = new Dict();
+    for (var i = 0; i < names.length; i++) if (typeof names[i] === 'string') st.online.set(names[i], true);
+  }
+
+  function isOnline(st, name) { return st.online.get(name) === true; }
+
+  // A name that turned out to be no user. Returns true if the outbox changed.
+  function forgetConversation(st, name) {
+    var c = st.convs.get(name);
+    if (c && c.maxId === 0 && name !== (st.session && st.session.username)) st.convs.remove(name);
+    // Messages written to a name that turned out to be no user could never be sent, and with
+    // the conversation gone they would be nowhere to see: drop them with it.
+    return C.outbox.dropTo(st, name);
+  }
+
+  C.model = {
+    newState: newState, beginSession: beginSession, endSession: endSession,
+    newConversation: newConversation, conversation: conversation, validMessage: validMessage,
+    insertMessage: insertMessage, receiveMessage: receiveMessage, applyRead: applyRead,
+    applyEvents: applyEvents, applySnapshot: applySnapshot, applyUnreadCounts: applyUnreadCounts,
+    startHistory: startHistory, applyHistory: applyHistory, applyOlder: applyOlder,
+    startRead: startRead, finishRead: finishRead, sortedConversations: sortedConversations,
+    totalUnread: totalUnread, setOnline: setOnline, isOnline: isOnline,
+    forgetConversation: forgetConversation
+  };
+
+  C.state = newState();
+}(window));

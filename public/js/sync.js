@@ -1,0 +1,334 @@
+/*
+ * The chat page, file 5 of 10: staying in sync with the server. The poll loop and the
+ * connection state, then what else is fetched: history, unread counts, read markers, presence.
+ *
+ * How the page stays exactly in sync (see syncFromScratch and poll below):
+ *  1. Load a snapshot: GET /conversations (last message and unread count per conversation).
+ *  2. Only then start polling, from a cursor no later than the snapshot: the cursor from
+ *     POST /sessions right after logging in, otherwise no `since` at all so the server uses
+ *     this device's stored cursor (the furthest it polled with, which never runs ahead of what
+ *     this device has applied). Events replayed from before the snapshot are recognised by
+ *     message id (ids only grow) and change nothing, so nothing is missed and nothing doubles.
+ *  3. Each answer's cursor is sent back on the next poll, straight away. Errors back off with
+ *     jitter (1 s doubling to 60 s, at least Retry-After); the cursor is kept, so a dropped
+ *     connection or a restarted server costs no events.
+ *  4. 400 invalid_cursor means our cursor is meaningless to this server (say, a database
+ *     restored from a backup). Then the page throws away what it knows and starts again at 1
+ *     without `since`: the server's stored cursor for this device is valid by construction.
+ *     401 means the token is gone (logged out or revoked elsewhere): back to the log-in screen.
+ */
+(function (window) {
+  'use strict';
+
+  var C = window.Chat;
+  var U = C.util;
+  var M = C.model;
+  var S = C.state;
+  var cfg = C.config;
+
+  function api() { C.http.api.apply(null, arguments); }
+
+  // ---------------------------------------------------------------------------------------
+  // Connection state shown to the user
+
+  function setConnState(state) {
+    S.connState = state;
+    C.views.showConnState(state, poller.retryAt);
+  }
+
+  var countdownTimer = null;
+  function startCountdown() {
+    if (countdownTimer) return;
+    countdownTimer = setInterval(function () {
+      if (S.connState === 'offline') setConnState('offline');
+      else { clearInterval(countdownTimer); countdownTimer = null; }
+    }, 1000);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The poll loop
+
+  var poller = { gen: 0, handle: null, timer: null, cursor: null, failures: 0, probe: false, retryAt: 0, retry: null, startedAt: 0 };
+
+  // The path of the next poll: probe (after an error) asks for an answer at once.
+  function pollPath(cursor, probe) {
+    var path = '/poll?timeout=' + (probe ? 0 : cfg.POLL_HOLD_S);
+    if (cursor) path += '&since=' + encodeURIComponent(cursor);
+    return path;
+  }
+
+  function stopPoller() {
+    poller.gen += 1;
+    if (poller.handle) { poller.handle.abort(); poller.handle = null; }
+    if (poller.timer) { clearTimeout(poller.timer); poller.timer = null; }
+    poller.retry = null;
+    poller.retryAt = 0;
+  }
+
+  function pollerFailed(res, retry) {
+    poller.failures += 1;
+    // After an error the next poll is a quick one (timeout=0), so "connected" shows as soon
+    // as the server answers instead of after a full hold.
+    poller.probe = true;
+    var delay = U.backoffDelay(poller.failures, res.retryAfterMs);
+    poller.retryAt = U.now() + delay;
+    poller.retry = retry;
+    var offline = poller.failures >= cfg.OFFLINE_AFTER_FAILURES || window.navigator.onLine === false;
+    setConnState(offline ? 'offline' : 'reconnecting');
+    if (offline) startCountdown();
+    var gen = poller.gen;
+    poller.timer = setTimeout(function () {
+      poller.timer = null;
+      if (gen !== poller.gen) return;
+      poller.retry = null;
+      poller.retryAt = 0;
+      retry();
+    }, delay);
+  }
+
+  // The other connection (a send, say) found the server unreachable, or the browser says it is
+  // offline. A held poll may not notice for half a minute (a network that silently drops
+  // packets), so say so now: the poll in flight is given up and a quick probe follows. Not
+  // when the poll was answered moments ago (unless the browser itself says it is offline):
+  // the server is reachable then, and probing again would only make a failing send retry
+  // in a tight loop.
+  function connectionLost(res, browserOffline) {
+    if (!S.session) return;
+    if (!browserOffline && poller.handle && U.now() - poller.startedAt < cfg.RECENT_POLL_MS) return;
+    if (!poller.handle) {
+      // Already failing (the retry is scheduled) or re-syncing: only the words may change.
+      if (window.navigator.onLine === false && S.connState === 'reconnecting') setConnState('offline');
+      return;
+    }
+    stopPoller();
+    pollerFailed(res, poll);
+  }
+
+  function retryNow() {
+    if (poller.timer && poller.retry) {
+      var retry = poller.retry;
+      clearTimeout(poller.timer);
+      poller.timer = null;
+      poller.retry = null;
+      poller.retryAt = 0;
+      retry();
+    }
+  }
+
+  // Step 1 of the sync described at the top: snapshot, then poll.
+  function syncFromScratch() {
+    stopPoller();
+    var gen = poller.gen;
+    if (S.connState !== 'offline' && S.connState !== 'reconnecting') setConnState('connecting');
+    api('GET', '/conversations', null, function (res) {
+      if (gen !== poller.gen) return;
+      var list = res.ok && res.data && U.isArray(res.data.conversations) ? res.data.conversations : null;
+      if (!list) {
+        pollerFailed(res, syncFromScratch);
+        return;
+      }
+      M.applySnapshot(S, list);
+      poller.failures = 0;
+      setConnState('connected');
+      C.views.renderAll();
+      if (S.current) loadHistory(M.conversation(S, S.current));
+      refreshPresence();
+      C.send.requeueAfterReconnect();
+      poll();
+    });
+  }
+
+  function poll() {
+    var gen = poller.gen;
+    var probe = poller.probe;
+    var sentCursor = poller.cursor;
+    var started = U.now();
+    poller.startedAt = started;
+    poller.handle = C.http.request('GET', pollPath(sentCursor, probe), null, S.session.token, probe ? cfg.PROBE_ABORT_MS : cfg.POLL_ABORT_MS, function (res) {
+      if (gen !== poller.gen) return;
+      poller.handle = null;
+      if (res.status === 401) { C.forms.endSession('signedOut'); return; }
+      var data = res.data;
+      if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
+        var wasDown = poller.failures > 0;
+        poller.failures = 0;
+        poller.probe = false;
+        poller.cursor = data.cursor;
+        setConnState('connected');
+        if (data.events.length) {
+          var changed = M.applyEvents(S, data.events);
+          if (changed.outbox) C.send.save();
+          if (changed.refresh) refreshConversationsSoon();
+          C.views.renderAll();
+        }
+        maybeMarkRead();
+        if (wasDown) afterReconnect();
+        if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
+          poller.timer = setTimeout(function () {
+            poller.timer = null;
+            if (gen === poller.gen) poll();
+          }, 1000 + Math.round(Math.random() * 1000));
+        } else {
+          poll();
+        }
+        return;
+      }
+      if (res.status === 400 && res.error && res.error.code === 'invalid_cursor' && sentCursor) {
+        // Step 4 at the top: start again from the server's stored cursor for this device.
+        poller.cursor = null;
+        syncFromScratch();
+        return;
+      }
+      pollerFailed(res, poll);
+    });
+  }
+
+  function afterReconnect() {
+    refreshPresence();
+    var c = S.current ? M.conversation(S, S.current) : null;
+    if (c && c.loadError) loadHistory(c);
+    C.send.requeueAfterReconnect();
+  }
+
+  // A session starts, polling from cursor (null: this device's stored one).
+  function start(cursor) {
+    poller.cursor = cursor || null;
+    poller.failures = 0;
+    poller.probe = false;
+    syncFromScratch();
+  }
+
+  // The session has ended: no poll, no timers.
+  function stop() {
+    stopPoller();
+    if (presenceTimer) { clearTimeout(presenceTimer); presenceTimer = null; }
+    if (refreshTimer) { clearTimeout(refreshTimer); refreshTimer = null; }
+    if (countdownTimer) { clearInterval(countdownTimer); countdownTimer = null; }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Conversations, history, read markers, presence
+
+  var refreshTimer = null;
+  function refreshConversationsSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      var gen = S.sessionGen;
+      api('GET', '/conversations', null, function (res) {
+        if (gen !== S.sessionGen || !res.ok || !res.data || !U.isArray(res.data.conversations)) return;
+        M.applyUnreadCounts(S, res.data.conversations);
+        C.views.renderConversationList();
+      });
+    }, 500);
+  }
+
+  function loadHistory(c) {
+    var gen = M.startHistory(c);
+    S.chatDirty = true;
+    api('GET', '/messages?with=' + encodeURIComponent(c.name) + '&limit=' + cfg.HISTORY_PAGE, null, function (res) {
+      if (gen !== c.loadGen) return;
+      if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
+        c.loading = false;
+        if (res.error && res.error.code === 'user_not_found') {
+          forgetConversation(c.name);
+          C.views.notify('There is no user called \u201c' + c.name + '\u201d.');
+          return;
+        }
+        c.loadError = res.error ? res.error.message : 'The server sent something unexpected.';
+        S.chatDirty = true;
+        C.views.renderChat();
+        return;
+      }
+      M.applyHistory(S, c, res.data.messages, res.data.has_more);
+      if (c.name === S.current) {
+        S.chatDirty = true;
+        C.views.renderChat({ toBottom: true });
+        // A short history may not fill the view, so there is nothing to scroll to: fetch on.
+        maybeLoadOlder();
+        maybeMarkRead();
+      }
+      C.views.renderConversationList();
+    });
+  }
+
+  function loadOlder(c) {
+    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length) return;
+    c.loadingOlder = true;
+    var gen = c.loadGen;
+    var before = c.msgs[0].id;
+    S.chatDirty = true;
+    C.views.renderChat();
+    api('GET', '/messages?with=' + encodeURIComponent(c.name) + '&limit=' + cfg.HISTORY_PAGE + '&before=' + before, null, function (res) {
+      if (gen !== c.loadGen) return;
+      if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
+        c.loadingOlder = false;
+        C.views.notify('Could not load older messages: ' + (res.error ? res.error.message : 'unexpected answer'));
+        S.chatDirty = true;
+        C.views.renderChat();
+        return;
+      }
+      M.applyOlder(c, res.data.messages, res.data.has_more);
+      if (c.name === S.current) {
+        S.chatDirty = true;
+        C.views.renderChat({ keepBottomOffset: true });
+        maybeLoadOlder();
+      }
+    });
+  }
+
+  function maybeLoadOlder() {
+    if (!S.current) return;
+    if (C.dom.$('messages').scrollTop < cfg.NEAR_TOP_PX) loadOlder(M.conversation(S, S.current));
+  }
+
+  function pageVisible() {
+    var document = window.document;
+    return !(document.hidden || document.webkitHidden || document.msHidden);
+  }
+
+  // Marks the open conversation read when the reader can actually see its newest message.
+  function maybeMarkRead() {
+    if (!S.current || !S.session || !pageVisible() || !C.views.isNearBottom()) return;
+    var c = M.conversation(S, S.current);
+    var upTo = M.startRead(c);
+    if (upTo === null) return;
+    C.views.renderConversationList();
+    var gen = S.sessionGen;
+    api('POST', '/read', { 'with': c.name, up_to: upTo }, function (res) {
+      if (gen !== S.sessionGen) return;
+      // A 4xx will not get better by retrying; anything else is retried at the next event.
+      var settled = res.ok || (res.status >= 400 && res.status < 500);
+      M.finishRead(c, upTo, settled);
+      if (settled) maybeMarkRead();
+    });
+  }
+
+  var presenceTimer = null;
+  function refreshPresence() {
+    if (presenceTimer) { clearTimeout(presenceTimer); presenceTimer = null; }
+    var gen = S.sessionGen;
+    api('GET', '/presence', null, function (res) {
+      if (gen !== S.sessionGen) return;
+      if (res.ok && res.data && U.isArray(res.data.online)) {
+        M.setOnline(S, res.data.online);
+        C.views.renderConversationList();
+        C.views.renderChatHead();
+      }
+      presenceTimer = setTimeout(refreshPresence, cfg.PRESENCE_EVERY_MS);
+    });
+  }
+
+  // A conversation was started with a name that is no user.
+  function forgetConversation(name) {
+    if (M.forgetConversation(S, name)) C.send.save();
+    if (S.current === name) C.views.closeConversation();
+    C.views.renderAll();
+  }
+
+  C.sync = {
+    start: start, stop: stop, retryNow: retryNow, connectionLost: connectionLost,
+    pollPath: pollPath, loadHistory: loadHistory, loadOlder: loadOlder,
+    maybeLoadOlder: maybeLoadOlder, maybeMarkRead: maybeMarkRead
+  };
+}(window));
