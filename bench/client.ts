@@ -27,7 +27,14 @@ export class Client {
   }
 
   /** A JSON request in the contract's style: a bearer token, a JSON body, a JSON answer. */
-  request(method: string, path: string, token: string | null, body?: unknown, timeoutMs = 60_000, onRequest?: (req: http.ClientRequest) => void): Promise<Reply> {
+  request(
+    method: string,
+    path: string,
+    token: string | null,
+    body?: unknown,
+    timeoutMs = 60_000,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<Reply> {
     const headers: http.OutgoingHttpHeaders = {};
     if (token) headers.authorization = `Bearer ${token}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -39,7 +46,14 @@ export class Client {
    * Any request with a text payload (the peers' protocols post Engine.IO payloads as text);
    * the answer's body is parsed when it says it is JSON, else left as text.
    */
-  raw(method: string, path: string, headers: http.OutgoingHttpHeaders, payload?: string, timeoutMs = 60_000, onRequest?: (req: http.ClientRequest) => void): Promise<Reply> {
+  raw(
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    payload?: string,
+    timeoutMs = 60_000,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (payload !== undefined) headers['content-length'] = Buffer.byteLength(payload);
       const req = http.request({ host: this.ep.host, port: this.ep.port, method, path, headers, agent: this.agent }, (res) => {
@@ -114,4 +128,3 @@ export function summarize(values: number[]): Summary {
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
   return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] as number };
 }
-

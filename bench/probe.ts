@@ -35,11 +35,32 @@ async function main(): Promise<void> {
   if (rateArg === 'w3') {
     const polls = Number(secondsArg);
     for (let round = 0; round < Number(process.argv[5] ?? '1'); round++) {
-      const p = await subject.start({ dbPath: path.join(dir, `w3-${round}.sqlite`), users: polls, seedMessages: 0, cpu: pinned ? 0 : null, sync: 'FULL', repo });
+      const p = await subject.start({
+        dbPath: path.join(dir, `w3-${round}.sqlite`),
+        users: polls,
+        seedMessages: 0,
+        cpu: pinned ? 0 : null,
+        sync: 'FULL',
+        repo,
+      });
       try {
-        const kiosks = await subject.accounts(p, Array.from({ length: polls }, (_, i) => i));
-        const r = await w3(p, subject.protocol, kiosks, { polls, holdS: 50, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => p.memoryAfterGc(), idle: (ms) => serverIdle(p.pid, ms), settledAfterS: 25 });
-        console.log(`${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}; sessions opened in ${r.sessionsS.toFixed(1)} s, polls in ${r.rampS.toFixed(1)} s`);
+        const kiosks = await subject.accounts(
+          p,
+          Array.from({ length: polls }, (_, i) => i),
+        );
+        const r = await w3(p, subject.protocol, kiosks, {
+          polls,
+          holdS: 50,
+          batch: 500,
+          batchPauseMs: 10,
+          settleMs: 300,
+          memory: () => p.memoryAfterGc(),
+          idle: (ms) => serverIdle(p.pid, ms),
+          settledAfterS: 25,
+        });
+        console.log(
+          `${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}; sessions opened in ${r.sessionsS.toFixed(1)} s, polls in ${r.rampS.toFixed(1)} s`,
+        );
       } finally {
         await p.stop();
       }
@@ -52,13 +73,19 @@ async function main(): Promise<void> {
   if (heap) {
     fs.rmSync(heapDir, { recursive: true, force: true });
     fs.mkdirSync(heapDir);
-    process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = process.env.BENCH_PEER_NODE_ARGS = `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
+    process.env.BENCH_OURS_NODE_ARGS =
+      process.env.BENCH_CEILING_NODE_ARGS =
+      process.env.BENCH_PEER_NODE_ARGS =
+        `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
   }
   const users = 552 + heapPolls;
   const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
   try {
     if (heap) {
-      const kiosks = await subject.accounts(p, Array.from({ length: heapPolls }, (_, i) => i + 552));
+      const kiosks = await subject.accounts(
+        p,
+        Array.from({ length: heapPolls }, (_, i) => i + 552),
+      );
       const snapshots = async (n: number) => {
         process.kill(p.pid, 'SIGURG');
         // A snapshot is written synchronously by the server; wait until the file stops growing.
@@ -93,17 +120,34 @@ async function main(): Promise<void> {
       await Promise.all(held);
       return;
     }
-    const acc = await subject.accounts(p, Array.from({ length: 550 }, (_, i) => i + 2));
-    const receivers = acc.slice(0, 500), senders = acc.slice(500);
+    const acc = await subject.accounts(
+      p,
+      Array.from({ length: 550 }, (_, i) => i + 2),
+    );
+    const receivers = acc.slice(0, 500),
+      senders = acc.slice(500);
     await subject.protocol.prepare(p, receivers);
-    if (process.env.PROBE_WARM) await w1(p, subject.protocol, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
+    if (process.env.PROBE_WARM)
+      await w1(p, subject.protocol, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
     const trace: [number, number][] = [];
     const rate = Number(rateArg);
-    let cpu0 = 0, cpuUsed = 0;
+    let cpu0 = 0,
+      cpuUsed = 0;
     const window = { open: () => void (cpu0 = cpuSeconds(p.pid)), close: () => void (cpuUsed = cpuSeconds(p.pid) - cpu0) };
-    const r = await w1(p, subject.protocol, receivers, senders, { durationMs: Number(secondsArg) * 1000, drainMs: 5000, holdS: 20, tag: 'probe', bodyChars: 60, trace, window, ...(rate > 0 ? { rate } : {}) });
+    const r = await w1(p, subject.protocol, receivers, senders, {
+      durationMs: Number(secondsArg) * 1000,
+      drainMs: 5000,
+      holdS: 20,
+      tag: 'probe',
+      bodyChars: 60,
+      trace,
+      window,
+      ...(rate > 0 ? { rate } : {}),
+    });
     const perMsg = (cpuUsed / (r.deliveredPerS * r.durationS)) * 1e6;
-    console.log(`${which}: ${r.deliveredPerS.toFixed(0)} msg/s, server CPU ${perMsg.toFixed(0)} µs per message, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`);
+    console.log(
+      `${which}: ${r.deliveredPerS.toFixed(0)} msg/s, server CPU ${perMsg.toFixed(0)} µs per message, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`,
+    );
     // Slow deliveries (over 10x the median), grouped by the 100 ms slice in which they were sent.
     const slow = new Map<number, { n: number; worst: number }>();
     for (const [t, l] of trace) {
@@ -114,7 +158,8 @@ async function main(): Promise<void> {
       e.worst = Math.max(e.worst, l);
       slow.set(k, e);
     }
-    for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0])) console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
+    for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0]))
+      console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
   } finally {
     await p.stop();
     if (process.env.PROBE_OUTPUT) console.log(p.output().trim());

@@ -179,10 +179,13 @@ class EngineIoSession {
     const rep = await this.polls.raw('GET', this.path, {}, undefined, pollTimeoutMs(this.pingIntervalS), onRequest);
     if (rep.status !== 200) return { error: String(rep.status), messages: [], other: 0 };
     const messages: Message[] = [];
-    let error: string | null = null, other = 0;
+    let error: string | null = null,
+      other = 0;
     for (const p of String(rep.body).split(RS)) {
-      if (p === '2') void this.post('3'); // ping: pong
-      else if (p === '6') continue; // noop: answers a held GET when the session closes
+      if (p === '2')
+        void this.post('3'); // ping: pong
+      else if (p === '6')
+        continue; // noop: answers a held GET when the session closes
       else if (p === '1') error = 'closed';
       else if (p.startsWith('42')) {
         const [name, data] = JSON.parse(p.slice(2)) as [string, Message];
@@ -278,7 +281,10 @@ export const socketIo: Protocol = {
     const loop = (async () => {
       while (!s.closed) {
         // An error here shows up as the sends' acks that never come.
-        const ok = await s.poll().then((r) => r.error === null, () => false);
+        const ok = await s.poll().then(
+          (r) => r.error === null,
+          () => false,
+        );
         if (!ok && !s.closed) await sleep(50);
       }
     })();
@@ -322,7 +328,12 @@ class BayeuxSession {
     private readonly a: Account,
   ) {}
 
-  private async exchange(c: Client, msg: Record<string, unknown>, timeoutMs = 30_000, onRequest?: (req: http.ClientRequest) => void): Promise<{ error: string | null; replies: Bayeux[] }> {
+  private async exchange(
+    c: Client,
+    msg: Record<string, unknown>,
+    timeoutMs = 30_000,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<{ error: string | null; replies: Bayeux[] }> {
     const id = (++this.n).toString(36);
     const body = JSON.stringify([{ ...msg, id, ...(this.clientId ? { clientId: this.clientId } : {}) }]);
     const rep = await c.raw('POST', '/bayeux', { ...JSON_TYPE }, body, timeoutMs, onRequest);
@@ -338,12 +349,21 @@ class BayeuxSession {
     this.clientId = hs.replies[0]?.clientId ?? '';
     if (hs.error || !this.clientId) throw new Error(`bayeux handshake: ${hs.error ?? 'no clientId'}`);
     if (!subscribe) return;
-    const sub = await this.exchange(this.posts, { channel: '/meta/subscribe', subscription: channelOf(this.a.username), ext: { token: this.a.token } });
+    const sub = await this.exchange(this.posts, {
+      channel: '/meta/subscribe',
+      subscription: channelOf(this.a.username),
+      ext: { token: this.a.token },
+    });
     if (sub.error) throw new Error(`bayeux subscribe: ${sub.error}`);
   }
 
   async poll(holdS: number, onRequest?: (req: http.ClientRequest) => void): Promise<PollResult> {
-    const r = await this.exchange(this.polls, { channel: '/meta/connect', connectionType: 'long-polling', advice: { timeout: holdS * 1000 } }, pollTimeoutMs(holdS), onRequest);
+    const r = await this.exchange(
+      this.polls,
+      { channel: '/meta/connect', connectionType: 'long-polling', advice: { timeout: holdS * 1000 } },
+      pollTimeoutMs(holdS),
+      onRequest,
+    );
     const mine = channelOf(this.a.username);
     const messages: Message[] = [];
     let other = 0;

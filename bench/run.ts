@@ -86,7 +86,14 @@ const running = new Set<ServerProc>();
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 async function started(s: Subject, dbDir: string, seed: number, cpu: number | null): Promise<ServerProc> {
-  const p = await s.start({ dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`), users: layout.users, seedMessages: seed, cpu, sync: plan.sync, repo: REPO });
+  const p = await s.start({
+    dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`),
+    users: layout.users,
+    seedMessages: seed,
+    cpu,
+    sync: plan.sync,
+    repo: REPO,
+  });
   running.add(p);
   return p;
 }
@@ -119,12 +126,23 @@ async function setUp(s: Subject, dbDir: string, cpu: number | null): Promise<Liv
 async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: number): Promise<{ round: W1Round; usage: Usage }> {
   const proc = new CpuWindow(l.p.pid);
   const core = serverCpu === null ? null : new CoreWindow(serverCpu);
-  let gen0 = process.cpuUsage(), genT0 = performance.now(), generatorCpuPercent = NaN;
+  let gen0 = process.cpuUsage(),
+    genT0 = performance.now(),
+    generatorCpuPercent = NaN;
   const round = await w1(l.p, l.s.protocol, l.receivers, l.senders, {
-    durationMs: plan.w1Ms, drainMs: plan.drainMs, holdS: plan.holdS, tag, bodyChars: plan.bodyChars,
+    durationMs: plan.w1Ms,
+    drainMs: plan.drainMs,
+    holdS: plan.holdS,
+    tag,
+    bodyChars: plan.bodyChars,
     ...(rate === undefined ? {} : { rate }),
     window: {
-      open: () => { proc.open(); core?.open(); gen0 = process.cpuUsage(); genT0 = performance.now(); },
+      open: () => {
+        proc.open();
+        core?.open();
+        gen0 = process.cpuUsage();
+        genT0 = performance.now();
+      },
       close: () => {
         proc.close();
         core?.close();
@@ -172,25 +190,51 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
       // No W4 (no history): the same pair sends for a moment instead, unmeasured, so that W3's
       // first reading finds every server's code paths already run once, as W4 leaves ours.
       log(`${l.s.label}: warm-up in place of W4, ${plan.peerWarmupMs} ms, not measured`);
-      await w1(l.p, l.s.protocol, [l.probe[1]], [l.probe[0]], { durationMs: plan.peerWarmupMs, drainMs: plan.drainMs, holdS: plan.holdS, tag: 'warm0', bodyChars: plan.bodyChars });
+      await w1(l.p, l.s.protocol, [l.probe[1]], [l.probe[0]], {
+        durationMs: plan.peerWarmupMs,
+        drainMs: plan.drainMs,
+        holdS: plan.holdS,
+        tag: 'warm0',
+        bodyChars: plan.bodyChars,
+      });
     }
   }
   const w3r = new Map<Live, W3Result>();
   for (const l of lives) {
     log(`${l.s.label}: W3 ${plan.w3Polls} held polls`);
-    w3r.set(l, await w3(l.p, l.s.protocol, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms), settledAfterS: plan.w3SettledS }));
+    w3r.set(
+      l,
+      await w3(l.p, l.s.protocol, l.kiosks, {
+        polls: plan.w3Polls,
+        holdS: plan.w3HoldS,
+        batch: 500,
+        batchPauseMs: 10,
+        settleMs: 300,
+        memory: () => l.p.memoryAfterGc(),
+        idle: (ms) => serverIdle(l.p.pid, ms),
+        settledAfterS: plan.w3SettledS,
+      }),
+    );
   }
   // An unmeasured warm-up of each server first, as W4 has: W3 leaves both idle for long enough
   // that V8 shrinks their heaps, and the first measured round then paid for growing them again
   // (ours, in one run: 4,652 msg/s in its first round, 5,458 in its second).
   for (const l of lives) {
     log(`${l.s.label}: W1 warm-up, ${plan.w1WarmupMs} ms, not measured`);
-    await w1(l.p, l.s.protocol, l.receivers, l.senders, { durationMs: plan.w1WarmupMs, drainMs: plan.drainMs, holdS: plan.holdS, tag: 'warm', bodyChars: plan.bodyChars });
+    await w1(l.p, l.s.protocol, l.receivers, l.senders, {
+      durationMs: plan.w1WarmupMs,
+      drainMs: plan.drainMs,
+      holdS: plan.holdS,
+      tag: 'warm',
+      bodyChars: plan.bodyChars,
+    });
   }
   const rounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
   for (let r = 0; r < plan.w1Rounds; r++) {
     for (const l of r % 2 === 0 ? lives : [...lives].reverse()) {
-      log(`${l.s.label}: W1 round ${r + 1}/${plan.w1Rounds}, closed loop, ${plan.senders} senders -> ${plan.receivers} receivers, ${plan.w1Ms} ms`);
+      log(
+        `${l.s.label}: W1 round ${r + 1}/${plan.w1Rounds}, closed loop, ${plan.senders} senders -> ${plan.receivers} receivers, ${plan.w1Ms} ms`,
+      );
       const x = await w1Round(l, `w1r${r}`, cpu);
       log(`${l.s.label}: ${x.round.deliveredPerS.toFixed(0)} msg/s`);
       rounds.get(l)?.push(x);
@@ -261,7 +305,9 @@ const errs = (r: W1Result) => {
 };
 const usage = (f: (r: SubjectResult) => Usage) => (r: SubjectResult) => {
   const u = f(r);
-  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.otherOnServerCorePercent, u.generatorCpuPercent].map(f0).join(' / ');
+  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.otherOnServerCorePercent, u.generatorCpuPercent]
+    .map(f0)
+    .join(' / ');
 };
 const clean = (r: W1Result) => r.lost + r.duplicated + r.misrouted + r.outOfOrder === 0;
 
@@ -283,35 +329,66 @@ const halfP99 = (r: SubjectResult) => r.w1half.latency.p99;
 const w3Settled = (r: SubjectResult) => r.w3.kibPerPollSettled;
 const w3Complete = (r: SubjectResult) => r.w3.heldAndAnswered === r.w3.polls && r.w3.allHeldAtOnce;
 /** The target holds against the servers named; null when one of them was not measured. */
-const against = (labels: string[], test: (o: SubjectResult, ...xs: SubjectResult[]) => boolean) => (o: SubjectResult, by: (label: string) => SubjectResult | undefined) => {
-  const xs = labels.map(by);
-  return xs.every((x): x is SubjectResult => x !== undefined) ? test(o, ...xs) : null;
-};
+const against =
+  (labels: string[], test: (o: SubjectResult, ...xs: SubjectResult[]) => boolean) =>
+  (o: SubjectResult, by: (label: string) => SubjectResult | undefined) => {
+    const xs = labels.map(by);
+    return xs.every((x): x is SubjectResult => x !== undefined) ? test(o, ...xs) : null;
+  };
 const w4Cell = (w: W4Result | null, k: 'send' | 'poll' | 'history') => (w ? `${ms(w[k].p50)} / ${ms(w[k].p99)}` : '–');
 
 // The targets are #18's: ours against Socket.IO polling (and the ceiling for memory), with
 // every message stored durably; W4's (a large history costs ours nothing) are #5's.
 const rows: Row[] = [
-  { what: 'W1 delivered msg/s (closed loop)', get: (r) => f0(r.w1.deliveredPerS), ratio: w1Rate, target: '≥ 1.0 × socket.io', pass: against(['socket.io'], (o, sio) => over(w1Rate, o, sio) >= 1 && clean(o.w1)) },
+  {
+    what: 'W1 delivered msg/s (closed loop)',
+    get: (r) => f0(r.w1.deliveredPerS),
+    ratio: w1Rate,
+    target: '≥ 1.0 × socket.io',
+    pass: against(['socket.io'], (o, sio) => over(w1Rate, o, sio) >= 1 && clean(o.w1)),
+  },
   { what: 'W1 send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1.latency), ratio: (r) => r.w1.latency.p99 },
   { what: 'W1 send (until acknowledged) ms p50 / p99 / max', get: (r) => lat(r.w1.sendLatency) },
   { what: 'W1 lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1), target: 'all 0' },
   { what: 'W1 errors', get: (r) => errs(r.w1) },
   { what: 'W1 delivered msg/s in each round', get: (r) => r.w1.perRound.map(f0).join(', ') },
   { what: 'W1 generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1.generatorLagMs.p99)} / ${ms(r.w1.generatorLagMs.max)}` },
-  { what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1) },
+  {
+    what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator',
+    get: usage((r) => r.w1),
+  },
   // Steadier than msg/s on a shared machine (what else runs slows a server, not its work per message).
   { what: 'W1 server CPU per delivered message, µs', get: (r) => f0(cpuPerMessage(r)), ratio: cpuPerMessage },
-  { what: 'W1-half offered msg/s (open loop, half of each server\'s own W1)', get: (r) => f0(r.w1half.targetRate ?? NaN) },
+  { what: "W1-half offered msg/s (open loop, half of each server's own W1)", get: (r) => f0(r.w1half.targetRate ?? NaN) },
   { what: 'W1-half delivered msg/s', get: (r) => f0(r.w1half.deliveredPerS) },
-  { what: 'W1-half send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1half.latency), ratio: halfP99, target: 'p99 ≤ 1.0 × socket.io', pass: against(['socket.io'], (o, sio) => over(halfP99, o, sio) <= 1 && clean(o.w1half)) },
+  {
+    what: 'W1-half send→delivery ms p50 / p99 / max',
+    get: (r) => lat(r.w1half.latency),
+    ratio: halfP99,
+    target: 'p99 ≤ 1.0 × socket.io',
+    pass: against(['socket.io'], (o, sio) => over(halfP99, o, sio) <= 1 && clean(o.w1half)),
+  },
   { what: 'W1-half p99 in each round, ms', get: (r) => r.w1half.perRoundP99.map(ms).join(', ') },
   { what: 'W1-half lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1half), target: 'all 0' },
   { what: 'W1-half errors', get: (r) => errs(r.w1half) },
-  { what: 'W1-half generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}` },
-  { what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1half) },
-  { what: 'W3 polls held at once and answered', get: (r) => `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`, target: 'all' },
-  { what: 'W3 server RSS before → held → settled (each after a full GC), MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)} → ${f1(r.w3.rssSettledKiB / 1024)}` },
+  {
+    what: 'W1-half generator event-loop lag p99 / max, ms',
+    get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}`,
+  },
+  {
+    what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator',
+    get: usage((r) => r.w1half),
+  },
+  {
+    what: 'W3 polls held at once and answered',
+    get: (r) =>
+      `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`,
+    target: 'all',
+  },
+  {
+    what: 'W3 server RSS before → held → settled (each after a full GC), MiB',
+    get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)} → ${f1(r.w3.rssSettledKiB / 1024)}`,
+  },
   { what: 'W3 JS heap per held poll, KiB', get: (r) => f2(r.w3.heapKibPerPollSettled), ratio: (r) => r.w3.heapKibPerPollSettled },
   { what: 'W3 RSS KiB per held poll, right after the last poll came in', get: (r) => f2(r.w3.kibPerPoll), ratio: (r) => r.w3.kibPerPoll },
   {
@@ -319,11 +396,18 @@ const rows: Row[] = [
     get: (r) => `${f2(r.w3.kibPerPollSettled)}${r.w3.settledAfterS ? ` (${r.w3.settledAfterS} s later)` : ' (no second reading)'}`,
     ratio: w3Settled,
     target: '≤ 1.0 × socket.io, ≤ 1.1 × ceiling',
-    pass: against(['socket.io', 'ceiling'], (o, sio, ceil) => over(w3Settled, o, sio) <= 1 && over(w3Settled, o, ceil) <= 1.1 && w3Complete(o)),
+    pass: against(
+      ['socket.io', 'ceiling'],
+      (o, sio, ceil) => over(w3Settled, o, sio) <= 1 && over(w3Settled, o, ceil) <= 1.1 && w3Complete(o),
+    ),
   },
   ...(['send', 'poll', 'history'] as const).flatMap((k): Row[] => [
     { what: `W4 ${k} ms p50 / p99, empty database`, get: (r) => w4Cell(r.w4empty, k) },
-    { what: `W4 ${k} ms p50 / p99, ${plan.w4Messages.toLocaleString('en')} messages`, get: (r) => w4Cell(r.w4full, k), ratio: (r) => r.w4full?.[k].p50 ?? NaN },
+    {
+      what: `W4 ${k} ms p50 / p99, ${plan.w4Messages.toLocaleString('en')} messages`,
+      get: (r) => w4Cell(r.w4full, k),
+      ratio: (r) => r.w4full?.[k].p50 ?? NaN,
+    },
     {
       what: `W4 ${k} p50, full ÷ empty (same server)`,
       get: (r) => (r.w4full && r.w4empty ? f2(r.w4full[k].p50 / r.w4empty[k].p50) : '–'),
@@ -331,7 +415,15 @@ const rows: Row[] = [
       pass: (o) => (o.w4full && o.w4empty ? o.w4full[k].p50 / o.w4empty[k].p50 <= 1.2 : null),
     },
   ]),
-  { what: 'W4 errors', get: (r) => (r.w4empty && r.w4full ? (Object.keys({ ...r.w4empty.errors, ...r.w4full.errors }).length ? JSON.stringify({ ...r.w4empty.errors, ...r.w4full.errors }) : '0') : '–') },
+  {
+    what: 'W4 errors',
+    get: (r) =>
+      r.w4empty && r.w4full
+        ? Object.keys({ ...r.w4empty.errors, ...r.w4full.errors }).length
+          ? JSON.stringify({ ...r.w4empty.errors, ...r.w4full.errors })
+          : '0'
+        : '–',
+  },
 ];
 
 function table(results: SubjectResult[]): string {
@@ -365,17 +457,28 @@ function versions(): Record<string, string> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   db.close();
-  const bs = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
-  return { node: process.version, sqlite, 'better-sqlite3': bs, 'socket.io': peerVersion(REPO, 'socket.io') ?? '–', faye: peerVersion(REPO, 'faye') ?? '–' };
+  const bs = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string })
+    .version;
+  return {
+    node: process.version,
+    sqlite,
+    'better-sqlite3': bs,
+    'socket.io': peerVersion(REPO, 'socket.io') ?? '–',
+    faye: peerVersion(REPO, 'faye') ?? '–',
+  };
 }
 
 /** Warnings when something else was using the machine: the numbers are then not comparable. */
 function noise(busyBefore: number[], results: SubjectResult[]): string[] {
   const out: string[] = [];
-  if (busyBefore.some((b) => b > 15)) out.push(`**Warning:** the machine was busy before the run (cores ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}).`);
+  if (busyBefore.some((b) => b > 15))
+    out.push(`**Warning:** the machine was busy before the run (cores ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}).`);
   for (const r of results) {
     const worst = Math.max(r.w1.otherOnServerCorePercent, r.w1half.otherOnServerCorePercent);
-    if (worst > 10) out.push(`**Warning:** other processes took up to ${worst.toFixed(0)}% of the server's core during ${r.label}'s W1 rounds: rerun on a quiet machine.`);
+    if (worst > 10)
+      out.push(
+        `**Warning:** other processes took up to ${worst.toFixed(0)}% of the server's core during ${r.label}'s W1 rounds: rerun on a quiet machine.`,
+      );
   }
   return out;
 }
@@ -386,7 +489,8 @@ function noise(busyBefore: number[], results: SubjectResult[]): string[] {
  */
 function ensureFileLimit(needed: number): boolean {
   if (process.env.BENCH_FD_RAISED) return false;
-  let soft = Infinity, hard = Infinity;
+  let soft = Infinity,
+    hard = Infinity;
   try {
     const [s, h] = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n');
     soft = s === 'unlimited' ? Infinity : Number(s);
@@ -470,10 +574,19 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const name = quick ? 'quick' : 'latest';
   fs.writeFileSync(path.join(outDir, `${name}.md`), md);
-  fs.writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(outDir, `${name}.json`),
+    `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`,
+  );
   // The README keeps the table of the last full run with ours and the ceiling.
   const readme = path.join(REPO, 'bench', 'README.md');
-  if (!quick && !args.has('--no-readme') && results.some((r) => r.label === 'ours') && results.some((r) => r.label === 'ceiling') && fs.existsSync(readme)) {
+  if (
+    !quick &&
+    !args.has('--no-readme') &&
+    results.some((r) => r.label === 'ours') &&
+    results.some((r) => r.label === 'ceiling') &&
+    fs.existsSync(readme)
+  ) {
     const text = fs.readFileSync(readme, 'utf8');
     const re = /(<!-- results:begin -->\n)[\s\S]*?(<!-- results:end -->)/;
     if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));

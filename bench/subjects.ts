@@ -39,7 +39,10 @@ export function ceilingSubject(commit: 'batch' | 'each'): Subject {
     start: (o) =>
       spawnServer({
         label,
-        nodeArgs: [...(process.env.BENCH_CEILING_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'bench', 'ceiling.js')],
+        nodeArgs: [
+          ...(process.env.BENCH_CEILING_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(o.repo, 'dist', 'bench', 'ceiling.js'),
+        ],
         cwd: o.repo,
         cpu: o.cpu,
         env: {
@@ -83,7 +86,11 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
         // The flags `npm start` and deploy/systemd/chat.service run the server with;
         // BENCH_NO_SEMI=1 leaves out the larger young generation (the memory/CPU trade-off
         // in bench/README.md).
-        nodeArgs: [...(process.env.BENCH_NO_SEMI ? [] : ['--max-semi-space-size=32']), ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root(o.repo), 'dist', 'src', 'main.js')],
+        nodeArgs: [
+          ...(process.env.BENCH_NO_SEMI ? [] : ['--max-semi-space-size=32']),
+          ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(root(o.repo), 'dist', 'src', 'main.js'),
+        ],
         cwd: root(o.repo),
         cpu: o.cpu,
         env: {
@@ -113,7 +120,8 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
 /** The version of a peer's package installed from bench/package.json, or null when it is not. */
 export function peerVersion(repo: string, pkg: string): string | null {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(repo, 'bench', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(repo, 'bench', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return null;
   }
@@ -139,7 +147,10 @@ export function peerSubject(label: 'socket.io' | 'faye'): Subject {
     start: (o) =>
       spawnServer({
         label,
-        nodeArgs: [...(process.env.BENCH_PEER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'bench', 'peers', script)],
+        nodeArgs: [
+          ...(process.env.BENCH_PEER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(o.repo, 'dist', 'bench', 'peers', script),
+        ],
         cwd: o.repo,
         cpu: o.cpu,
         // Socket.IO's ping is the only thing besides data that ends a held poll: beyond every

@@ -37,7 +37,9 @@ export function stamp(from: number, to: number, body: string): Message {
 export function httpServer(): http.Server {
   const server = http.createServer((req, res) => {
     const status = req.url === '/healthz' ? 200 : 404;
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { ok: true } : { error: 'not_found' }));
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify(status === 200 ? { ok: true } : { error: 'not_found' }));
   });
   server.keepAliveTimeout = 65_000; // as the ceiling: longer than the longest hold
   return server;

@@ -32,7 +32,7 @@ bayeux.addExtension({
       if (user === undefined || m.subscription !== `${PREFIX}${names[user]}`) m.error = '403::forbidden';
     } else if (!m.channel.startsWith('/meta/')) {
       const to = m.channel.startsWith(PREFIX) ? byName.get(m.channel.slice(PREFIX.length)) : undefined;
-      const body = (m.data as { body?: unknown } | undefined)?.body;
+      const body = m.data?.body;
       if (user === undefined) m.error = '401::unauthorized';
       else if (to === undefined) m.error = '404::user_not_found';
       else if (typeof body !== 'string' || !body.trim()) m.error = '400::invalid_request';

@@ -13,7 +13,10 @@ interface IoSocket {
   data: { user?: number };
   handshake: { auth: { token?: unknown } };
   join(room: string): void;
-  on(event: 'send', fn: (m: { to?: unknown; body?: unknown } | undefined, ack?: (answer: { message: Message } | { error: string }) => void) => void): void;
+  on(
+    event: 'send',
+    fn: (m: { to?: unknown; body?: unknown } | undefined, ack?: (answer: { message: Message } | { error: string }) => void) => void,
+  ): void;
 }
 interface IoServer {
   use(fn: (socket: IoSocket, next: (err?: Error) => void) => void): void;

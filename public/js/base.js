@@ -28,16 +28,16 @@
 (function (window) {
   'use strict';
 
-  var C = window.Chat = {};
+  var C = (window.Chat = {});
 
   // ---------------------------------------------------------------------------------------
   // Settings. Times in milliseconds unless the name says otherwise.
 
   C.config = {
-    POLL_HOLD_S: 25,           // what we ask the server to hold an idle poll for (seconds)
-    POLL_ABORT_MS: 35000,      // must exceed the hold, or we would abort healthy polls
-    PROBE_ABORT_MS: 10000,     // a poll with timeout=0 (after an error) should answer at once
-    RECENT_POLL_MS: 5000,      // a poll started this recently proves the server reachable
+    POLL_HOLD_S: 25, // what we ask the server to hold an idle poll for (seconds)
+    POLL_ABORT_MS: 35000, // must exceed the hold, or we would abort healthy polls
+    PROBE_ABORT_MS: 10000, // a poll with timeout=0 (after an error) should answer at once
+    RECENT_POLL_MS: 5000, // a poll started this recently proves the server reachable
     REQUEST_TIMEOUT_MS: 20000, // any other request
     BACKOFF_FIRST_MS: 1000,
     BACKOFF_MAX_MS: 60000,
@@ -48,9 +48,9 @@
     QUICK_EMPTY_MS: 1000,
     HISTORY_PAGE: 50,
     PRESENCE_EVERY_MS: 30000,
-    SEND_RETRY_FOR_MS: 30000,  // keep retrying a send this long before marking it "not sent"
+    SEND_RETRY_FOR_MS: 30000, // keep retrying a send this long before marking it "not sent"
     NOTICE_MS: 7000,
-    MAX_BODY: 4000,            // characters (code points), as the server counts them
+    MAX_BODY: 4000, // characters (code points), as the server counts them
     USERNAME_RE: /^[a-z0-9_.\-]{1,32}$/,
     NEAR_BOTTOM_PX: 48,
     NEAR_TOP_PX: 80
@@ -61,12 +61,22 @@
 
   var hasOwn = Object.prototype.hasOwnProperty;
 
-  function now() { return new Date().getTime(); }
+  function now() {
+    return new Date().getTime();
+  }
   function noop() {}
-  function isArray(x) { return Object.prototype.toString.call(x) === '[object Array]'; }
-  function has(obj, key) { return hasOwn.call(obj, key); }
-  function pad2(n) { return n < 10 ? '0' + n : String(n); }
-  function trim(s) { return String(s).replace(/^\s+|\s+$/g, ''); }
+  function isArray(x) {
+    return Object.prototype.toString.call(x) === '[object Array]';
+  }
+  function has(obj, key) {
+    return hasOwn.call(obj, key);
+  }
+  function pad2(n) {
+    return n < 10 ? '0' + n : String(n);
+  }
+  function trim(s) {
+    return String(s).replace(/^\s+|\s+$/g, '');
+  }
 
   // A map from strings to values that is safe for every key. Usernames are keys here, and
   // "__proto__", "constructor" and "toString" are valid usernames: as keys of a plain object
@@ -77,7 +87,9 @@
   function Dict() {
     this.items = {};
   }
-  Dict.prototype.has = function (key) { return hasOwn.call(this.items, '$' + key); };
+  Dict.prototype.has = function (key) {
+    return hasOwn.call(this.items, '$' + key);
+  };
   Dict.prototype.get = function (key) {
     var k = '$' + key;
     return hasOwn.call(this.items, k) ? this.items[k] : undefined;
@@ -86,7 +98,9 @@
     this.items['$' + key] = value;
     return value;
   };
-  Dict.prototype.remove = function (key) { delete this.items['$' + key]; };
+  Dict.prototype.remove = function (key) {
+    delete this.items['$' + key];
+  };
   Dict.prototype.keys = function () {
     var out = [];
     for (var k in this.items) if (hasOwn.call(this.items, k)) out.push(k.slice(1));
@@ -129,7 +143,7 @@
     // Jitter between half and all of the step, so many clients cut off at once by a restart
     // do not all come back in the same millisecond.
     var r = typeof random === 'number' ? random : Math.random();
-    var delay = Math.round(base / 2 + r * base / 2);
+    var delay = Math.round(base / 2 + (r * base) / 2);
     if (retryAfterMs && retryAfterMs > delay) delay = retryAfterMs;
     return delay;
   }
@@ -148,9 +162,18 @@
   }
 
   C.util = {
-    now: now, noop: noop, isArray: isArray, has: has, pad2: pad2, trim: trim, Dict: Dict,
-    randomString: randomString, newClientId: newClientId, backoffDelay: backoffDelay,
-    parseRetryAfter: parseRetryAfter, charCount: charCount
+    now: now,
+    noop: noop,
+    isArray: isArray,
+    has: has,
+    pad2: pad2,
+    trim: trim,
+    Dict: Dict,
+    randomString: randomString,
+    newClientId: newClientId,
+    backoffDelay: backoffDelay,
+    parseRetryAfter: parseRetryAfter,
+    charCount: charCount
   };
 
   // ---------------------------------------------------------------------------------------
@@ -173,7 +196,9 @@
     return new Date(t);
   }
 
-  function clockText(d) { return pad2(d.getHours()) + ':' + pad2(d.getMinutes()); }
+  function clockText(d) {
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  }
 
   function sameDay(a, b) {
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
@@ -213,22 +238,33 @@
   }
 
   C.time = {
-    parseTime: parseTime, clockText: clockText, sameDay: sameDay, dayText: dayText,
-    shortWhen: shortWhen, whenPhrase: whenPhrase, fullWhen: fullWhen
+    parseTime: parseTime,
+    clockText: clockText,
+    sameDay: sameDay,
+    dayText: dayText,
+    shortWhen: shortWhen,
+    whenPhrase: whenPhrase,
+    fullWhen: fullWhen
   };
 
   // ---------------------------------------------------------------------------------------
   // DOM helpers (called only once the document exists)
 
-  function $(id) { return window.document.getElementById(id); }
+  function $(id) {
+    return window.document.getElementById(id);
+  }
 
   function on(el, type, fn) {
     if (el.addEventListener) el.addEventListener(type, fn, false);
-    else if (el.attachEvent) el.attachEvent('on' + type, function () { fn.call(el, window.event); });
+    else if (el.attachEvent)
+      el.attachEvent('on' + type, function () {
+        fn.call(el, window.event);
+      });
   }
 
   function preventDefault(e) {
-    if (e.preventDefault) e.preventDefault(); else e.returnValue = false;
+    if (e.preventDefault) e.preventDefault();
+    else e.returnValue = false;
   }
 
   function hasClass(el, name) {
@@ -241,9 +277,12 @@
     el.className = trim((' ' + el.className + ' ').replace(' ' + name + ' ', ' '));
   }
   function toggleClass(el, name, wanted) {
-    if (wanted) addClass(el, name); else removeClass(el, name);
+    if (wanted) addClass(el, name);
+    else removeClass(el, name);
   }
-  function show(el, visible) { toggleClass(el, 'hidden', !visible); }
+  function show(el, visible) {
+    toggleClass(el, 'hidden', !visible);
+  }
 
   // Builds an element. Text is always added as a text node: nothing from the server or the
   // user is ever parsed as HTML.
@@ -270,16 +309,33 @@
     return null;
   }
 
-  function eventTarget(e) { return e.target || e.srcElement; }
+  function eventTarget(e) {
+    return e.target || e.srcElement;
+  }
 
   // focus() throws in old IE on hidden elements; a missed focus is never worth an error.
   function focus(node) {
-    try { node.focus(); } catch (e) { /* hidden on some layouts */ }
+    try {
+      node.focus();
+    } catch (e) {
+      /* hidden on some layouts */
+    }
   }
 
   C.dom = {
-    $: $, on: on, preventDefault: preventDefault, hasClass: hasClass, addClass: addClass,
-    removeClass: removeClass, toggleClass: toggleClass, show: show, el: el, setText: setText,
-    clear: clear, closestWithAttr: closestWithAttr, eventTarget: eventTarget, focus: focus
+    $: $,
+    on: on,
+    preventDefault: preventDefault,
+    hasClass: hasClass,
+    addClass: addClass,
+    removeClass: removeClass,
+    toggleClass: toggleClass,
+    show: show,
+    el: el,
+    setText: setText,
+    clear: clear,
+    closestWithAttr: closestWithAttr,
+    eventTarget: eventTarget,
+    focus: focus
   };
-}(window));
+})(window);

@@ -12,7 +12,8 @@
   var S = C.state;
   var F = C.forms;
   var V = C.views;
-  var $ = D.$, on = D.on;
+  var $ = D.$,
+    on = D.on;
 
   function onMessagesClick(e) {
     var target = D.closestWithAttr(D.eventTarget(e), 'data-action', $('messages'));
@@ -41,16 +42,24 @@
 
   function onKeyDown(e) {
     var key = e.keyCode || e.which;
-    if (key === 9 && C.devices.isOpen()) { C.devices.trapFocus(e); return; }
+    if (key === 9 && C.devices.isOpen()) {
+      C.devices.trapFocus(e);
+      return;
+    }
     if (key !== 27) return; // Escape
     if (C.devices.isOpen()) C.devices.close();
-    else if (S.current && D.hasClass($('app'), 'chat-open') && (window.innerWidth || window.document.documentElement.clientWidth) <= 720) V.closeConversation();
+    else if (S.current && D.hasClass($('app'), 'chat-open') && (window.innerWidth || window.document.documentElement.clientWidth) <= 720)
+      V.closeConversation();
   }
 
   function init() {
     var document = window.document;
-    on($('tab-login'), 'click', function () { F.showAuth('login'); });
-    on($('tab-signup'), 'click', function () { F.showAuth('signup'); });
+    on($('tab-login'), 'click', function () {
+      F.showAuth('login');
+    });
+    on($('tab-signup'), 'click', function () {
+      F.showAuth('signup');
+    });
     on($('login-form'), 'submit', F.onLoginSubmit);
     on($('signup-form'), 'submit', F.onSignupSubmit);
     on($('new-form'), 'submit', F.onNewConversation);
@@ -67,16 +76,24 @@
     on($('logout-btn'), 'click', F.logOut);
     on($('devices-btn'), 'click', C.devices.open);
     on($('devices-close'), 'click', C.devices.close);
-    on($('devices'), 'click', function (e) { if (D.eventTarget(e) === $('devices')) C.devices.close(); });
+    on($('devices'), 'click', function (e) {
+      if (D.eventTarget(e) === $('devices')) C.devices.close();
+    });
     on($('device-list'), 'click', C.devices.onClick);
-    on($('notice-close'), 'click', function () { D.show($('notice'), false); });
+    on($('notice-close'), 'click', function () {
+      D.show($('notice'), false);
+    });
     on($('conn-retry'), 'click', C.sync.retryNow);
     on(document, 'keydown', onKeyDown);
     on(document, 'visibilitychange', C.sync.maybeMarkRead);
     on(document, 'webkitvisibilitychange', C.sync.maybeMarkRead);
     on(window, 'focus', C.sync.maybeMarkRead);
-    on(window, 'online', function () { if (S.session) C.sync.retryNow(); });
-    on(window, 'offline', function () { C.sync.connectionLost(C.http.failedResult('network', 'The browser is offline.'), true); });
+    on(window, 'online', function () {
+      if (S.session) C.sync.retryNow();
+    });
+    on(window, 'offline', function () {
+      C.sync.connectionLost(C.http.failedResult('network', 'The browser is offline.'), true);
+    });
 
     var saved = C.storage.loadJson(C.storage.SESSION_KEY);
     if (saved && typeof saved.token === 'string' && typeof saved.username === 'string') {
@@ -84,10 +101,11 @@
       F.startSession(saved, null);
     } else {
       F.showAuth('login');
-      if (!C.storage.persistent) F.showAuthInfo('This browser does not keep data for this page, so you will need to log in again after reloading.');
+      if (!C.storage.persistent)
+        F.showAuthInfo('This browser does not keep data for this page, so you will need to log in again after reloading.');
     }
   }
 
   C.boot = { init: init };
   init();
-}(window));
+})(window);

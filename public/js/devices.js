@@ -10,9 +10,14 @@
   var T = C.time;
   var D = C.dom;
   var S = C.state;
-  var $ = D.$, el = D.el, show = D.show, setText = D.setText;
+  var $ = D.$,
+    el = D.el,
+    show = D.show,
+    setText = D.setText;
 
-  function isOpen() { return !D.hasClass($('devices'), 'hidden'); }
+  function isOpen() {
+    return !D.hasClass($('devices'), 'hidden');
+  }
 
   function open() {
     show($('devices'), true);
@@ -45,7 +50,9 @@
         return;
       }
       var devices = res.data.devices.slice(0);
-      devices.sort(function (a, b) { return (b.current ? 1 : 0) - (a.current ? 1 : 0); });
+      devices.sort(function (a, b) {
+        return (b.current ? 1 : 0) - (a.current ? 1 : 0);
+      });
       for (var i = 0; i < devices.length; i++) list.appendChild(deviceItem(devices[i]));
       if (!devices.length) list.appendChild(el('li', 'device-note', 'No devices.'));
     });
@@ -83,7 +90,10 @@
   function onClick(e) {
     var btn = D.closestWithAttr(D.eventTarget(e), 'data-device', $('device-list'));
     if (!btn) return;
-    if (btn.getAttribute('data-current') === '1') { C.forms.logOut(); return; }
+    if (btn.getAttribute('data-current') === '1') {
+      C.forms.logOut();
+      return;
+    }
     // Two steps instead of confirm(): kiosks may block dialogs, and it is keyboard friendly.
     if (btn.getAttribute('data-armed') !== '1') {
       btn.setAttribute('data-armed', '1');
@@ -111,14 +121,18 @@
     var active = window.document.activeElement;
     var at = -1;
     for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
-    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : (at === list.length - 1 ? 0 : -1);
+    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : at === list.length - 1 ? 0 : -1;
     if (next < 0) return; // moving inside the dialog: leave it to the browser
     D.preventDefault(e);
     D.focus(list[next]);
   }
 
   C.devices = {
-    isOpen: isOpen, open: open, close: close, onClick: onClick, trapFocus: trapFocus,
+    isOpen: isOpen,
+    open: open,
+    close: close,
+    onClick: onClick,
+    trapFocus: trapFocus,
     deviceDetails: deviceDetails
   };
-}(window));
+})(window);

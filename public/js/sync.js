@@ -26,7 +26,9 @@
   var S = C.state;
   var cfg = C.config;
 
-  function api() { C.http.api.apply(null, arguments); }
+  function api() {
+    C.http.api.apply(null, arguments);
+  }
 
   // ---------------------------------------------------------------------------------------
   // Connection state shown to the user
@@ -41,7 +43,10 @@
     if (countdownTimer) return;
     countdownTimer = setInterval(function () {
       if (S.connState === 'offline') setConnState('offline');
-      else { clearInterval(countdownTimer); countdownTimer = null; }
+      else {
+        clearInterval(countdownTimer);
+        countdownTimer = null;
+      }
     }, 1000);
   }
 
@@ -59,8 +64,14 @@
 
   function stopPoller() {
     poller.gen += 1;
-    if (poller.handle) { poller.handle.abort(); poller.handle = null; }
-    if (poller.timer) { clearTimeout(poller.timer); poller.timer = null; }
+    if (poller.handle) {
+      poller.handle.abort();
+      poller.handle = null;
+    }
+    if (poller.timer) {
+      clearTimeout(poller.timer);
+      poller.timer = null;
+    }
     poller.retry = null;
     poller.retryAt = 0;
   }
@@ -144,43 +155,56 @@
     var sentCursor = poller.cursor;
     var started = U.now();
     poller.startedAt = started;
-    poller.handle = C.http.request('GET', pollPath(sentCursor, probe), null, S.session.token, probe ? cfg.PROBE_ABORT_MS : cfg.POLL_ABORT_MS, function (res) {
-      if (gen !== poller.gen) return;
-      poller.handle = null;
-      if (res.status === 401) { C.forms.endSession('signedOut'); return; }
-      var data = res.data;
-      if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
-        var wasDown = poller.failures > 0;
-        poller.failures = 0;
-        poller.probe = false;
-        poller.cursor = data.cursor;
-        setConnState('connected');
-        if (data.events.length) {
-          var changed = M.applyEvents(S, data.events);
-          if (changed.outbox) C.send.save();
-          if (changed.refresh) refreshConversationsSoon();
-          C.views.renderAll();
+    poller.handle = C.http.request(
+      'GET',
+      pollPath(sentCursor, probe),
+      null,
+      S.session.token,
+      probe ? cfg.PROBE_ABORT_MS : cfg.POLL_ABORT_MS,
+      function (res) {
+        if (gen !== poller.gen) return;
+        poller.handle = null;
+        if (res.status === 401) {
+          C.forms.endSession('signedOut');
+          return;
         }
-        maybeMarkRead();
-        if (wasDown) afterReconnect();
-        if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
-          poller.timer = setTimeout(function () {
-            poller.timer = null;
-            if (gen === poller.gen) poll();
-          }, 1000 + Math.round(Math.random() * 1000));
-        } else {
-          poll();
+        var data = res.data;
+        if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
+          var wasDown = poller.failures > 0;
+          poller.failures = 0;
+          poller.probe = false;
+          poller.cursor = data.cursor;
+          setConnState('connected');
+          if (data.events.length) {
+            var changed = M.applyEvents(S, data.events);
+            if (changed.outbox) C.send.save();
+            if (changed.refresh) refreshConversationsSoon();
+            C.views.renderAll();
+          }
+          maybeMarkRead();
+          if (wasDown) afterReconnect();
+          if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
+            poller.timer = setTimeout(
+              function () {
+                poller.timer = null;
+                if (gen === poller.gen) poll();
+              },
+              1000 + Math.round(Math.random() * 1000)
+            );
+          } else {
+            poll();
+          }
+          return;
         }
-        return;
+        if (res.status === 400 && res.error && res.error.code === 'invalid_cursor' && sentCursor) {
+          // Step 4 at the top: start again from the server's stored cursor for this device.
+          poller.cursor = null;
+          syncFromScratch();
+          return;
+        }
+        pollerFailed(res, poll);
       }
-      if (res.status === 400 && res.error && res.error.code === 'invalid_cursor' && sentCursor) {
-        // Step 4 at the top: start again from the server's stored cursor for this device.
-        poller.cursor = null;
-        syncFromScratch();
-        return;
-      }
-      pollerFailed(res, poll);
-    });
+    );
   }
 
   function afterReconnect() {
@@ -201,9 +225,18 @@
   // The session has ended: no poll, no timers.
   function stop() {
     stopPoller();
-    if (presenceTimer) { clearTimeout(presenceTimer); presenceTimer = null; }
-    if (refreshTimer) { clearTimeout(refreshTimer); refreshTimer = null; }
-    if (countdownTimer) { clearInterval(countdownTimer); countdownTimer = null; }
+    if (presenceTimer) {
+      clearTimeout(presenceTimer);
+      presenceTimer = null;
+    }
+    if (refreshTimer) {
+      clearTimeout(refreshTimer);
+      refreshTimer = null;
+    }
+    if (countdownTimer) {
+      clearInterval(countdownTimer);
+      countdownTimer = null;
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -295,7 +328,7 @@
     if (upTo === null) return;
     C.views.renderConversationList();
     var gen = S.sessionGen;
-    api('POST', '/read', { 'with': c.name, up_to: upTo }, function (res) {
+    api('POST', '/read', { with: c.name, up_to: upTo }, function (res) {
       if (gen !== S.sessionGen) return;
       // A 4xx will not get better by retrying; anything else is retried at the next event.
       var settled = res.ok || (res.status >= 400 && res.status < 500);
@@ -306,7 +339,10 @@
 
   var presenceTimer = null;
   function refreshPresence() {
-    if (presenceTimer) { clearTimeout(presenceTimer); presenceTimer = null; }
+    if (presenceTimer) {
+      clearTimeout(presenceTimer);
+      presenceTimer = null;
+    }
     var gen = S.sessionGen;
     api('GET', '/presence', null, function (res) {
       if (gen !== S.sessionGen) return;
@@ -327,8 +363,14 @@
   }
 
   C.sync = {
-    start: start, stop: stop, retryNow: retryNow, connectionLost: connectionLost,
-    pollPath: pollPath, loadHistory: loadHistory, loadOlder: loadOlder,
-    maybeLoadOlder: maybeLoadOlder, maybeMarkRead: maybeMarkRead
+    start: start,
+    stop: stop,
+    retryNow: retryNow,
+    connectionLost: connectionLost,
+    pollPath: pollPath,
+    loadHistory: loadHistory,
+    loadOlder: loadOlder,
+    maybeLoadOlder: maybeLoadOlder,
+    maybeMarkRead: maybeMarkRead
   };
-}(window));
+})(window);

@@ -13,14 +13,19 @@
   var M = C.model;
   var S = C.state;
   var cfg = C.config;
-  var $ = D.$, el = D.el, show = D.show, setText = D.setText;
+  var $ = D.$,
+    el = D.el,
+    show = D.show,
+    setText = D.setText;
 
   function isNearBottom() {
     var box = $('messages');
     return box.scrollHeight - box.scrollTop - box.clientHeight < cfg.NEAR_BOTTOM_PX;
   }
 
-  function initial(name) { return name ? name.charAt(0).toUpperCase() : '?'; }
+  function initial(name) {
+    return name ? name.charAt(0).toUpperCase() : '?';
+  }
 
   function displayName(name) {
     return S.session && name === S.session.username ? 'Notes to self' : name;
@@ -46,9 +51,12 @@
     show($('conn-retry'), state === 'offline' || state === 'reconnecting');
     var banner = $('banner');
     if (state === 'reconnecting' || state === 'offline') {
-      setText(banner, state === 'offline'
-        ? 'You are offline. Messages you write are kept and sent when the connection is back.'
-        : 'Connection lost. Reconnecting\u2026');
+      setText(
+        banner,
+        state === 'offline'
+          ? 'You are offline. Messages you write are kept and sent when the connection is back.'
+          : 'Connection lost. Reconnecting\u2026'
+      );
       D.addClass(banner, 'banner-' + state);
       D.removeClass(banner, state === 'offline' ? 'banner-reconnecting' : 'banner-offline');
       show(banner, true);
@@ -99,8 +107,7 @@
     bottom.appendChild(preview);
     main.appendChild(bottom);
     btn.appendChild(main);
-    var label = displayName(c.name) + (self ? '' : (online ? ', online' : ', offline')) +
-      (c.unread ? ', ' + c.unread + ' unread' : '');
+    var label = displayName(c.name) + (self ? '' : online ? ', online' : ', offline') + (c.unread ? ', ' + c.unread + ' unread' : '');
     btn.setAttribute('aria-label', label);
     li.appendChild(btn);
     return li;
@@ -207,7 +214,13 @@
     if (c.loadingOlder) frag.appendChild(el('div', 'history-note', 'Loading older messages\u2026'));
     else if (c.loaded && c.hasMore) frag.appendChild(actionButton('link history-more', 'Load older messages', 'older'));
     else if (c.loaded && c.msgs.length) {
-      frag.appendChild(el('div', 'history-note', current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'));
+      frag.appendChild(
+        el(
+          'div',
+          'history-note',
+          current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'
+        )
+      );
     }
     var lastDay = null;
     for (var i = 0; i < c.msgs.length; i++) {
@@ -238,9 +251,15 @@
     } else if (c.loaded && !c.msgs.length && !pendingHere) {
       var empty = el('div', 'chat-empty');
       empty.appendChild(el('p', 'chat-empty-title', current === me ? 'No notes yet' : 'No messages yet'));
-      empty.appendChild(el('p', null, current === me
-        ? 'Write something below. Notes to self appear on every device you are logged in on.'
-        : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'));
+      empty.appendChild(
+        el(
+          'p',
+          null,
+          current === me
+            ? 'Write something below. Notes to self appear on every device you are logged in on.'
+            : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
+        )
+      );
       frag.appendChild(empty);
     }
     return frag;
@@ -287,7 +306,10 @@
     setText($('notice-text'), text);
     show($('notice'), true);
     if (noticeTimer) clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(function () { noticeTimer = null; show($('notice'), false); }, cfg.NOTICE_MS);
+    noticeTimer = setTimeout(function () {
+      noticeTimer = null;
+      show($('notice'), false);
+    }, cfg.NOTICE_MS);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -336,10 +358,17 @@
   }
 
   C.views = {
-    isNearBottom: isNearBottom, initial: initial, showConnState: showConnState,
-    renderConversationList: renderConversationList, updateTitle: updateTitle,
-    renderChatHead: renderChatHead, renderChat: renderChat, renderAll: renderAll,
-    notify: notify, openConversation: openConversation, closeConversation: closeConversation,
+    isNearBottom: isNearBottom,
+    initial: initial,
+    showConnState: showConnState,
+    renderConversationList: renderConversationList,
+    updateTitle: updateTitle,
+    renderChatHead: renderChatHead,
+    renderChat: renderChat,
+    renderAll: renderAll,
+    notify: notify,
+    openConversation: openConversation,
+    closeConversation: closeConversation,
     scrollToNewest: scrollToNewest
   };
-}(window));
+})(window);

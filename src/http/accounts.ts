@@ -46,17 +46,26 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
     };
   });
 
-  router.delete('/sessions/current', authed(async (ctx, device) => {
-    await revokeDevice(core, device, device.id);
-    ctx.status = 204;
-  }));
+  router.delete(
+    '/sessions/current',
+    authed(async (ctx, device) => {
+      await revokeDevice(core, device, device.id);
+      ctx.status = 204;
+    }),
+  );
 
-  router.get('/devices', authed(async (ctx, device) => {
-    ctx.body = { devices: await listDevices(core, device) };
-  }));
+  router.get(
+    '/devices',
+    authed(async (ctx, device) => {
+      ctx.body = { devices: await listDevices(core, device) };
+    }),
+  );
 
-  router.delete('/devices/:id', authed(async (ctx, device) => {
-    await revokeDevice(core, device, ctx.params.id ?? '');
-    ctx.status = 204;
-  }));
+  router.delete(
+    '/devices/:id',
+    authed(async (ctx, device) => {
+      await revokeDevice(core, device, ctx.params.id ?? '');
+      ctx.status = 204;
+    }),
+  );
 }

@@ -49,7 +49,10 @@ async function main(): Promise<void> {
     await logIn(page, 'maria', 'Front desk kiosk');
     await page.waitForSelector('.conv[data-name="lena"] .badge');
     await openConversation(page, 'tom');
-    await waitForTexts(page, chat.map((c) => c[2]));
+    await waitForTexts(
+      page,
+      chat.map((c) => c[2]),
+    );
     await page.fill('#composer-input', 'See you at 10:30');
     await page.waitForTimeout(300);
     await page.screenshot({ path: out });

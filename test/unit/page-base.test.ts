@@ -9,7 +9,7 @@ describe('page helpers: time, back-off and maps (#12)', () => {
   const U = Chat.util;
 
   describe('parseTime', () => {
-    it('reads the server\'s ISO 8601 UTC times to the millisecond', () => {
+    it("reads the server's ISO 8601 UTC times to the millisecond", () => {
       assert.equal(T.parseTime('2026-03-04T05:06:07.890Z').getTime(), Date.UTC(2026, 2, 4, 5, 6, 7, 890));
       assert.equal(T.parseTime('2026-03-04T05:06:07Z').getTime(), Date.UTC(2026, 2, 4, 5, 6, 7));
       assert.equal(T.parseTime('2026-03-04T05:06Z').getTime(), Date.UTC(2026, 2, 4, 5, 6), 'seconds are optional');
@@ -111,13 +111,19 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       keys.forEach((k, i) => d.set(k, i));
       keys.forEach((k, i) => assert.equal(d.get(k), i, k));
       assert.deepEqual(d.keys(), keys, 'in the order added');
-      assert.deepEqual(d.values(), keys.map((_, i) => i));
+      assert.deepEqual(
+        d.values(),
+        keys.map((_, i) => i),
+      );
       assert.equal(Object.getPrototypeOf(d.items), Object.prototype, '__proto__ did not replace the prototype');
       d.remove('__proto__');
       d.remove('constructor');
       assert.equal(d.has('__proto__'), false);
       assert.equal(d.get('constructor'), undefined);
-      assert.deepEqual(d.keys(), keys.filter((k) => k !== '__proto__' && k !== 'constructor'));
+      assert.deepEqual(
+        d.keys(),
+        keys.filter((k) => k !== '__proto__' && k !== 'constructor'),
+      );
     });
 
     it('returns the value it set (for get-or-create)', () => {
@@ -147,7 +153,7 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       assert.equal(ids.size, 500);
     });
 
-    it('trims and pads like the old engines\' missing built-ins would', () => {
+    it("trims and pads like the old engines' missing built-ins would", () => {
       assert.equal(U.trim('  a b \n\t'), 'a b');
       assert.equal(U.pad2(7), '07');
       assert.equal(U.pad2(12), '12');
