@@ -26,6 +26,7 @@ export class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'fifo' });
   }
 
+  /** A JSON request in the contract's style: a bearer token, a JSON body, a JSON answer. */
   request(
     method: string,
     path: string,
@@ -34,14 +35,27 @@ export class Client {
     timeoutMs = 60_000,
     onRequest?: (req: http.ClientRequest) => void,
   ): Promise<Reply> {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    return this.raw(method, path, headers, payload, timeoutMs, onRequest);
+  }
+
+  /**
+   * Any request with a text payload (the peers' protocols post Engine.IO payloads as text);
+   * the answer's body is parsed when it says it is JSON, else left as text.
+   */
+  raw(
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    payload?: string,
+    timeoutMs = 60_000,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const headers: http.OutgoingHttpHeaders = {};
-      if (token) headers.authorization = `Bearer ${token}`;
-      if (payload !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(payload);
-      }
+      if (payload !== undefined) headers['content-length'] = Buffer.byteLength(payload);
       const req = http.request({ host: this.ep.host, port: this.ep.port, method, path, headers, agent: this.agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -114,5 +128,3 @@ export function summarize(values: number[]): Summary {
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
   return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] as number };
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

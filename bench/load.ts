@@ -1,21 +1,14 @@
-// The workloads. Each speaks only the public contract (POST /messages, GET /poll, GET /messages),
-// so the same code drives our server and the ceiling; each is bounded in count and in time.
+// The workloads. Each speaks to a server only through its protocol (protocols.ts: our contract
+// for our server and the ceiling, Engine.IO/Socket.IO and Bayeux for the peers), so the same
+// code drives and checks every server; each is bounded in count and in time.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Client, type Endpoint, pool, sleep, summarize, type Summary } from './client.js';
+import { sleep } from '../test/support/util.js';
+import { Client, type Endpoint, pool, summarize, type Summary } from './client.js';
+import { type Account, type Message, pollPath, type Protocol, type Receiver, type Sender } from './protocols.js';
 
-export interface Account {
-  username: string;
-  token: string;
-  /** The stream position to poll from; carried from one phase to the next. */
-  cursor: string;
-}
+export type { Account } from './protocols.js';
+export { refreshCursors } from './protocols.js';
 
-interface Message {
-  id: number;
-  from: string;
-  to: string;
-  body: string;
-}
 interface PollBody {
   cursor: string;
   events: { type: string; message?: Message }[];
@@ -25,9 +18,8 @@ function tally(map: Record<string, number>, key: string | number): void {
   map[key] = (map[key] ?? 0) + 1;
 }
 
-// An empty cursor leaves `since` out: the server starts from the device's stored cursor.
-const pollPath = (cursor: string, timeoutS: number) =>
-  cursor === '' ? `/poll?timeout=${timeoutS}` : `/poll?since=${encodeURIComponent(cursor)}&timeout=${timeoutS}`;
+/** Opens sessions a few at a time (the peers' handshakes), outside any measured window. */
+const open = <T>(accounts: Account[], fn: (a: Account) => Promise<T>) => pool(accounts, 32, fn);
 
 // ---------------------------------------------------------------------------------------------
 // W1: 1:1 messaging. Receivers each hold one poll and re-poll at once after every answer;
@@ -135,8 +127,9 @@ interface Expected {
   deliveredAt: number;
 }
 
-export async function w1(ep: Endpoint, receivers: Account[], senders: Account[], o: W1Options): Promise<W1Round> {
-  const polls = new Client(ep, receivers.length + 8);
+export async function w1(ep: Endpoint, protocol: Protocol, receivers: Account[], senders: Account[], o: W1Options): Promise<W1Round> {
+  // Receivers' polls, and senders' too where acknowledgements come back on a poll (Socket.IO).
+  const polls = new Client(ep, receivers.length + senders.length + 8);
   const sends = new Client(ep, o.rate === undefined ? senders.length : 64);
   const expected = new Map<number, Expected>();
   const latencies: number[] = [];
@@ -159,11 +152,12 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
 
   async function receive(idx: number): Promise<void> {
     const me = receivers[idx] as Account;
+    const session = rx[idx] as Receiver;
     let lastId = -Infinity;
     while (!stopping) {
       let rep;
       try {
-        rep = await polls.request('GET', pollPath(me.cursor, o.holdS), me.token, undefined, (o.holdS + 15) * 1000);
+        rep = await session.poll(o.holdS);
       } catch (e) {
         if (stopping) break;
         tally(pollErrors, (e as NodeJS.ErrnoException).code ?? 'network');
@@ -171,16 +165,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
         continue;
       }
       const now = performance.now();
-      if (rep.status !== 200) {
-        tally(pollErrors, rep.status);
-        await sleep(50);
-        continue;
-      }
-      const body = rep.body as PollBody;
-      me.cursor = body.cursor;
-      for (const ev of body.events) {
-        const m = ev.message;
-        if (ev.type !== 'message' || !m) continue;
+      for (const m of rep.messages) {
         // Receivers never send, so every message in their stream must be addressed to them.
         if (m.to !== me.username) {
           misrouted++;
@@ -208,32 +193,38 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
         if (now <= windowEnd) deliveredInWindow++;
         if (e.acked) deliveredAcked++;
       }
+      if (rep.error !== null) {
+        // At the end the sessions are closed under a poll: not an error.
+        if (stopping) break;
+        tally(pollErrors, rep.error);
+        await sleep(50);
+      }
     }
   }
 
-  async function sendOne(from: Account, t0: number): Promise<void> {
+  async function sendOne(from: Sender, t0: number): Promise<void> {
     const to = Math.floor(Math.random() * receivers.length);
     const key = seq++;
     const e: Expected = { to, t0, acked: false, deliveredAt: -1 };
     expected.set(key, e);
     try {
-      const rep = await sends.request('POST', '/messages', from.token, {
-        to: (receivers[to] as Account).username,
-        body: `${o.tag}|${key}|${pad}`,
-      });
+      const rep = await from.send((receivers[to] as Account).username, `${o.tag}|${key}|${pad}`);
       const now = performance.now();
-      if (rep.status === 201) {
+      if (rep.error === null) {
         e.acked = true;
         acked++;
         if (now <= windowEnd) ackedInWindow++;
         if (e.deliveredAt >= 0) deliveredAcked++;
         sendLatencies.push(now - t0);
-      } else tally(sendErrors, rep.status);
+      } else tally(sendErrors, rep.error);
     } catch (err) {
       tally(sendErrors, (err as NodeJS.ErrnoException).code ?? 'network');
     }
   }
 
+  // Every session opened before anything is timed (our contract: nothing to open).
+  const rx = await open(receivers, (a) => protocol.receiver(polls, a));
+  const tx = await open(senders, (a) => protocol.sender(polls, sends, a));
   const receiving = receivers.map((_, i) => receive(i));
   // Let every receiver park its first poll before the clock starts.
   await sleep(500);
@@ -245,7 +236,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
   const inFlight = new Set<Promise<void>>();
   if (o.rate === undefined) {
     await Promise.all(
-      senders.map(async (s) => {
+      tx.map(async (s) => {
         while (performance.now() < windowEnd) await sendOne(s, performance.now());
       }),
     );
@@ -264,7 +255,7 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
           skipped++;
           continue;
         }
-        const p: Promise<void> = sendOne(senders[i % senders.length] as Account, start + i * interval).finally(() => inFlight.delete(p));
+        const p: Promise<void> = sendOne(tx[i % tx.length] as Sender, start + i * interval).finally(() => inFlight.delete(p));
         inFlight.add(p);
       }
       await sleep(1);
@@ -277,6 +268,9 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
   const drainUntil = sendsDone + o.drainMs;
   while (deliveredAcked < acked && performance.now() < drainUntil) await sleep(20);
   stopping = true;
+  // Sessions end as clients leaving end them (the peers answer the held polls), then whatever
+  // is still held is aborted.
+  await pool([...rx, ...tx], 32, (s) => s.close().catch(() => undefined));
   polls.close();
   sends.close();
   await Promise.all(receiving);
@@ -355,27 +349,41 @@ export interface W3Result {
   kibPerPollSettled: number;
   heapKibPerPollSettled: number;
   settledAfterS: number;
-  /** Answered 200 with no events after being held (close to holdS). */
+  /**
+   * Answered as held polls are (ours: 200 with no events), after being held: for about holdS, or
+   * where only data ends a held poll (Socket.IO), until the generator closed the session.
+   */
   heldAndAnswered: number;
   answeredEarly: number;
   errors: Record<string, number>;
-  /** Seconds from the first request to the last one written. */
+  /** Seconds to open the sessions (the peers), then from the first poll to the last one written. */
+  sessionsS: number;
   rampS: number;
   /** True when memory was read before the first poll was answered: all were held at once. */
   allHeldAtOnce: boolean;
 }
 
-export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promise<W3Result> {
+export async function w3(ep: Endpoint, protocol: Protocol, accounts: Account[], o: W3Options): Promise<W3Result> {
   const client = new Client(ep, o.polls + 16);
   const errors: Record<string, number> = {};
   let heldAndAnswered = 0,
     answeredEarly = 0,
-    firstAnswer = Infinity;
+    firstAnswer = Infinity,
+    lettingGo = Infinity;
   const before = await o.memory();
   const t0 = performance.now();
+  // The peers' sessions first, all of them (Socket.IO: handshake, connect and its answer; Faye:
+  // handshake and subscribe; our contract: none), so that the polls below go in as quickly as
+  // ours do and are all held when memory is read. Batched like the polls, for the same reason.
+  const sessions: Receiver[] = [];
+  for (let from = 0; from < o.polls; from += o.batch) {
+    const batch = Array.from({ length: Math.min(o.batch, o.polls - from) }, (_, k) => accounts[(from + k) % accounts.length] as Account);
+    sessions.push(...(await pool(batch, 64, (a) => protocol.receiver(client, a))));
+    if (protocol.sessions) await o.idle(100);
+  }
+  const t1 = performance.now();
   const answers: Promise<void>[] = [];
-  for (let i = 0; i < o.polls; i++) {
-    const a = accounts[i % accounts.length] as Account;
+  for (let i = 0; i < sessions.length; i++) {
     const started = performance.now();
     // Where a failed poll got to, to tell a server that never answered from a connection
     // that never got through (a full listen backlog drops SYNs, and the client retries slowly).
@@ -389,17 +397,16 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
       req.once('finish', () => (stage = 'written'));
     };
     answers.push(
-      client.request('GET', pollPath(a.cursor, o.holdS), a.token, undefined, (o.holdS + 30) * 1000, track).then(
+      (sessions[i] as Receiver).poll(o.holdS, track).then(
         (rep) => {
           const now = performance.now();
           firstAnswer = Math.min(firstAnswer, now);
-          const body = rep.body as PollBody;
-          if (rep.status !== 200) tally(errors, rep.status);
-          else if (body.events.length !== 0) tally(errors, 'unexpected_events');
-          else if (now - started >= o.holdS * 900) heldAndAnswered++;
+          if (rep.error !== null) tally(errors, rep.error);
+          else if (rep.messages.length + rep.other !== 0) tally(errors, 'unexpected_events');
+          else if (protocol.holdPerRequest ? now - started >= o.holdS * 900 : now >= lettingGo) heldAndAnswered++;
           else answeredEarly++;
         },
-        (e: NodeJS.ErrnoException) => tally(errors, `${e.code ?? e.message.replace(/^GET \S+: /, '').slice(0, 40)} (${stage})`),
+        (e: NodeJS.ErrnoException) => tally(errors, `${e.code ?? e.message.replace(/^\S+ \S+: /, '').slice(0, 40)} (${stage})`),
       ),
     );
     // Next batch once the server has taken this one in: a starved server (other jobs on its
@@ -422,7 +429,15 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
     settled = await o.memory();
   }
   const measured = performance.now();
+  // Where nothing but data ends a held poll (Socket.IO: its ping interval is set beyond W3), the
+  // generator lets go of it now: closing the session answers it. Elsewhere the hold ends it.
+  const close = () => pool(sessions, 64, (s) => s.close().catch(() => undefined));
+  if (!protocol.holdPerRequest) {
+    lettingGo = measured;
+    await close();
+  }
   await Promise.all(answers);
+  if (protocol.holdPerRequest) await close();
   client.close();
   return {
     polls: o.polls,
@@ -439,7 +454,8 @@ export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promi
     heldAndAnswered,
     answeredEarly,
     errors,
-    rampS: (written - t0) / 1000,
+    sessionsS: (t1 - t0) / 1000,
+    rampS: (written - t1) / 1000,
     allHeldAtOnce: measured < firstAnswer,
   };
 }
@@ -488,20 +504,4 @@ export async function w4(ep: Endpoint, a: Account, b: Account, iterations: numbe
   }
   client.close();
   return { iterations, send: summarize(send), poll: summarize(poll), history: summarize(history), errors };
-}
-
-/** Asks for the head of each account's stream (poll with timeout=0), a few at a time. */
-export async function refreshCursors(ep: Endpoint, accounts: Account[]): Promise<void> {
-  const client = new Client(ep, 16);
-  await pool(accounts, 16, async (a) => {
-    let rep = await client.request('GET', pollPath(a.cursor, 0), a.token);
-    // Walk forward until the stream is drained (a no-op on a fresh account).
-    while (rep.status === 200 && (rep.body as PollBody).events.length > 0) {
-      a.cursor = (rep.body as PollBody).cursor;
-      rep = await client.request('GET', pollPath(a.cursor, 0), a.token);
-    }
-    if (rep.status !== 200) throw new Error(`poll for ${a.username}: ${rep.status} ${JSON.stringify(rep.body)}`);
-    a.cursor = (rep.body as PollBody).cursor;
-  });
-  client.close();
 }

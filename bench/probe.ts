@@ -1,26 +1,32 @@
 // A diagnosis aid, not part of `npm run bench`: runs one W1 phase against one server and
 // prints when the slow deliveries happened, to tell a stall (one burst) from a steady tail.
-// node dist/bench/probe.js ours|ceiling|ceiling-each RATE [SECONDS]   (RATE 0: closed loop)
-// node dist/bench/probe.js ours|ceiling heap POLLS: heap snapshots (into /tmp/heap-probe) of
-// the server idle and then holding POLLS polls; summarise with heapsnapshot.js.
-// node dist/bench/probe.js ours|ceiling w3 POLLS [ROUNDS]: W3 alone (held for 50 s, memory read again 25 s after the first reading), ROUNDS
-// times on fresh servers, printing RSS and heap per held poll: for comparing two versions.
+// SERVER: ours, experiment (BENCH_EXPERIMENT), ceiling, ceiling-each, socket.io or faye.
+// node dist/bench/probe.js SERVER RATE [SECONDS]   (RATE 0: closed loop)
+// node dist/bench/probe.js SERVER heap POLLS: heap snapshots (into /tmp/heap-probe) of the
+// server idle and then holding POLLS polls; summarise with heapsnapshot.js.
+// node dist/bench/probe.js SERVER w3 POLLS [ROUNDS]: W3 alone (held for 50 s, memory read again
+// 25 s after the first reading), ROUNDS times on fresh servers, printing RSS and heap per held
+// poll: for comparing two versions.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, sleep } from './client.js';
-import { refreshCursors, w1, w3 } from './load.js';
+import { sleep } from '../test/support/util.js';
+import { Client, pool } from './client.js';
+import { w1, w3 } from './load.js';
 import { cpuSeconds, hasTaskset, pinSelf, serverIdle } from './proc.js';
-import { ceilingSubject, oursSubject } from './subjects.js';
+import { ceilingSubject, oursSubject, peerSubject, type Subject } from './subjects.js';
+
+function subjectNamed(which: string): Subject {
+  if (which === 'ours') return oursSubject();
+  if (which === 'experiment') return oursSubject('experiment', process.env.BENCH_EXPERIMENT);
+  if (which === 'ceiling' || which === 'ceiling-each') return ceilingSubject(which === 'ceiling' ? 'batch' : 'each');
+  if (which === 'socket.io' || which === 'faye') return peerSubject(which);
+  throw new Error(`unknown server ${which}: ours, experiment, ceiling, ceiling-each, socket.io or faye`);
+}
 
 async function main(): Promise<void> {
   const [which = 'ours', rateArg = '0', secondsArg = '10'] = process.argv.slice(2);
-  const subject =
-    which === 'ours'
-      ? oursSubject()
-      : which === 'experiment'
-        ? oursSubject('experiment', process.env.BENCH_EXPERIMENT)
-        : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
+  const subject = subjectNamed(which);
   const pinned = hasTaskset() && os.cpus().length >= 2 && pinSelf(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-probe-'));
   const repo = path.resolve(__dirname, '..', '..');
@@ -42,7 +48,7 @@ async function main(): Promise<void> {
           p,
           Array.from({ length: polls }, (_, i) => i),
         );
-        const r = await w3(p, kiosks, {
+        const r = await w3(p, subject.protocol, kiosks, {
           polls,
           holdS: 50,
           batch: 500,
@@ -53,7 +59,7 @@ async function main(): Promise<void> {
           settledAfterS: 25,
         });
         console.log(
-          `${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}`,
+          `${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}; sessions opened in ${r.sessionsS.toFixed(1)} s, polls in ${r.rampS.toFixed(1)} s`,
         );
       } finally {
         await p.stop();
@@ -67,7 +73,10 @@ async function main(): Promise<void> {
   if (heap) {
     fs.rmSync(heapDir, { recursive: true, force: true });
     fs.mkdirSync(heapDir);
-    process.env.BENCH_OURS_NODE_ARGS = process.env.BENCH_CEILING_NODE_ARGS = `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
+    process.env.BENCH_OURS_NODE_ARGS =
+      process.env.BENCH_CEILING_NODE_ARGS =
+      process.env.BENCH_PEER_NODE_ARGS =
+        `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
   }
   const users = 552 + heapPolls;
   const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
@@ -91,9 +100,17 @@ async function main(): Promise<void> {
       };
       // Warm the paths once (a few polls answered at once), then the idle baseline.
       const c = new Client(p, heapPolls + 8);
-      for (const k of kiosks.slice(0, 50)) await c.request('GET', '/poll?timeout=0', k.token);
+      for (const k of kiosks.slice(0, 50)) {
+        // Socket.IO holds a poll until its ping whatever is asked: closing the session answers it.
+        const r = await subject.protocol.receiver(c, k);
+        const polled = r.poll(0).catch(() => undefined);
+        await Promise.race([polled, sleep(200)]);
+        await r.close();
+        await polled;
+      }
       await snapshots(1);
-      const held = kiosks.map((k) => c.request('GET', '/poll?timeout=50', k.token).catch(() => undefined));
+      const sessions = await pool(kiosks, 32, (k) => subject.protocol.receiver(c, k));
+      const held = sessions.map((r) => r.poll(50).catch(() => undefined));
       while (c.agent.requests && Object.values(c.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
       await sleep(3000);
       const files = await snapshots(2);
@@ -109,14 +126,15 @@ async function main(): Promise<void> {
     );
     const receivers = acc.slice(0, 500),
       senders = acc.slice(500);
-    await refreshCursors(p, receivers);
-    if (process.env.PROBE_WARM) await w1(p, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
+    await subject.protocol.prepare(p, receivers);
+    if (process.env.PROBE_WARM)
+      await w1(p, subject.protocol, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
     const trace: [number, number][] = [];
     const rate = Number(rateArg);
     let cpu0 = 0,
       cpuUsed = 0;
     const window = { open: () => void (cpu0 = cpuSeconds(p.pid)), close: () => void (cpuUsed = cpuSeconds(p.pid) - cpu0) };
-    const r = await w1(p, receivers, senders, {
+    const r = await w1(p, subject.protocol, receivers, senders, {
       durationMs: Number(secondsArg) * 1000,
       drainMs: 5000,
       holdS: 20,

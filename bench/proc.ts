@@ -3,9 +3,9 @@
 // ever signalled, by their PID.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, sleep } from '../test/support/util.js';
 
 export const CLK_TCK = 100; // Linux's USER_HZ for /proc/<pid>/stat on every mainstream kernel
 
@@ -26,17 +26,6 @@ export function pinSelf(cpu: number): boolean {
   } catch {
     return false;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 export function rssKiB(pid: number): number {
@@ -102,7 +91,7 @@ export async function serverIdle(pid: number, windowMs: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const c0 = cpuSeconds(pid);
-    await new Promise((r) => setTimeout(r, windowMs));
+    await sleep(windowMs);
     // /proc counts in 10 ms ticks: at most one tick in a 100 ms window.
     if (cpuSeconds(pid) - c0 <= Math.max(0.01, windowMs * 0.05e-3)) return;
   }
@@ -118,7 +107,7 @@ export async function machineBusyPercent(ms: number): Promise<number[]> {
       .filter((l) => /^cpu\d+ /.test(l))
       .map((l) => l.trim().split(/\s+/).slice(1, 9).map(Number));
   const a = read();
-  await new Promise((r) => setTimeout(r, ms));
+  await sleep(ms);
   return read().map((row, c) => {
     const d = row.map((v, i) => v - (a[c]?.[i] ?? 0));
     const total = d.reduce((x, y) => x + y, 0);
@@ -199,7 +188,7 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerProc> {
       child.kill('SIGKILL');
       throw new Error(`${o.label} did not answer /healthz in time:\n${out}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return {
     label: o.label,

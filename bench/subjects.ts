@@ -1,8 +1,9 @@
-// The two servers under test, each with a way to start it on a fresh database holding `users`
-// users (and optionally a seeded history), and to hand the generator their accounts.
+// The servers under test: ours, the ceiling and the peers of #18 (Socket.IO, Faye), each with
+// a way to start it holding `users` users (ours and the ceiling on a fresh database, optionally
+// with a seeded history), the protocol the generator speaks to it, and its accounts.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Account } from './load.js';
+import { type Account, bayeux, contract, type Protocol, socketIo } from './protocols.js';
 import { spawnServer, type ServerProc } from './proc.js';
 import { seedOurs } from './seed-ours.js';
 
@@ -17,6 +18,9 @@ export interface StartOptions {
 
 export interface Subject {
   label: string;
+  protocol: Protocol;
+  /** Stores messages and answers GET /messages (W4 runs on it); the in-memory peers do not. */
+  history: boolean;
   /** Why this server cannot be measured here, or null. */
   unavailable(repo: string): string | null;
   start(o: StartOptions): Promise<ServerProc>;
@@ -29,6 +33,8 @@ export function ceilingSubject(commit: 'batch' | 'each'): Subject {
   const label = commit === 'batch' ? 'ceiling' : 'ceiling-each';
   return {
     label,
+    protocol: contract,
+    history: true,
     unavailable: (repo) => (fs.existsSync(path.join(repo, 'dist', 'bench', 'ceiling.js')) ? null : 'dist/bench/ceiling.js not built'),
     start: (o) =>
       spawnServer({
@@ -62,6 +68,8 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
   let seededAccounts: Account[] = [];
   return {
     label,
+    protocol: contract,
+    history: true,
     unavailable: (r) =>
       fs.existsSync(path.join(root(r), 'dist', 'src', 'main.js')) ? null : 'the server core (dist/src/main.js) has not landed yet',
     async start(o) {
@@ -106,5 +114,49 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
         if (!a) throw new Error(`no seeded account ${i}`);
         return { ...a };
       }),
+  };
+}
+
+/** The version of a peer's package installed from bench/package.json, or null when it is not. */
+export function peerVersion(repo: string, pkg: string): string | null {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(repo, 'bench', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A peer of #18 (bench/peers/): Socket.IO 4.8 over Engine.IO polling, or Faye 1.4 (Bayeux),
+ * both in memory, with the ceiling's users and tokens (u0.., tok0..). Run with Node's default
+ * flags, as their users would.
+ */
+export function peerSubject(label: 'socket.io' | 'faye'): Subject {
+  const script = label === 'socket.io' ? 'socketio.js' : 'faye.js';
+  return {
+    label,
+    protocol: label === 'socket.io' ? socketIo : bayeux,
+    history: false,
+    unavailable: (repo) =>
+      !peerVersion(repo, label) // the label is the package's name
+        ? `bench/node_modules/${label} is not installed (npm --prefix bench ci)`
+        : fs.existsSync(path.join(repo, 'dist', 'bench', 'peers', script))
+          ? null
+          : `dist/bench/peers/${script} not built`,
+    start: (o) =>
+      spawnServer({
+        label,
+        nodeArgs: [
+          ...(process.env.BENCH_PEER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(o.repo, 'dist', 'bench', 'peers', script),
+        ],
+        cwd: o.repo,
+        cpu: o.cpu,
+        // Socket.IO's ping is the only thing besides data that ends a held poll: beyond every
+        // phase, so that a poll is held until data comes or the client leaves (W3 lets go).
+        env: { PEER_USERS: String(o.users), ...(label === 'socket.io' ? { PEER_PING_INTERVAL_S: '300' } : {}) },
+      }),
+    accounts: async (_p, indices) => indices.map((i) => ({ username: `u${i}`, token: `tok${i}`, cursor: '' })),
   };
 }
