@@ -159,6 +159,7 @@ export async function w1(ep: Endpoint, protocol: Protocol, receivers: Account[],
       try {
         rep = await session.poll(o.holdS);
       } catch (e) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another task while this one awaits
         if (stopping) break;
         tally(pollErrors, (e as NodeJS.ErrnoException).code ?? 'network');
         await sleep(50);
@@ -195,6 +196,7 @@ export async function w1(ep: Endpoint, protocol: Protocol, receivers: Account[],
       }
       if (rep.error !== null) {
         // At the end the sessions are closed under a poll: not an error.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another task while this one awaits
         if (stopping) break;
         tally(pollErrors, rep.error);
         await sleep(50);
@@ -406,7 +408,10 @@ export async function w3(ep: Endpoint, protocol: Protocol, accounts: Account[], 
           else if (protocol.holdPerRequest ? now - started >= o.holdS * 900 : now >= lettingGo) heldAndAnswered++;
           else answeredEarly++;
         },
-        (e: NodeJS.ErrnoException) => tally(errors, `${e.code ?? e.message.replace(/^\S+ \S+: /, '').slice(0, 40)} (${stage})`),
+        (err: unknown) => {
+          const e = err as NodeJS.ErrnoException;
+          tally(errors, `${e.code ?? e.message.replace(/^\S+ \S+: /, '').slice(0, 40)} (${stage})`);
+        },
       ),
     );
     // Next batch once the server has taken this one in: a starved server (other jobs on its
@@ -418,7 +423,7 @@ export async function w3(ep: Endpoint, protocol: Protocol, accounts: Account[], 
     }
   }
   // Requests are queued in the agent until their socket connects: wait until all are written.
-  while (client.agent.requests && Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
+  while (Object.values(client.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
   const written = performance.now();
   await sleep(o.settleMs);
   await o.idle(300);

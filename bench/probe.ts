@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       await snapshots(1);
       const sessions = await pool(kiosks, 32, (k) => subject.protocol.receiver(c, k));
       const held = sessions.map((r) => r.poll(50).catch(() => undefined));
-      while (c.agent.requests && Object.values(c.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
+      while (Object.values(c.agent.requests).some((q) => (q?.length ?? 0) > 0)) await sleep(10);
       await sleep(3000);
       const files = await snapshots(2);
       console.log(`snapshots in ${heapDir}: ${files.join(', ')} (idle, then ${heapPolls} held polls)`);

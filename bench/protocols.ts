@@ -199,7 +199,7 @@ class EngineIoSession {
         if (ack) {
           this.acks.delete(id);
           clearTimeout(ack.timer);
-          ack.resolve({ error: answer?.message ? null : (answer?.error ?? 'bad ack') });
+          ack.resolve({ error: answer.message ? null : (answer.error ?? 'bad ack') });
         }
       } else if (p.startsWith('40')) this.connected = true;
       else if (p.startsWith('44')) error = `connect_error ${p.slice(2, 80)}`;
@@ -285,6 +285,7 @@ export const socketIo: Protocol = {
           (r) => r.error === null,
           () => false,
         );
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another task while this one awaits
         if (!ok && !s.closed) await sleep(50);
       }
     })();

@@ -489,8 +489,7 @@ function noise(busyBefore: number[], results: SubjectResult[]): string[] {
  */
 function ensureFileLimit(needed: number): boolean {
   if (process.env.BENCH_FD_RAISED) return false;
-  let soft = Infinity,
-    hard = Infinity;
+  let soft: number, hard: number;
   try {
     const [s, h] = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n');
     soft = s === 'unlimited' ? Infinity : Number(s);
@@ -539,7 +538,7 @@ async function main(): Promise<void> {
   const busyBefore = await machineBusyPercent(2000);
   log(`machine before the run: cores busy ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}`);
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-bench-'));
-  let results: SubjectResult[] = [];
+  let results: SubjectResult[];
   const skipped: string[] = [];
   try {
     const ready = subjects.filter((s) => {

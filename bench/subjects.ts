@@ -102,7 +102,7 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
           // W1's senders send far faster than any person: the per-user message limit (a policy,
           // not a cost) would refuse most of them. Everything else stays at its default.
           RATE_MESSAGES_USER: 'off',
-          ...(process.env.BENCH_OURS_ENV ? JSON.parse(process.env.BENCH_OURS_ENV) : {}),
+          ...(process.env.BENCH_OURS_ENV ? (JSON.parse(process.env.BENCH_OURS_ENV) as Record<string, string>) : {}),
           // All 10,552 devices connect from 127.0.0.1.
           MAX_CONNECTIONS_PER_IP: '0',
         },

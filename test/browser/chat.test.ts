@@ -21,6 +21,7 @@ import {
   unreadBadge,
   waitForTexts,
 } from './helpers';
+import { sleep } from '../support/util';
 
 // Callbacks given to page.evaluate run inside the page; the project compiles without the DOM
 // library, so name the few browser globals they use.
@@ -41,8 +42,9 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    // before() may have failed half-way: either may be unset
+    await (browser as Browser | undefined)?.close();
+    await (server as RunningServer | undefined)?.stop();
   });
 
   async function tab(viewport?: { width: number; height: number }, timezoneId?: string): Promise<Tab> {
@@ -269,7 +271,7 @@ describe('chat page in Chromium (issue 4)', function () {
     await jackTab.context.route(/\/poll\?/, async (route) => {
       try {
         const response = await route.fetch({ timeout: 45000 });
-        while (holdPolls) await new Promise((r) => setTimeout(r, 50));
+        while (holdPolls) await sleep(50);
         await route.fulfill({ response });
       } catch {
         // the page aborted the poll or the test ended
@@ -307,7 +309,7 @@ describe('chat page in Chromium (issue 4)', function () {
     holdPolls = false;
     await openConversation(kate, 'jack');
     await waitForTexts(kate, ['sent once, answered twice'], DELIVERY_MS, 'kate');
-    await new Promise((r) => setTimeout(r, 300)); // let jack's held poll answer arrive
+    await sleep(300); // let jack's held poll answer arrive
     assert.deepEqual(await shownTexts(jack), ['sent once, answered twice'], 'jack shows it once');
     await jack.unroute('**/messages');
 

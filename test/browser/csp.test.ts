@@ -57,8 +57,9 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    // before() may have failed half-way: either may be unset
+    await (browser as Browser | undefined)?.close();
+    await (server as RunningServer | undefined)?.stop();
   });
 
   afterEach(async () => {
@@ -146,6 +147,7 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
       document.body.appendChild(b);
       b.click();
       document.body.setAttribute('style', 'outline: 1px solid red');
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the string timer is what the policy must block
       window.setTimeout('window.__timerRan = true;', 0);
     });
     await eventually(

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { sleep } from '../support/util';
 
 // Callbacks given to page.evaluate run inside the page; the project compiles without the DOM
 // library, so name the few browser globals they use.
@@ -107,7 +108,7 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = DELIVER
       const detail = last instanceof Error ? last.message : String(last);
       throw new Error(`${what} not met within ${timeoutMs} ms: ${detail}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

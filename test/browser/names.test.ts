@@ -39,8 +39,9 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    // before() may have failed half-way: either may be unset
+    await (browser as Browser | undefined)?.close();
+    await (server as RunningServer | undefined)?.stop();
   });
 
   afterEach(async () => {

@@ -20,6 +20,7 @@ import {
   type Tab,
   waitForTexts,
 } from './helpers';
+import { sleep } from '../support/util';
 
 // Generous: after a failure the page backs off (about 1, 2, 4 s, with jitter) before it tries again.
 const RECOVERY_MS = 20000;
@@ -41,8 +42,9 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    // before() may have failed half-way: either may be unset
+    await (browser as Browser | undefined)?.close();
+    await (server as RunningServer | undefined)?.stop();
   });
 
   afterEach(async () => {
@@ -127,7 +129,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     );
     await send(sara, 'written during the outage');
     // Long enough for the send's own back-off to grow to several seconds (1, 2, 4 s ...).
-    await new Promise((r) => setTimeout(r, 8000));
+    await sleep(8000);
     assert.match((await sara.textContent('#messages')) ?? '', /Not sent yet/, 'marked as not sent yet while it retries');
     server = await startServer({ port, dbPath });
     await sara.click('#conn-retry');

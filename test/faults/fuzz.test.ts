@@ -78,9 +78,9 @@ function checkError(where: string, status: number, body: unknown, headers?: http
   const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   assert.ok(
     e && typeof e.code === 'string' && typeof e.message === 'string' && e.message.length > 0,
-    `${where}: error shape, got ${JSON.stringify(body)?.slice(0, 200)}`,
+    `${where}: error shape, got ${(JSON.stringify(body) as string | undefined)?.slice(0, 200)}`,
   );
-  assert.ok(STATUS_CODES[status]?.includes(e.code), `${where}: code ${String(e.code)} does not belong to status ${status}`);
+  assert.ok(STATUS_CODES[status]?.includes(e.code), `${where}: code ${e.code} does not belong to status ${status}`);
   if (headers && status === 405) assert.ok(headers.allow, `${where}: 405 without Allow`);
   if (headers && e.code === 'unauthorized') assert.match(String(headers['www-authenticate']), /^Bearer /, `${where}: WWW-Authenticate`);
 }
@@ -275,18 +275,16 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
   // The default report prints the whole counterexample, 4000-character strings included.
   const shorten = (v: unknown): unknown =>
     typeof v === 'string' && v.length > 80 ? `${v.slice(0, 40)}…(${v.length} chars)` : Array.isArray(v) ? v.map(shorten) : v;
-  const params: fc.Parameters<unknown[]> = {
-    numRuns: RUNS,
-    seed: SEED,
-    endOnFailure: true,
-    reporter(out) {
-      if (!out.failed) return;
-      const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-      throw new Error(
-        `property failed (seed ${out.seed}, path "${out.counterexamplePath}"): ${JSON.stringify(shorten(out.counterexample))}\n${cause.slice(0, 2000)}`,
-      );
-    },
-  };
+  const params = { numRuns: RUNS, seed: SEED, endOnFailure: true };
+  /** fc.assert with a short report: the seed, the path and the counterexample with long strings cut. */
+  async function check<Ts extends unknown[]>(property: fc.IAsyncProperty<Ts>, p: typeof params = params): Promise<void> {
+    const out = await fc.check(property, p);
+    if (!out.failed) return;
+    const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
+    throw new Error(
+      `property failed (seed ${out.seed}, path "${out.counterexamplePath}"): ${JSON.stringify(shorten(out.counterexample))}\n${cause.slice(0, 2000)}`,
+    );
+  }
   /** Names that exist (any letter case), and two that do not. */
   const user = (): fc.Arbitrary<string> =>
     fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase(), 'nobody', `${bob.username} `);
@@ -300,7 +298,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it('POST /users: signs up or refuses in the contract shape', async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         spoil('username', 'password', 'encoding'),
         fc.oneof(fc.stringMatching(/^[a-zA-Z0-9_.-]{1,32}$/), fc.constantFrom(alice.username, 'Alice')),
@@ -330,7 +328,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it('POST /sessions: logs in or refuses; tokens have the documented form', async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         spoil('username', 'password', 'device_name', 'encoding'),
         fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase()),
@@ -364,7 +362,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it("DELETE /sessions/current and DELETE /devices/:id: only the caller's own device is ever revoked", async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         fc.constantFrom('current', 'own-device', 'other-users-device', 'nasty'),
         nastyString,
@@ -419,7 +417,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it('POST /messages: stores exactly what it acknowledges, refuses the rest in the contract shape', async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         spoil('to', 'body', 'client_id', 'encoding', 'auth', 'override', 'query'),
         fc.record({
@@ -484,7 +482,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it('GET /messages, /conversations, /devices, /presence, /healthz, /metrics: answers or refuses in the contract shape', async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         fc.constantFrom('/messages', '/messages', '/messages', '/conversations', '/devices', '/presence', '/healthz', '/metrics'),
         fc.array(
@@ -531,7 +529,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
   it("POST /read: moves a marker only within the caller's own conversations", async () => {
     let n = 0;
     const ids = [...ledger.keys()];
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         spoil('with', 'up_to', 'encoding', 'auth'),
         fc.record({ with: user(), upTo: fc.oneof(fc.constantFrom(...ids), fc.integer({ min: 1, max: 10_000 })) }),
@@ -559,7 +557,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
 
   it("GET /poll: any since, timeout and limit is answered from the caller's own stream or refused", async () => {
     let n = 0;
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         fc.array(
           fc.tuple(
@@ -600,7 +598,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     const head = Number(all.body.cursor);
     const events = all.body.events as unknown[];
     assert.equal(events.length, head);
-    await fc.assert(
+    await check(
       fc.asyncProperty(fc.integer({ min: 0, max: head + 3 }), fc.integer({ min: 1, max: head + 3 }), async (since, limit) => {
         const res = await t.http().get(`/poll?since=${since}&timeout=0&limit=${limit}`).set(alice.auth);
         requests++;
@@ -653,7 +651,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
       ),
       fc.string({ unit: 'binary-ascii', maxLength: 8 }).map((s) => encodeURIComponent(s)),
     );
-    await fc.assert(
+    await check(
       fc.asyncProperty(
         fc.array(segment, { minLength: 1, maxLength: 4 }),
         fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'),

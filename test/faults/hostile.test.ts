@@ -289,7 +289,10 @@ describe('faults: slow and hostile clients (#6)', function () {
     const watch = async (ms: number): Promise<{ peak: number; healthMs: number }> => {
       const rss0 = rssMiB(s.pid);
       let peak = 0;
-      for (const until = Date.now() + ms; Date.now() < until; await sleep(100)) peak = Math.max(peak, rssMiB(s.pid) - rss0);
+      for (const until = Date.now() + ms; Date.now() < until;) {
+        peak = Math.max(peak, rssMiB(s.pid) - rss0);
+        await sleep(100);
+      }
       const t0 = Date.now();
       assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
       return { peak, healthMs: Date.now() - t0 };

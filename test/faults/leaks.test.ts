@@ -86,7 +86,7 @@ async function chaosRound(w: World, round: number): Promise<number> {
     assert.equal(r.status, 201);
   }
   const answers = await Promise.all(polls.map((p) => p.answer));
-  const withEvents = answers.filter((a) => a.status === 200 && ((a.body as { events: unknown[] }).events.length ?? 0) > 0).length;
+  const withEvents = answers.filter((a) => a.status === 200 && (a.body as { events: unknown[] }).events.length > 0).length;
   const empty = answers.filter((a) => a.status === 200 && (a.body as { events: unknown[] }).events.length === 0).length;
   assert.equal(empty, devices.length, 'one superseded (empty) answer per device');
   assert.equal(withEvents, devices.length * 2, 'the rest woken with the message');

@@ -101,6 +101,7 @@ describe('faults: restarts and reconnect storms (#6)', function () {
             await sleep(500);
           }
         } catch {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another task while this one awaits
           if (!alive) return;
           c.networkErrors++;
           await sleep(100 + Math.random() * 100);

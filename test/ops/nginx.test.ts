@@ -126,7 +126,7 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
       access_token: bob.token,
       _: '1700000000000',
     });
-    const res = await raw(`${n.url}/poll?${q}`);
+    const res = await raw(`${n.url}/poll?${q.toString()}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/javascript; charset=utf-8');
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
@@ -230,7 +230,7 @@ describe('what nginx sends upstream (deploy/nginx/chat.conf, #7)', function () {
     assert.equal(seen.length, 3);
     for (const s of seen) {
       assert.equal(s.httpVersion, '1.1');
-      assert.notEqual(String(s.headers.connection ?? '').toLowerCase(), 'close', 'no Connection: close upstream');
+      assert.notEqual((s.headers.connection ?? '').toLowerCase(), 'close', 'no Connection: close upstream');
       assert.equal(s.headers['x-forwarded-for'], '127.0.0.1', 'the forged X-Forwarded-For is replaced, not appended to');
       assert.equal(s.headers['x-real-ip'], '127.0.0.1');
       assert.equal(s.headers['x-forwarded-proto'], 'http');

@@ -32,6 +32,7 @@ import {
 } from '../support/openapi';
 import { REPO_ROOT, type RunningServer, startServer } from '../support/server';
 import { raw, type RawResponse } from './raw-http';
+import { sleep } from '../support/util';
 
 /** Every endpoint of the public HTTP contract (the project's API.md), as METHOD /path. */
 const CONTRACT = [
@@ -179,7 +180,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       bob = await signUpAndLogIn(base, 'oa_bob');
     });
     after(async () => {
-      await server?.stop();
+      await (server as RunningServer | undefined)?.stop();
     });
 
     /** A checked answer: its body, of any shape here, has matched the document's schema. */
@@ -347,7 +348,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       const cursor = now.body.cursor as string;
 
       const held = api('GET', `/poll?since=${cursor}&timeout=20`, { token: bob.token });
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'wake up' } });
       const woken = await held;
       assert.deepEqual(
@@ -367,7 +368,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       // A revoked device's held poll is answered 401 at once.
       const kiosk = await signUpAndLogIn(base, 'oa_bob', 'kiosk');
       const revoked = api('GET', '/poll?timeout=20', { token: kiosk.token });
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await api('DELETE', `/devices/${kiosk.deviceId}`, { token: bob.token });
       assert.equal((await revoked).status, 401);
     });
@@ -462,7 +463,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
         base = tight.url;
         const u = await signUpAndLogIn(tight.url, 'oa_gina');
         const first = api('GET', '/poll?timeout=20', { token: u.token });
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
         const second = await api('GET', `/poll?since=${u.cursor}&timeout=20`, {
           token: (await signUpAndLogIn(tight.url, 'oa_hank')).token,
         });

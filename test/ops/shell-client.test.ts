@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { call, signUpAndLogIn } from '../support/client';
 import { REPO_ROOT, type RunningServer, startServer } from '../support/server';
+import { sleep } from '../support/util';
 
 const SCRIPT = path.join(REPO_ROOT, 'examples', 'chat.sh');
 const PASSWORD = 'correct horse battery'; // the password test/support/client.ts signs up with
@@ -42,6 +43,7 @@ function shells(): Array<{ name: string; argv: string[] }> {
 /** What follow prints for a text: control characters escaped, everything else as sent. */
 function display(text: string): string {
   const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\b': '\\b', '\f': '\\f' };
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -108,7 +110,7 @@ class Proc {
       if (!this.running) throw new Error(`follow exited early:\n${this.stderr}`);
       if (Date.now() > deadline)
         throw new Error(`expected ${n} lines within ${timeoutMs} ms, got:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     return this.lines();
   }
@@ -132,7 +134,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     server = await startServer({ env: { SCRYPT_COST: '10' } });
   });
   after(async () => {
-    await server?.stop();
+    await (server as RunningServer | undefined)?.stop();
   });
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-sh-'));
@@ -202,7 +204,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
 
       assert.equal((await run(shell.argv, ['login', server.url, b], env(bFile))).code, 0);
       const follow = start(shell.argv, ['follow'], env(bFile));
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
 
       const texts = [
         'hello "bob"',
@@ -225,7 +227,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
         'stored exactly as sent',
       );
       assert.deepEqual(await follow.waitForLines(4, 15_000), expected);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       assert.deepEqual(follow.lines(), expected, 'nothing more, nothing twice');
       assert.ok(!fs.existsSync(path.join(tmp, 'pwned')), 'a text is never run as a command');
     });
@@ -250,7 +252,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     // database and port; follow backs off, reconnects, and continues from its cursor.
     const { dbPath, port } = server;
     assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     server = await startServer({ dbPath, port, env: { SCRYPT_COST: '10' } });
     await sendAs('two');
     await first.waitForLines(2, 30_000);
@@ -261,7 +263,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     // resumes from the cursor file.
     const stopped = await first.stop();
     assert.equal(stopped.code, 143, `stopped by its trap: ${JSON.stringify(stopped)}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     // Its curl (whose files live under TMPDIR=tmp) went with it, not left holding a poll.
     assert.deepEqual(processesMentioning(tmp), [], 'no curl left behind');
     await sendAs('three');
@@ -269,7 +271,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     await second.waitForLines(1, 10_000);
     await sendAs('four');
     await second.waitForLines(2, 10_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
 
     const expected = (await history(bToken, a)).map(line);
     assert.equal(expected.length, 4);
@@ -281,7 +283,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     const bFile = path.join(tmp, 'bob', 'token');
     assert.equal((await run(sh, ['login', server.url, b, 'kiosk'], env(bFile))).code, 0);
     const follow = start(sh, ['follow'], env(bFile));
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     assert.ok(follow.running);
 
     // From another device of the same user: revoke the kiosk while its poll is held.
@@ -291,7 +293,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     assert.ok(kiosk);
     const revokedAt = Date.now();
     assert.equal((await call(server.url, 'DELETE', `/devices/${kiosk.id}`, { token: admin.body.token })).status, 204);
-    const end = await Promise.race([follow.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    const end = await Promise.race([follow.exited, sleep(10_000).then(() => null)]);
     assert.ok(end, 'follow exited by itself');
     assert.equal(end.code, 3);
     assert.match(end.stderr, /not logged in any more.*401 unauthorized.*chat\.sh login/);

@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
 import { MAIN_JS, REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
-import { freePort } from '../support/util';
+import { freePort, sleep } from '../support/util';
 
 describe('server process (#2)', function () {
   this.timeout(60_000);
@@ -58,7 +58,7 @@ describe('server process (#2)', function () {
     const { url } = server;
     const users = await Promise.all(['s1', 's2', 's3'].map((u) => signUpAndLogIn(url, u)));
     const polls = users.flatMap((u) => [0, 1, 2].map(() => call(url, 'GET', `/poll?since=${u.cursor}&timeout=40`, { token: u.token })));
-    await new Promise((r) => setTimeout(r, 500)); // let them park
+    await sleep(500); // let them park
     const started = Date.now();
     const exit = server.stop('SIGTERM');
     const answers = await Promise.all(polls);
@@ -96,11 +96,11 @@ describe('server process (#2)', function () {
         )
           break;
         if (i > 300) throw new Error('npm start did not serve /healthz within 30 s');
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const u = await signUpAndLogIn(url, 'npmuser');
       const held = call(url, 'GET', `/poll?since=${u.cursor}&timeout=40`, { token: u.token });
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const started = Date.now();
       child.kill('SIGTERM');
       const answer = await held;
@@ -133,7 +133,7 @@ describe('server process (#2)', function () {
       ),
     );
     // Kill as soon as a good part of the burst is acknowledged, while the rest is in flight.
-    while (acked.length < 150) await new Promise((r) => setTimeout(r, 1));
+    while (acked.length < 150) await sleep(1);
     await server.stop('SIGKILL');
     await Promise.all(sends);
     const ackedNow = [...acked];

@@ -117,5 +117,7 @@ export async function waitHeld(t: TestApp, n: number, timeoutMs = 5000): Promise
 
 /** Starts a request now (supertest is lazy) and returns its promise. */
 export function begin(req: request.Test): Promise<request.Response> {
-  return new Promise((resolve, reject) => req.then(resolve, reject));
+  return new Promise((resolve, reject) => {
+    req.then(resolve, reject);
+  });
 }

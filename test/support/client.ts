@@ -25,7 +25,7 @@ export async function call(
     signal: opts.signal,
   });
   const text = await res.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

@@ -172,7 +172,7 @@ function formEncode(fields: Record<string, unknown>): string {
     if (v === undefined) return;
     if (Array.isArray(v)) v.forEach((x) => put(k, x));
     else if (v !== null && typeof v === 'object') for (const [sk, sv] of Object.entries(v)) put(`${k}[${sk}]`, sv);
-    else p.append(k, v === null ? '' : String(v));
+    else p.append(k, v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
   };
   for (const [k, v] of Object.entries(fields)) put(k, v);
   return p.toString();

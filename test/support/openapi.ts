@@ -136,7 +136,7 @@ function validate(schema: unknown, value: unknown, what: string): void {
   }
   if (!v(value)) {
     assert.fail(
-      `${what} does not match docs/openapi.json: ${ajv.errorsText(v.errors, { separator: '; ' })}\n  value: ${JSON.stringify(value)?.slice(0, 600)}`,
+      `${what} does not match docs/openapi.json: ${ajv.errorsText(v.errors, { separator: '; ' })}\n  value: ${(JSON.stringify(value) as string | undefined)?.slice(0, 600)}`,
     );
   }
 }
@@ -171,9 +171,7 @@ function checkHeaders(response: ResponseObject, res: Answer, what: string): void
 }
 
 function mediaType(res: Answer): string {
-  return String(res.headers['content-type'] ?? '')
-    .split(';')[0]!
-    .trim();
+  return (res.headers['content-type'] ?? '').split(';')[0]!.trim();
 }
 
 /** Validates one real answer against a response object of the document; returns its body. */

@@ -36,6 +36,7 @@ export function pageScriptFiles(): string[] {
 export const BOOT_SCRIPT = path.join(PUBLIC_DIR, 'js', 'boot.js');
 
 /** The namespace is untyped ES5: tests reach into it freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an untyped ES5 namespace
 export type Chat = any;
 
 /**

@@ -86,8 +86,8 @@ async function startOnce(opts: StartOptions): Promise<RunningServer> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -96,7 +96,7 @@ async function startOnce(opts: StartOptions): Promise<RunningServer> {
     await waitHealthy(url, child, opts.startTimeoutMs ?? 15000);
   } catch (err) {
     if (child.exitCode === null) child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- server output ---\n${out}`);
+    throw new Error(`${(err as Error).message}\n--- server output ---\n${out}`, { cause: err });
   }
   return {
     url,

@@ -3,6 +3,7 @@
 // The real files are loaded.
 import assert from 'node:assert/strict';
 import { loadPage } from '../support/page';
+import { sleep } from '../support/util';
 
 describe('page input and answers (#12)', () => {
   describe('forms', () => {
@@ -236,7 +237,7 @@ describe('page input and answers (#12)', () => {
       const answers: string[] = [];
       Chat.http.api('GET', '/slow', null, (r: { error: { code: string } }) => answers.push(r.error.code), { timeoutMs: 20 });
       Chat.http.api('GET', '/next', null, () => answers.push('next'));
-      await new Promise((r) => setTimeout(r, 60));
+      await sleep(60);
       assert.deepEqual(answers, ['timeout']);
       assert.equal(FakeXHR.sent[0]!.aborted, true);
       FakeXHR.sent[0]!.respond(200, {});

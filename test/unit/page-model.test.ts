@@ -252,7 +252,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
       M.applyHistory(st, c, [msg(3, 'zoe', 'amy'), msg(1, 'amy', 'zoe'), { id: 2 }, msg(2, 'amy', 'zoe')], true);
       assert.deepEqual(ids(c), [1, 2, 3]);
       assert.deepEqual([c.loading, c.loaded, c.hasMore, c.maxId, c.last.id, c.maxIncomingId], [false, true, true, 3, 3, 2]);
-      assert.equal(M.startHistory(c), gen + 1, 'a new load has a new generation');
+      assert.equal(M.startHistory(c), (gen as number) + 1, 'a new load has a new generation');
       assert.deepEqual(ids(c), [], 'and starts from nothing');
     });
 
