@@ -146,9 +146,26 @@ export function revokeDevice(core: Core, caller: DeviceAuth, deviceId: string): 
 }
 
 /**
- * Devices deleted by another process (the admin command line) while they held polls: answer
- * those polls 401 now rather than at their timeout. Called when the database's data_version
- * shows another connection wrote. Returns how many devices were let go.
+ * Ends every device of the caller but the one making the request (a kiosk that logged in anew
+ * on every reload, #14): each one as revokeDevice does, its held polls answered 401 at once.
+ * Returns how many were ended. A device that logs in while this runs is not among them.
+ */
+export function revokeOtherDevices(core: Core, caller: DeviceAuth): number {
+  let n = 0;
+  for (const d of core.store.listDevices(caller.userId)) {
+    if (d.id === caller.id || !core.store.deleteDevice(d.id, caller.userId)) continue;
+    core.hub.revokeDevice(d.id);
+    core.presence.forgetDevice(d.id);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Devices deleted by another process (the admin command line): answer their held polls 401
+ * now rather than at their timeout, and stop counting them as online. Called when the
+ * database's data_version shows another connection wrote. Returns how many devices holding
+ * polls were let go.
  */
 export function revokeVanishedDevices(core: Core): number {
   let n = 0;
@@ -157,6 +174,9 @@ export function revokeVanishedDevices(core: Core): number {
       core.hub.revokeDevice(id);
       n++;
     }
+  }
+  for (const id of core.presence.deviceIds()) {
+    if (!core.store.getDeviceAuth(id)) core.presence.forgetDevice(id);
   }
   return n;
 }
@@ -201,14 +221,14 @@ export interface DeviceView {
 }
 
 export function listDevices(core: Core, caller: DeviceAuth): DeviceView[] {
-  const now = Date.now();
   return core.store.listDevices(caller.userId).map((d) => ({
     id: d.id,
     name: d.name,
     created_at: new Date(d.createdAt).toISOString(),
     last_seen_at: new Date(d.lastSeenAt).toISOString(),
     cursor: formatCursor(d.cursor),
-    online: core.presence.isDeviceOnline(d.id, now),
+    // Holding a poll now (#14): a page closed a minute ago is not "online".
+    online: core.presence.isDeviceOnline(d.id),
     current: d.id === caller.id,
   }));
 }

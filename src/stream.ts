@@ -65,7 +65,9 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
     if (!waiting) return;
     let a: PollAnswer;
     try {
-      core.presence.touch(device.userId, device.username, device.id);
+      // A poll that ends shows its device was there until now, unless it ended because the
+      // device was logged out or revoked: that one must stop counting at once (#14).
+      if (outcome.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
       a = woken(core, device, since, limit, outcome);
     } catch (err) {
       done(err);
