@@ -55,7 +55,9 @@
     persistent: !!storage, // false: memory only, gone on reload
     load: loadItem, save: saveItem, drop: dropItem, loadJson: loadJson,
     SESSION_KEY: 'chat.session',
-    outboxKey: function (username) { return 'chat.outbox.' + username; }
+    outboxKey: function (username) { return 'chat.outbox.' + username; },
+    // The open conversation and the unsent drafts, so a reload keeps them (#14).
+    viewKey: function (username) { return 'chat.view.' + username; }
   };
 
   // ---------------------------------------------------------------------------------------
