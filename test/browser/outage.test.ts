@@ -144,6 +144,9 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
   afterEach(async () => {
     const closing = tabs;
     tabs = [];
+    // A test that failed while its server was stopped leaves it stopped: start it again, so
+    // the next test does not fail for that.
+    if (server.child.exitCode !== null || server.child.signalCode !== null) await restart();
     await closeTabs(closing);
   });
 

@@ -64,6 +64,11 @@ describe('who the page shows online (#14)', function () {
   afterEach(async () => {
     const closing = tabs;
     tabs = [];
+    // A test that failed while its server was stopped leaves it stopped: start it again.
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      const { port, dbPath } = server;
+      server = await startServer({ port, dbPath });
+    }
     await closeTabs(closing);
   });
 
