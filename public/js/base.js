@@ -15,7 +15,7 @@
  *   net.js     Chat.storage, Chat.http                          storage, XHR, the request queue
  *   model.js   Chat.model, Chat.state                           the state and its pure transitions
  *   outbox.js  Chat.outbox                                      unsent messages, in order (pure)
- *   sync.js    Chat.sync                                        the poll loop, history, presence
+ *   sync.js    Chat.sync                                        the poll loop, health check, presence
  *   send.js    Chat.send                                        the outbox stored and sent
  *   views.js   Chat.views                                       drawing; opening a conversation
  *   forms.js   Chat.forms                                       sessions, log-in/sign-up, composer

@@ -1,8 +1,9 @@
 /*
- * The chat page, file 10 of 10: wiring. Every event handler is attached here (index.html has
- * no handler attributes, so a Content-Security-Policy without 'unsafe-inline' holds), then
- * the page resumes the saved session or shows the log-in screen. The only file that does
- * anything while loading.
+ * The chat page, file 10 of 10: wiring. The layout is picked (the page-scroll one for engines
+ * that cannot scroll an inner pane with one finger), every event handler is attached here
+ * (index.html has no handler attributes, so a Content-Security-Policy without
+ * 'unsafe-inline' holds), then the page resumes the saved session or shows the log-in screen.
+ * The only file that does anything while loading.
  */
 (function (window) {
   'use strict';

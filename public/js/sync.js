@@ -174,7 +174,8 @@
   function syncFromScratch() {
     stopPoller();
     var gen = poller.gen;
-    if (S.connState !== 'offline' && S.connState !== 'reconnecting') setConnState('connecting');
+    // A failure already shown stays shown until the snapshot arrives.
+    if (S.connState === 'connected' || S.connState === 'connecting') setConnState('connecting');
     api('GET', '/conversations', null, function (res) {
       if (gen !== poller.gen) return;
       var list = res.ok && res.data && U.isArray(res.data.conversations) ? res.data.conversations : null;
