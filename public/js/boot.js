@@ -73,6 +73,7 @@
     on($('composer'), 'submit', F.onComposerSubmit);
     on($('composer-input'), 'keydown', F.onComposerKey);
     on($('composer-input'), 'input', F.onComposerInput);
+    on($('composer-input'), 'keyup', F.onComposerInput); // engines without the input event
     on($('messages'), 'click', onMessagesClick);
     on($('messages'), 'scroll', onMessagesScroll);
     on(window, 'scroll', function () { if (V.pageScrolls()) onMessagesScroll(); });

@@ -224,6 +224,12 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
     await page.click('#back-btn');
     assert.equal(await page.isVisible('#sidebar'), true);
     assert.equal(await page.isVisible('#chat'), false);
+    // A dialog grows the page rather than scrolling inside its overlay.
+    await page.click('#devices-btn');
+    await page.waitForSelector('#device-list .device');
+    assert.equal(await page.$eval('#devices', (o: any) => getComputedStyle(o).overflowY), 'visible');
+    assert.ok((await onScreen(page, '#devices-close')).ok, 'the dialog opens in sight');
+    await page.click('#devices-close');
 
     // Without it, the same browser gets the panes that scroll inside.
     const normal = await tab('phone');
