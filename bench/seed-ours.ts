@@ -47,15 +47,16 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
   try {
     const accounts: Account[] = [];
     for (let i = 0; i < users; i++) {
-      const u = store.findUser(`u${i}`);
+      const u = await store.findUser(`u${i}`);
       if (!u) throw new Error(`u${i} missing from the seeded database`);
       const c = newDeviceCredentials();
-      store.createDevice({ id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash });
+      const made = await store.createDevice({ id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash }, { passwordHash: u.passwordHash });
+      if (made.status !== 'created') throw new Error(`no device for u${i}: ${made.status}`);
       accounts.push({ username: u.username, token: c.token, cursor: '' });
     }
     return { accounts, seconds: { users: tUsers / 1000, messages: tMessages / 1000, devices: (performance.now() - t) / 1000, copy: tCopy / 1000 } };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -71,12 +72,21 @@ function cachePath(users: number, messages: number): string | null {
   const repo = path.resolve(__dirname, '..', '..');
   const inputs = [
     ...fs.readdirSync(path.join(repo, 'db')).filter((f) => f.endsWith('.sql')).sort().map((f) => path.join(repo, 'db', f)),
-    ...fs.readdirSync(path.join(repo, 'dist', 'src', 'store')).filter((f) => f.endsWith('.js')).sort().map((f) => path.join(repo, 'dist', 'src', 'store', f)),
+    ...jsFiles(path.join(repo, 'dist', 'src', 'store')),
     path.join(__dirname, 'seed-pattern.js'),
     __filename,
   ];
   for (const f of inputs) h.update(f).update(fs.readFileSync(f));
   return path.join(os.tmpdir(), 'chat-bench-seed-cache', `${h.digest('hex').slice(0, 16)}.sqlite`);
+}
+
+/** The compiled .js files under `dir` (the store and its backends), sorted. */
+function jsFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /** Users u0..u{users-1}, all with PASSWORD (so POST /sessions works too), then the messages. */
@@ -89,7 +99,7 @@ async function seedHistory(dbPath: string, users: number, messages: number): Pro
     const hash = await hashPassword(PASSWORD, 15);
     const list: User[] = [];
     for (let i = 0; i < users; i++) {
-      const u = store.createUser(`u${i}`, hash);
+      const u = await store.createUser(`u${i}`, hash);
       if (!u) throw new Error(`u${i} exists already in ${dbPath}`);
       list.push(u);
     }
@@ -108,6 +118,6 @@ async function seedHistory(dbPath: string, users: number, messages: number): Pro
     }
     return { users: tUsers, messages: performance.now() - t };
   } finally {
-    store.close();
+    await store.close();
   }
 }

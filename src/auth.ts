@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Core } from './core';
 import { formatCursor } from './cursor';
 import { Errors } from './errors';
-import type { Device, DeviceAuth, User, UserWithSecret } from './types';
+import type { Device, DeviceAuth, User } from './types';
 
 const scrypt = promisify(crypto.scrypt) as (
   password: string,
@@ -80,10 +80,21 @@ export function checkPassword(password: string): void {
 /** Creates a user; throws username_taken. Used by POST /users and the command line. */
 export async function createUser(core: Pick<Core, 'store' | 'config'>, username: string, password: string): Promise<User> {
   checkPassword(password);
-  if (core.store.findUser(username)) throw Errors.usernameTaken(); // spare the hashing cost
+  if (await core.store.findUser(username)) throw Errors.usernameTaken(); // spare the hashing cost
   const hash = await hashPassword(password, core.config.scryptCost);
-  const user = core.store.createUser(username, hash);
+  const user = await core.store.createUser(username, hash);
   if (!user) throw Errors.usernameTaken(); // lost a race with another sign-up of the same name
+  return user;
+}
+
+/**
+ * The user a name refers to (a recipient, a conversation, an account to administer);
+ * user_not_found for a name that cannot exist or does not.
+ */
+export async function findUserOrThrow(core: Pick<Core, 'store'>, rawName: string): Promise<User> {
+  const name = normalizeUsername(rawName);
+  const user = name === null ? undefined : await core.store.userByName(name);
+  if (!user) throw Errors.userNotFound(rawName);
   return user;
 }
 
@@ -111,103 +122,122 @@ export interface Session {
   device: Device;
 }
 
-/** @param ip the client address, for the failed-log-in limits */
+/**
+ * A new device for whoever knows the password. The password is checked against the hash read
+ * first (scrypt takes tens of milliseconds), and the device is then made only if that hash is
+ * still the user's and the account still enabled, in the transaction that inserts it: a reset
+ * or a disable that lands meanwhile ends this log-in as if the password had been wrong (or the
+ * account disabled), instead of handing out a token the reset was meant to stop (#13).
+ *
+ * @param ip the client address, for the failed-log-in limits
+ */
 export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string, ip: string): Promise<Session> {
   await core.limits.beginLogin(rawUsername, ip);
   const username = normalizeUsername(rawUsername);
-  const user = username === null ? undefined : core.store.findUser(username);
+  const user = username === null ? undefined : await core.store.findUser(username);
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
   if (!user || !ok) throw Errors.invalidCredentials();
+  const c = newDeviceCredentials();
+  const made =
+    user.disabledAt !== null
+      ? ({ status: 'disabled' } as const)
+      : await core.store.createDevice({ id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash }, { passwordHash: user.passwordHash });
+  // Reset since it was checked: a failed log-in, and it keeps its rate-limit points like one.
+  if (made.status === 'stale') throw Errors.invalidCredentials();
   await core.limits.loginSucceeded(rawUsername, ip);
   // Said only to someone who knows the password: it tells them nothing they could not guess.
-  if (user.disabledAt !== null) throw Errors.forbidden('this account is disabled; ask an administrator');
-  const c = newDeviceCredentials();
-  const device = core.store.createDevice({ id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash });
-  return { token: c.token, device };
+  if (made.status === 'disabled') throw Errors.forbidden('this account is disabled; ask an administrator');
+  return { token: c.token, device: made.device };
 }
 
-/** The device a token belongs to; throws unauthorized for anything else. */
-export function authenticate(core: Core, token: string): DeviceAuth {
+/** The device a token belongs to; rejects with unauthorized for anything else. */
+export function authenticate(core: Core, token: string): Promise<DeviceAuth> {
   const m = TOKEN_PATTERN.exec(token);
-  if (!m || m[1] === undefined || m[2] === undefined) throw Errors.unauthorized('the access token is malformed');
-  const device = core.store.getDeviceAuth(m[1]);
-  if (!device || !crypto.timingSafeEqual(Buffer.from(device.tokenHash, 'hex'), sha256(m[2]))) {
-    throw Errors.unauthorized('the access token is not valid (logged out or revoked?)');
+  if (!m || m[1] === undefined || m[2] === undefined) return Promise.reject(Errors.unauthorized('the access token is malformed'));
+  const secret = m[2];
+  return core.store.getDeviceAuth(m[1]).then((device) => {
+    if (!device || !crypto.timingSafeEqual(Buffer.from(device.tokenHash, 'hex'), sha256(secret))) {
+      throw Errors.unauthorized('the access token is not valid (logged out or revoked?)');
+    }
+    return device;
+  });
+}
+
+/** What ending devices needs: the store, and in the server process the hub and presence. */
+type Revoking = Pick<Core, 'store'> & Partial<Pick<Core, 'hub' | 'presence'>>;
+
+/**
+ * Devices ended by this process: their held polls here are answered 401 at once (a server
+ * that did not end them itself finds out through revokeVanishedDevices).
+ */
+function devicesEnded(core: Revoking, ids: readonly string[]): void {
+  for (const id of ids) {
+    core.hub?.revokeDevice(id);
+    core.presence?.forgetDevice(id);
   }
-  return device;
 }
 
 /** Ends a device: its token stops working and its held polls are answered 401 at once. */
-export function revokeDevice(core: Core, caller: DeviceAuth, deviceId: string): void {
+export async function revokeDevice(core: Revoking, caller: Pick<DeviceAuth, 'userId'>, deviceId: string): Promise<void> {
   // Another user's device is "not found", not "forbidden": its existence is not theirs to learn.
-  if (!core.store.deleteDevice(deviceId, caller.userId)) throw Errors.notFound('no such device');
-  core.hub.revokeDevice(deviceId);
-  core.presence.forgetDevice(deviceId);
+  if (!(await core.store.deleteDevice(deviceId, caller.userId))) throw Errors.notFound('no such device');
+  devicesEnded(core, [deviceId]);
 }
 
 /**
- * Ends every device of the caller but the one making the request (a kiosk that logged in anew
- * on every reload, #14): each one as revokeDevice does, its held polls answered 401 at once.
- * Returns how many were ended. A device that logs in while this runs is not among them.
+ * Ends every device of a user (the command line's revoke-device --all), or every one but `keep`
+ * (the caller's own: "log out every other device", a kiosk that logged in anew on every reload,
+ * #14); returns how many. A device that logs in meanwhile is not among them.
  */
-export function revokeOtherDevices(core: Core, caller: DeviceAuth): number {
-  let n = 0;
-  for (const d of core.store.listDevices(caller.userId)) {
-    if (d.id === caller.id || !core.store.deleteDevice(d.id, caller.userId)) continue;
-    core.hub.revokeDevice(d.id);
-    core.presence.forgetDevice(d.id);
-    n++;
-  }
-  return n;
+export async function revokeAllDevices(core: Revoking, user: Pick<User, 'id'>, keep?: string): Promise<number> {
+  const ids = await core.store.deleteDevicesOfUser(user.id, keep);
+  devicesEnded(core, ids);
+  return ids.length;
 }
 
 /**
  * Devices deleted by another process (the admin command line): answer their held polls 401
  * now rather than at their timeout, and stop counting them as online. Called when the
- * database's data_version shows another connection wrote. Returns how many devices holding
- * polls were let go.
+ * database's data_version shows another connection wrote. Resolves with how many devices
+ * holding polls were let go.
  */
-export function revokeVanishedDevices(core: Core): number {
+export async function revokeVanishedDevices(core: Core): Promise<number> {
+  // Asked all at once: with SQLite, within the turn in which data_version was seen to move.
+  const ids = core.hub.heldDeviceIds();
+  const found = await Promise.all(ids.map((id) => core.store.getDeviceAuth(id)));
   let n = 0;
-  for (const id of core.hub.heldDeviceIds()) {
-    if (!core.store.getDeviceAuth(id)) {
+  ids.forEach((id, i) => {
+    if (!found[i]) {
       core.hub.revokeDevice(id);
       n++;
     }
-  }
-  for (const id of core.presence.deviceIds()) {
-    if (!core.store.getDeviceAuth(id)) core.presence.forgetDevice(id);
-  }
+  });
+  // And devices counted as online without a held poll (they polled or sent a moment ago).
+  const online = core.presence.deviceIds();
+  const stillThere = await Promise.all(online.map((id) => core.store.getDeviceAuth(id)));
+  online.forEach((id, i) => {
+    if (!stillThere[i]) core.presence.forgetDevice(id);
+  });
   return n;
 }
 
-type AdminCore = Pick<Core, 'store' | 'config'>;
-
-function existingUser(core: AdminCore, rawName: string): UserWithSecret {
-  const name = normalizeUsername(rawName);
-  const user = name === null ? undefined : core.store.findUser(name);
-  if (!user) throw Errors.userNotFound(rawName);
-  return user;
-}
+type AdminCore = Pick<Core, 'store' | 'config'> & Partial<Pick<Core, 'hub' | 'presence'>>;
 
 /** A new password; every device of the user is logged out (whoever had the old one). */
 export async function resetPassword(core: AdminCore, rawName: string, password: string): Promise<{ revoked: number }> {
   checkPassword(password);
-  const user = existingUser(core, rawName);
-  core.store.setPasswordHash(user.id, await hashPassword(password, core.config.scryptCost));
-  return { revoked: core.store.deleteDevicesOfUser(user.id).length };
+  const user = await findUserOrThrow(core, rawName);
+  const ids = await core.store.setPassword(user.id, await hashPassword(password, core.config.scryptCost));
+  devicesEnded(core, ids);
+  return { revoked: ids.length };
 }
 
 /** Disables (logs out every device, refuses log-ins) or enables a user. */
-export function setUserDisabled(core: AdminCore, rawName: string, disabled: boolean): { revoked: number } {
-  const user = existingUser(core, rawName);
-  core.store.setUserDisabled(user.id, disabled ? Date.now() : null);
-  return { revoked: disabled ? core.store.deleteDevicesOfUser(user.id).length : 0 };
-}
-
-export function findUserForAdmin(core: AdminCore, rawName: string): User {
-  const u = existingUser(core, rawName);
-  return { id: u.id, username: u.username };
+export async function setUserDisabled(core: AdminCore, rawName: string, disabled: boolean): Promise<{ revoked: number }> {
+  const user = await findUserOrThrow(core, rawName);
+  const ids = await core.store.setDisabled(user.id, disabled ? Date.now() : null);
+  devicesEnded(core, ids);
+  return { revoked: ids.length };
 }
 
 export interface DeviceView {
@@ -220,8 +250,9 @@ export interface DeviceView {
   current: boolean;
 }
 
-export function listDevices(core: Core, caller: DeviceAuth): DeviceView[] {
-  return core.store.listDevices(caller.userId).map((d) => ({
+export async function listDevices(core: Core, caller: DeviceAuth): Promise<DeviceView[]> {
+  const devices = await core.store.listDevices(caller.userId);
+  return devices.map((d) => ({
     id: d.id,
     name: d.name,
     created_at: new Date(d.createdAt).toISOString(),

@@ -1,7 +1,7 @@
 // Read state that follows the user across devices, and the conversation list.
+import { findUserOrThrow } from './auth';
 import type { Core } from './core';
 import { Errors } from './errors';
-import { findUserOrThrow } from './messages';
 import type { DeviceAuth } from './types';
 import { type MessageView, messageView, readEventJson } from './views';
 
@@ -11,8 +11,8 @@ export interface ConversationView {
   unread: number;
 }
 
-export function listConversations(core: Core, caller: DeviceAuth): ConversationView[] {
-  return core.store.conversations(caller.userId).map((c) => ({
+export async function listConversations(core: Core, caller: DeviceAuth): Promise<ConversationView[]> {
+  return (await core.store.conversations(caller.userId)).map((c) => ({
     with: c.peer,
     last_message: messageView(c.lastMessage, caller.userId),
     unread: c.unread,
@@ -26,7 +26,7 @@ export function listConversations(core: Core, caller: DeviceAuth): ConversationV
  * (the laptop, when reading on the phone) learns of it through its poll.
  */
 export async function markRead(core: Core, caller: DeviceAuth, withName: string, upTo: number): Promise<void> {
-  const peer = findUserOrThrow(core, withName);
+  const peer = await findUserOrThrow(core, withName);
   const me = { id: caller.userId, username: caller.username };
   const r = await core.store.markRead(me, peer, upTo);
   if (r.status === 'not_found') throw Errors.notFound(`message ${upTo} is not in your conversation with ${peer.username}`);

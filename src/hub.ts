@@ -1,15 +1,17 @@
 // The hub: who is waiting for which user's stream, and waking them. Timers and Maps only: no
 // HTTP, no SQL. How the pieces fit is in README.md, "How long polling works here".
 //
-// A poll goes through two steps, and the order is what makes wake-ups impossible to lose:
+// A poll goes through three steps, and the order is what makes wake-ups impossible to lose:
 //   1. subscribe(): from this moment every event published for the user reaches this waiter;
 //   2. the caller reads the store for events after its cursor;
 //   3. nothing there: hold() arms the timeout and counts the waiter against the caps.
 // An event committed before step 1 is found by the read in step 2; one committed after step 1
-// is published to the waiter. There is no moment in between, even if the read in step 2 were
-// asynchronous (a networked database): ntfy's handleSubscribeHTTP subscribes before it replays
-// for the same reason. Writers publish only after their commit, so a poll never answers with
-// an event that could still be rolled back.
+// is published to the waiter. There is no moment in between, and the read in step 2 is
+// asynchronous (the store's promises; a networked database takes milliseconds): an outcome that
+// arrives while it is under way is delivered to the caller, which answers with it once the read
+// has found nothing (stream.ts). ntfy's handleSubscribeHTTP subscribes before it replays for the
+// same reason. Writers publish only after their commit, so a poll never answers with an event
+// that could still be rolled back.
 
 /** What ended a wait. */
 export type Outcome<E> =

@@ -5,7 +5,7 @@ import { guardConnections } from './connections';
 import { createCore } from './core';
 import { createLogger, errorFields, flushLogs } from './log';
 import { createApp, createHttpServer } from './server';
-import { openStore, SchemaTooNewError, type Store } from './store';
+import { openStore, SchemaTooNewError, type SqliteStore } from './store';
 
 /** How often to look for writes by other processes (the admin command line). */
 const EXTERNAL_CHANGES_CHECK_MS = 2000;
@@ -41,7 +41,7 @@ function main(): void {
   }
   const logger = createLogger(config.logLevel);
 
-  let store: Store;
+  let store: SqliteStore;
   try {
     store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
   } catch (err) {
@@ -65,13 +65,17 @@ function main(): void {
   // The admin command line writes to the same file from another process. When it has (SQLite's
   // data_version moved), let go of held polls whose device it revoked, instead of waiting for
   // their timeouts. One pragma every 2 s costs nothing.
-  let dataVersion = store.dataVersion();
+  let dataVersion = store.sqlite.dataVersion();
   const watch = setInterval(() => {
-    const v = store.dataVersion();
+    const v = store.sqlite.dataVersion();
     if (v === dataVersion) return;
     dataVersion = v;
-    const n = revokeVanishedDevices(core);
-    if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
+    revokeVanishedDevices(core).then(
+      (n) => {
+        if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
+      },
+      (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for devices revoked elsewhere failed'),
+    );
   }, EXTERNAL_CHANGES_CHECK_MS);
   watch.unref();
 
@@ -84,10 +88,22 @@ function main(): void {
     // Held polls are answered at once with no events; clients poll again after the restart.
     core.hub.closeAll();
     server.close(() => {
-      store.close();
-      logger.info('stopped: database closed');
-      flushLogs(logger);
-      process.exit(0);
+      store
+        .close()
+        .then(
+          () => {
+            logger.info('stopped: database closed');
+            return 0;
+          },
+          (err: unknown) => {
+            logger.fatal({ err: errorFields(err) }, 'closing the database failed');
+            return 1;
+          },
+        )
+        .then((code) => {
+          flushLogs(logger);
+          process.exit(code);
+        });
     });
     // Answers already written still need their sockets; idle keep-alive sockets do not.
     setImmediate(() => server.closeIdleConnections());
@@ -109,9 +125,10 @@ function main(): void {
     } else {
       logger.fatal({ err: errorFields(err) }, 'server error');
     }
-    store.close();
-    flushLogs(logger);
-    process.exit(1);
+    void store.close().finally(() => {
+      flushLogs(logger);
+      process.exit(1);
+    });
   });
   server.listen({ port: config.port, host: config.host || undefined }, () => {
     const addr = server.address();

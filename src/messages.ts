@@ -1,5 +1,5 @@
 // Sending messages and reading history.
-import { normalizeUsername } from './auth';
+import { findUserOrThrow } from './auth';
 import type { Core } from './core';
 import { Errors, isAppError } from './errors';
 import type { DeviceAuth, SendResult, User } from './types';
@@ -9,14 +9,6 @@ export const BODY_MAX = 4000;
 export const CLIENT_ID_MAX = 64;
 export const HISTORY_LIMIT_DEFAULT = 50;
 export const HISTORY_LIMIT_MAX = 200;
-
-/** The user a name refers to; user_not_found for a name that cannot exist or does not. */
-export function findUserOrThrow(core: Core, rawName: string): User {
-  const name = normalizeUsername(rawName);
-  const user = name === null ? undefined : core.store.findUserId(name);
-  if (!user) throw Errors.userNotFound(rawName);
-  return user;
-}
 
 export interface SendInput {
   to: string;
@@ -31,7 +23,7 @@ export interface SendOutcome {
 }
 
 export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInput): Promise<SendOutcome> {
-  const recipient = findUserOrThrow(core, input.to);
+  const recipient = await findUserOrThrow(core, input.to);
   const from: User = { id: sender.userId, username: sender.username };
   const m = { sender: from, recipient, body: input.body, clientId: input.clientId };
   // A retry of a stored send creates nothing, so it costs no point and is answered even past
@@ -42,7 +34,7 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
   try {
     await core.limits.message(sender.userId);
   } catch (err) {
-    r = isAppError(err) && err.code === 'rate_limited' ? core.store.earlierSend(m) : null;
+    r = isAppError(err) && err.code === 'rate_limited' ? await core.store.earlierSend(m) : null;
     if (!r) throw err;
   }
   if (!r) {
@@ -68,8 +60,8 @@ export interface HistoryInput {
   limit: number;
 }
 
-export function history(core: Core, caller: DeviceAuth, input: HistoryInput): { messages: MessageView[]; has_more: boolean } {
-  const peer = findUserOrThrow(core, input.with);
-  const page = core.store.history(caller.userId, peer.id, input);
+export async function history(core: Core, caller: DeviceAuth, input: HistoryInput): Promise<{ messages: MessageView[]; has_more: boolean }> {
+  const peer = await findUserOrThrow(core, input.with);
+  const page = await core.store.history(caller.userId, peer.id, input);
   return { messages: page.messages.map((m) => messageView(m, caller.userId)), has_more: page.hasMore };
 }

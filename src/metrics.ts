@@ -61,8 +61,8 @@ export class Metrics {
       name: 'chat_messages_stored',
       help: 'Messages in the database',
       registers,
-      collect() {
-        this.set(core.store.countMessages());
+      async collect() {
+        this.set(await core.store.countMessages());
       },
     });
     new Gauge({

@@ -6,7 +6,7 @@
 import type { Core } from './core';
 import { formatCursor } from './cursor';
 import { Errors } from './errors';
-import type { Outcome, OutcomeKind, Waiter } from './hub';
+import type { Outcome, OutcomeKind } from './hub';
 import type { DeviceAuth, StreamEvent } from './types';
 import { eventRowJson } from './views';
 
@@ -33,10 +33,10 @@ function answer(outcome: PollAnswer['outcome'], since: number, events: readonly 
   return { outcome, cursor: formatCursor(last ? last.seq : since), events: events.map((e) => e.json) };
 }
 
-function readEvents(core: Core, device: DeviceAuth, since: number, limit: number): StreamEvent[] {
+function readEvents(core: Core, device: DeviceAuth, since: number, limit: number): Promise<StreamEvent[]> {
   return core.store
     .eventsAfter(device.userId, since, limit)
-    .map((e) => ({ seq: e.seq, json: eventRowJson(e, device.userId) }));
+    .then((rows) => rows.map((e) => ({ seq: e.seq, json: eventRowJson(e, device.userId) })));
 }
 
 /** Retry-After for 503: a base plus up to as much again, so a reconnect storm spreads out. */
@@ -47,50 +47,73 @@ function overloadRetryAfter(baseS: number): number {
 /** How a poll ends for its caller: an answer, or an error (an AppError or a fault). */
 export type PollDone = (err: unknown, answer?: PollAnswer) => void;
 
+// Where a poll is: reading the store (subscribed, not yet held), held, or answered.
+const READING = 0;
+const HELD = 1;
+const ANSWERED = 2;
+
 /**
- * Runs a poll and calls `done` once with its answer: synchronously when it can answer at once or
- * refuses, later when it was held. Callback style on purpose: a held poll keeps only this
- * call's closures and its waiter, not suspended async frames and promises (bench/README.md).
+ * Runs a poll and calls `done` once with its answer. Callback style on purpose: once a poll is
+ * held it keeps only its waiter, the waiter's callback and what that closes over (the device, the
+ * cursor, `done`): no suspended async frame and no pending promise (bench/README.md, "What a
+ * held poll keeps"); the store's promises have all settled by the time it holds.
+ *
+ * The order is hub.ts's: subscribe, then read the store, then hold. The reads are
+ * asynchronous, so an outcome may reach the waiter while they are under way (a send committed
+ * meanwhile, the device revoked, the client gone, the server shutting down): it is kept and
+ * answered once the reads have found nothing to answer with, never dropped.
  *
  * @param onGone registers a callback for when the client goes away (its connection closed), so
- *   the waiter and its timer are freed at once rather than at the timeout.
+ *   the waiter and its timer are freed at once rather than at the timeout; called at once, not
+ *   kept.
  */
 export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void, done: PollDone): void {
   const since = req.since ?? device.cursor;
   const limit = req.limit;
-  // Set once the poll is held: an outcome delivered before that is the cancellation of a poll
-  // that was answered (or refused) without waiting, and nobody reads it.
-  let waiting = false;
+  const timeoutMs = req.timeoutMs;
+  let phase = READING;
+  let early: Outcome<StreamEvent> | null = null;
   const waiter = core.hub.subscribe(device.userId, device.id, since, (outcome) => {
-    if (!waiting) return;
-    let a: PollAnswer;
-    try {
+    if (phase === READING) early = outcome;
+    else if (phase === HELD) {
+      phase = ANSWERED;
       // A poll that ends shows its device was there until now, unless it ended because the
       // device was logged out or revoked: that one must stop counting at once (#14).
       if (outcome.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
-      a = woken(core, device, since, limit, outcome);
-    } catch (err) {
-      done(err);
-      return;
+      woken(core, device, since, limit, outcome, done);
     }
-    done(null, a);
+    // ANSWERED: the cancellation of a poll answered from the store; nobody reads it.
   });
-  let ready: PollAnswer | null;
-  try {
-    ready = begin(core, device, req, since, waiter);
-  } catch (err) {
-    waiter.cancel();
-    done(err);
-    return;
-  }
-  if (ready) {
-    waiter.cancel();
-    done(null, ready);
-    return;
-  }
-  waiting = true;
   // Already settled (the server began shutting down): its answer is on its way, nothing to cancel.
   if (!waiter.isSettled) onGone(() => waiter.cancel());
+  // Everything the handlers below use is in this function's scope, which the waiter's callback
+  // keeps alive while the poll is held: only what it needs anyway (no `req`, no `onGone`).
+  begin(core, device, req, since).then(
+    (ready) => {
+      if (ready) {
+        phase = ANSWERED;
+        waiter.cancel();
+        done(null, ready);
+      } else if (early) {
+        phase = ANSWERED;
+        if (early.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
+        woken(core, device, since, limit, early, done);
+      } else if (waiter.hold(timeoutMs) === 'overloaded') {
+        phase = ANSWERED;
+        waiter.cancel();
+        done(Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS)));
+      } else {
+        // Held (or woken after the reads, before this line: its answer is on its way).
+        phase = HELD;
+        core.presence.touch(device.userId, device.username, device.id);
+      }
+    },
+    (err: unknown) => {
+      phase = ANSWERED;
+      waiter.cancel();
+      done(err);
+    },
+  );
 }
 
 /** startPoll() as a promise: for the Koa route and tests. */
@@ -98,49 +121,65 @@ export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (
   return new Promise((resolve, reject) => startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err))));
 }
 
-/** The part of a poll before it waits: an answer now, or null once the waiter is held. Throws refusals. */
-function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number, waiter: Waiter<StreamEvent>): PollAnswer | null {
+/**
+ * The reads of a poll, after it has subscribed: an answer now, or null when it is to be held.
+ * Rejects with refusals (a cursor ahead of the stream).
+ */
+function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number): Promise<PollAnswer | null> {
   const now = Date.now();
   // Presence counts polls that were accepted (touched below): a refused one (bad cursor,
   // server full) says nothing about a device that is really following its stream.
 
-  // The head first: one cheap index probe tells "nothing new" (the common case: a client
-  // polling again right after its answer) and "ahead of the stream" without reading events.
-  const head = core.store.headSeq(device.userId);
-  if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
-  core.store.noteDeviceSeen(device.id, now, since);
-  if (head > since) {
-    const ready = readEvents(core, device, since, req.limit);
-    if (ready.length > 0) {
-      core.presence.touch(device.userId, device.username, device.id, now);
-      return answer('immediate', since, ready);
-    }
-  }
-  if (req.timeoutMs === 0) {
-    core.presence.touch(device.userId, device.username, device.id, now);
-    return answer('timeout', since, []);
-  }
-  if (waiter.hold(req.timeoutMs) === 'overloaded') throw Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS));
-  core.presence.touch(device.userId, device.username, device.id, now);
-  return null;
+  // The device first, again: it was authenticated before the poll subscribed, and a revocation
+  // that came in between found no waiter to answer. Once subscribed, a revocation reaches the
+  // waiter, and one before is seen here: either way the poll ends 401.
+  return core.store.getDeviceAuth(device.id).then((current) => {
+    if (!current) return answer('revoked', since, []);
+    // The head next: one cheap index probe tells "nothing new" (the common case: a client
+    // polling again right after its answer) and "ahead of the stream" without reading events.
+    return core.store.headSeq(device.userId).then((head) => {
+      if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
+      core.store.noteDeviceSeen(device.id, now, since);
+      if (head === since) return nothingNew(core, device, req, since, now);
+      return readEvents(core, device, since, req.limit).then((ready) => {
+        if (ready.length === 0) return nothingNew(core, device, req, since, now);
+        core.presence.touch(device.userId, device.username, device.id, now);
+        return answer('immediate', since, ready);
+      });
+    });
+  });
 }
 
-/** The answer of a held poll, from what ended its wait. */
-function woken(core: Core, device: DeviceAuth, since: number, limit: number, outcome: Outcome<StreamEvent>): PollAnswer {
+/** Nothing after the cursor: answered now when the poll may not wait, else null (hold it). */
+function nothingNew(core: Core, device: DeviceAuth, req: PollRequest, since: number, now: number): PollAnswer | null {
+  if (req.timeoutMs !== 0) return null;
+  core.presence.touch(device.userId, device.username, device.id, now);
+  return answer('timeout', since, []);
+}
+
+/** Answers a poll from what ended its wait (or came while it read the store). */
+function woken(core: Core, device: DeviceAuth, since: number, limit: number, outcome: Outcome<StreamEvent>, done: PollDone): void {
   switch (outcome.kind) {
     case 'events': {
       // The published events are the ones committed after we subscribed; they follow on
       // directly from `since` when nothing was missed. If they do not (they always should),
       // read the store rather than risk a gap.
       const first = outcome.events[0];
-      const events = first && first.seq === since + 1 ? outcome.events.slice(0, limit) : readEvents(core, device, since, limit);
-      return answer('events', since, events);
+      if (first && first.seq === since + 1) {
+        done(null, answer('events', since, outcome.events.slice(0, limit)));
+        return;
+      }
+      readEvents(core, device, since, limit).then(
+        (events) => done(null, answer('events', since, events)),
+        (err: unknown) => done(err),
+      );
+      return;
     }
     case 'revoked':
     case 'timeout':
     case 'superseded':
     case 'shutdown':
     case 'cancelled':
-      return answer(outcome.kind, since, []);
+      done(null, answer(outcome.kind, since, []));
   }
 }

@@ -3,27 +3,41 @@
 // WAL lets this process write beside it, and the server notices revoked devices within seconds.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createUser, findUserForAdmin, normalizeUsername, resetPassword, setUserDisabled } from '../auth';
+import { createUser, findUserOrThrow, normalizeUsername, resetPassword, revokeAllDevices, revokeDevice, setUserDisabled } from '../auth';
 import { type Config, loadConfig } from '../config';
 import { isAppError } from '../errors';
-import { checkDatabaseFile, type FileCheck, openStore, type Store } from '../store';
+import { checkDatabaseFile, type FileCheck, openStore, type SqliteStore } from '../store';
 import { readPassword } from './prompt';
 
 interface Ctx {
-  store: Store;
   config: Config;
   out: (line: string) => void;
 }
 
-interface Command {
+/** What a command that works on the database gets: the store, opened on DB_PATH. */
+interface StoreCtx extends Ctx {
+  store: SqliteStore;
+}
+
+interface CommandHelp {
   args: string;
   help: string;
-  /** false: the command opens the database itself (or not at all). */
-  needsStore?: boolean;
-  /** true: may create the database file (adding the first user before the first start). */
-  createsDatabase?: boolean;
-  run: (ctx: Ctx, args: string[]) => Promise<number> | number;
 }
+
+type Command = CommandHelp &
+  (
+    | {
+        /** The command opens the database itself (or not at all). */
+        needsStore: false;
+        run: (ctx: Ctx, args: string[]) => Promise<number> | number;
+      }
+    | {
+        needsStore?: true;
+        /** true: may create the database file (adding the first user before the first start). */
+        createsDatabase?: boolean;
+        run: (ctx: StoreCtx, args: string[]) => Promise<number> | number;
+      }
+  );
 
 class UsageError extends Error {}
 
@@ -55,7 +69,7 @@ const COMMANDS: Record<string, Command> = {
     help: "Set a new password (prompt or stdin). Every device of the user is logged out.",
     async run({ store, config, out }, args) {
       const name = arg(args, 0, 'NAME');
-      findUserForAdmin({ store, config }, name); // fail before asking for a password
+      await findUserOrThrow({ store }, name); // fail before asking for a password
       const password = await readPassword(`new password for ${name}: `);
       const { revoked } = await resetPassword({ store, config }, name, password);
       out(`password reset for ${name.toLowerCase()}; ${revoked} device(s) logged out`);
@@ -65,33 +79,36 @@ const COMMANDS: Record<string, Command> = {
   'list-users': {
     args: '',
     help: 'List users: name, created, devices, disabled.',
-    run({ store, out }) {
+    async run({ store, out }) {
       out(['USERNAME', 'CREATED', 'DEVICES', 'DISABLED'].join('\t'));
-      for (const u of store.listUsers()) out([u.username, iso(u.createdAt), String(u.devices), iso(u.disabledAt)].join('\t'));
+      for (const u of await store.listUsers()) out([u.username, iso(u.createdAt), String(u.devices), iso(u.disabledAt)].join('\t'));
       return 0;
     },
   },
   'list-devices': {
     args: 'NAME',
     help: "List a user's devices: id, name, created, last seen.",
-    run({ store, config, out }, args) {
-      const user = findUserForAdmin({ store, config }, arg(args, 0, 'NAME'));
+    async run({ store, out }, args) {
+      const user = await findUserOrThrow({ store }, arg(args, 0, 'NAME'));
       out(['ID', 'NAME', 'CREATED', 'LAST_SEEN'].join('\t'));
-      for (const d of store.listDevices(user.id)) out([d.id, d.name, iso(d.createdAt), iso(d.lastSeenAt)].join('\t'));
+      for (const d of await store.listDevices(user.id)) out([d.id, d.name, iso(d.createdAt), iso(d.lastSeenAt)].join('\t'));
       return 0;
     },
   },
   'revoke-device': {
     args: 'NAME DEVICE_ID|--all',
     help: "Revoke one of a user's devices (or all): its token stops working; a running server answers its held polls within seconds.",
-    run({ store, config, out }, args) {
-      const user = findUserForAdmin({ store, config }, arg(args, 0, 'NAME'));
+    async run({ store, out }, args) {
+      const user = await findUserOrThrow({ store }, arg(args, 0, 'NAME'));
       if (args[1] === '--all') {
-        out(`${store.deleteDevicesOfUser(user.id).length} device(s) of ${user.username} revoked`);
+        out(`${await revokeAllDevices({ store }, user)} device(s) of ${user.username} revoked`);
         return 0;
       }
       const id = arg(args, 1, 'DEVICE_ID');
-      if (!store.deleteDevice(id, user.id)) {
+      try {
+        await revokeDevice({ store }, { userId: user.id }, id);
+      } catch (err) {
+        if (!isAppError(err) || err.code !== 'not_found') throw err;
         out(`error: ${user.username} has no device ${id}`);
         return 1;
       }
@@ -102,9 +119,9 @@ const COMMANDS: Record<string, Command> = {
   'disable-user': {
     args: 'NAME',
     help: 'Disable a user: every device is logged out and log-ins are refused. Messages stay.',
-    run({ store, config, out }, args) {
+    async run({ store, config, out }, args) {
       const name = arg(args, 0, 'NAME');
-      const { revoked } = setUserDisabled({ store, config }, name, true);
+      const { revoked } = await setUserDisabled({ store, config }, name, true);
       out(`${name.toLowerCase()} disabled; ${revoked} device(s) logged out`);
       return 0;
     },
@@ -112,9 +129,9 @@ const COMMANDS: Record<string, Command> = {
   'enable-user': {
     args: 'NAME',
     help: 'Enable a disabled user again.',
-    run({ store, config, out }, args) {
+    async run({ store, config, out }, args) {
       const name = arg(args, 0, 'NAME');
-      setUserDisabled({ store, config }, name, false);
+      await setUserDisabled({ store, config }, name, false);
       out(`${name.toLowerCase()} enabled`);
       return 0;
     },
@@ -125,7 +142,7 @@ const COMMANDS: Record<string, Command> = {
     async run({ store, out }, args) {
       const file = path.resolve(arg(args, 0, 'FILE'));
       if (fs.existsSync(file)) throw new UsageError(`${file} exists; choose a new file`);
-      await store.backup(file);
+      await store.sqlite.backup(file);
       out(`backup written to ${file}`);
       return checkFile(file, out);
     },
@@ -179,15 +196,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  if (command.needsStore !== false && !command.createsDatabase && !fs.existsSync(config.dbPath)) {
-    // Opening would create an empty database: a mistyped DB_PATH would then look like a server
-    // with no users, and later commands would write to the wrong file.
-    process.stderr.write(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)\n`);
-    return 1;
-  }
-  const store = command.needsStore === false ? undefined : openStore(config.dbPath, { synchronous: config.dbSynchronous });
   try {
-    return await command.run({ store: store as Store, config, out }, args);
+    if (command.needsStore === false) return await command.run({ config, out }, args);
+    if (!command.createsDatabase && !fs.existsSync(config.dbPath)) {
+      // Opening would create an empty database: a mistyped DB_PATH would then look like a server
+      // with no users, and later commands would write to the wrong file.
+      process.stderr.write(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)\n`);
+      return 1;
+    }
+    const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+    try {
+      return await command.run({ store, config, out }, args);
+    } finally {
+      await store.close();
+    }
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\nusage: npm run admin -- ${name} ${command.args}\n`);
@@ -198,8 +220,6 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw err;
-  } finally {
-    store?.close();
   }
 }
 

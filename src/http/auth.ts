@@ -42,10 +42,11 @@ export function withDevice(core: Core): (handler: DeviceHandler) => Middleware<A
   return (handler) => (ctx) => {
     const token = tokenFrom(ctx);
     if (!token) throw Errors.unauthorized();
-    const device = authenticate(core, token);
-    ctx.state.device = device;
-    deviceSeen(core, device);
-    return handler(ctx, device);
+    return authenticate(core, token).then((device) => {
+      ctx.state.device = device;
+      deviceSeen(core, device);
+      return handler(ctx, device);
+    });
   };
 }
 

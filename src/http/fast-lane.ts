@@ -10,11 +10,13 @@
 //
 // Anything else goes to Koa, which answers it as it always has: JSONP (callback=), a token in
 // the query or the body, HEAD, a method override header, a body that is not plain JSON with a
-// Content-Length, a request without Host, a server shutting down, and any request refused
-// before its work starts (a bad token, a bad poll parameter): Koa repeats the checks and
-// refuses it in the usual way. What happens once the work is under way (a bad body, a cursor
-// ahead of the stream, the server full, a device revoked while held, a limit, a fault) is
-// answered here through the same catalog.
+// Content-Length, a request without Host, a server shutting down, and a poll whose parameters
+// are refused (Koa authenticates before it checks them, so it makes that answer). Whether the
+// lane takes a request is decided at once from its method, path and headers; authentication
+// is asynchronous (the store's), so the lane then answers a bad token itself, as Koa would
+// (for a send, after the body, as Koa's parser runs before its routes), and so is everything
+// once the work is under way (a bad body, a cursor ahead of the stream, the server full, a
+// device revoked while held, a limit, a fault): through the same catalog.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import coBody from 'co-body';
@@ -22,7 +24,7 @@ import { authenticate } from '../auth';
 import type { Core } from '../core';
 import { Errors, isAppError } from '../errors';
 import { errorFields, type Logger } from '../log';
-import { startPoll } from '../stream';
+import { type PollDone, startPoll } from '../stream';
 import type { DeviceAuth } from '../types';
 import { bearerToken, deviceSeen } from './auth';
 import { overriddenToDelete } from './body';
@@ -71,7 +73,7 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     res.end(body);
   }
 
-  function fail(req: IncomingMessage, res: ServerResponse, route: string, device: DeviceAuth, started: bigint, err: unknown): void {
+  function fail(req: IncomingMessage, res: ServerResponse, route: string, device: DeviceAuth | undefined, started: bigint, err: unknown): void {
     let e = isAppError(err) ? err : toAppError(err, deps.bodyLimitBytes);
     if (!e) {
       logger.error({ err: errorFields(err), method: req.method, route }, 'unexpected error');
@@ -96,23 +98,21 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     if (!PLAIN_JSON.test(h['content-type'] ?? '') || h['transfer-encoding'] !== undefined || h['x-http-method-override'] !== undefined) return false;
     if (h['content-encoding'] !== undefined && h['content-encoding'] !== 'identity') return false;
     if (!Number.isInteger(length) || length <= 0 || length > deps.bodyLimitBytes) return false;
-    let device: DeviceAuth;
-    try {
-      device = authenticate(core, token);
-    } catch {
-      return false;
-    }
     const started = process.hrtime.bigint();
-    // koa-body's own call (parseBody in body.ts): strict JSON, UTF-8, the same limit.
+    let device: DeviceAuth | undefined;
+    // koa-body's own call (parseBody in body.ts): strict JSON, UTF-8, the same limit. Then
+    // what Koa does after its parser, in its order: the override, the token, the send.
     coBody
       .json(req, { encoding: 'utf-8', limit: deps.bodyLimitBytes, strict: true })
       .then(async (parsed: unknown) => {
         if (overriddenToDelete('', parsed)) throw Errors.methodNotAllowed(deps.allowedMethods('/messages'));
-        deviceSeen(core, device); // where withDevice would: after the body and its override
-        const out = await sendFromBody(core, device, parsed);
+        const d = await authenticate(core, token);
+        device = d;
+        deviceSeen(core, d); // where withDevice would: after the body and its override
+        const out = await sendFromBody(core, d, parsed);
         const status = out.created ? 201 : 200;
         answer(req, res, status, JSON.stringify({ message: out.message }), NO_HEADERS, false);
-        record({ method: 'POST', route: '/messages', status, seconds: secondsSince(started), device });
+        record({ method: 'POST', route: '/messages', status, seconds: secondsSince(started), device: d });
       })
       .catch((err: unknown) => fail(req, res, '/messages', device, started, err));
     return true;
@@ -121,17 +121,29 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
   function pollLane(req: IncomingMessage, res: ServerResponse, url: string, token: string): boolean {
     const q = querystring.parse(url.slice('/poll?'.length));
     if (q.callback !== undefined) return false;
-    const started = process.hrtime.bigint();
-    let device: DeviceAuth;
     let request: ReturnType<typeof pollRequest>;
     try {
-      device = authenticate(core, token);
       request = pollRequest(q, core.config);
     } catch {
-      return false; // refused before it started: Koa makes the answer
+      return false; // refused before it started: Koa makes the answer (401 first for a bad token)
     }
-    deviceSeen(core, device);
-    startPoll(core, device, request, onClientGone(req, res), (err, a) => {
+    const started = process.hrtime.bigint();
+    authenticate(core, token).then(
+      (device) => {
+        deviceSeen(core, device);
+        startPoll(core, device, request, onClientGone(req, res), pollAnswered(req, res, started, device));
+      },
+      (err: unknown) => fail(req, res, '/poll', undefined, started, err),
+    );
+    return true;
+  }
+
+  /**
+   * How a poll's answer is written. Made here, not inline above, so that a held poll keeps only
+   * these four in its closure (not the query, the token or the authentication's scope).
+   */
+  function pollAnswered(req: IncomingMessage, res: ServerResponse, started: bigint, device: DeviceAuth): PollDone {
+    return (err, a) => {
       if (!a) {
         fail(req, res, '/poll', device, started, err);
         return;
@@ -144,8 +156,7 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
       }
       answer(req, res, 200, pollBody(a), NO_HEADERS);
       record({ method: 'GET', route: '/poll', status: 200, seconds: secondsSince(started), device, pollOutcome: a.outcome });
-    });
-    return true;
+    };
   }
 }
 

@@ -26,18 +26,18 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     ctx.body = { message: out.message };
   }));
 
-  router.get('/messages', authed((ctx, device) => {
+  router.get('/messages', authed(async (ctx, device) => {
     const q = ctx.query;
     const withUser = requiredString(q, 'with', { min: 1 });
     const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
     const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-    ctx.body = history(core, device, { with: withUser, before, after, limit });
+    ctx.body = await history(core, device, { with: withUser, before, after, limit });
   }));
 
-  router.get('/conversations', authed((ctx, device) => {
-    ctx.body = { conversations: listConversations(core, device) };
+  router.get('/conversations', authed(async (ctx, device) => {
+    ctx.body = { conversations: await listConversations(core, device) };
   }));
 
   router.post('/read', authed(async (ctx, device) => {

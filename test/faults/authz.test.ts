@@ -239,19 +239,19 @@ describe('faults: authorization matrix (#6)', function () {
     const ratio = ones / (secretsBytes.length * 256);
     assert.ok(Math.abs(ratio - 0.5) < 0.02, `bits look random (${ratio.toFixed(3)} ones)`);
 
-    t.core.store.flushWrites();
-    t.core.store.db.pragma('wal_checkpoint(FULL)');
-    const dbFile = t.core.store.db.name;
+    await t.store.flush();
+    t.store.sqlite.db.pragma('wal_checkpoint(FULL)');
+    const dbFile = t.store.sqlite.db.name;
     const raw = Buffer.concat([fs.readFileSync(dbFile), fs.existsSync(`${dbFile}-wal`) ? fs.readFileSync(`${dbFile}-wal`) : Buffer.alloc(0)]);
     for (const l of [alice, bob, mallory, ...logins]) {
       const secret = l.token.split('.')[1]!;
       assert.equal(raw.indexOf(secret), -1, 'the token secret is not in the database file');
       assert.equal(raw.indexOf(Buffer.from(secret, 'base64url')), -1, 'nor its raw bytes');
-      const row = t.core.store.db.prepare('SELECT token_hash FROM devices WHERE id = ?').get(l.deviceId) as { token_hash: Buffer };
+      const row = t.store.sqlite.db.prepare('SELECT token_hash FROM devices WHERE id = ?').get(l.deviceId) as { token_hash: Buffer };
       assert.deepEqual(row.token_hash, crypto.createHash('sha256').update(secret).digest(), 'stored: sha256 of the secret');
     }
     assert.equal(raw.indexOf('correct horse'), -1, 'no password in the database file');
-    const hashes = t.core.store.db.prepare('SELECT password_hash FROM users').pluck().all() as string[];
+    const hashes = t.store.sqlite.db.prepare('SELECT password_hash FROM users').pluck().all() as string[];
     for (const h of hashes) assert.match(h, /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     assert.equal(new Set(hashes.map((h) => h.split('$')[4])).size, hashes.length, 'a salt of its own per user');
     for (const l of logins) await t.http().delete('/sessions/current').set(l.auth).expect(204);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { call, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
-import { SCALE, metrics, readStream, report, sleep, type WireEvent, type WireMessage } from './harness';
+import { sleep } from '../support/util';
+import { SCALE, metrics, readStream, report, type WireEvent, type WireMessage } from './harness';
 
 const ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', SCRYPT_COST: '10' };
 

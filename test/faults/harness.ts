@@ -1,9 +1,9 @@
 // Shared tools for the fault tests (issue #6): raw sockets, reading a whole stream or history,
 // metrics and memory of a running server, and a report line for what each test did and found.
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
-import { call, type JsonResponse } from '../support/client';
+import { call } from '../support/client';
+import { sleep } from '../support/util';
 import type { MessageView } from '../../src/views';
 
 /**
@@ -15,10 +15,6 @@ export const SCALE = Math.max(1, Number(process.env.FAULTS_SCALE) || 1);
 /** One line of what a fault test did and found, indented under mocha's test title. */
 export function report(line: string): void {
   console.log(`      ${line}`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Resident memory of a process in MiB, from /proc (Linux). */
@@ -180,52 +176,4 @@ export function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
-}
-
-/**
- * Like support/client.ts call(), but on a connection of its own that closes after the answer
- * (fetch keeps its connections open, which a test that counts the server's sockets must avoid).
- */
-export function callOnce(base: string, method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<JsonResponse> {
-  return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const headers: Record<string, string> = {};
-    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-    if (payload) headers['Content-Type'] = 'application/json';
-    const req = http.request(`${base}${path}`, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          body = undefined;
-        }
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
-        resolve({ status: res.statusCode ?? 0, headers: h, body, text });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-const PASSWORD = 'correct horse battery';
-
-/** Log-in on a connection that closes after the answer (see callOnce). */
-export async function logInOnce(base: string, username: string, deviceName = 'test'): Promise<{ token: string; cursor: string; deviceId: string }> {
-  const s = await callOnce(base, 'POST', '/sessions', { body: { username, password: PASSWORD, device_name: deviceName } });
-  if (s.status !== 201) throw new Error(`log-in ${s.status} ${s.text}`);
-  return { token: s.body.token, cursor: s.body.cursor, deviceId: s.body.device.id };
-}
-
-/** Sign-up and log-in on connections that close after the answer (see callOnce). */
-export async function signUpOnce(base: string, username: string, deviceName = 'test'): Promise<{ token: string; cursor: string; deviceId: string }> {
-  const u = await callOnce(base, 'POST', '/users', { body: { username, password: PASSWORD } });
-  if (u.status !== 201 && u.status !== 409) throw new Error(`sign-up ${u.status} ${u.text}`);
-  return logInOnce(base, username, deviceName);
 }

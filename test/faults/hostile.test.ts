@@ -8,7 +8,8 @@ import net from 'node:net';
 import { begin, expectError, signUp, startApp, type TestApp } from '../support/app';
 import { call, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
-import { closedWithin, metrics, rawJson, rawRequest, rawStatus, report, rssMiB, sleep } from './harness';
+import { sleep } from '../support/util';
+import { closedWithin, metrics, rawJson, rawRequest, rawStatus, report, rssMiB } from './harness';
 
 const HEADERS_TIMEOUT_S = 1;
 const REQUEST_TIMEOUT_S = 2;

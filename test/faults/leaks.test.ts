@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { startApp, type TestApp } from '../support/app';
+import { callOnce as call, logInAs, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
-import { SCALE, callOnce as call, connect, logInOnce, signUpOnce, metrics, openFds, rawJson, rawStatus, report, rssMiB, sleep, waitMetrics } from './harness';
+import { sleep } from '../support/util';
+import { SCALE, connect, metrics, openFds, rawJson, rawStatus, report, rssMiB, waitMetrics } from './harness';
 
 interface OpenPoll {
   socket: net.Socket;
@@ -104,7 +106,7 @@ async function chaosRound(w: World, round: number): Promise<number> {
 
   // Revoked mid-hold: fresh devices hold two polls each; half are revoked from another
   // device, half log themselves out.
-  const fresh = await Promise.all(w.users.map((u) => logInOnce(w.url, u.name, `fresh ${round}`)));
+  const fresh = await Promise.all(w.users.map((u) => logInAs(w.url, u.name, `fresh ${round}`, call)));
   const revoked = await Promise.all(fresh.flatMap((f) => [openPoll(w.port, f.token, 'timeout=30'), openPoll(w.port, f.token, 'timeout=30')]));
   opened += revoked.length;
   await waitHeld(w, revoked.length);
@@ -123,12 +125,12 @@ async function chaosRound(w: World, round: number): Promise<number> {
 
 async function makeWorld(url: string, held: () => Promise<number>, users: number, devicesPerUser: number): Promise<World> {
   const port = Number(new URL(url).port);
-  const sender = (await signUpOnce(url, 'leak-sender')).token;
+  const sender = (await signUpAndLogIn(url, 'leak-sender', 'test', call)).token;
   const list: World['users'] = [];
   for (let u = 0; u < users; u++) {
     const name = `leaky${u}`;
-    const tokens = [(await signUpOnce(url, name, 'd0')).token];
-    for (let d = 1; d < devicesPerUser; d++) tokens.push((await logInOnce(url, name, `d${d}`)).token);
+    const tokens = [(await signUpAndLogIn(url, name, 'd0', call)).token];
+    for (let d = 1; d < devicesPerUser; d++) tokens.push((await logInAs(url, name, `d${d}`, call)).token);
     list.push({ name, tokens });
   }
   return { port, url, users: list, sender, held };

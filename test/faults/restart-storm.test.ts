@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { call, logInAs, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
-import { SCALE, metrics, readStream, report, sleep, waitMetrics, type WireEvent } from './harness';
+import { sleep } from '../support/util';
+import { SCALE, metrics, readStream, report, waitMetrics, type WireEvent } from './harness';
 
 const BASE_ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', RATE_LOGIN_USER: 'off', RATE_SIGNUP_IP: 'off', SCRYPT_COST: '10', OVERLOAD_RETRY_AFTER: '1' };
 

@@ -1,5 +1,6 @@
 // Accounts and devices through HTTP (issue #2; logging out every other device, #14).
 import assert from 'node:assert/strict';
+import { resetPassword, setUserDisabled } from '../../src/auth';
 import { begin, expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
 
 describe('accounts and devices (HTTP, #2)', () => {
@@ -43,7 +44,7 @@ describe('accounts and devices (HTTP, #2)', () => {
 
   it('never stores the password', async () => {
     await t.http().post('/users').send({ username: 'carol', password: 'my secret words' }).expect(201);
-    const hash = t.core.store.findUser('carol')?.passwordHash ?? '';
+    const hash = (await t.core.store.findUser('carol'))?.passwordHash ?? '';
     assert.ok(hash.startsWith('scrypt$'));
     assert.ok(!hash.includes('my secret words'));
   });
@@ -52,7 +53,7 @@ describe('accounts and devices (HTTP, #2)', () => {
     const closed = await startApp({ SIGNUP_ENABLED: 'false' });
     try {
       expectError(await closed.http().post('/users').send({ username: 'dave', password: 'password1' }), 403, 'forbidden');
-      assert.equal(closed.core.store.findUser('dave'), undefined);
+      assert.equal(await closed.core.store.findUser('dave'), undefined);
     } finally {
       await closed.close();
     }
@@ -188,5 +189,69 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(await t.http().get('/devices').set('Authorization', `Bearer ${forged}`), 401, 'unauthorized');
     const res = await t.http().get('/devices');
     assert.match(String(res.headers['www-authenticate']), /Bearer/);
+  });
+});
+
+describe('a log-in in progress meets a password reset or a disabled account (HTTP, #13)', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startApp();
+  });
+  afterEach(() => t.close());
+
+  /**
+   * Runs `meanwhile` inside the next log-in's window: started once the log-in has read the
+   * password hash (its scrypt then runs beside it), and finished before the log-in goes on to
+   * make its device. Deterministic, whatever the two hashes cost.
+   */
+  function duringNextLogIn(meanwhile: () => Promise<unknown>): { ran: () => boolean } {
+    const store = t.core.store;
+    const findUser = store.findUser.bind(store);
+    const createDevice = store.createDevice.bind(store);
+    let running: Promise<unknown> | null = null;
+    store.findUser = async (name) => {
+      const u = await findUser(name);
+      running ??= meanwhile();
+      return u;
+    };
+    store.createDevice = async (d, checked) => {
+      await running;
+      return createDevice(d, checked);
+    };
+    return { ran: () => running !== null };
+  }
+
+  it('a reset that lands while the log-in checks the old password ends that log-in: 401, no device', async () => {
+    const pat = await newUser(t, 'pat'); // logged in once already, with the old password
+    let revoked = -1;
+    const window = duringNextLogIn(async () => {
+      revoked = (await resetPassword(t.core, pat.username, 'brand new password')).revoked;
+    });
+    const res = await t.http().post('/sessions').send({ username: pat.username, password: 'correct horse', device_name: 'attacker' });
+    assert.ok(window.ran());
+    expectError(res, 401, 'invalid_credentials');
+    assert.equal(revoked, 1, 'the reset logged out the earlier device');
+    expectError(await t.http().get('/devices').set(pat.auth), 401, 'unauthorized');
+    const user = (await t.core.store.userByName(pat.username)) ?? assert.fail();
+    assert.deepEqual(await t.core.store.listDevices(user.id), [], 'no device survived the reset, none was made after it');
+    const now = await logIn(t, pat.username, 'brand new password', 'owner');
+    assert.deepEqual((await t.core.store.listDevices(user.id)).map((d) => d.id), [now.deviceId]);
+  });
+
+  it('disabling the account while the log-in checks the password ends that log-in: 403, no device', async () => {
+    const pat = await newUser(t, 'pat');
+    duringNextLogIn(() => setUserDisabled(t.core, pat.username, true));
+    expectError(await t.http().post('/sessions').send({ username: pat.username, password: 'correct horse' }), 403, 'forbidden');
+    const user = (await t.core.store.userByName(pat.username)) ?? assert.fail();
+    assert.deepEqual(await t.core.store.listDevices(user.id), []);
+    await setUserDisabled(t.core, pat.username, false);
+    await logIn(t, pat.username); // enabled again: the same password works
+  });
+
+  it('with nothing in between, the same log-in goes through (the hooks change nothing by themselves)', async () => {
+    const pat = await newUser(t, 'pat');
+    const window = duringNextLogIn(async () => undefined);
+    await logIn(t, pat.username);
+    assert.ok(window.ran());
   });
 });

@@ -6,7 +6,7 @@ import { newUser, send, startApp, type TestApp, type Login } from '../support/ap
 
 /** Everything stored, in a comparable form. */
 function snapshot(t: TestApp): string {
-  const db = t.core.store.db;
+  const db = t.store.sqlite.db;
   return JSON.stringify({
     users: db.prepare('SELECT id, username, password_hash FROM users ORDER BY id').all(),
     devices: db.prepare('SELECT id, user_id, name, token_hash, created_at, cursor FROM devices ORDER BY id').all(),
@@ -158,6 +158,6 @@ describe('bad input (HTTP, #2)', () => {
     const res = await t.http().get(`/messages?with=${a.username}&after=0&limit=1`).set(b.auth).expect(200);
     assert.equal(res.body.messages[0].body, 'keep me');
     assert.equal(res.body.messages[0].from, a.username);
-    assert.equal(t.core.store.integrityCheck(), 'ok');
+    assert.equal(t.store.sqlite.integrityCheck(), 'ok');
   });
 });

@@ -16,7 +16,7 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
     await t.http().post('/users').set('Content-Type', 'text/plain;charset=UTF-8').send('{"username":"text2","password":"password1"}').expect(201);
     await t.http().post('/users').set('Content-Type', 'application/json').send('{"username":"json1","password":"password1"}').expect(201);
     await t.http().post('/users').unset('Content-Type').send(Buffer.from('{"username":"bare1","password":"password1"}')).expect(201);
-    for (const u of ['form1', 'text1', 'text2', 'json1', 'bare1']) assert.ok(t.core.store.findUser(u), u);
+    for (const u of ['form1', 'text1', 'text2', 'json1', 'bare1']) assert.ok(await t.core.store.findUser(u), u);
   });
 
   it('refuses malformed JSON with invalid_json, in every JSON encoding', async () => {
@@ -168,6 +168,6 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
     const huge = 'x'.repeat(70 * 1024);
     expectError(await t.http().post('/messages').set(a.auth).send({ to: a.username, body: huge }), 413, 'payload_too_large');
     expectError(await t.http().post('/messages').set(a.auth).type('form').send(`to=${a.username}&body=${huge}`), 413, 'payload_too_large');
-    assert.equal(t.core.store.countMessages(), 0);
+    assert.equal(await t.core.store.countMessages(), 0);
   });
 });

@@ -1,7 +1,8 @@
 // The fast lane for GET /poll and POST /messages (src/http/fast-lane.ts, issue #5): it takes
 // exactly the plain requests (token in the Authorization header, a plain JSON body) and leaves
 // everything else to Koa, and what it answers is what Koa answers for the same request,
-// errors included.
+// errors included. Since authentication became asynchronous (#12) the lane decides from the
+// method, path and headers alone, and answers a token that turns out bad itself.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +29,7 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
   let t: TestApp;
   afterEach(() => t.close());
 
-  it('takes plain polls with the token in the header, and leaves everything else to Koa', async () => {
+  it('takes plain polls and sends with a header token (a bad token answered there), and leaves everything else to Koa', async () => {
     t = await startApp();
     const a = await newUser(t);
     const lane = fastLane(t.core, { corsOrigin: '*', bodyLimitBytes: t.config.bodyLimitBytes, record: () => undefined, logger: t.logger, allowedMethods: () => [] });
@@ -43,10 +44,12 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
         (await fetch(base + path, { method, headers })).status;
       assert.equal(await get(`/poll?since=${a.cursor}&timeout=0`), 200, 'a plain poll is taken');
       assert.equal(await get('/poll?timeout=0&_=123'), 200, 'cache-busters too');
+      assert.equal(await get('/poll?timeout=0', { Authorization: 'Bearer not-a-token' }), 401, 'a bad token: taken, refused there');
+      assert.equal(await get(`/poll?timeout=0`, { Authorization: `Bearer ${a.deviceId}.${'A'.repeat(43)}` }), 401, 'a wrong secret too');
       const left: Array<[string, Record<string, string>, string?]> = [
         [`/poll?timeout=0&callback=cb`, a.auth],
         [`/poll?timeout=0&access_token=${a.token}`, {}],
-        [`/poll?timeout=0`, { Authorization: 'Bearer not-a-token' }],
+        [`/poll?timeout=abc`, { Authorization: 'Bearer not-a-token' }], // Koa's order: 401 before the parameters
         [`/poll?timeout=abc`, a.auth],
         [`/poll?since=zz&timeout=0`, a.auth],
         [`/poll?limit=0&timeout=0`, a.auth],
@@ -61,13 +64,13 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
       const json = JSON.stringify({ to: a.username, body: 'through the lane' });
       assert.equal(await post('/messages', { 'Content-Type': 'application/json' }, json), 201, 'a plain JSON send is taken');
       assert.equal(await post('/messages', { 'Content-Type': 'application/json; charset=UTF-8' }, json), 201, 'with its charset');
+      assert.equal(await post('/messages', { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, json), 401, 'a bad token: taken, refused there');
       const leftPosts: Array<[string, Record<string, string>, string | Buffer]> = [
         ['/messages', { 'Content-Type': 'application/x-www-form-urlencoded' }, `to=${a.username}&body=form`],
         ['/messages', { 'Content-Type': 'text/plain' }, json],
         ['/messages', { 'Content-Type': 'application/json', 'X-HTTP-Method-Override': 'DELETE' }, json],
         ['/messages?x=1', { 'Content-Type': 'application/json' }, json],
         ['/messages', { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, zlib.gzipSync(json)],
-        ['/messages', { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, json],
         ['/messages', { 'Content-Type': 'application/json' }, JSON.stringify({ to: a.username, body: 'x'.repeat(70_000) })],
         ['/sessions', { 'Content-Type': 'application/json' }, '{}'],
       ];
@@ -98,6 +101,15 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
     assert.equal(events.body.events.length, 1);
     await both(b, `since=${events.body.cursor}&timeout=0`, 'nothing new, timeout=0');
     expectError(await both(b, 'since=999&timeout=0', 'a cursor ahead of the stream'), 400, 'invalid_cursor');
+    // A token that is not (or not any more) good: the lane takes the poll and refuses it as Koa does (#12).
+    const loggedOut = await newUser(t);
+    await t.http().delete('/sessions/current').set(loggedOut.auth).expect(204);
+    for (const token of ['not-a-token', `${b.deviceId}.${'A'.repeat(43)}`, loggedOut.token]) {
+      const fast = await t.http().get('/poll?timeout=0').set('Authorization', `Bearer ${token}`);
+      const koa = await t.http().get(`/poll?timeout=0&access_token=${token}`);
+      sameAnswer(fast, koa, `a bad token (${token.slice(0, 12)})`);
+      expectError(fast, 401, 'unauthorized');
+    }
 
     // The server full: the held poll takes the one slot, a second one is refused.
     const held = begin(t.http().get(`/poll?since=${events.body.cursor}&timeout=10`).set(b.auth));
@@ -150,6 +162,20 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
     expectError(deleted, 405, 'method_not_allowed');
     assert.equal(deleted.headers.allow, 'GET, HEAD, POST');
     expectError(same(await both('{"to": ', 'broken JSON')), 400, 'invalid_json');
+    // A bad token (#12): refused as Koa does, and, as in Koa, only after the body was read.
+    for (const token of ['not-a-token', `${a.deviceId}.${'A'.repeat(43)}`]) {
+      const json = { to: b.username, body: 'never stored' };
+      const fast = await t.http().post('/messages').set('Authorization', `Bearer ${token}`).type('json').send(JSON.stringify(json));
+      const koa = await t.http().post('/messages').type('json').send(JSON.stringify({ ...json, access_token: token }));
+      sameAnswer(fast, koa, `a bad token (${token.slice(0, 12)})`);
+      expectError(fast, 401, 'unauthorized');
+    }
+    const badBoth = {
+      fast: await t.http().post('/messages').set('Authorization', 'Bearer not-a-token').type('json').send('{"to": '),
+      koa: await t.http().post('/messages?access_token=not-a-token').type('json').send('{"to": '),
+    };
+    sameAnswer(badBoth.fast, badBoth.koa, 'a bad token and broken JSON');
+    expectError(badBoth.fast, 400, 'invalid_json');
     expectError(same(await both('"just a string"', 'not an object')), 400, 'invalid_json');
     expectError(same(await both('[1, 2]', 'an array')), 400, 'invalid_request');
     expectError(same(await both(`{"to": "${b.username}", "body": "x", "__proto__": {"admin": true}}`, 'a __proto__ key')), 400, 'invalid_json');

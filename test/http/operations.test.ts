@@ -135,7 +135,7 @@ describe('rate limits (HTTP, #3)', () => {
     const res = await t.http().post('/users').send({ username: 'three', password: 'password1' });
     expectError(res, 429, 'rate_limited');
     assert.ok(Number(res.headers['retry-after']) >= 1);
-    assert.equal(t.core.store.findUser('three'), undefined);
+    assert.equal(await t.core.store.findUser('three'), undefined);
   });
 
   it('messages per user trip at the configured count across all of their devices, and not for anyone else', async () => {

@@ -1,7 +1,8 @@
 // The event stream: GET /poll and GET /presence (issue #2).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { begin, expectError, logIn, newUser, send, sleep, startApp, type TestApp, waitHeld } from '../support/app';
+import { begin, expectError, logIn, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
+import { sleep } from '../support/util';
 
 interface PollBody {
   cursor: string;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { revokeVanishedDevices } from '../../src/auth';
-import { begin, expectError, logIn, newUser, send, sleep, startApp, type TestApp, waitHeld } from '../support/app';
+import { begin, expectError, logIn, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
+import { sleep } from '../support/util';
 
 describe('presence (HTTP, #14)', () => {
   let t: TestApp;
@@ -127,7 +128,7 @@ describe('presence (HTTP, #14)', () => {
       other.close();
     }
     await sleep(5); // the store reads data_version once per turn
-    revokeVanishedDevices(t.core); // what main.ts's watcher calls when data_version moves
+    await revokeVanishedDevices(t.core); // what main.ts's watcher calls when data_version moves
     assert.deepEqual(await online(b), []);
   });
 });

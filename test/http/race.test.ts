@@ -2,7 +2,8 @@
 // just before a message was stored, and started waiting just after, would sit until its
 // timeout and come back empty; here every poll must come back with the message, fast.
 import assert from 'node:assert/strict';
-import { begin, logIn, newUser, sleep, startApp, type TestApp } from '../support/app';
+import { begin, logIn, newUser, startApp, type TestApp } from '../support/app';
+import { sleep } from '../support/util';
 
 const ROUNDS = 300;
 

@@ -121,12 +121,14 @@ describe('read state and conversations (HTTP, #3)', () => {
     const peers = await Promise.all(Array.from({ length: 5 }, () => newUser(t, 'p')));
     // Thousands of messages straight through the store (the HTTP path is tested above).
     const store = t.core.store;
-    const meUser = { id: store.findUser(me.username)?.id ?? 0, username: me.username };
-    const peerUsers = peers.map((p) => ({ id: store.findUser(p.username)?.id ?? 0, username: p.username }));
-    const extra = Array.from({ length: 300 }, (_, i) => {
-      const name = `bulk${i}`;
-      return store.createUser(name, 'h') ?? assert.fail(name);
-    });
+    const meUser = (await store.userByName(me.username)) ?? assert.fail(me.username);
+    const peerUsers = await Promise.all(peers.map(async (p) => (await store.userByName(p.username)) ?? assert.fail(p.username)));
+    const extra = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const name = `bulk${i}`;
+        return (await store.createUser(name, 'h')) ?? assert.fail(name);
+      }),
+    );
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < 6000; i++) {
       const peer = i < 3000 ? (peerUsers[i % 5] ?? assert.fail()) : (extra[i % 300] ?? assert.fail());
@@ -142,7 +144,7 @@ describe('read state and conversations (HTTP, #3)', () => {
     assert.ok(ms < 2000, `listed 305 conversations over 6000 messages in ${ms} ms`);
     // One range of the primary key (the user's own rows), then a sort of just those rows: no
     // scan of anyone else's, and no index to update on every send (see 002_read_state.sql).
-    const plan = store.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE user_id = 1 ORDER BY last_message_id DESC").all() as Array<{ detail: string }>;
+    const plan = t.store.sqlite.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE user_id = 1 ORDER BY last_message_id DESC").all() as Array<{ detail: string }>;
     assert.ok(plan.some((p) => /SEARCH conversations USING PRIMARY KEY \(user_id=\?\)/.test(p.detail)), JSON.stringify(plan));
     assert.ok(!plan.some((p) => /^SCAN conversations/.test(p.detail)), 'never a scan of the table');
     // marking read recounts from the index

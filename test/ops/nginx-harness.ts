@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, REPO_ROOT } from '../support/server';
+import { REPO_ROOT } from '../support/server';
+import { freePort, sleep } from '../support/util';
 
 export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 export const SITE_CONF = path.join(REPO_ROOT, 'deploy', 'nginx', 'chat.conf');
@@ -99,7 +100,7 @@ http {
       child.kill('SIGKILL');
       throw new Error(`nginx did not listen within 10 s:\n${out}`);
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return {
     url: `http://127.0.0.1:${port}`,

@@ -7,14 +7,11 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
+import { sleep } from '../support/util';
 import { NGINX_BIN, nginxAvailable, type RunningNginx, startNginx } from './nginx-harness';
 import { raw, type RawResponse } from './raw-http';
 
 const SKIP_MESSAGE = `nginx is not installed at ${NGINX_BIN} (apt-get install nginx; .ci/run installs it): the proxy tests are skipped`;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Sent whole: a Content-Length that matches, no chunking, no compression. */
 function assertWhole(res: RawResponse): void {

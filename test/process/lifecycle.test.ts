@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { call, signUpAndLogIn } from '../support/client';
-import { freePort, MAIN_JS, REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
+import { MAIN_JS, REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
+import { freePort } from '../support/util';
 
 describe('server process (#2)', function () {
   this.timeout(60_000);

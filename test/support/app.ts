@@ -8,11 +8,14 @@ import { type Config, loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
 import { createLogger, type Logger } from '../../src/log';
 import { createApp, createHttpServer } from '../../src/server';
-import { openStore } from '../../src/store';
+import { openStore, type SqliteStore } from '../../src/store';
 import { tempDbPath } from './server';
+import { sleep } from './util';
 
 export interface TestApp {
   core: Core;
+  /** core.store as what it is here, for what only SQLite has (the file, integrity checks). */
+  store: SqliteStore;
   config: Config;
   server: http.Server;
   url: string;
@@ -36,6 +39,7 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
   const { port } = server.address() as AddressInfo;
   return {
     core,
+    store,
     config,
     server,
     logger,
@@ -47,7 +51,7 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
       await sleep(20);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      store.close();
+      await store.close();
     },
   };
 }
@@ -90,10 +94,6 @@ export async function newUser(t: TestApp, prefix = 'u'): Promise<Login> {
 
 export async function send(t: TestApp, from: Login, to: string, body: string, clientId?: string): Promise<request.Response> {
   return t.http().post('/messages').set(from.auth).send({ to, body, client_id: clientId }).expect(201);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The contract's error shape, with the expected status and code. */

@@ -3,9 +3,9 @@
 // Only the processes started here are ever signalled, by their PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, sleep } from './util';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
@@ -37,19 +37,6 @@ export function tempDbPath(prefix = 'chat-test-'): string {
   return path.join(dir, 'chat.sqlite');
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -62,7 +49,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`server did not answer /healthz within ${timeoutMs} ms`);
 }
@@ -75,7 +62,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   for (let attempt = 1; ; attempt++) {
     const s = await startOnce(opts);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     if (s.child.exitCode === null && s.child.signalCode === null) return s;
     if (opts.port !== undefined || attempt >= 3) {
       throw new Error(`server exited right after start-up\n--- server output ---\n${s.output()}`);

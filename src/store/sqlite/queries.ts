@@ -1,0 +1,224 @@
+// The query catalog: every SQL statement of the SQLite backend, each with a name (ntfy's
+// message_cache.go style) and its types: what it binds and what one row of it is
+// (better-sqlite3's Statement<Params, Row>), so no caller casts a row. Prepared once per
+// database; statements that return one value are plucked here, once.
+import type { Database } from 'better-sqlite3';
+import type { DeviceAuth, EventRow, MessageRow, UserSummary, UserWithSecret } from '../../types';
+
+export const KIND_MESSAGE = 1;
+export const KIND_READ = 2;
+
+/** Columns of a message as MessageRow names them (with the sender's and recipient's names). */
+const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+                        s.username AS "from", r.username AS "to", m.body,
+                        m.client_id AS clientId, m.sent_at AS sentAt`;
+const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+
+/** A device row as authentication reads it; the token hash as stored (a BLOB). */
+export type DeviceAuthRow = Omit<DeviceAuth, 'tokenHash'> & { tokenHash: Buffer };
+
+export interface DeviceRow {
+  id: string;
+  userId: number;
+  name: string;
+  createdAt: number;
+  lastSeenAt: number;
+  cursor: number;
+}
+
+export interface CredentialsRow {
+  passwordHash: string;
+  disabledAt: number | null;
+}
+
+export interface EventJoinRow {
+  seq: number;
+  kind: number;
+  messageId: number | null;
+  peer: string | null;
+  senderId: number | null;
+  recipientId: number | null;
+  sender: string | null;
+  recipient: string | null;
+  body: string | null;
+  clientId: string | null;
+  sentAt: number | null;
+}
+
+export type ConversationJoinRow = MessageRow & { peer: string; unread: number; readUpTo: number };
+
+interface NewDeviceParams {
+  id: string;
+  userId: number;
+  name: string;
+  tokenHash: Buffer;
+  now: number;
+  cursor: number;
+}
+
+interface NewEventParams {
+  userId: number;
+  kind: number;
+  messageId: number;
+  peerId: number | null;
+}
+
+interface ReadMarkerParams {
+  upTo: number;
+  lo: number;
+  hi: number;
+  peerId: number;
+  userId: number;
+}
+
+/** Prepares every statement of the catalog on `db`. */
+export function prepareQueries(db: Database) {
+  const q = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  return {
+    // --- users ---
+    insertUser: q<[string, string, number], number>(
+      `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
+       ON CONFLICT (username) DO NOTHING RETURNING id`,
+    ).pluck(),
+    selectUserByName: q<[string], UserWithSecret>(
+      `SELECT id, username, password_hash AS passwordHash, disabled_at AS disabledAt FROM users WHERE username = ?`,
+    ),
+    // What a log-in's device is checked against, inside the transaction that inserts it.
+    selectCredentials: q<[number], CredentialsRow>(
+      `SELECT password_hash AS passwordHash, disabled_at AS disabledAt FROM users WHERE id = ?`,
+    ),
+    selectUserSummaries: q<[], UserSummary>(
+      `SELECT u.id, u.username, u.created_at AS createdAt, u.disabled_at AS disabledAt,
+              (SELECT count(*) FROM devices d WHERE d.user_id = u.id) AS devices
+       FROM users u ORDER BY u.username`,
+    ),
+    updateUserDisabled: q<[number | null, number]>(`UPDATE users SET disabled_at = ? WHERE id = ?`),
+    updatePasswordHash: q<[string, number]>(`UPDATE users SET password_hash = ? WHERE id = ?`),
+
+    // --- devices ---
+    insertDevice: q<NewDeviceParams>(
+      `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at, cursor)
+       VALUES (@id, @userId, @name, @tokenHash, @now, @now, @cursor)`,
+    ),
+    selectDeviceAuth: q<[string], DeviceAuthRow>(
+      `SELECT d.id, d.user_id AS userId, d.name, d.created_at AS createdAt,
+              d.last_seen_at AS lastSeenAt, d.cursor, d.token_hash AS tokenHash, u.username
+       FROM devices d JOIN users u ON u.id = d.user_id
+       WHERE d.id = ? AND u.disabled_at IS NULL`,
+    ),
+    selectDevicesOfUser: q<[number], DeviceRow>(
+      `SELECT id, user_id AS userId, name, created_at AS createdAt, last_seen_at AS lastSeenAt, cursor
+       FROM devices WHERE user_id = ? ORDER BY created_at, id`,
+    ),
+    deleteDevice: q<[string, number]>(`DELETE FROM devices WHERE id = ? AND user_id = ?`),
+    // keep '' keeps none: device ids are never empty.
+    deleteDevicesOfUser: q<[number, string], string>(`DELETE FROM devices WHERE user_id = ? AND id <> ? RETURNING id`).pluck(),
+    // A cursor only moves forward, and so does last_seen_at (two polls may land in one batch).
+    updateDeviceSeen: q<[number, number, string]>(
+      `UPDATE devices SET cursor = max(cursor, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?`,
+    ),
+
+    // --- the event stream ---
+    selectHeadSeq: q<[number], number>(`SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?`).pluck(),
+    // Moves when another connection (the admin command line) commits; not for our own writes.
+    dataVersion: q<[], number>(`PRAGMA data_version`).pluck(),
+    insertEvent: q<NewEventParams, number>(
+      `INSERT INTO events (user_id, seq, kind, message_id, peer_id)
+       VALUES (@userId, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE user_id = @userId),
+               @kind, @messageId, @peerId)
+       RETURNING seq`,
+    ).pluck(),
+    selectEventsAfter: q<[number, number, number], EventJoinRow>(
+      `SELECT e.seq, e.kind, e.message_id AS messageId, p.username AS peer,
+              m.sender_id AS senderId, m.recipient_id AS recipientId,
+              s.username AS sender, r.username AS recipient,
+              m.body, m.client_id AS clientId, m.sent_at AS sentAt
+       FROM events e
+       LEFT JOIN messages m ON e.kind = ${KIND_MESSAGE} AND m.id = e.message_id
+       LEFT JOIN users s ON s.id = m.sender_id
+       LEFT JOIN users r ON r.id = m.recipient_id
+       LEFT JOIN users p ON p.id = e.peer_id
+       WHERE e.user_id = ? AND e.seq > ?
+       ORDER BY e.seq LIMIT ?`,
+    ),
+
+    // --- messages ---
+    insertMessage: q<[number, number, number, number, string, string | null, number]>(
+      `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, client_id, sent_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    selectMessageByClientId: q<[number, string], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS} WHERE m.sender_id = ? AND m.client_id = ?`,
+    ),
+    selectHistoryBefore: q<[number, number, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}
+       WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id < ?
+       ORDER BY m.id DESC LIMIT ?`,
+    ),
+    selectHistoryAfter: q<[number, number, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}
+       WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
+       ORDER BY m.id ASC LIMIT ?`,
+    ),
+    // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
+    // read from the rowid index instead of counting a million rows on every metrics scrape.
+    countMessages: q<[], number>(`SELECT coalesce(max(id), 0) FROM messages`).pluck(),
+
+    // --- conversations and read markers ---
+    upsertConversationSent: q<[number, number, number]>(
+      `INSERT INTO conversations (user_id, peer_id, last_message_id) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id`,
+    ),
+    upsertConversationReceived: q<[number, number, number]>(
+      `INSERT INTO conversations (user_id, peer_id, last_message_id, unread) VALUES (?, ?, ?, 1)
+       ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
+                                                    unread = unread + 1`,
+    ),
+    selectMessageConversation: q<[number], { lo: number; hi: number }>(
+      `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`,
+    ),
+    selectReadMarker: q<[number, number], number>(
+      `SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`,
+    ).pluck(),
+    // Recounted from the conversation index when the marker moves: exact, and it touches only
+    // the messages after the new marker.
+    updateReadMarker: q<ReadMarkerParams>(
+      `UPDATE conversations
+       SET read_up_to = @upTo,
+           unread = (SELECT count(*) FROM messages
+                     WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                       AND sender_id = @peerId AND sender_id <> @userId)
+       WHERE user_id = @userId AND peer_id = @peerId`,
+    ),
+    selectConversations: q<[number], ConversationJoinRow>(
+      `SELECT p.username AS peer, c.unread, c.read_up_to AS readUpTo, ${MESSAGE_COLUMNS}
+       FROM conversations c
+       JOIN users p ON p.id = c.peer_id
+       JOIN messages m ON m.id = c.last_message_id
+       ${MESSAGE_JOINS}
+       WHERE c.user_id = ?
+       ORDER BY c.last_message_id DESC`,
+    ),
+  };
+}
+
+export type Queries = ReturnType<typeof prepareQueries>;
+
+/** An event as stored, from its row joined with its message or its peer. */
+export function toEventRow(r: EventJoinRow): EventRow {
+  if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  return {
+    seq: r.seq,
+    kind: 'message',
+    message: {
+      id: r.messageId ?? 0,
+      senderId: r.senderId ?? 0,
+      recipientId: r.recipientId ?? 0,
+      from: r.sender ?? '',
+      to: r.recipient ?? '',
+      body: r.body ?? '',
+      clientId: r.clientId,
+      sentAt: r.sentAt ?? 0,
+    },
+  };
+}

@@ -1,0 +1,236 @@
+// The store seam: what the domain needs from storage, in the domain's terms, and the promises
+// every backend must keep. SQLite (./sqlite) implements it today; PostgreSQL (issue #16) is
+// the next. Nothing here knows SQL. The domain (everything that takes a Core) sees only this
+// interface; main.ts and the admin command line open the backend and use what only it has.
+//
+// Every method that reads or writes stored data returns a promise, so that a networked backend
+// fits; the SQLite backend does its work synchronously and returns settled promises (its sends
+// still resolve only after their group commit). noteDeviceSeen is the one write that is not
+// awaited: the poll path records acknowledgements without waiting for them (see it below).
+import type {
+  ConversationRow,
+  Device,
+  DeviceAuth,
+  EventRow,
+  HistoryPage,
+  ReadResult,
+  SendResult,
+  User,
+  UserSummary,
+  UserWithSecret,
+} from '../types';
+
+/**
+ * Code points (characters, as the API counts them) of message bodies in one answer, a poll's
+ * events or a history page: about 1 MiB of JSON at most. See answerBudget().
+ */
+export const ANSWER_BODY_CHARS = 256 * 1024;
+
+export interface NewMessage {
+  sender: User;
+  recipient: User;
+  body: string;
+  clientId: string | null;
+}
+
+export interface NewDevice {
+  id: string;
+  userId: number;
+  name: string;
+  /** sha256 of the token's secret; the token itself is never stored. */
+  tokenHash: Buffer;
+}
+
+/** What a log-in checked the password against: the device is made only if it is still current. */
+export interface CheckedCredentials {
+  passwordHash: string;
+}
+
+export type CreateDeviceResult =
+  | { status: 'created'; device: Device }
+  /** The password was changed (reset) after it was checked: no device. */
+  | { status: 'stale' }
+  /** The account was disabled after it was checked: no device. */
+  | { status: 'disabled' };
+
+/** What an earlier send with the same sender and client_id decides for a new one. */
+export type EarlierSend = Extract<SendResult, { status: 'existing' | 'conflict' }>;
+
+export interface HistoryQuery {
+  /** The newest `limit` messages below this id (none given, and no `after`: the newest). */
+  before?: number;
+  /** The oldest `limit` messages above this id. */
+  after?: number;
+  limit: number;
+}
+
+export interface CommitStats {
+  /** Transactions that carried writes (a backend without group commit: one per write). */
+  batches: number;
+  /** Writes (sends, read markers) they carried. */
+  jobs: number;
+  /** Batches that failed and were retried one write at a time. */
+  fallbacks: number;
+}
+
+/**
+ * Storage as the domain sees it. What every backend must guarantee, beyond each method's own
+ * description (test/support/store-contract.ts holds them to it; run it for a new backend):
+ *
+ * - Stream order. Each user has one event stream, positions 1, 2, 3... with no gaps. Positions
+ *   are handed out so that commit order is position order within a stream: a reader that has
+ *   seen position N never later finds a new event below N (a plain database sequence does not
+ *   give this with several writers; SQLite's single writer does; PostgreSQL must hand them out
+ *   while the writing transaction holds the user's stream row).
+ * - Durable acknowledgement. sendMessage and markRead resolve only after their transaction has
+ *   committed, so the domain publishes (wakes polls) only what can no longer be rolled back.
+ * - Idempotent sends. One message per (sender, client_id), also when retries race each other:
+ *   a repeat with the same recipient and body returns the original, anything else a conflict;
+ *   decided inside the writing transaction, enforced by a unique key.
+ * - Bounded answers. eventsAfter and history stop early, never before their first row, once
+ *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
+ * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
+ *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
+ *   on the same data soon after (SQLite: from the next turn of the event loop); an
+ *   acknowledgement recorded with noteDeviceSeen is visible at once to listDevices and
+ *   getDeviceAuth, and cursors only move forward.
+ * - Log-in against current credentials. createDevice makes the device only if the password
+ *   hash it was checked against is still the user's and the account is not disabled, checked in
+ *   the transaction that inserts the device, so a reset or a disable ends a log-in in progress.
+ */
+export interface Store {
+  // --- users --------------------------------------------------------------------------------
+
+  /** A new user, or null when the name is taken (also when a racing sign-up took it first). */
+  createUser(username: string, passwordHash: string): Promise<User | null>;
+  /** The user with their password hash and status, read fresh: log-ins and sign-ups. */
+  findUser(username: string): Promise<UserWithSecret | undefined>;
+  /**
+   * A user's id and name, for addressing: may be cached (a name never changes owner and users
+   * are never deleted); an unknown name is never cached (it may sign up).
+   */
+  userByName(username: string): Promise<User | undefined>;
+  /** Every user with their device count, by name: administration. */
+  listUsers(): Promise<UserSummary[]>;
+  /** A new password hash; every device of the user is deleted in the same transaction. Returns their ids. */
+  setPassword(userId: number, passwordHash: string): Promise<string[]>;
+  /**
+   * Disables (a time) or enables (null) a user. Disabling deletes every device of the user in
+   * the same transaction; returns their ids (none when enabling).
+   */
+  setDisabled(userId: number, at: number | null): Promise<string[]>;
+
+  // --- devices ------------------------------------------------------------------------------
+
+  /**
+   * A new device at the head of its user's stream (it has seen nothing yet), made only if
+   * `checked` is still the user's password hash and the account is not disabled.
+   */
+  createDevice(d: NewDevice, checked: CheckedCredentials): Promise<CreateDeviceResult>;
+  /** A device with what authentication needs; undefined when it does not exist (or its user is disabled). */
+  getDeviceAuth(id: string): Promise<DeviceAuth | undefined>;
+  /** The user's devices, oldest first, with their newest acknowledgements. */
+  listDevices(userId: number): Promise<Device[]>;
+  /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
+  deleteDevice(id: string, userId: number): Promise<boolean>;
+  /** Deletes every device of a user, or every one but `keep`; returns their ids. */
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[]>;
+  /**
+   * Records that a device polled with `cursor` (its acknowledgement) at `now`. Not awaited: it
+   * is visible to reads at once and may be written later, batched (a crash may lose the last
+   * moments of acknowledgements, which only means a device that also lost its own cursor sees
+   * those events again; flush() and close() write them all).
+   */
+  noteDeviceSeen(id: string, now: number, cursor?: number): void;
+
+  // --- the event stream ---------------------------------------------------------------------
+
+  /** The last position in the user's stream (0 for an empty stream). */
+  headSeq(userId: number): Promise<number>;
+  /** Up to `limit` events after `afterSeq`, oldest first, within the answer budget. */
+  eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]>;
+
+  // --- messages -----------------------------------------------------------------------------
+
+  /**
+   * What an earlier committed send with m's sender and client_id decides for m: the original
+   * (same recipient and body), a conflict, or null (none, or m has no client_id). A read only:
+   * for answering a retry without storing anything (past a rate limit).
+   */
+  earlierSend(m: NewMessage): Promise<EarlierSend | null>;
+  /**
+   * Stores a message and appends it to the sender's and the recipient's streams (once for a
+   * note to self); resolves after the commit. Idempotent by (sender, client_id): see Store.
+   */
+  sendMessage(m: NewMessage): Promise<SendResult>;
+  /**
+   * Moves the user's read marker for the conversation with `peer` forward to `upTo` (a message
+   * of that conversation) and appends a read event to the user's stream; resolves after the
+   * commit. An older or equal `upTo` changes nothing and appends nothing.
+   */
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult>;
+  /** The user's conversations, newest activity first, each with its last message and unread count. */
+  conversations(userId: number): Promise<ConversationRow[]>;
+  /** One page of the conversation between two users, oldest first, within the answer budget. */
+  history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage>;
+  /** Messages stored in all (for metrics; may be an estimate that never goes down). */
+  countMessages(): Promise<number>;
+
+  // --- running ------------------------------------------------------------------------------
+
+  /** Write batching so far, from memory (no stored data): for metrics. */
+  commitStats(): CommitStats;
+  /** Writes what is deferred (device acknowledgements) and queued, now. */
+  flush(): Promise<void>;
+  /** Writes what is deferred and queued, then closes; later calls are refused. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The answer budget (see ANSWER_BODY_CHARS), shared by every backend so they stop at the same
+ * row. Counts code points, as the API counts characters, at no cost on the common path: a
+ * string's length in UTF-16 units is never less than its code points, so code points are
+ * counted only once the units alone would pass the budget (answers of many long messages).
+ *
+ * take(body) says whether a row with that body still fits; the first row always does.
+ */
+export function answerBudget(limit = ANSWER_BODY_CHARS): { take(body: string): boolean } {
+  /** Bodies taken while only their units were counted (an upper bound of their code points). */
+  const taken: string[] = [];
+  let units = 0;
+  /** Exact code points taken; -1 while the units alone are within the limit. */
+  let points = -1;
+  return {
+    take(body) {
+      if (points < 0) {
+        if (taken.length === 0 || units + body.length <= limit) {
+          taken.push(body);
+          units += body.length;
+          return true;
+        }
+        points = 0;
+        for (const s of taken) points += codePoints(s);
+      }
+      const p = codePoints(body);
+      if (points + p > limit) return false;
+      points += p;
+      return true;
+    },
+  };
+}
+
+/** Code points of a string: its UTF-16 units less one for each surrogate pair. */
+export function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
