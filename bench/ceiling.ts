@@ -43,7 +43,11 @@ const waiters = new Map<number, Set<Waiter>>();
 const msg = (r: Row) => ({ id: r.id, from: names[r.sender], to: names[r.recipient], body: r.body, client_id: null, sent_at: r.sent_at });
 function send(res: http.ServerResponse, status: number, obj: unknown): void {
   const body = JSON.stringify(obj);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
   res.end(body);
 }
 const fail = (res: http.ServerResponse, status: number, code: string) => send(res, status, { error: { code, message: code } });
@@ -52,19 +56,26 @@ function wake(user: number, row: Row): void {
   if (!set) return;
   waiters.delete(user);
   // A waiter parks only when nothing was newer than its cursor, so this row is its next event.
-  for (const w of set) { clearTimeout(w.timer); send(w.res, 200, { cursor: String(row.id), events: [{ type: 'message', message: msg(row) }] }); }
+  for (const w of set) {
+    clearTimeout(w.timer);
+    send(w.res, 200, { cursor: String(row.id), events: [{ type: 'message', message: msg(row) }] });
+  }
 }
 
 // CEILING_COMMIT=each: one transaction per message (an fsync each under FULL). Default, batch:
 // the sends of one event-loop turn share a transaction, the least a FULL-durable server can pay.
 const EACH = env.CEILING_COMMIT === 'each';
 let queue: { row: Row; res: http.ServerResponse }[] = [];
-const commit = db.transaction((q: typeof queue) => { for (const { row: r } of q) r.id = Number(insert.run(r.sender, r.recipient, pairOf(r.sender, r.recipient), r.body, r.sent_at).lastInsertRowid); });
+const commit = db.transaction((q: typeof queue) => {
+  for (const { row: r } of q)
+    r.id = Number(insert.run(r.sender, r.recipient, pairOf(r.sender, r.recipient), r.body, r.sent_at).lastInsertRowid);
+});
 function flush(): void {
   const q = queue;
   queue = [];
   commit(q);
-  for (const { row, res } of q) { // commit, then notify
+  for (const { row, res } of q) {
+    // commit, then notify
     head = row.id;
     wake(row.recipient, row);
     if (row.recipient !== row.sender) wake(row.sender, row);
@@ -73,43 +84,75 @@ function flush(): void {
 }
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://x'), q = url.searchParams;
+  const url = new URL(req.url ?? '/', 'http://x'),
+    q = url.searchParams;
   const token = req.headers.authorization?.slice(7) ?? q.get('access_token') ?? '';
   const me = byToken.get(token);
   if (url.pathname === '/healthz') return send(res, 200, { ok: true });
   if (me === undefined) return fail(res, 401, 'unauthorized');
   if (req.method === 'POST' && url.pathname === '/messages') {
     let raw = '';
-    req.setEncoding('utf8').on('data', (c: string) => (raw += c)).on('end', () => {
-      let b: { to?: unknown; body?: unknown };
-      try { b = JSON.parse(raw) as typeof b; } catch { return fail(res, 400, 'invalid_json'); }
-      const to = byName.get(String(b.to));
-      if (to === undefined) return fail(res, 404, 'user_not_found');
-      if (typeof b.body !== 'string' || !b.body.trim()) return fail(res, 400, 'invalid_request');
-      queue.push({ row: { id: 0, sender: me, recipient: to, body: b.body, sent_at: new Date().toISOString() }, res });
-      if (EACH) flush();
-      else if (queue.length === 1) setImmediate(flush);
-    });
+    req
+      .setEncoding('utf8')
+      .on('data', (c: string) => (raw += c))
+      .on('end', () => {
+        let b: { to?: unknown; body?: unknown };
+        try {
+          b = JSON.parse(raw) as typeof b;
+        } catch {
+          return fail(res, 400, 'invalid_json');
+        }
+        const to = byName.get(String(b.to));
+        if (to === undefined) return fail(res, 404, 'user_not_found');
+        if (typeof b.body !== 'string' || !b.body.trim()) return fail(res, 400, 'invalid_request');
+        queue.push({ row: { id: 0, sender: me, recipient: to, body: b.body, sent_at: new Date().toISOString() }, res });
+        if (EACH) flush();
+        else if (queue.length === 1) setImmediate(flush);
+      });
   } else if (req.method === 'GET' && url.pathname === '/poll') {
     const since = q.has('since') ? Number(q.get('since')) : head; // no per-device cursor here
-    const timeout = Math.min(Number(q.get('timeout') ?? 25), 50), limit = Math.min(Number(q.get('limit') ?? 100), 1000);
+    const timeout = Math.min(Number(q.get('timeout') ?? 25), 50),
+      limit = Math.min(Number(q.get('limit') ?? 100), 1000);
     if (!Number.isInteger(since) || since < 0 || since > head) return fail(res, 400, 'invalid_cursor');
     const rows = stream.all(me, since, me, since, limit);
-    if (rows.length > 0 || !(timeout > 0)) return send(res, 200, { cursor: String(rows.at(-1)?.id ?? since), events: rows.map((r) => ({ type: 'message', message: msg(r) })) });
+    if (rows.length > 0 || !(timeout > 0))
+      return send(res, 200, { cursor: String(rows.at(-1)?.id ?? since), events: rows.map((r) => ({ type: 'message', message: msg(r) })) });
     const set = waiters.get(me) ?? new Set<Waiter>();
     waiters.set(me, set);
-    const w: Waiter = { res, timer: setTimeout(() => { set.delete(w); send(res, 200, { cursor: String(since), events: [] }); }, timeout * 1000) };
+    const w: Waiter = {
+      res,
+      timer: setTimeout(() => {
+        set.delete(w);
+        send(res, 200, { cursor: String(since), events: [] });
+      }, timeout * 1000),
+    };
     set.add(w);
-    res.once('close', () => { if (!res.writableEnded) { clearTimeout(w.timer); set.delete(w); } }); // client left
+    res.once('close', () => {
+      if (!res.writableEnded) {
+        clearTimeout(w.timer);
+        set.delete(w);
+      }
+    }); // client left
   } else if (req.method === 'GET' && url.pathname === '/messages') {
     const other = byName.get(q.get('with') ?? '');
     if (other === undefined) return fail(res, 404, 'user_not_found');
-    const limit = Math.min(Number(q.get('limit') ?? 50), 200), before = Number(q.get('before') ?? Number.MAX_SAFE_INTEGER);
+    const limit = Math.min(Number(q.get('limit') ?? 50), 200),
+      before = Number(q.get('before') ?? Number.MAX_SAFE_INTEGER);
     const rows = history.all(pairOf(me, other), before, limit + 1);
     send(res, 200, { messages: rows.slice(0, limit).reverse().map(msg), has_more: rows.length > limit });
   } else fail(res, 404, 'not_found');
 });
 server.keepAliveTimeout = 65_000; // longer than the longest hold, so idle pollers keep their socket
 server.listen(Number(env.PORT ?? 3100), env.HOST ?? '127.0.0.1');
-const stop = () => { for (const set of waiters.values()) for (const w of set) { clearTimeout(w.timer); w.res.destroy(); } server.close(() => { db.close(); process.exit(0); }); };
+const stop = () => {
+  for (const set of waiters.values())
+    for (const w of set) {
+      clearTimeout(w.timer);
+      w.res.destroy();
+    }
+  server.close(() => {
+    db.close();
+    process.exit(0);
+  });
+};
 process.once('SIGTERM', stop).once('SIGINT', stop);

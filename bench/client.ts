@@ -26,7 +26,14 @@ export class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'fifo' });
   }
 
-  request(method: string, path: string, token: string | null, body?: unknown, timeoutMs = 60_000, onRequest?: (req: http.ClientRequest) => void): Promise<Reply> {
+  request(
+    method: string,
+    path: string,
+    token: string | null,
+    body?: unknown,
+    timeoutMs = 60_000,
+    onRequest?: (req: http.ClientRequest) => void,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers: http.OutgoingHttpHeaders = {};

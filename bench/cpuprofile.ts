@@ -66,7 +66,9 @@ function main(): void {
     }
   });
   const pct = (t: number) => `${((t / busy) * 100).toFixed(1).padStart(5)}%`;
-  console.log(`profile ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (${((busy / total) * 100).toFixed(0)}%); shares below are of busy time`);
+  console.log(
+    `profile ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (${((busy / total) * 100).toFixed(0)}%); shares below are of busy time`,
+  );
   console.log('\nself time by place:');
   for (const [k, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${pct(t)}  ${k}`);
   console.log('\ninclusive time of functions in src/:');

@@ -6,5 +6,7 @@ process.on('SIGUSR2', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const m = process.memoryUsage();
-  process.stderr.write(`BENCH_MEMORY ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, gc: gc !== undefined })}\n`);
+  process.stderr.write(
+    `BENCH_MEMORY ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, gc: gc !== undefined })}\n`,
+  );
 });

@@ -15,7 +15,10 @@ function tally(file: string): { by: Tally; total: number } {
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Snapshot;
   const f = s.snapshot.meta.node_fields;
   const types = s.snapshot.meta.node_types[0];
-  const width = f.length, iType = f.indexOf('type'), iName = f.indexOf('name'), iSize = f.indexOf('self_size');
+  const width = f.length,
+    iType = f.indexOf('type'),
+    iName = f.indexOf('name'),
+    iSize = f.indexOf('self_size');
   const by: Tally = new Map();
   let total = 0;
   for (let i = 0; i < s.nodes.length; i += width) {
@@ -44,7 +47,9 @@ function main(): void {
     const b = before.by.get(k) ?? { n: 0, size: 0 };
     return { k, n: (e.n - b.n) / per, size: (e.size - b.size) / per };
   });
-  console.log(`heap ${(now.total / 2 ** 20).toFixed(1)} MiB${base === '-' ? '' : `, baseline ${(before.total / 2 ** 20).toFixed(1)} MiB, growth ${((now.total - before.total) / per).toFixed(0)} B${per > 1 ? ` per poll (${per} polls)` : ''}`}`);
+  console.log(
+    `heap ${(now.total / 2 ** 20).toFixed(1)} MiB${base === '-' ? '' : `, baseline ${(before.total / 2 ** 20).toFixed(1)} MiB, growth ${((now.total - before.total) / per).toFixed(0)} B${per > 1 ? ` per poll (${per} polls)` : ''}`}`,
+  );
   for (const r of rows.sort((a, b) => b.size - a.size).slice(0, Number(topArg))) {
     console.log(`  ${r.size.toFixed(0).padStart(10)} B  ${r.n.toFixed(2).padStart(10)} ×  ${r.k.slice(0, 90)}`);
   }

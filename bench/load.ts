@@ -143,8 +143,16 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
   const sendLatencies: number[] = [];
   const sendErrors: Record<string, number> = {};
   const pollErrors: Record<string, number> = {};
-  let seq = 0, acked = 0, deliveredAcked = 0, deliveredInWindow = 0, ackedInWindow = 0;
-  let misrouted = 0, duplicated = 0, outOfOrder = 0, strays = 0, skipped = 0;
+  let seq = 0,
+    acked = 0,
+    deliveredAcked = 0,
+    deliveredInWindow = 0,
+    ackedInWindow = 0;
+  let misrouted = 0,
+    duplicated = 0,
+    outOfOrder = 0,
+    strays = 0,
+    skipped = 0;
   let stopping = false;
   let windowEnd = Infinity;
   const pad = 'x'.repeat(o.bodyChars);
@@ -273,7 +281,8 @@ export async function w1(ep: Endpoint, receivers: Account[], senders: Account[],
   sends.close();
   await Promise.all(receiving);
 
-  let lost = 0, deliveredUnacked = 0;
+  let lost = 0,
+    deliveredUnacked = 0;
   for (const e of expected.values()) {
     if (e.acked && e.deliveredAt < 0) lost++;
     if (!e.acked && e.deliveredAt >= 0) deliveredUnacked++;
@@ -359,7 +368,9 @@ export interface W3Result {
 export async function w3(ep: Endpoint, accounts: Account[], o: W3Options): Promise<W3Result> {
   const client = new Client(ep, o.polls + 16);
   const errors: Record<string, number> = {};
-  let heldAndAnswered = 0, answeredEarly = 0, firstAnswer = Infinity;
+  let heldAndAnswered = 0,
+    answeredEarly = 0,
+    firstAnswer = Infinity;
   const before = await o.memory();
   const t0 = performance.now();
   const answers: Promise<void>[] = [];
@@ -448,7 +459,9 @@ export interface W4Result {
 export async function w4(ep: Endpoint, a: Account, b: Account, iterations: number, warmup: number): Promise<W4Result> {
   const client = new Client(ep, 2);
   const errors: Record<string, number> = {};
-  const send: number[] = [], poll: number[] = [], history: number[] = [];
+  const send: number[] = [],
+    poll: number[] = [],
+    history: number[] = [];
   for (let i = 0; i < warmup + iterations; i++) {
     const keep = i >= warmup;
     let t = performance.now();

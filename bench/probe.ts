@@ -15,7 +15,12 @@ import { ceilingSubject, oursSubject } from './subjects.js';
 
 async function main(): Promise<void> {
   const [which = 'ours', rateArg = '0', secondsArg = '10'] = process.argv.slice(2);
-  const subject = which === 'ours' ? oursSubject() : which === 'experiment' ? oursSubject('experiment', process.env.BENCH_EXPERIMENT) : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
+  const subject =
+    which === 'ours'
+      ? oursSubject()
+      : which === 'experiment'
+        ? oursSubject('experiment', process.env.BENCH_EXPERIMENT)
+        : ceilingSubject(which === 'ceiling-each' ? 'each' : 'batch');
   const pinned = hasTaskset() && os.cpus().length >= 2 && pinSelf(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-probe-'));
   const repo = path.resolve(__dirname, '..', '..');
@@ -24,11 +29,32 @@ async function main(): Promise<void> {
   if (rateArg === 'w3') {
     const polls = Number(secondsArg);
     for (let round = 0; round < Number(process.argv[5] ?? '1'); round++) {
-      const p = await subject.start({ dbPath: path.join(dir, `w3-${round}.sqlite`), users: polls, seedMessages: 0, cpu: pinned ? 0 : null, sync: 'FULL', repo });
+      const p = await subject.start({
+        dbPath: path.join(dir, `w3-${round}.sqlite`),
+        users: polls,
+        seedMessages: 0,
+        cpu: pinned ? 0 : null,
+        sync: 'FULL',
+        repo,
+      });
       try {
-        const kiosks = await subject.accounts(p, Array.from({ length: polls }, (_, i) => i));
-        const r = await w3(p, kiosks, { polls, holdS: 50, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => p.memoryAfterGc(), idle: (ms) => serverIdle(p.pid, ms), settledAfterS: 25 });
-        console.log(`${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}`);
+        const kiosks = await subject.accounts(
+          p,
+          Array.from({ length: polls }, (_, i) => i),
+        );
+        const r = await w3(p, kiosks, {
+          polls,
+          holdS: 50,
+          batch: 500,
+          batchPauseMs: 10,
+          settleMs: 300,
+          memory: () => p.memoryAfterGc(),
+          idle: (ms) => serverIdle(p.pid, ms),
+          settledAfterS: 25,
+        });
+        console.log(
+          `${which} W3: RSS ${(r.rssBeforeKiB / 1024).toFixed(1)} -> ${(r.rssHeldKiB / 1024).toFixed(1)} -> ${(r.rssSettledKiB / 1024).toFixed(1)} MiB; per held poll ${r.kibPerPoll.toFixed(2)} KiB RSS at once, ${r.kibPerPollSettled.toFixed(2)} KiB RSS and ${r.heapKibPerPollSettled.toFixed(2)} KiB heap settled; ${r.heldAndAnswered}/${polls} held and answered${r.allHeldAtOnce ? '' : ' (NOT all at once)'}`,
+        );
       } finally {
         await p.stop();
       }
@@ -47,7 +73,10 @@ async function main(): Promise<void> {
   const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
   try {
     if (heap) {
-      const kiosks = await subject.accounts(p, Array.from({ length: heapPolls }, (_, i) => i + 552));
+      const kiosks = await subject.accounts(
+        p,
+        Array.from({ length: heapPolls }, (_, i) => i + 552),
+      );
       const snapshots = async (n: number) => {
         process.kill(p.pid, 'SIGURG');
         // A snapshot is written synchronously by the server; wait until the file stops growing.
@@ -74,17 +103,33 @@ async function main(): Promise<void> {
       await Promise.all(held);
       return;
     }
-    const acc = await subject.accounts(p, Array.from({ length: 550 }, (_, i) => i + 2));
-    const receivers = acc.slice(0, 500), senders = acc.slice(500);
+    const acc = await subject.accounts(
+      p,
+      Array.from({ length: 550 }, (_, i) => i + 2),
+    );
+    const receivers = acc.slice(0, 500),
+      senders = acc.slice(500);
     await refreshCursors(p, receivers);
     if (process.env.PROBE_WARM) await w1(p, receivers, senders, { durationMs: 3000, drainMs: 5000, holdS: 20, tag: 'warm', bodyChars: 60 });
     const trace: [number, number][] = [];
     const rate = Number(rateArg);
-    let cpu0 = 0, cpuUsed = 0;
+    let cpu0 = 0,
+      cpuUsed = 0;
     const window = { open: () => void (cpu0 = cpuSeconds(p.pid)), close: () => void (cpuUsed = cpuSeconds(p.pid) - cpu0) };
-    const r = await w1(p, receivers, senders, { durationMs: Number(secondsArg) * 1000, drainMs: 5000, holdS: 20, tag: 'probe', bodyChars: 60, trace, window, ...(rate > 0 ? { rate } : {}) });
+    const r = await w1(p, receivers, senders, {
+      durationMs: Number(secondsArg) * 1000,
+      drainMs: 5000,
+      holdS: 20,
+      tag: 'probe',
+      bodyChars: 60,
+      trace,
+      window,
+      ...(rate > 0 ? { rate } : {}),
+    });
     const perMsg = (cpuUsed / (r.deliveredPerS * r.durationS)) * 1e6;
-    console.log(`${which}: ${r.deliveredPerS.toFixed(0)} msg/s, server CPU ${perMsg.toFixed(0)} µs per message, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`);
+    console.log(
+      `${which}: ${r.deliveredPerS.toFixed(0)} msg/s, server CPU ${perMsg.toFixed(0)} µs per message, latency p50 ${r.latency.p50.toFixed(2)} p99 ${r.latency.p99.toFixed(1)} max ${r.latency.max.toFixed(1)} ms, lost ${r.lost}; generator lag p99 ${r.generatorLagMs.p99.toFixed(1)} max ${r.generatorLagMs.max.toFixed(1)} ms`,
+    );
     // Slow deliveries (over 10x the median), grouped by the 100 ms slice in which they were sent.
     const slow = new Map<number, { n: number; worst: number }>();
     for (const [t, l] of trace) {
@@ -95,7 +140,8 @@ async function main(): Promise<void> {
       e.worst = Math.max(e.worst, l);
       slow.set(k, e);
     }
-    for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0])) console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
+    for (const [k, e] of [...slow].sort((a, b) => a[0] - b[0]))
+      console.log(`  sent at ${k} ms: ${e.n} slow, worst ${e.worst.toFixed(0)} ms`);
   } finally {
     await p.stop();
     if (process.env.PROBE_OUTPUT) console.log(p.output().trim());

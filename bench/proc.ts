@@ -76,7 +76,10 @@ export class CoreWindow {
   softirqPercent = NaN;
   constructor(private readonly cpu: number) {}
   private read(): number[] {
-    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${this.cpu} `));
+    const line = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${this.cpu} `));
     return (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
   }
   open(): void {
@@ -86,7 +89,8 @@ export class CoreWindow {
     const d = this.read().map((v, i) => v - (this.t0[i] ?? 0));
     const total = d.reduce((a, b) => a + b, 0);
     // user nice system idle iowait irq softirq steal
-    const idle = d[3] ?? 0, iowait = d[4] ?? 0;
+    const idle = d[3] ?? 0,
+      iowait = d[4] ?? 0;
     this.busyPercent = ((total - idle - iowait) / total) * 100;
     this.iowaitPercent = (iowait / total) * 100;
     this.softirqPercent = ((d[6] ?? 0) / total) * 100;
@@ -108,7 +112,11 @@ export async function serverIdle(pid: number, windowMs: number): Promise<void> {
 /** Busy share of every core over `ms` (from /proc/stat), to tell whether the machine is quiet. */
 export async function machineBusyPercent(ms: number): Promise<number[]> {
   const read = () =>
-    fs.readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d+ /.test(l)).map((l) => l.trim().split(/\s+/).slice(1, 9).map(Number));
+    fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(1, 9).map(Number));
   const a = read();
   await new Promise((r) => setTimeout(r, ms));
   return read().map((row, c) => {

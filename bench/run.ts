@@ -8,7 +8,18 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Account, mergeRounds, refreshCursors, w1, type W1Result, type W1Round, w3, type W3Result, w4, type W4Result } from './load.js';
+import {
+  type Account,
+  mergeRounds,
+  refreshCursors,
+  w1,
+  type W1Result,
+  type W1Round,
+  w3,
+  type W3Result,
+  w4,
+  type W4Result,
+} from './load.js';
 import { CoreWindow, CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, serverIdle, type ServerProc } from './proc.js';
 import { ceilingSubject, oursSubject, type Subject } from './subjects.js';
 
@@ -82,7 +93,14 @@ const running = new Set<ServerProc>();
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 async function started(s: Subject, dbDir: string, seed: number, cpu: number | null): Promise<ServerProc> {
-  const p = await s.start({ dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`), users: layout.users, seedMessages: seed, cpu, sync: plan.sync, repo: REPO });
+  const p = await s.start({
+    dbPath: path.join(dbDir, `${s.label}-${seed}.sqlite`),
+    users: layout.users,
+    seedMessages: seed,
+    cpu,
+    sync: plan.sync,
+    repo: REPO,
+  });
   running.add(p);
   return p;
 }
@@ -115,12 +133,23 @@ async function setUp(s: Subject, dbDir: string, cpu: number | null): Promise<Liv
 async function w1Round(l: Live, tag: string, serverCpu: number | null, rate?: number): Promise<{ round: W1Round; usage: Usage }> {
   const proc = new CpuWindow(l.p.pid);
   const core = serverCpu === null ? null : new CoreWindow(serverCpu);
-  let gen0 = process.cpuUsage(), genT0 = performance.now(), generatorCpuPercent = NaN;
+  let gen0 = process.cpuUsage(),
+    genT0 = performance.now(),
+    generatorCpuPercent = NaN;
   const round = await w1(l.p, l.receivers, l.senders, {
-    durationMs: plan.w1Ms, drainMs: plan.drainMs, holdS: plan.holdS, tag, bodyChars: plan.bodyChars,
+    durationMs: plan.w1Ms,
+    drainMs: plan.drainMs,
+    holdS: plan.holdS,
+    tag,
+    bodyChars: plan.bodyChars,
     ...(rate === undefined ? {} : { rate }),
     window: {
-      open: () => { proc.open(); core?.open(); gen0 = process.cpuUsage(); genT0 = performance.now(); },
+      open: () => {
+        proc.open();
+        core?.open();
+        gen0 = process.cpuUsage();
+        genT0 = performance.now();
+      },
       close: () => {
         proc.close();
         core?.close();
@@ -167,19 +196,39 @@ async function measureAll(subjects: Subject[], dbDir: string, cpu: number | null
   const w3r = new Map<Live, W3Result>();
   for (const l of lives) {
     log(`${l.s.label}: W3 ${plan.w3Polls} held polls`);
-    w3r.set(l, await w3(l.p, l.kiosks, { polls: plan.w3Polls, holdS: plan.w3HoldS, batch: 500, batchPauseMs: 10, settleMs: 300, memory: () => l.p.memoryAfterGc(), idle: (ms) => serverIdle(l.p.pid, ms), settledAfterS: plan.w3SettledS }));
+    w3r.set(
+      l,
+      await w3(l.p, l.kiosks, {
+        polls: plan.w3Polls,
+        holdS: plan.w3HoldS,
+        batch: 500,
+        batchPauseMs: 10,
+        settleMs: 300,
+        memory: () => l.p.memoryAfterGc(),
+        idle: (ms) => serverIdle(l.p.pid, ms),
+        settledAfterS: plan.w3SettledS,
+      }),
+    );
   }
   // An unmeasured warm-up of each server first, as W4 has: W3 leaves both idle for long enough
   // that V8 shrinks their heaps, and the first measured round then paid for growing them again
   // (ours, in one run: 4,652 msg/s in its first round, 5,458 in its second).
   for (const l of lives) {
     log(`${l.s.label}: W1 warm-up, ${plan.w1WarmupMs} ms, not measured`);
-    await w1(l.p, l.receivers, l.senders, { durationMs: plan.w1WarmupMs, drainMs: plan.drainMs, holdS: plan.holdS, tag: 'warm', bodyChars: plan.bodyChars });
+    await w1(l.p, l.receivers, l.senders, {
+      durationMs: plan.w1WarmupMs,
+      drainMs: plan.drainMs,
+      holdS: plan.holdS,
+      tag: 'warm',
+      bodyChars: plan.bodyChars,
+    });
   }
   const rounds = new Map<Live, { round: W1Round; usage: Usage }[]>(lives.map((l) => [l, []]));
   for (let r = 0; r < plan.w1Rounds; r++) {
     for (const l of r % 2 === 0 ? lives : [...lives].reverse()) {
-      log(`${l.s.label}: W1 round ${r + 1}/${plan.w1Rounds}, closed loop, ${plan.senders} senders -> ${plan.receivers} receivers, ${plan.w1Ms} ms`);
+      log(
+        `${l.s.label}: W1 round ${r + 1}/${plan.w1Rounds}, closed loop, ${plan.senders} senders -> ${plan.receivers} receivers, ${plan.w1Ms} ms`,
+      );
       const x = await w1Round(l, `w1r${r}`, cpu);
       log(`${l.s.label}: ${x.round.deliveredPerS.toFixed(0)} msg/s`);
       rounds.get(l)?.push(x);
@@ -250,7 +299,9 @@ const errs = (r: W1Result) => {
 };
 const usage = (f: (r: SubjectResult) => Usage) => (r: SubjectResult) => {
   const u = f(r);
-  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.otherOnServerCorePercent, u.generatorCpuPercent].map(f0).join(' / ');
+  return [u.serverCpuPercent, u.serverCoreBusyPercent, u.serverCoreIowaitPercent, u.otherOnServerCorePercent, u.generatorCpuPercent]
+    .map(f0)
+    .join(' / ');
 };
 const clean = (r: W1Result) => r.lost + r.duplicated + r.misrouted + r.outOfOrder === 0;
 
@@ -263,26 +314,63 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { what: 'W1 delivered msg/s (closed loop)', get: (r) => f0(r.w1.deliveredPerS), ratio: (o, c) => o.w1.deliveredPerS / c.w1.deliveredPerS, target: '≥ 0.8', pass: (x, o) => x >= 0.8 && clean(o.w1) },
+  {
+    what: 'W1 delivered msg/s (closed loop)',
+    get: (r) => f0(r.w1.deliveredPerS),
+    ratio: (o, c) => o.w1.deliveredPerS / c.w1.deliveredPerS,
+    target: '≥ 0.8',
+    pass: (x, o) => x >= 0.8 && clean(o.w1),
+  },
   { what: 'W1 send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1.latency), ratio: (o, c) => o.w1.latency.p99 / c.w1.latency.p99 },
   { what: 'W1 send (POST) ms p50 / p99 / max', get: (r) => lat(r.w1.sendLatency) },
   { what: 'W1 lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1), target: 'all 0' },
   { what: 'W1 errors', get: (r) => errs(r.w1) },
   { what: 'W1 delivered msg/s in each round', get: (r) => r.w1.perRound.map(f0).join(', ') },
   { what: 'W1 generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1.generatorLagMs.p99)} / ${ms(r.w1.generatorLagMs.max)}` },
-  { what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1) },
+  {
+    what: 'W1 CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator',
+    get: usage((r) => r.w1),
+  },
   { what: 'W1-half offered msg/s (open loop)', get: (r) => f0(r.w1half.targetRate ?? NaN) },
   { what: 'W1-half delivered msg/s', get: (r) => f0(r.w1half.deliveredPerS) },
-  { what: 'W1-half send→delivery ms p50 / p99 / max', get: (r) => lat(r.w1half.latency), ratio: (o, c) => o.w1half.latency.p99 / c.w1half.latency.p99, target: 'p99 ≤ 2', pass: (x, o) => x <= 2 && clean(o.w1half) },
+  {
+    what: 'W1-half send→delivery ms p50 / p99 / max',
+    get: (r) => lat(r.w1half.latency),
+    ratio: (o, c) => o.w1half.latency.p99 / c.w1half.latency.p99,
+    target: 'p99 ≤ 2',
+    pass: (x, o) => x <= 2 && clean(o.w1half),
+  },
   { what: 'W1-half p99 in each round, ms', get: (r) => r.w1half.perRoundP99.map(ms).join(', ') },
   { what: 'W1-half lost / duplicated / misrouted / out of order', get: (r) => checks(r.w1half), target: 'all 0' },
   { what: 'W1-half errors', get: (r) => errs(r.w1half) },
-  { what: 'W1-half generator event-loop lag p99 / max, ms', get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}` },
-  { what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator', get: usage((r) => r.w1half) },
-  { what: 'W3 polls held at once and answered', get: (r) => `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`, target: 'all' },
-  { what: 'W3 server RSS before → held → settled (each after a full GC), MiB', get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)} → ${f1(r.w3.rssSettledKiB / 1024)}` },
-  { what: 'W3 JS heap per held poll, KiB', get: (r) => f2(r.w3.heapKibPerPollSettled), ratio: (o, c) => o.w3.heapKibPerPollSettled / c.w3.heapKibPerPollSettled },
-  { what: 'W3 RSS KiB per held poll, right after the last poll came in', get: (r) => f2(r.w3.kibPerPoll), ratio: (o, c) => o.w3.kibPerPoll / c.w3.kibPerPoll },
+  {
+    what: 'W1-half generator event-loop lag p99 / max, ms',
+    get: (r) => `${ms(r.w1half.generatorLagMs.p99)} / ${ms(r.w1half.generatorLagMs.max)}`,
+  },
+  {
+    what: 'W1-half CPU %: server process / its core busy / I/O wait / other processes on it (worst round) / generator',
+    get: usage((r) => r.w1half),
+  },
+  {
+    what: 'W3 polls held at once and answered',
+    get: (r) =>
+      `${r.w3.heldAndAnswered}/${r.w3.polls}${r.w3.allHeldAtOnce ? '' : ' (not all at once)'}${Object.keys(r.w3.errors).length ? ` ${JSON.stringify(r.w3.errors)}` : ''}${r.w3.answeredEarly ? ` early ${r.w3.answeredEarly}` : ''}`,
+    target: 'all',
+  },
+  {
+    what: 'W3 server RSS before → held → settled (each after a full GC), MiB',
+    get: (r) => `${f1(r.w3.rssBeforeKiB / 1024)} → ${f1(r.w3.rssHeldKiB / 1024)} → ${f1(r.w3.rssSettledKiB / 1024)}`,
+  },
+  {
+    what: 'W3 JS heap per held poll, KiB',
+    get: (r) => f2(r.w3.heapKibPerPollSettled),
+    ratio: (o, c) => o.w3.heapKibPerPollSettled / c.w3.heapKibPerPollSettled,
+  },
+  {
+    what: 'W3 RSS KiB per held poll, right after the last poll came in',
+    get: (r) => f2(r.w3.kibPerPoll),
+    ratio: (o, c) => o.w3.kibPerPoll / c.w3.kibPerPoll,
+  },
   {
     what: 'W3 RSS KiB per held poll, settled (the polls still held)',
     get: (r) => `${f2(r.w3.kibPerPollSettled)}${r.w3.settledAfterS ? ` (${r.w3.settledAfterS} s later)` : ' (no second reading)'}`,
@@ -292,10 +380,25 @@ const rows: Row[] = [
   },
   ...(['send', 'poll', 'history'] as const).flatMap((k): Row[] => [
     { what: `W4 ${k} ms p50 / p99, empty database`, get: (r) => `${ms(r.w4empty[k].p50)} / ${ms(r.w4empty[k].p99)}` },
-    { what: `W4 ${k} ms p50 / p99, ${plan.w4Messages.toLocaleString('en')} messages`, get: (r) => `${ms(r.w4full[k].p50)} / ${ms(r.w4full[k].p99)}`, ratio: (o, c) => o.w4full[k].p50 / c.w4full[k].p50 },
-    { what: `W4 ${k} p50, full ÷ empty (same server)`, get: (r) => f2(r.w4full[k].p50 / r.w4empty[k].p50), target: 'ours ≤ 1.2', pass: (_x, o) => o.w4full[k].p50 / o.w4empty[k].p50 <= 1.2 },
+    {
+      what: `W4 ${k} ms p50 / p99, ${plan.w4Messages.toLocaleString('en')} messages`,
+      get: (r) => `${ms(r.w4full[k].p50)} / ${ms(r.w4full[k].p99)}`,
+      ratio: (o, c) => o.w4full[k].p50 / c.w4full[k].p50,
+    },
+    {
+      what: `W4 ${k} p50, full ÷ empty (same server)`,
+      get: (r) => f2(r.w4full[k].p50 / r.w4empty[k].p50),
+      target: 'ours ≤ 1.2',
+      pass: (_x, o) => o.w4full[k].p50 / o.w4empty[k].p50 <= 1.2,
+    },
   ]),
-  { what: 'W4 errors', get: (r) => { const e = { ...r.w4empty.errors, ...r.w4full.errors }; return Object.keys(e).length ? JSON.stringify(e) : '0'; } },
+  {
+    what: 'W4 errors',
+    get: (r) => {
+      const e = { ...r.w4empty.errors, ...r.w4full.errors };
+      return Object.keys(e).length ? JSON.stringify(e) : '0';
+    },
+  },
 ];
 
 function table(results: SubjectResult[]): string {
@@ -320,17 +423,22 @@ function versions(): Record<string, string> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   db.close();
-  const bs = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
+  const bs = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string })
+    .version;
   return { node: process.version, sqlite, 'better-sqlite3': bs };
 }
 
 /** Warnings when something else was using the machine: the numbers are then not comparable. */
 function noise(busyBefore: number[], results: SubjectResult[]): string[] {
   const out: string[] = [];
-  if (busyBefore.some((b) => b > 15)) out.push(`**Warning:** the machine was busy before the run (cores ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}).`);
+  if (busyBefore.some((b) => b > 15))
+    out.push(`**Warning:** the machine was busy before the run (cores ${busyBefore.map((b) => `${b.toFixed(0)}%`).join(', ')}).`);
   for (const r of results) {
     const worst = Math.max(r.w1.otherOnServerCorePercent, r.w1half.otherOnServerCorePercent);
-    if (worst > 10) out.push(`**Warning:** other processes took up to ${worst.toFixed(0)}% of the server's core during ${r.label}'s W1 rounds: rerun on a quiet machine.`);
+    if (worst > 10)
+      out.push(
+        `**Warning:** other processes took up to ${worst.toFixed(0)}% of the server's core during ${r.label}'s W1 rounds: rerun on a quiet machine.`,
+      );
   }
   return out;
 }
@@ -341,7 +449,8 @@ function noise(busyBefore: number[], results: SubjectResult[]): string[] {
  */
 function ensureFileLimit(needed: number): boolean {
   if (process.env.BENCH_FD_RAISED) return false;
-  let soft = Infinity, hard = Infinity;
+  let soft = Infinity,
+    hard = Infinity;
   try {
     const [s, h] = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n');
     soft = s === 'unlimited' ? Infinity : Number(s);
@@ -420,15 +529,30 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const name = quick ? 'quick' : 'latest';
   fs.writeFileSync(path.join(outDir, `${name}.md`), md);
-  fs.writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(outDir, `${name}.json`),
+    `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`,
+  );
   // The README keeps the table of the last full run of both servers.
   const readme = path.join(REPO, 'bench', 'README.md');
-  if (!quick && !args.has('--no-readme') && results.some((r) => r.label === 'ours') && results.some((r) => r.label === 'ceiling') && fs.existsSync(readme)) {
+  if (
+    !quick &&
+    !args.has('--no-readme') &&
+    results.some((r) => r.label === 'ours') &&
+    results.some((r) => r.label === 'ceiling') &&
+    fs.existsSync(readme)
+  ) {
     const text = fs.readFileSync(readme, 'utf8');
     const re = /(<!-- results:begin -->\n)[\s\S]*?(<!-- results:end -->)/;
     if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));
   }
-  const bad = results.some((r) => !clean(r.w1) || !clean(r.w1half) || r.w3.heldAndAnswered !== r.w3.polls || Object.keys(r.w4empty.errors).length + Object.keys(r.w4full.errors).length > 0);
+  const bad = results.some(
+    (r) =>
+      !clean(r.w1) ||
+      !clean(r.w1half) ||
+      r.w3.heldAndAnswered !== r.w3.polls ||
+      Object.keys(r.w4empty.errors).length + Object.keys(r.w4full.errors).length > 0,
+  );
   process.exitCode = bad ? 1 : 0;
 }
 

@@ -26,7 +26,8 @@ export interface SeedResult {
 export async function seedOurs(dbPath: string, users: number, messages: number): Promise<SeedResult> {
   let t = performance.now();
   const cached = cachePath(users, messages);
-  let tUsers = 0, tMessages = 0;
+  let tUsers = 0,
+    tMessages = 0;
   if (cached && fs.existsSync(cached)) {
     fs.copyFileSync(cached, dbPath);
   } else {
@@ -50,11 +51,17 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
       const u = await store.findUser(`u${i}`);
       if (!u) throw new Error(`u${i} missing from the seeded database`);
       const c = newDeviceCredentials();
-      const made = await store.createDevice({ id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash }, { passwordHash: u.passwordHash });
+      const made = await store.createDevice(
+        { id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash },
+        { passwordHash: u.passwordHash },
+      );
       if (made.status !== 'created') throw new Error(`no device for u${i}: ${made.status}`);
       accounts.push({ username: u.username, token: c.token, cursor: '' });
     }
-    return { accounts, seconds: { users: tUsers / 1000, messages: tMessages / 1000, devices: (performance.now() - t) / 1000, copy: tCopy / 1000 } };
+    return {
+      accounts,
+      seconds: { users: tUsers / 1000, messages: tMessages / 1000, devices: (performance.now() - t) / 1000, copy: tCopy / 1000 },
+    };
   } finally {
     await store.close();
   }
@@ -71,7 +78,11 @@ function cachePath(users: number, messages: number): string | null {
   const h = crypto.createHash('sha256').update(`${users}/${messages}/${PASSWORD}`);
   const repo = path.resolve(__dirname, '..', '..');
   const inputs = [
-    ...fs.readdirSync(path.join(repo, 'db')).filter((f) => f.endsWith('.sql')).sort().map((f) => path.join(repo, 'db', f)),
+    ...fs
+      .readdirSync(path.join(repo, 'db'))
+      .filter((f) => f.endsWith('.sql'))
+      .sort()
+      .map((f) => path.join(repo, 'db', f)),
     ...jsFiles(path.join(repo, 'dist', 'src', 'store')),
     path.join(__dirname, 'seed-pattern.js'),
     __filename,

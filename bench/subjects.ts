@@ -33,7 +33,10 @@ export function ceilingSubject(commit: 'batch' | 'each'): Subject {
     start: (o) =>
       spawnServer({
         label,
-        nodeArgs: [...(process.env.BENCH_CEILING_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(o.repo, 'dist', 'bench', 'ceiling.js')],
+        nodeArgs: [
+          ...(process.env.BENCH_CEILING_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(o.repo, 'dist', 'bench', 'ceiling.js'),
+        ],
         cwd: o.repo,
         cpu: o.cpu,
         env: {
@@ -75,7 +78,11 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
         // The flags `npm start` and deploy/systemd/chat.service run the server with;
         // BENCH_NO_SEMI=1 leaves out the larger young generation (the memory/CPU trade-off
         // in bench/README.md).
-        nodeArgs: [...(process.env.BENCH_NO_SEMI ? [] : ['--max-semi-space-size=32']), ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root(o.repo), 'dist', 'src', 'main.js')],
+        nodeArgs: [
+          ...(process.env.BENCH_NO_SEMI ? [] : ['--max-semi-space-size=32']),
+          ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          path.join(root(o.repo), 'dist', 'src', 'main.js'),
+        ],
         cwd: root(o.repo),
         cpu: o.cpu,
         env: {

@@ -141,7 +141,10 @@ export async function logIn(core: Core, rawUsername: string, password: string, d
   const made =
     user.disabledAt !== null
       ? ({ status: 'disabled' } as const)
-      : await core.store.createDevice({ id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash }, { passwordHash: user.passwordHash });
+      : await core.store.createDevice(
+          { id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash },
+          { passwordHash: user.passwordHash },
+        );
   // Reset since it was checked: a failed log-in, and it keeps its rate-limit points like one.
   if (made.status === 'stale') throw Errors.invalidCredentials();
   await core.limits.loginSucceeded(rawUsername, ip);

@@ -53,10 +53,8 @@ export const Errors = {
   /** 408: the request (headers and body) did not arrive within the server's deadline. */
   requestTimeout: () => new AppError(408, 'request_timeout', 'the request was not received in time'),
   /** 431: Node's HTTP parser refuses a request line and headers over its limit (16 KiB). */
-  headersTooLarge: () =>
-    new AppError(431, 'headers_too_large', 'the request line and headers are larger than the server accepts (16 KiB)'),
-  payloadTooLarge: (limitBytes: number) =>
-    new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
+  headersTooLarge: () => new AppError(431, 'headers_too_large', 'the request line and headers are larger than the server accepts (16 KiB)'),
+  payloadTooLarge: (limitBytes: number) => new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
   rateLimited: (retryAfterS: number) =>
     new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),

@@ -177,7 +177,11 @@ export class Hub<E extends { seq: number }> {
   hold(w: Waiter<E>, timeoutMs: number): 'held' | 'overloaded' {
     // Per-device cap first: letting the device's own oldest poll go frees a slot, so a device
     // at its own limit (several tabs) is never told the whole server is full.
-    for (let list = this.heldByDevice.get(w.deviceId); list && list.length >= this.limits.pollsPerDevice; list = this.heldByDevice.get(w.deviceId)) {
+    for (
+      let list = this.heldByDevice.get(w.deviceId);
+      list && list.length >= this.limits.pollsPerDevice;
+      list = this.heldByDevice.get(w.deviceId)
+    ) {
       const oldest = list[0];
       if (!oldest) break;
       oldest.settle(SUPERSEDED);

@@ -60,7 +60,11 @@ export interface HistoryInput {
   limit: number;
 }
 
-export async function history(core: Core, caller: DeviceAuth, input: HistoryInput): Promise<{ messages: MessageView[]; has_more: boolean }> {
+export async function history(
+  core: Core,
+  caller: DeviceAuth,
+  input: HistoryInput,
+): Promise<{ messages: MessageView[]; has_more: boolean }> {
   const peer = await findUserOrThrow(core, input.with);
   const page = await core.store.history(caller.userId, peer.id, input);
   return { messages: page.messages.map((m) => messageView(m, caller.userId)), has_more: page.hasMore };

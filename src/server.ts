@@ -69,7 +69,10 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const record = recorder(metrics, logger);
   // The methods the router has for a path, whatever was asked: for a 405's Allow.
   const allowedMethods = (p: string): string[] => [...new Set(router.match(p, 'GET').path.flatMap((layer) => layer.methods))].sort();
-  fastLanes.set(app, fastLane(core, { corsOrigin: core.config.corsOrigin, bodyLimitBytes: core.config.bodyLimitBytes, record, logger, allowedMethods }));
+  fastLanes.set(
+    app,
+    fastLane(core, { corsOrigin: core.config.corsOrigin, bodyLimitBytes: core.config.bodyLimitBytes, record, logger, allowedMethods }),
+  );
   app.use(
     respond({
       logger,

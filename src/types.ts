@@ -46,9 +46,7 @@ export interface MessageRow {
 }
 
 /** One entry of a user's event stream, as stored. */
-export type EventRow =
-  | { seq: number; kind: 'message'; message: MessageRow }
-  | { seq: number; kind: 'read'; with: string; upTo: number };
+export type EventRow = { seq: number; kind: 'message'; message: MessageRow } | { seq: number; kind: 'read'; with: string; upTo: number };
 
 /** An event ready to send: its position in the owner's stream and its JSON text. */
 export interface StreamEvent {
@@ -66,10 +64,7 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
-export type ReadResult =
-  | { status: 'moved'; upTo: number; seq: number }
-  | { status: 'unchanged'; upTo: number }
-  | { status: 'not_found' };
+export type ReadResult = { status: 'moved'; upTo: number; seq: number } | { status: 'unchanged'; upTo: number } | { status: 'not_found' };
 
 export interface ConversationRow {
   peer: string;

@@ -28,19 +28,19 @@
 (function (window) {
   'use strict';
 
-  var C = window.Chat = {};
+  var C = (window.Chat = {});
 
   // ---------------------------------------------------------------------------------------
   // Settings. Times in milliseconds unless the name says otherwise.
 
   C.config = {
-    POLL_HOLD_S: 25,           // what we ask the server to hold an idle poll for (seconds)
-    POLL_ABORT_MS: 35000,      // must exceed the hold, or we would abort healthy polls
-    PROBE_ABORT_MS: 10000,     // a poll with timeout=0 (after an error) should answer at once
-    RECENT_POLL_MS: 5000,      // a poll started this recently proves the server reachable
+    POLL_HOLD_S: 25, // what we ask the server to hold an idle poll for (seconds)
+    POLL_ABORT_MS: 35000, // must exceed the hold, or we would abort healthy polls
+    PROBE_ABORT_MS: 10000, // a poll with timeout=0 (after an error) should answer at once
+    RECENT_POLL_MS: 5000, // a poll started this recently proves the server reachable
     REQUEST_TIMEOUT_MS: 20000, // any other request
-    BACKOFF_FIRST_MS: 1000,    // the heavy requests (the poll, sends) back off from here...
-    BACKOFF_MAX_MS: 60000,     // ...doubling up to here
+    BACKOFF_FIRST_MS: 1000, // the heavy requests (the poll, sends) back off from here...
+    BACKOFF_MAX_MS: 60000, // ...doubling up to here
     // While the server cannot be reached, GET /healthz (no token, no database) is asked this
     // often, give or take a quarter, so the page is back within a few seconds of the server's
     // return however long the heavy requests' back-off has grown (#14).
@@ -58,10 +58,10 @@
     PRESENCE_SETTLE_MS: 4000,
     PRESENCE_EVERY_MS: 15000,
     PRESENCE_MIN_GAP_MS: 2000,
-    COMPOSER_MAX_SHARE: 1 / 3,  // the message box grows up to this share of the window height
-    SEND_RETRY_FOR_MS: 30000,  // keep retrying a send this long before marking it "not sent"
+    COMPOSER_MAX_SHARE: 1 / 3, // the message box grows up to this share of the window height
+    SEND_RETRY_FOR_MS: 30000, // keep retrying a send this long before marking it "not sent"
     NOTICE_MS: 7000,
-    MAX_BODY: 4000,            // characters (code points), as the server counts them
+    MAX_BODY: 4000, // characters (code points), as the server counts them
     USERNAME_RE: /^[a-z0-9_.\-]{1,32}$/,
     NEAR_BOTTOM_PX: 48,
     NEAR_TOP_PX: 80
@@ -72,12 +72,22 @@
 
   var hasOwn = Object.prototype.hasOwnProperty;
 
-  function now() { return new Date().getTime(); }
+  function now() {
+    return new Date().getTime();
+  }
   function noop() {}
-  function isArray(x) { return Object.prototype.toString.call(x) === '[object Array]'; }
-  function has(obj, key) { return hasOwn.call(obj, key); }
-  function pad2(n) { return n < 10 ? '0' + n : String(n); }
-  function trim(s) { return String(s).replace(/^\s+|\s+$/g, ''); }
+  function isArray(x) {
+    return Object.prototype.toString.call(x) === '[object Array]';
+  }
+  function has(obj, key) {
+    return hasOwn.call(obj, key);
+  }
+  function pad2(n) {
+    return n < 10 ? '0' + n : String(n);
+  }
+  function trim(s) {
+    return String(s).replace(/^\s+|\s+$/g, '');
+  }
 
   // A map from strings to values that is safe for every key. Usernames are keys here, and
   // "__proto__", "constructor" and "toString" are valid usernames: as keys of a plain object
@@ -88,7 +98,9 @@
   function Dict() {
     this.items = {};
   }
-  Dict.prototype.has = function (key) { return hasOwn.call(this.items, '$' + key); };
+  Dict.prototype.has = function (key) {
+    return hasOwn.call(this.items, '$' + key);
+  };
   Dict.prototype.get = function (key) {
     var k = '$' + key;
     return hasOwn.call(this.items, k) ? this.items[k] : undefined;
@@ -97,7 +109,9 @@
     this.items['$' + key] = value;
     return value;
   };
-  Dict.prototype.remove = function (key) { delete this.items['$' + key]; };
+  Dict.prototype.remove = function (key) {
+    delete this.items['$' + key];
+  };
   Dict.prototype.keys = function () {
     var out = [];
     for (var k in this.items) if (hasOwn.call(this.items, k)) out.push(k.slice(1));
@@ -140,7 +154,7 @@
     // Jitter between half and all of the step, so many clients cut off at once by a restart
     // do not all come back in the same millisecond.
     var r = typeof random === 'number' ? random : Math.random();
-    var delay = Math.round(base / 2 + r * base / 2);
+    var delay = Math.round(base / 2 + (r * base) / 2);
     if (retryAfterMs && retryAfterMs > delay) delay = retryAfterMs;
     return delay;
   }
@@ -192,7 +206,8 @@
   // the Basic Multilingual Plane are judged by their high surrogate (U+10800-10FFF and
   // U+1E800-1EFFF are right-to-left; the emoji and symbol planes, U+1F000-1FFFF, are neutral).
   var RTL_CHARS = '\u0591-\u065F\u066A-\u06EF\u06FA-\u08FF\u200F\uFB1D-\uFDFF\uFE70-\uFEFC\uD802\uD803\uD83A\uD83B';
-  var LTR_CHARS = 'A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02B8\u0370-\u0373\u0376-\u037D\u037F-\u0588' +
+  var LTR_CHARS =
+    'A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02B8\u0370-\u0373\u0376-\u037D\u037F-\u0588' +
     '\u0900-\u1FFF\u200E\u2C00-\u2DFF\u3040-\u9FFF\uA000-\uD7FF\uF900-\uFB1C\uFF21-\uFF3A\uFF41-\uFF5A\uFF66-\uFFDC' +
     '\uD800\uD801\uD804-\uD839\uD840-\uDBFF';
   var STRONG = new RegExp('([' + RTL_CHARS + '])|[' + LTR_CHARS + ']');
@@ -213,10 +228,22 @@
   }
 
   C.util = {
-    now: now, noop: noop, isArray: isArray, has: has, pad2: pad2, trim: trim, Dict: Dict,
-    randomString: randomString, newClientId: newClientId, backoffDelay: backoffDelay,
-    pollRetryDelay: pollRetryDelay, parseRetryAfter: parseRetryAfter, charCount: charCount, failureKind: failureKind,
-    textDirection: textDirection, needsPageScroll: needsPageScroll
+    now: now,
+    noop: noop,
+    isArray: isArray,
+    has: has,
+    pad2: pad2,
+    trim: trim,
+    Dict: Dict,
+    randomString: randomString,
+    newClientId: newClientId,
+    backoffDelay: backoffDelay,
+    pollRetryDelay: pollRetryDelay,
+    parseRetryAfter: parseRetryAfter,
+    charCount: charCount,
+    failureKind: failureKind,
+    textDirection: textDirection,
+    needsPageScroll: needsPageScroll
   };
 
   // ---------------------------------------------------------------------------------------
@@ -239,7 +266,9 @@
     return new Date(t);
   }
 
-  function clockText(d) { return pad2(d.getHours()) + ':' + pad2(d.getMinutes()); }
+  function clockText(d) {
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  }
 
   function sameDay(a, b) {
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
@@ -279,22 +308,33 @@
   }
 
   C.time = {
-    parseTime: parseTime, clockText: clockText, sameDay: sameDay, dayText: dayText,
-    shortWhen: shortWhen, whenPhrase: whenPhrase, fullWhen: fullWhen
+    parseTime: parseTime,
+    clockText: clockText,
+    sameDay: sameDay,
+    dayText: dayText,
+    shortWhen: shortWhen,
+    whenPhrase: whenPhrase,
+    fullWhen: fullWhen
   };
 
   // ---------------------------------------------------------------------------------------
   // DOM helpers (called only once the document exists)
 
-  function $(id) { return window.document.getElementById(id); }
+  function $(id) {
+    return window.document.getElementById(id);
+  }
 
   function on(el, type, fn) {
     if (el.addEventListener) el.addEventListener(type, fn, false);
-    else if (el.attachEvent) el.attachEvent('on' + type, function () { fn.call(el, window.event); });
+    else if (el.attachEvent)
+      el.attachEvent('on' + type, function () {
+        fn.call(el, window.event);
+      });
   }
 
   function preventDefault(e) {
-    if (e.preventDefault) e.preventDefault(); else e.returnValue = false;
+    if (e.preventDefault) e.preventDefault();
+    else e.returnValue = false;
   }
 
   function hasClass(el, name) {
@@ -307,9 +347,12 @@
     el.className = trim((' ' + el.className + ' ').replace(' ' + name + ' ', ' '));
   }
   function toggleClass(el, name, wanted) {
-    if (wanted) addClass(el, name); else removeClass(el, name);
+    if (wanted) addClass(el, name);
+    else removeClass(el, name);
   }
-  function show(el, visible) { toggleClass(el, 'hidden', !visible); }
+  function show(el, visible) {
+    toggleClass(el, 'hidden', !visible);
+  }
 
   // Builds an element. Text is always added as a text node: nothing from the server or the
   // user is ever parsed as HTML.
@@ -336,11 +379,17 @@
     return null;
   }
 
-  function eventTarget(e) { return e.target || e.srcElement; }
+  function eventTarget(e) {
+    return e.target || e.srcElement;
+  }
 
   // focus() throws in old IE on hidden elements; a missed focus is never worth an error.
   function focus(node) {
-    try { node.focus(); } catch (e) { /* hidden on some layouts */ }
+    try {
+      node.focus();
+    } catch (e) {
+      /* hidden on some layouts */
+    }
   }
 
   // Tab (e, a keydown) and Shift+Tab go round the buttons shown in a modal container.
@@ -354,16 +403,27 @@
     var active = window.document.activeElement;
     var at = -1;
     for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
-    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : (at === list.length - 1 ? 0 : -1);
+    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : at === list.length - 1 ? 0 : -1;
     if (next < 0) return; // moving inside the container: leave it to the browser
     preventDefault(e);
     focus(list[next]);
   }
 
   C.dom = {
-    $: $, on: on, preventDefault: preventDefault, hasClass: hasClass, addClass: addClass,
-    removeClass: removeClass, toggleClass: toggleClass, show: show, el: el, setText: setText,
-    clear: clear, closestWithAttr: closestWithAttr, eventTarget: eventTarget, focus: focus,
+    $: $,
+    on: on,
+    preventDefault: preventDefault,
+    hasClass: hasClass,
+    addClass: addClass,
+    removeClass: removeClass,
+    toggleClass: toggleClass,
+    show: show,
+    el: el,
+    setText: setText,
+    clear: clear,
+    closestWithAttr: closestWithAttr,
+    eventTarget: eventTarget,
+    focus: focus,
     trapFocus: trapFocus
   };
-}(window));
+})(window);

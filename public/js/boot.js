@@ -13,7 +13,8 @@
   var S = C.state;
   var F = C.forms;
   var V = C.views;
-  var $ = D.$, on = D.on;
+  var $ = D.$,
+    on = D.on;
 
   function onMessagesClick(e) {
     var target = D.closestWithAttr(D.eventTarget(e), 'data-action', $('messages'));
@@ -42,12 +43,23 @@
 
   function onKeyDown(e) {
     var key = e.keyCode || e.which;
-    if (key === 9 && V.isConfirmOpen()) { D.trapFocus($('confirm'), e); return; }
-    if (key === 9 && C.devices.isOpen()) { C.devices.trapFocus(e); return; }
+    if (key === 9 && V.isConfirmOpen()) {
+      D.trapFocus($('confirm'), e);
+      return;
+    }
+    if (key === 9 && C.devices.isOpen()) {
+      C.devices.trapFocus(e);
+      return;
+    }
     if (key !== 27) return; // Escape
     if (V.isConfirmOpen()) V.answerConfirm(false);
     else if (C.devices.isOpen()) C.devices.close();
-    else if (S.current && D.hasClass($('app'), 'chat-open') && (V.pageScrolls() || (window.innerWidth || window.document.documentElement.clientWidth) <= 720)) V.closeConversation();
+    else if (
+      S.current &&
+      D.hasClass($('app'), 'chat-open') &&
+      (V.pageScrolls() || (window.innerWidth || window.document.documentElement.clientWidth) <= 720)
+    )
+      V.closeConversation();
   }
 
   // The window changed size (a phone turned, a keyboard opened): the panes follow.
@@ -65,8 +77,12 @@
     // Old engines that cannot scroll an inner pane with one finger get the layout where the
     // page itself scrolls (#14; style.css, "The page-scroll layout").
     if (C.util.needsPageScroll(window.navigator.userAgent, window.location.search)) D.addClass(document.documentElement, 'page-scroll');
-    on($('tab-login'), 'click', function () { F.showAuth('login'); });
-    on($('tab-signup'), 'click', function () { F.showAuth('signup'); });
+    on($('tab-login'), 'click', function () {
+      F.showAuth('login');
+    });
+    on($('tab-signup'), 'click', function () {
+      F.showAuth('signup');
+    });
     on($('login-form'), 'submit', F.onLoginSubmit);
     on($('signup-form'), 'submit', F.onSignupSubmit);
     on($('new-form'), 'submit', F.onNewConversation);
@@ -76,7 +92,9 @@
     on($('composer-input'), 'keyup', F.onComposerInput); // engines without the input event
     on($('messages'), 'click', onMessagesClick);
     on($('messages'), 'scroll', onMessagesScroll);
-    on(window, 'scroll', function () { if (V.pageScrolls()) onMessagesScroll(); });
+    on(window, 'scroll', function () {
+      if (V.pageScrolls()) onMessagesScroll();
+    });
     on(window, 'resize', onResize);
     // What was typed in the last half second is kept too.
     on(window, 'pagehide', V.keepDraft);
@@ -90,20 +108,32 @@
     on($('logout-btn'), 'click', F.logOut);
     on($('devices-btn'), 'click', C.devices.open);
     on($('devices-close'), 'click', C.devices.close);
-    on($('devices'), 'click', function (e) { if (D.eventTarget(e) === $('devices')) C.devices.close(); });
+    on($('devices'), 'click', function (e) {
+      if (D.eventTarget(e) === $('devices')) C.devices.close();
+    });
     on($('device-list'), 'click', C.devices.onClick);
     on($('devices-others'), 'click', C.devices.logOutOthers);
-    on($('confirm-yes'), 'click', function () { V.answerConfirm(true); });
-    on($('confirm-cancel'), 'click', function () { V.answerConfirm(false); });
-    on($('notice-close'), 'click', function () { D.show($('notice'), false); });
+    on($('confirm-yes'), 'click', function () {
+      V.answerConfirm(true);
+    });
+    on($('confirm-cancel'), 'click', function () {
+      V.answerConfirm(false);
+    });
+    on($('notice-close'), 'click', function () {
+      D.show($('notice'), false);
+    });
     on($('conn-retry'), 'click', C.sync.retryNow);
     on($('banner-retry'), 'click', C.sync.retryNow);
     on(document, 'keydown', onKeyDown);
     on(document, 'visibilitychange', C.sync.pageShown);
     on(document, 'webkitvisibilitychange', C.sync.pageShown);
     on(window, 'focus', C.sync.pageShown);
-    on(window, 'online', function () { if (S.session) C.sync.retryNow(); });
-    on(window, 'offline', function () { C.sync.connectionLost(C.http.failedResult('network', 'The browser is offline.'), true); });
+    on(window, 'online', function () {
+      if (S.session) C.sync.retryNow();
+    });
+    on(window, 'offline', function () {
+      C.sync.connectionLost(C.http.failedResult('network', 'The browser is offline.'), true);
+    });
 
     var saved = C.storage.loadJson(C.storage.SESSION_KEY);
     if (saved && typeof saved.token === 'string' && typeof saved.username === 'string') {
@@ -111,10 +141,11 @@
       F.startSession(saved, null);
     } else {
       F.showAuth('login');
-      if (!C.storage.persistent) F.showAuthInfo('This browser does not keep data for this page, so you will need to log in again after reloading.');
+      if (!C.storage.persistent)
+        F.showAuthInfo('This browser does not keep data for this page, so you will need to log in again after reloading.');
     }
   }
 
   C.boot = { init: init };
   init();
-}(window));
+})(window);

@@ -12,9 +12,14 @@
   var T = C.time;
   var D = C.dom;
   var S = C.state;
-  var $ = D.$, el = D.el, show = D.show, setText = D.setText;
+  var $ = D.$,
+    el = D.el,
+    show = D.show,
+    setText = D.setText;
 
-  function isOpen() { return !D.hasClass($('devices'), 'hidden'); }
+  function isOpen() {
+    return !D.hasClass($('devices'), 'hidden');
+  }
 
   function open() {
     show($('devices'), true);
@@ -55,7 +60,9 @@
         return;
       }
       var devices = res.data.devices.slice(0);
-      devices.sort(function (a, b) { return (b.current ? 1 : 0) - (a.current ? 1 : 0); });
+      devices.sort(function (a, b) {
+        return (b.current ? 1 : 0) - (a.current ? 1 : 0);
+      });
       for (var i = 0; i < devices.length; i++) list.appendChild(deviceItem(devices[i]));
       if (!devices.length) list.appendChild(el('li', 'device-note', 'No devices.'));
       var others = 0;
@@ -91,8 +98,13 @@
       if (gen !== S.sessionGen) return;
       if (res.ok && res.data && typeof res.data.revoked === 'number') {
         var n = res.data.revoked;
-        showInfo(n === 0 ? 'There were no other devices to log out.'
-          : n === 1 ? 'The other device was logged out.' : n + ' other devices were logged out.');
+        showInfo(
+          n === 0
+            ? 'There were no other devices to log out.'
+            : n === 1
+              ? 'The other device was logged out.'
+              : n + ' other devices were logged out.'
+        );
       } else {
         showError('Could not log out the other devices: ' + (res.error ? res.error.message : 'unexpected answer'));
       }
@@ -132,7 +144,10 @@
   function onClick(e) {
     var btn = D.closestWithAttr(D.eventTarget(e), 'data-device', $('device-list'));
     if (!btn) return;
-    if (btn.getAttribute('data-current') === '1') { C.forms.logOut(); return; }
+    if (btn.getAttribute('data-current') === '1') {
+      C.forms.logOut();
+      return;
+    }
     // Two steps instead of confirm(): kiosks may block dialogs, and it is keyboard friendly.
     if (btn.getAttribute('data-armed') !== '1') {
       btn.setAttribute('data-armed', '1');
@@ -152,10 +167,17 @@
   }
 
   // Tab and Shift+Tab go round the controls of the open dialog (it is modal).
-  function trapFocus(e) { D.trapFocus($('devices'), e); }
+  function trapFocus(e) {
+    D.trapFocus($('devices'), e);
+  }
 
   C.devices = {
-    isOpen: isOpen, open: open, close: close, onClick: onClick, trapFocus: trapFocus,
-    deviceDetails: deviceDetails, logOutOthers: logOutOthers
+    isOpen: isOpen,
+    open: open,
+    close: close,
+    onClick: onClick,
+    trapFocus: trapFocus,
+    deviceDetails: deviceDetails,
+    logOutOthers: logOutOthers
   };
-}(window));
+})(window);

@@ -12,17 +12,39 @@
   var M = C.model;
   var S = C.state;
   var cfg = C.config;
-  var $ = D.$, show = D.show, setText = D.setText;
+  var $ = D.$,
+    show = D.show,
+    setText = D.setText;
 
   // A name for this device, from the user agent ("Firefox on Android").
   function guessDeviceName(userAgent) {
-    var ua = userAgent !== undefined ? userAgent : (window.navigator.userAgent || '');
-    var browser = /Edg(e|A|iOS)?\//.test(ua) ? 'Edge' : /OPR\/|Opera/.test(ua) ? 'Opera'
-      : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
-      : /Safari\//.test(ua) ? 'Safari' : /MSIE |Trident\//.test(ua) ? 'Internet Explorer' : 'Browser';
-    var os = /Android/.test(ua) ? 'Android' : /iPhone|iPad|iPod/.test(ua) ? 'iOS'
-      : /Windows/.test(ua) ? 'Windows' : /CrOS/.test(ua) ? 'ChromeOS' : /Mac OS X/.test(ua) ? 'macOS'
-      : /Linux/.test(ua) ? 'Linux' : '';
+    var ua = userAgent !== undefined ? userAgent : window.navigator.userAgent || '';
+    var browser = /Edg(e|A|iOS)?\//.test(ua)
+      ? 'Edge'
+      : /OPR\/|Opera/.test(ua)
+        ? 'Opera'
+        : /Firefox\//.test(ua)
+          ? 'Firefox'
+          : /Chrom(e|ium)\//.test(ua)
+            ? 'Chrome'
+            : /Safari\//.test(ua)
+              ? 'Safari'
+              : /MSIE |Trident\//.test(ua)
+                ? 'Internet Explorer'
+                : 'Browser';
+    var os = /Android/.test(ua)
+      ? 'Android'
+      : /iPhone|iPad|iPod/.test(ua)
+        ? 'iOS'
+        : /Windows/.test(ua)
+          ? 'Windows'
+          : /CrOS/.test(ua)
+            ? 'ChromeOS'
+            : /Mac OS X/.test(ua)
+              ? 'macOS'
+              : /Linux/.test(ua)
+                ? 'Linux'
+                : '';
     return browser + (os ? ' on ' + os : '');
   }
 
@@ -59,7 +81,8 @@
   }
 
   function discardedText(unsent) {
-    return unsent === 1 ? 'One message that had not been sent yet was discarded.'
+    return unsent === 1
+      ? 'One message that had not been sent yet was discarded.'
       : unsent + ' messages that had not been sent yet were discarded.';
   }
 
@@ -103,9 +126,15 @@
   // block window.confirm(), and then nothing would happen and nothing be said, #14).
   function logOut() {
     var unsent = C.send.unsentCount();
-    if (!unsent) { logOutNow(); return; }
-    C.views.confirmInPage((unsent === 1 ? 'One message has' : unsent + ' messages have') +
-      ' not been sent yet and will be lost if you log out now.', 'Log out anyway', logOutNow);
+    if (!unsent) {
+      logOutNow();
+      return;
+    }
+    C.views.confirmInPage(
+      (unsent === 1 ? 'One message has' : unsent + ' messages have') + ' not been sent yet and will be lost if you log out now.',
+      'Log out anyway',
+      logOutNow
+    );
   }
 
   function logOutNow() {
@@ -113,12 +142,21 @@
     var token = S.session.token;
     endSession('loggedOut');
     if (!token) return;
-    C.http.api('DELETE', '/sessions/current', null, function (res) {
-      if (!res.ok && res.status !== 401) {
-        showAuthInfo('You are logged out on this page, but the server could not be told (' + res.error.message +
-          '). To be safe, revoke this device from another one.');
-      }
-    }, { always: true, token: token });
+    C.http.api(
+      'DELETE',
+      '/sessions/current',
+      null,
+      function (res) {
+        if (!res.ok && res.status !== 401) {
+          showAuthInfo(
+            'You are logged out on this page, but the server could not be told (' +
+              res.error.message +
+              '). To be safe, revoke this device from another one.'
+          );
+        }
+      },
+      { always: true, token: token }
+    );
   }
 
   // ---------------------------------------------------------------------------------------
@@ -168,7 +206,9 @@
       if (b.bottom > height) window.scrollBy(0, Math.ceil(b.bottom - height) + 8);
       var t = top.getBoundingClientRect();
       if (t.top < 0) window.scrollBy(0, Math.floor(t.top) - 8);
-    } catch (e) { /* an engine without getBoundingClientRect: nothing to adjust */ }
+    } catch (e) {
+      /* an engine without getBoundingClientRect: nothing to adjust */
+    }
   }
 
   function showAuthInfo(text) {
@@ -216,21 +256,29 @@
 
   function logIn(username, password, deviceName) {
     authBusy(true);
-    C.http.api('POST', '/sessions', { username: username, password: password, device_name: deviceName }, function (res) {
-      authBusy(false);
-      if (!res.ok || !res.data || typeof res.data.token !== 'string') {
-        showAuthError(explainAuthError(res));
-        focusAuthField(res, false);
-        return;
-      }
-      var device = res.data.device || {};
-      $('login-password').value = '';
-      $('signup-password').value = '';
-      startSession({ token: res.data.token, username: username, deviceId: device.id, deviceName: device.name },
-        typeof res.data.cursor === 'string' ? res.data.cursor : null);
-      // The keyboard starts where a new conversation begins (Tab goes on to the list).
-      D.focus($('new-username'));
-    }, { token: null, always: true });
+    C.http.api(
+      'POST',
+      '/sessions',
+      { username: username, password: password, device_name: deviceName },
+      function (res) {
+        authBusy(false);
+        if (!res.ok || !res.data || typeof res.data.token !== 'string') {
+          showAuthError(explainAuthError(res));
+          focusAuthField(res, false);
+          return;
+        }
+        var device = res.data.device || {};
+        $('login-password').value = '';
+        $('signup-password').value = '';
+        startSession(
+          { token: res.data.token, username: username, deviceId: device.id, deviceName: device.name },
+          typeof res.data.cursor === 'string' ? res.data.cursor : null
+        );
+        // The keyboard starts where a new conversation begins (Tab goes on to the list).
+        D.focus($('new-username'));
+      },
+      { token: null, always: true }
+    );
   }
 
   // The fields of the log-in or sign-up form, checked; null (with the problem shown) if not.
@@ -241,7 +289,10 @@
       device: U.trim($(prefix + 'device').value) || guessDeviceName()
     };
     var problem = checkCredentials(f.username, f.password, signingUp);
-    if (problem) { showAuthError(problem); return null; }
+    if (problem) {
+      showAuthError(problem);
+      return null;
+    }
     show($('auth-error'), false);
     show($('auth-info'), false);
     return f;
@@ -258,15 +309,21 @@
     var f = authFields('signup-', true);
     if (!f) return;
     authBusy(true);
-    C.http.api('POST', '/users', { username: f.username, password: f.password }, function (res) {
-      if (!res.ok) {
-        authBusy(false);
-        showAuthError(explainAuthError(res));
-        focusAuthField(res, true);
-        return;
-      }
-      logIn(f.username, f.password, f.device);
-    }, { token: null, always: true });
+    C.http.api(
+      'POST',
+      '/users',
+      { username: f.username, password: f.password },
+      function (res) {
+        if (!res.ok) {
+          authBusy(false);
+          showAuthError(explainAuthError(res));
+          focusAuthField(res, true);
+          return;
+        }
+        logIn(f.username, f.password, f.device);
+      },
+      { token: null, always: true }
+    );
   }
 
   // ---------------------------------------------------------------------------------------
@@ -285,7 +342,10 @@
     D.preventDefault(e);
     var input = $('new-username');
     var typed = checkNewConversation(input.value);
-    if (typed.problem) { C.views.notify(typed.problem); return; }
+    if (typed.problem) {
+      C.views.notify(typed.problem);
+      return;
+    }
     input.value = '';
     C.views.openConversation(typed.name);
   }
@@ -337,12 +397,21 @@
   }
 
   C.forms = {
-    guessDeviceName: guessDeviceName, startSession: startSession, endSession: endSession,
-    logOut: logOut, showAuth: showAuth, showAuthInfo: showAuthInfo,
-    explainAuthError: explainAuthError, checkCredentials: checkCredentials,
-    checkNewConversation: checkNewConversation, checkMessage: checkMessage,
-    onLoginSubmit: onLoginSubmit, onSignupSubmit: onSignupSubmit,
-    onNewConversation: onNewConversation, onComposerSubmit: onComposerSubmit,
-    onComposerKey: onComposerKey, onComposerInput: onComposerInput
+    guessDeviceName: guessDeviceName,
+    startSession: startSession,
+    endSession: endSession,
+    logOut: logOut,
+    showAuth: showAuth,
+    showAuthInfo: showAuthInfo,
+    explainAuthError: explainAuthError,
+    checkCredentials: checkCredentials,
+    checkNewConversation: checkNewConversation,
+    checkMessage: checkMessage,
+    onLoginSubmit: onLoginSubmit,
+    onSignupSubmit: onSignupSubmit,
+    onNewConversation: onNewConversation,
+    onComposerSubmit: onComposerSubmit,
+    onComposerKey: onComposerKey,
+    onComposerInput: onComposerInput
   };
-}(window));
+})(window);

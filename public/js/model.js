@@ -14,16 +14,16 @@
 
   function newState() {
     return {
-      session: null,     // {token, username, deviceId, deviceName}
-      sessionGen: 0,     // bumped whenever a session starts or ends; stale answers are dropped
+      session: null, // {token, username, deviceId, deviceName}
+      sessionGen: 0, // bumped whenever a session starts or ends; stale answers are dropped
       convs: new Dict(), // username -> conversation
-      current: null,     // username of the open conversation
+      current: null, // username of the open conversation
       online: new Dict(), // username -> true
-      outbox: [],        // messages not yet confirmed by the server, in the order written
+      outbox: [], // messages not yet confirmed by the server, in the order written
       drafts: new Dict(), // username -> what was being written there
-      chatDirty: true,   // the open conversation's message list needs redrawing
-      incoming: false,   // a message from the other person was added to it since the last drawing
-      newBelow: false,   // the reader is scrolled up and new messages arrived below
+      chatDirty: true, // the open conversation's message list needs redrawing
+      incoming: false, // a message from the other person was added to it since the last drawing
+      newBelow: false, // the reader is scrolled up and new messages arrived below
       connState: 'connecting'
     };
   }
@@ -57,11 +57,11 @@
   function newConversation(name) {
     return {
       name: name,
-      last: null,          // newest message we know of
-      maxId: 0,            // its id: any message with id <= maxId is already counted
-      maxIncomingId: 0,    // newest message from the other person
+      last: null, // newest message we know of
+      maxId: 0, // its id: any message with id <= maxId is already counted
+      maxIncomingId: 0, // newest message from the other person
       unread: 0,
-      readUpTo: 0,         // the read marker, as far as we know
+      readUpTo: 0, // the read marker, as far as we know
       readPosting: false,
       // Messages are kept only once the history is loaded (or loading): from then on, the
       // history plus every later event is the complete tail of the conversation.
@@ -73,7 +73,7 @@
       loadError: null,
       hasMore: false,
       loadingOlder: false,
-      touched: 0           // when a conversation without messages was opened, for ordering
+      touched: 0 // when a conversation without messages was opened, for ordering
     };
   }
 
@@ -159,7 +159,11 @@
   }
 
   function forgetMessages(c) {
-    c.msgs = []; c.byId = new Dict(); c.loaded = false; c.loading = false; c.loadGen += 1;
+    c.msgs = [];
+    c.byId = new Dict();
+    c.loaded = false;
+    c.loading = false;
+    c.loadGen += 1;
   }
 
   // The answer of GET /conversations: the truth about every conversation.
@@ -172,7 +176,9 @@
       var c = st.convs.get(row['with']) || newConversation(row['with']);
       // The snapshot is the truth: forget cached messages, they may have a gap in them.
       forgetMessages(c);
-      c.hasMore = false; c.loadingOlder = false; c.loadError = null;
+      c.hasMore = false;
+      c.loadingOlder = false;
+      c.loadError = null;
       c.unread = typeof row.unread === 'number' ? row.unread : 0;
       c.last = validMessage(row.last_message) ? row.last_message : null;
       c.maxId = c.last ? c.last.id : 0;
@@ -301,9 +307,13 @@
   }
 
   // Whether the page can say who is online: only while it reaches the server (#14).
-  function presenceKnown(st) { return st.connState === 'connected'; }
+  function presenceKnown(st) {
+    return st.connState === 'connected';
+  }
 
-  function isOnline(st, name) { return presenceKnown(st) && st.online.get(name) === true; }
+  function isOnline(st, name) {
+    return presenceKnown(st) && st.online.get(name) === true;
+  }
 
   // A name that turned out to be no user. Returns true if the outbox changed.
   function forgetConversation(st, name) {
@@ -315,15 +325,30 @@
   }
 
   C.model = {
-    newState: newState, beginSession: beginSession, endSession: endSession,
-    newConversation: newConversation, conversation: conversation, validMessage: validMessage,
-    insertMessage: insertMessage, receiveMessage: receiveMessage, applyRead: applyRead,
-    applyEvents: applyEvents, applySnapshot: applySnapshot, applyUnreadCounts: applyUnreadCounts,
-    startHistory: startHistory, applyHistory: applyHistory, applyOlder: applyOlder,
-    startRead: startRead, finishRead: finishRead, sortedConversations: sortedConversations,
-    totalUnread: totalUnread, setOnline: setOnline, isOnline: isOnline, presenceKnown: presenceKnown,
+    newState: newState,
+    beginSession: beginSession,
+    endSession: endSession,
+    newConversation: newConversation,
+    conversation: conversation,
+    validMessage: validMessage,
+    insertMessage: insertMessage,
+    receiveMessage: receiveMessage,
+    applyRead: applyRead,
+    applyEvents: applyEvents,
+    applySnapshot: applySnapshot,
+    applyUnreadCounts: applyUnreadCounts,
+    startHistory: startHistory,
+    applyHistory: applyHistory,
+    applyOlder: applyOlder,
+    startRead: startRead,
+    finishRead: finishRead,
+    sortedConversations: sortedConversations,
+    totalUnread: totalUnread,
+    setOnline: setOnline,
+    isOnline: isOnline,
+    presenceKnown: presenceKnown,
     forgetConversation: forgetConversation
   };
 
   C.state = newState();
-}(window));
+})(window);

@@ -29,35 +29,58 @@
 
   function loadItem(key) {
     if (storage) {
-      try { return storage.getItem(key); } catch (e) { /* fall through to memory */ }
+      try {
+        return storage.getItem(key);
+      } catch (e) {
+        /* fall through to memory */
+      }
     }
     return memoryStore.has(key) ? memoryStore.get(key) : null;
   }
   function saveItem(key, value) {
     memoryStore.set(key, value);
     if (storage) {
-      try { storage.setItem(key, value); } catch (e) { /* full or blocked: memory still has it */ }
+      try {
+        storage.setItem(key, value);
+      } catch (e) {
+        /* full or blocked: memory still has it */
+      }
     }
   }
   function dropItem(key) {
     memoryStore.remove(key);
     if (storage) {
-      try { storage.removeItem(key); } catch (e) { /* nothing to do */ }
+      try {
+        storage.removeItem(key);
+      } catch (e) {
+        /* nothing to do */
+      }
     }
   }
   function loadJson(key) {
     var raw = loadItem(key);
     if (!raw) return null;
-    try { return JSON.parse(raw); } catch (e) { return null; }
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      return null;
+    }
   }
 
   C.storage = {
     persistent: !!storage, // false: memory only, gone on reload
-    load: loadItem, save: saveItem, drop: dropItem, loadJson: loadJson,
+    load: loadItem,
+    save: saveItem,
+    drop: dropItem,
+    loadJson: loadJson,
     SESSION_KEY: 'chat.session',
-    outboxKey: function (username) { return 'chat.outbox.' + username; },
+    outboxKey: function (username) {
+      return 'chat.outbox.' + username;
+    },
     // The open conversation and the unsent drafts, so a reload keeps them (#14).
-    viewKey: function (username) { return 'chat.view.' + username; }
+    viewKey: function (username) {
+      return 'chat.view.' + username;
+    }
   };
 
   // ---------------------------------------------------------------------------------------
@@ -71,9 +94,17 @@
     if (status === 1223) status = 204; // old IE reports 204 as 1223
     var data = null;
     var text = '';
-    try { text = xhr.responseText; } catch (e) { text = ''; }
+    try {
+      text = xhr.responseText;
+    } catch (e) {
+      text = '';
+    }
     if (text) {
-      try { data = JSON.parse(text); } catch (e2) { data = null; }
+      try {
+        data = JSON.parse(text);
+      } catch (e2) {
+        data = null;
+      }
     }
     var ok = status >= 200 && status < 300;
     var error = null;
@@ -87,7 +118,11 @@
       }
     }
     var retryAfter = null;
-    try { retryAfter = xhr.getResponseHeader('Retry-After'); } catch (e3) { retryAfter = null; }
+    try {
+      retryAfter = xhr.getResponseHeader('Retry-After');
+    } catch (e3) {
+      retryAfter = null;
+    }
     return { status: status, ok: ok, data: data, error: error, retryAfterMs: U.parseRetryAfter(retryAfter) };
   }
 
@@ -129,13 +164,19 @@
       if (body !== null && body !== undefined) xhr.setRequestHeader('Content-Type', 'application/json');
       xhr.send(body !== null && body !== undefined ? JSON.stringify(body) : null);
     } catch (e) {
-      setTimeout(function () { finish(failedResult('network', 'Could not reach the server.')); }, 0);
+      setTimeout(function () {
+        finish(failedResult('network', 'Could not reach the server.'));
+      }, 0);
     }
     timer = setTimeout(function () {
       if (finished) return;
       finished = true;
       xhr.onreadystatechange = U.noop;
-      try { xhr.abort(); } catch (e) { /* already closed */ }
+      try {
+        xhr.abort();
+      } catch (e) {
+        /* already closed */
+      }
       done(failedResult('timeout', 'The server took too long to answer.'));
     }, timeoutMs);
     return {
@@ -144,7 +185,11 @@
         finished = true;
         clearTimeout(timer);
         xhr.onreadystatechange = U.noop;
-        try { xhr.abort(); } catch (e) { /* already closed */ }
+        try {
+          xhr.abort();
+        } catch (e) {
+          /* already closed */
+        }
       }
     };
   }
@@ -161,9 +206,14 @@
     var S = C.state;
     opts = opts || {};
     channel.queue.push({
-      method: method, path: path, body: body, done: done || U.noop,
-      token: opts.token !== undefined ? opts.token : (S.session ? S.session.token : null),
-      gen: S.sessionGen, always: !!opts.always, timeoutMs: opts.timeoutMs || C.config.REQUEST_TIMEOUT_MS
+      method: method,
+      path: path,
+      body: body,
+      done: done || U.noop,
+      token: opts.token !== undefined ? opts.token : S.session ? S.session.token : null,
+      gen: S.sessionGen,
+      always: !!opts.always,
+      timeoutMs: opts.timeoutMs || C.config.REQUEST_TIMEOUT_MS
     });
     pumpChannel();
   }
@@ -193,9 +243,15 @@
 
   // Forgets every request not yet sent (the session has ended; the one in flight, if any,
   // finishes and is dropped by its generation).
-  function dropQueued() { channel.queue = []; }
+  function dropQueued() {
+    channel.queue = [];
+  }
 
   C.http = {
-    request: request, api: api, dropQueued: dropQueued, resultOf: resultOf, failedResult: failedResult
+    request: request,
+    api: api,
+    dropQueued: dropQueued,
+    resultOf: resultOf,
+    failedResult: failedResult
   };
-}(window));
+})(window);

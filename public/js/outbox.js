@@ -15,8 +15,17 @@
   var U = C.util;
 
   function queue(st, to, body, clientId, nowMs) {
-    var item = { client_id: clientId, to: to, body: body, state: 'queued', error: null, auto: false,
-      createdAt: nowMs, firstTry: nowMs, attempts: 0 };
+    var item = {
+      client_id: clientId,
+      to: to,
+      body: body,
+      state: 'queued',
+      error: null,
+      auto: false,
+      createdAt: nowMs,
+      firstTry: nowMs,
+      attempts: 0
+    };
     st.outbox.push(item);
     if (to === st.current) st.chatDirty = true;
     var c = C.model.conversation(st, to);
@@ -54,7 +63,11 @@
     if (!auto) return;
     for (var j = 0; j < st.outbox.length; j++) {
       var o = st.outbox[j];
-      if (o.state === 'queued') { o.state = 'failed'; o.error = error; o.auto = true; }
+      if (o.state === 'queued') {
+        o.state = 'failed';
+        o.error = error;
+        o.auto = true;
+      }
     }
   }
 
@@ -123,7 +136,15 @@
     var keep = [];
     for (var i = 0; i < st.outbox.length; i++) {
       var o = st.outbox[i];
-      keep.push({ client_id: o.client_id, to: o.to, body: o.body, state: o.state === 'failed' ? 'failed' : 'queued', error: o.error, auto: !!o.auto, createdAt: o.createdAt });
+      keep.push({
+        client_id: o.client_id,
+        to: o.to,
+        body: o.body,
+        state: o.state === 'failed' ? 'failed' : 'queued',
+        error: o.error,
+        auto: !!o.auto,
+        createdAt: o.createdAt
+      });
     }
     return keep;
   }
@@ -135,8 +156,17 @@
     for (var i = 0; i < saved.length; i++) {
       var o = saved[i];
       if (o && typeof o.client_id === 'string' && typeof o.to === 'string' && typeof o.body === 'string') {
-        out.push({ client_id: o.client_id, to: o.to, body: o.body, state: o.state === 'failed' ? 'failed' : 'queued',
-          error: o.error || null, auto: !!o.auto, createdAt: o.createdAt || nowMs, firstTry: nowMs, attempts: 0 });
+        out.push({
+          client_id: o.client_id,
+          to: o.to,
+          body: o.body,
+          state: o.state === 'failed' ? 'failed' : 'queued',
+          error: o.error || null,
+          auto: !!o.auto,
+          createdAt: o.createdAt || nowMs,
+          firstTry: nowMs,
+          attempts: 0
+        });
       }
     }
     return out;
@@ -153,8 +183,18 @@
   }
 
   C.outbox = {
-    queue: queue, find: find, remove: remove, nextQueued: nextQueued, markFailed: markFailed,
-    requeueAfterReconnect: requeueAfterReconnect, retry: retry, discard: discard, dropTo: dropTo,
-    unsentCount: unsentCount, failedCount: failedCount, toSave: toSave, fromSaved: fromSaved
+    queue: queue,
+    find: find,
+    remove: remove,
+    nextQueued: nextQueued,
+    markFailed: markFailed,
+    requeueAfterReconnect: requeueAfterReconnect,
+    retry: retry,
+    discard: discard,
+    dropTo: dropTo,
+    unsentCount: unsentCount,
+    failedCount: failedCount,
+    toSave: toSave,
+    fromSaved: fromSaved
   };
-}(window));
+})(window);

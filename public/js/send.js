@@ -34,10 +34,15 @@
   function reset() {
     sender.gen += 1;
     sender.busy = false;
-    if (sender.timer) { clearTimeout(sender.timer); sender.timer = null; }
+    if (sender.timer) {
+      clearTimeout(sender.timer);
+      sender.timer = null;
+    }
   }
 
-  function unsentCount() { return O.unsentCount(S, sender.busy); }
+  function unsentCount() {
+    return O.unsentCount(S, sender.busy);
+  }
 
   function queue(to, body) {
     O.queue(S, to, body, U.newClientId(), U.now());
@@ -50,20 +55,25 @@
   // Worth trying again: no answer, a time-out, too busy, a server error, or a success that
   // did not carry the message.
   function retryable(res) {
-    return res.status === 0 || res.status === 408 || res.status === 429 || res.status >= 500 ||
-      (res.ok && !(res.data && res.data.message));
+    return res.status === 0 || res.status === 408 || res.status === 429 || res.status >= 500 || (res.ok && !(res.data && res.data.message));
   }
 
   // What the page says under a message that was not sent.
   function sendError(res) {
     if (!res.error) return 'The server sent something unexpected.';
     switch (res.error.code) {
-      case 'network': return 'Not sent yet: no connection. It goes out when the connection is back.';
-      case 'timeout': return 'Not sent yet: the server did not answer. It goes out when the connection is back.';
-      case 'user_not_found': return 'Not sent: there is no such user.';
-      case 'payload_too_large': return 'Not sent: the message is too long.';
-      case 'rate_limited': return 'Not sent: too many messages, slow down a little.';
-      default: return 'Not sent: ' + res.error.message;
+      case 'network':
+        return 'Not sent yet: no connection. It goes out when the connection is back.';
+      case 'timeout':
+        return 'Not sent yet: the server did not answer. It goes out when the connection is back.';
+      case 'user_not_found':
+        return 'Not sent: there is no such user.';
+      case 'payload_too_large':
+        return 'Not sent: the message is too long.';
+      case 'rate_limited':
+        return 'Not sent: too many messages, slow down a little.';
+      default:
+        return 'Not sent: ' + res.error.message;
     }
   }
 
@@ -85,13 +95,19 @@
         pump();
         return;
       }
-      if (O.find(S, item.client_id) < 0) { pump(); return; } // confirmed by the stream meanwhile
+      if (O.find(S, item.client_id) < 0) {
+        pump();
+        return;
+      } // confirmed by the stream meanwhile
       if (res.status === 0) C.sync.connectionLost(res);
       var delay = U.backoffDelay(item.attempts + 1, res.retryAfterMs);
       if (retryable(res) && U.now() + delay - item.firstTry < cfg.SEND_RETRY_FOR_MS) {
         item.state = 'queued';
         item.attempts += 1;
-        if (item.attempts === 1 && item.to === S.current) { S.chatDirty = true; C.views.renderChat(); }
+        if (item.attempts === 1 && item.to === S.current) {
+          S.chatDirty = true;
+          C.views.renderChat();
+        }
         sender.timer = setTimeout(function () {
           sender.timer = null;
           if (gen === sender.gen) pump();
@@ -138,8 +154,16 @@
   }
 
   C.send = {
-    save: save, restore: restore, reset: reset, unsentCount: unsentCount, queue: queue,
-    pump: pump, requeueAfterReconnect: requeueAfterReconnect, retry: retry, discard: discard,
-    retryable: retryable, sendError: sendError
+    save: save,
+    restore: restore,
+    reset: reset,
+    unsentCount: unsentCount,
+    queue: queue,
+    pump: pump,
+    requeueAfterReconnect: requeueAfterReconnect,
+    retry: retry,
+    discard: discard,
+    retryable: retryable,
+    sendError: sendError
   };
-}(window));
+})(window);

@@ -28,7 +28,9 @@
   var S = C.state;
   var cfg = C.config;
 
-  function api() { C.http.api.apply(null, arguments); }
+  function api() {
+    C.http.api.apply(null, arguments);
+  }
 
   // ---------------------------------------------------------------------------------------
   // Connection state shown to the user: 'connecting', 'connected', 'reconnecting' (the first
@@ -58,13 +60,21 @@
 
   function stopPoller() {
     poller.gen += 1;
-    if (poller.handle) { poller.handle.abort(); poller.handle = null; }
-    if (poller.timer) { clearTimeout(poller.timer); poller.timer = null; }
+    if (poller.handle) {
+      poller.handle.abort();
+      poller.handle = null;
+    }
+    if (poller.timer) {
+      clearTimeout(poller.timer);
+      poller.timer = null;
+    }
     poller.retry = null;
     stopHealthCheck();
   }
 
-  function browserOnline() { return window.navigator.onLine !== false; }
+  function browserOnline() {
+    return window.navigator.onLine !== false;
+  }
 
   // A heavy request of the loop (the poll, or the snapshot before it) failed: try it again
   // after a back-off that doubles with each failure, or what Retry-After says. While it waits, and
@@ -102,8 +112,14 @@
   var health = { timer: null, handle: null, sawDown: false };
 
   function stopHealthCheck() {
-    if (health.timer) { clearTimeout(health.timer); health.timer = null; }
-    if (health.handle) { health.handle.abort(); health.handle = null; }
+    if (health.timer) {
+      clearTimeout(health.timer);
+      health.timer = null;
+    }
+    if (health.handle) {
+      health.handle.abort();
+      health.handle = null;
+    }
   }
 
   function startHealthCheck() {
@@ -200,45 +216,58 @@
     var sentCursor = poller.cursor;
     var started = U.now();
     poller.startedAt = started;
-    poller.handle = C.http.request('GET', pollPath(sentCursor, probe), null, S.session.token, probe ? cfg.PROBE_ABORT_MS : cfg.POLL_ABORT_MS, function (res) {
-      if (gen !== poller.gen) return;
-      poller.handle = null;
-      if (res.status === 401) { C.forms.endSession('signedOut'); return; }
-      var data = res.data;
-      if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
-        var wasDown = poller.failures > 0;
-        poller.probe = false;
-        poller.cursor = data.cursor;
-        connected();
-        if (data.events.length) {
-          var changed = M.applyEvents(S, data.events);
-          if (changed.outbox) C.send.save();
-          if (changed.refresh) refreshConversationsSoon();
-          // Someone who has just sent us a message has just been there: ask who is online
-          // (the server counts a sender as online), rather than wait for the timer.
-          if (changed.heardFrom) refreshPresenceSoon();
-          C.views.renderAll();
+    poller.handle = C.http.request(
+      'GET',
+      pollPath(sentCursor, probe),
+      null,
+      S.session.token,
+      probe ? cfg.PROBE_ABORT_MS : cfg.POLL_ABORT_MS,
+      function (res) {
+        if (gen !== poller.gen) return;
+        poller.handle = null;
+        if (res.status === 401) {
+          C.forms.endSession('signedOut');
+          return;
         }
-        maybeMarkRead();
-        if (wasDown) afterReconnect();
-        if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
-          poller.timer = setTimeout(function () {
-            poller.timer = null;
-            if (gen === poller.gen) poll();
-          }, 1000 + Math.round(Math.random() * 1000));
-        } else {
-          poll();
+        var data = res.data;
+        if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
+          var wasDown = poller.failures > 0;
+          poller.probe = false;
+          poller.cursor = data.cursor;
+          connected();
+          if (data.events.length) {
+            var changed = M.applyEvents(S, data.events);
+            if (changed.outbox) C.send.save();
+            if (changed.refresh) refreshConversationsSoon();
+            // Someone who has just sent us a message has just been there: ask who is online
+            // (the server counts a sender as online), rather than wait for the timer.
+            if (changed.heardFrom) refreshPresenceSoon();
+            C.views.renderAll();
+          }
+          maybeMarkRead();
+          if (wasDown) afterReconnect();
+          if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
+            poller.timer = setTimeout(
+              function () {
+                poller.timer = null;
+                if (gen === poller.gen) poll();
+              },
+              1000 + Math.round(Math.random() * 1000)
+            );
+          } else {
+            poll();
+          }
+          return;
         }
-        return;
+        if (res.status === 400 && res.error && res.error.code === 'invalid_cursor' && sentCursor) {
+          // Step 4 at the top: start again from the server's stored cursor for this device.
+          poller.cursor = null;
+          syncFromScratch();
+          return;
+        }
+        pollerFailed(res, poll);
       }
-      if (res.status === 400 && res.error && res.error.code === 'invalid_cursor' && sentCursor) {
-        // Step 4 at the top: start again from the server's stored cursor for this device.
-        poller.cursor = null;
-        syncFromScratch();
-        return;
-      }
-      pollerFailed(res, poll);
-    });
+    );
   }
 
   function afterReconnect() {
@@ -260,9 +289,15 @@
   function stop() {
     stopPoller();
     health.sawDown = false;
-    if (presence.timer) { clearTimeout(presence.timer); presence.timer = null; }
+    if (presence.timer) {
+      clearTimeout(presence.timer);
+      presence.timer = null;
+    }
     presence.asking = false;
-    if (refreshTimer) { clearTimeout(refreshTimer); refreshTimer = null; }
+    if (refreshTimer) {
+      clearTimeout(refreshTimer);
+      refreshTimer = null;
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -354,7 +389,7 @@
     if (upTo === null) return;
     C.views.renderConversationList();
     var gen = S.sessionGen;
-    api('POST', '/read', { 'with': c.name, up_to: upTo }, function (res) {
+    api('POST', '/read', { with: c.name, up_to: upTo }, function (res) {
       if (gen !== S.sessionGen) return;
       // A 4xx will not get better by retrying; anything else is retried at the next event.
       var settled = res.ok || (res.status >= 400 && res.status < 500);
@@ -380,7 +415,10 @@
 
   // nextMs: when to ask again after this answer (default PRESENCE_EVERY_MS).
   function refreshPresence(nextMs) {
-    if (presence.timer) { clearTimeout(presence.timer); presence.timer = null; }
+    if (presence.timer) {
+      clearTimeout(presence.timer);
+      presence.timer = null;
+    }
     if (!S.session || S.connState !== 'connected' || !pageVisible() || presence.asking) return;
     presence.asking = true;
     presence.lastAt = U.now();
@@ -403,7 +441,10 @@
 
   // Soon, but not more often than PRESENCE_MIN_GAP_MS.
   function refreshPresenceSoon() {
-    if (presence.asking) { presence.again = true; return; }
+    if (presence.asking) {
+      presence.again = true;
+      return;
+    }
     var wait = Math.max(200, presence.lastAt + cfg.PRESENCE_MIN_GAP_MS - U.now());
     if (presence.timer && presence.dueAt <= U.now() + wait) return;
     schedulePresence(wait);
@@ -423,8 +464,15 @@
   }
 
   C.sync = {
-    start: start, stop: stop, retryNow: retryNow, connectionLost: connectionLost,
-    pollPath: pollPath, loadHistory: loadHistory, loadOlder: loadOlder,
-    maybeLoadOlder: maybeLoadOlder, maybeMarkRead: maybeMarkRead, pageShown: pageShown
+    start: start,
+    stop: stop,
+    retryNow: retryNow,
+    connectionLost: connectionLost,
+    pollPath: pollPath,
+    loadHistory: loadHistory,
+    loadOlder: loadOlder,
+    maybeLoadOlder: maybeLoadOlder,
+    maybeMarkRead: maybeMarkRead,
+    pageShown: pageShown
   };
-}(window));
+})(window);

@@ -14,13 +14,18 @@
   var M = C.model;
   var S = C.state;
   var cfg = C.config;
-  var $ = D.$, el = D.el, show = D.show, setText = D.setText;
+  var $ = D.$,
+    el = D.el,
+    show = D.show,
+    setText = D.setText;
 
   // ---------------------------------------------------------------------------------------
   // Where the messages scroll: in their own pane, or, in the layout for engines that cannot
   // scroll an inner pane with one finger (html.page-scroll, see boot.js), the page itself.
 
-  function pageScrolls() { return D.hasClass(window.document.documentElement, 'page-scroll'); }
+  function pageScrolls() {
+    return D.hasClass(window.document.documentElement, 'page-scroll');
+  }
 
   function scrollState() {
     if (pageScrolls()) {
@@ -41,14 +46,18 @@
     else $('messages').scrollTop = top;
   }
 
-  function scrollTop() { return scrollState().top; }
+  function scrollTop() {
+    return scrollState().top;
+  }
 
   function isNearBottom() {
     var st = scrollState();
     return st.height - st.top - st.view < cfg.NEAR_BOTTOM_PX;
   }
 
-  function initial(name) { return name ? name.charAt(0).toUpperCase() : '?'; }
+  function initial(name) {
+    return name ? name.charAt(0).toUpperCase() : '?';
+  }
 
   function displayName(name) {
     return S.session && name === S.session.username ? 'Notes to self' : name;
@@ -77,7 +86,9 @@
     error: 'The chat server answered with an error. Trying again; what you write is kept.'
   };
 
-  function isDown(state) { return !!BANNER_TEXT[state]; }
+  function isDown(state) {
+    return !!BANNER_TEXT[state];
+  }
 
   // Reads text out once to screen readers (a visually hidden role=status region).
   function announce(text) {
@@ -126,10 +137,10 @@
     var head = $('chat-head').offsetHeight || 60;
     var bannerHeight = D.hasClass(banner, 'hidden') ? 0 : banner.offsetHeight;
     banner.style.top = head + 'px';
-    box.style.top = (head + bannerHeight) + 'px';
+    box.style.top = head + bannerHeight + 'px';
     var composer = $('composer').offsetHeight || 68;
     box.style.bottom = composer + 'px';
-    below.style.bottom = (composer + 12) + 'px';
+    below.style.bottom = composer + 12 + 'px';
   }
 
   // The message box grows with its text up to a share of the window, then scrolls (#14).
@@ -145,7 +156,7 @@
     var height = Math.min(Math.max(min, wanted), max);
     input.style.height = height + 'px';
     input.style.overflowY = wanted > max ? 'auto' : 'hidden';
-    $('composer').style.height = pageScrolls() ? '' : (height + 22) + 'px';
+    $('composer').style.height = pageScrolls() ? '' : height + 22 + 'px';
     layoutChat();
     if (wasNearBottom && !pageScrolls()) setScrollTop(scrollState().height);
   }
@@ -185,8 +196,7 @@
       preview = el('span', 'conv-preview', (c.last.from === me && !self ? 'You: ' : '') + c.last.body.replace(/\s+/g, ' '));
       var previewDir = U.textDirection(c.last.body);
       if (previewDir) preview.setAttribute('dir', previewDir);
-    }
-    else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
+    } else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
     if (c.unread > 0) {
       // Before the preview, so it floats right of it rather than below it.
       var badge = el('span', 'badge', c.unread > 99 ? '99+' : c.unread);
@@ -196,8 +206,8 @@
     bottom.appendChild(preview);
     main.appendChild(bottom);
     btn.appendChild(main);
-    var label = displayName(c.name) + (self || !known ? '' : (online ? ', online' : ', offline')) +
-      (c.unread ? ', ' + c.unread + ' unread' : '');
+    var label =
+      displayName(c.name) + (self || !known ? '' : online ? ', online' : ', offline') + (c.unread ? ', ' + c.unread + ' unread' : '');
     btn.setAttribute('aria-label', label);
     li.appendChild(btn);
     return li;
@@ -311,7 +321,12 @@
     if (c.loadingOlder) items.push({ key: 'top', sig: 'loading', kind: 'note', text: 'Loading older messages\u2026' });
     else if (c.loaded && c.hasMore) items.push({ key: 'top', sig: 'more', kind: 'older' });
     else if (c.loaded && c.msgs.length) {
-      items.push({ key: 'top', sig: 'start ' + current, kind: 'note', text: current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.' });
+      items.push({
+        key: 'top',
+        sig: 'start ' + current,
+        kind: 'note',
+        text: current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'
+      });
     }
     var lastDay = null;
     for (var i = 0; i < c.msgs.length; i++) {
@@ -319,7 +334,12 @@
       var when = T.parseTime(m.sent_at);
       if (when && (!lastDay || !T.sameDay(lastDay, when))) {
         var day = T.dayText(when);
-        items.push({ key: 'day ' + when.getFullYear() + '-' + (when.getMonth() + 1) + '-' + when.getDate(), sig: day, kind: 'day', text: day });
+        items.push({
+          key: 'day ' + when.getFullYear() + '-' + (when.getMonth() + 1) + '-' + when.getDate(),
+          sig: day,
+          kind: 'day',
+          text: day
+        });
         lastDay = when;
       }
       items.push({ key: 'm' + m.id, sig: '', kind: 'message', message: m });
@@ -329,7 +349,12 @@
       var p = S.outbox[j];
       if (p.to !== current) continue;
       pendingHere++;
-      items.push({ key: 'p' + p.client_id, sig: p.state + ' ' + (p.attempts > 0 ? 1 : 0) + ' ' + (p.error || ''), kind: 'pending', pending: p });
+      items.push({
+        key: 'p' + p.client_id,
+        sig: p.state + ' ' + (p.attempts > 0 ? 1 : 0) + ' ' + (p.error || ''),
+        kind: 'pending',
+        pending: p
+      });
     }
     if (c.loading) items.push({ key: 'end', sig: 'loading', kind: 'note', text: 'Loading messages\u2026' });
     else if (c.loadError) items.push({ key: 'end', sig: 'error ' + c.loadError, kind: 'error', text: c.loadError });
@@ -341,9 +366,12 @@
     var current = S.current;
     var me = S.session.username;
     switch (item.kind) {
-      case 'message': return messageNode(item.message, item.message.from === me, null);
-      case 'pending': return messageNode({ body: item.pending.body }, true, item.pending);
-      case 'older': return actionButton('link history-more', 'Load older messages', 'older');
+      case 'message':
+        return messageNode(item.message, item.message.from === me, null);
+      case 'pending':
+        return messageNode({ body: item.pending.body }, true, item.pending);
+      case 'older':
+        return actionButton('link history-more', 'Load older messages', 'older');
       case 'day':
         var sep = el('div', 'day');
         sep.appendChild(el('span', null, item.text));
@@ -356,11 +384,18 @@
       case 'empty':
         var empty = el('div', 'chat-empty');
         empty.appendChild(el('p', 'chat-empty-title', current === me ? 'No notes yet' : 'No messages yet'));
-        empty.appendChild(el('p', null, current === me
-          ? 'Write something below. Notes to self appear on every device you are logged in on.'
-          : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'));
+        empty.appendChild(
+          el(
+            'p',
+            null,
+            current === me
+              ? 'Write something below. Notes to self appear on every device you are logged in on.'
+              : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
+          )
+        );
         return empty;
-      default: return el('div', 'history-note', item.text);
+      default:
+        return el('div', 'history-note', item.text);
     }
   }
 
@@ -432,7 +467,10 @@
     setText($('notice-text'), text);
     show($('notice'), true);
     if (noticeTimer) clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(function () { noticeTimer = null; show($('notice'), false); }, cfg.NOTICE_MS);
+    noticeTimer = setTimeout(function () {
+      noticeTimer = null;
+      show($('notice'), false);
+    }, cfg.NOTICE_MS);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -544,7 +582,9 @@
     D.focus($('confirm-cancel')); // the safe answer is the one Enter gives
   }
 
-  function isConfirmOpen() { return !D.hasClass($('confirm'), 'hidden'); }
+  function isConfirmOpen() {
+    return !D.hasClass($('confirm'), 'hidden');
+  }
 
   function answerConfirm(yes) {
     var onYes = asking.onYes;
@@ -557,13 +597,28 @@
   }
 
   C.views = {
-    isNearBottom: isNearBottom, scrollTop: scrollTop, pageScrolls: pageScrolls,
-    initial: initial, showConnState: showConnState, layoutChat: layoutChat, fitComposer: fitComposer,
-    renderConversationList: renderConversationList, updateTitle: updateTitle,
-    renderChatHead: renderChatHead, renderChat: renderChat, renderAll: renderAll,
-    notify: notify, openConversation: openConversation, closeConversation: closeConversation,
-    scrollToNewest: scrollToNewest, saveView: saveView, loadView: loadView, keepDraft: keepDraft,
-    setComposerDirection: setComposerDirection, confirmInPage: confirmInPage,
-    isConfirmOpen: isConfirmOpen, answerConfirm: answerConfirm
+    isNearBottom: isNearBottom,
+    scrollTop: scrollTop,
+    pageScrolls: pageScrolls,
+    initial: initial,
+    showConnState: showConnState,
+    layoutChat: layoutChat,
+    fitComposer: fitComposer,
+    renderConversationList: renderConversationList,
+    updateTitle: updateTitle,
+    renderChatHead: renderChatHead,
+    renderChat: renderChat,
+    renderAll: renderAll,
+    notify: notify,
+    openConversation: openConversation,
+    closeConversation: closeConversation,
+    scrollToNewest: scrollToNewest,
+    saveView: saveView,
+    loadView: loadView,
+    keepDraft: keepDraft,
+    setComposerDirection: setComposerDirection,
+    confirmInPage: confirmInPage,
+    isConfirmOpen: isConfirmOpen,
+    answerConfirm: answerConfirm
   };
-}(window));
+})(window);

@@ -66,7 +66,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'reset-password': {
     args: 'NAME',
-    help: "Set a new password (prompt or stdin). Every device of the user is logged out.",
+    help: 'Set a new password (prompt or stdin). Every device of the user is logged out.',
     async run({ store, config, out }, args) {
       const name = arg(args, 0, 'NAME');
       await findUserOrThrow({ store }, name); // fail before asking for a password

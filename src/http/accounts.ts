@@ -1,6 +1,16 @@
 // Accounts and devices: POST /users, POST /sessions, DELETE /sessions/current, GET /devices,
 // DELETE /devices?except=current, DELETE /devices/:id.
-import { createUser, DEVICE_NAME_MAX, listDevices, logIn, normalizeUsername, PASSWORD_MAX, PASSWORD_MIN, revokeDevice, revokeAllDevices } from '../auth';
+import {
+  createUser,
+  DEVICE_NAME_MAX,
+  listDevices,
+  logIn,
+  normalizeUsername,
+  PASSWORD_MAX,
+  PASSWORD_MIN,
+  revokeDevice,
+  revokeAllDevices,
+} from '../auth';
 import type { Core } from '../core';
 import { formatCursor } from '../cursor';
 import { Errors } from '../errors';
@@ -46,24 +56,37 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
     };
   });
 
-  router.delete('/sessions/current', authed(async (ctx, device) => {
-    await revokeDevice(core, device, device.id);
-    ctx.status = 204;
-  }));
+  router.delete(
+    '/sessions/current',
+    authed(async (ctx, device) => {
+      await revokeDevice(core, device, device.id);
+      ctx.status = 204;
+    }),
+  );
 
-  router.get('/devices', authed(async (ctx, device) => {
-    ctx.body = { devices: await listDevices(core, device) };
-  }));
+  router.get(
+    '/devices',
+    authed(async (ctx, device) => {
+      ctx.body = { devices: await listDevices(core, device) };
+    }),
+  );
 
   // Every device but this one (#14). `except=current` is required: a bare DELETE /devices
   // that ended this device too would be one typo away from logging everyone out.
-  router.delete('/devices', authed(async (ctx, device) => {
-    if (optionalString(ctx.query, 'except') !== 'current') throw Errors.invalidRequest('except', 'must be "current" (every device but this one)');
-    ctx.body = { revoked: await revokeAllDevices(core, { id: device.userId }, device.id) };
-  }));
+  router.delete(
+    '/devices',
+    authed(async (ctx, device) => {
+      if (optionalString(ctx.query, 'except') !== 'current')
+        throw Errors.invalidRequest('except', 'must be "current" (every device but this one)');
+      ctx.body = { revoked: await revokeAllDevices(core, { id: device.userId }, device.id) };
+    }),
+  );
 
-  router.delete('/devices/:id', authed(async (ctx, device) => {
-    await revokeDevice(core, device, ctx.params.id ?? '');
-    ctx.status = 204;
-  }));
+  router.delete(
+    '/devices/:id',
+    authed(async (ctx, device) => {
+      await revokeDevice(core, device, ctx.params.id ?? '');
+      ctx.status = 204;
+    }),
+  );
 }

@@ -46,7 +46,7 @@ const HEADER_NAMES = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:[ \t]*,[ \t]*[A-Za-z0-9!#$%
  * with no request headers to read, `*` or the first configured origin.
  */
 export function fixedOrigin(configured: string): string {
-  return configured === '*' ? '*' : (configured.split(',')[0]?.trim() || 'null');
+  return configured === '*' ? '*' : configured.split(',')[0]?.trim() || 'null';
 }
 
 /** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method); passes on the rest. */

@@ -52,7 +52,14 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
   const { record, logger } = deps;
   const originFor = allowOrigin(deps.corsOrigin);
 
-  function answer(req: IncomingMessage, res: ServerResponse, status: number, body: string, extra: Readonly<Record<string, string>>, isPoll = true): void {
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: string,
+    extra: Readonly<Record<string, string>>,
+    isPoll = true,
+  ): void {
     if (res.destroyed) return; // the client went away: nothing to write to
     const o = originFor(req.headers.origin);
     const headers: Record<string, string | number> = {
@@ -73,7 +80,14 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     res.end(body);
   }
 
-  function fail(req: IncomingMessage, res: ServerResponse, route: string, device: DeviceAuth | undefined, started: bigint, err: unknown): void {
+  function fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    device: DeviceAuth | undefined,
+    started: bigint,
+    err: unknown,
+  ): void {
     let e = isAppError(err) ? err : toAppError(err, deps.bodyLimitBytes);
     if (!e) {
       logger.error({ err: errorFields(err), method: req.method, route }, 'unexpected error');
@@ -95,7 +109,8 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
   function sendLane(req: IncomingMessage, res: ServerResponse, token: string): boolean {
     const h = req.headers;
     const length = Number(h['content-length']);
-    if (!PLAIN_JSON.test(h['content-type'] ?? '') || h['transfer-encoding'] !== undefined || h['x-http-method-override'] !== undefined) return false;
+    if (!PLAIN_JSON.test(h['content-type'] ?? '') || h['transfer-encoding'] !== undefined || h['x-http-method-override'] !== undefined)
+      return false;
     if (h['content-encoding'] !== undefined && h['content-encoding'] !== 'identity') return false;
     if (!Number.isInteger(length) || length <= 0 || length > deps.bodyLimitBytes) return false;
     const started = process.hrtime.bigint();
@@ -151,7 +166,15 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
       if (a.outcome === 'revoked') {
         const e = Errors.unauthorized(REVOKED_WHILE_HELD);
         answer(req, res, e.status, JSON.stringify(e.toJSON()), e.headers);
-        record({ method: 'GET', route: '/poll', status: e.status, seconds: secondsSince(started), device, pollOutcome: a.outcome, errorCode: e.code });
+        record({
+          method: 'GET',
+          route: '/poll',
+          status: e.status,
+          seconds: secondsSince(started),
+          device,
+          pollOutcome: a.outcome,
+          errorCode: e.code,
+        });
         return;
       }
       answer(req, res, 200, pollBody(a), NO_HEADERS);

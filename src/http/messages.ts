@@ -20,32 +20,44 @@ export async function sendFromBody(core: Core, device: DeviceAuth, parsed: unkno
 }
 
 export function messageRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
-  router.post('/messages', authed(async (ctx, device) => {
-    const out = await sendFromBody(core, device, ctx.request.body);
-    ctx.status = out.created ? 201 : 200;
-    ctx.body = { message: out.message };
-  }));
+  router.post(
+    '/messages',
+    authed(async (ctx, device) => {
+      const out = await sendFromBody(core, device, ctx.request.body);
+      ctx.status = out.created ? 201 : 200;
+      ctx.body = { message: out.message };
+    }),
+  );
 
-  router.get('/messages', authed(async (ctx, device) => {
-    const q = ctx.query;
-    const withUser = requiredString(q, 'with', { min: 1 });
-    const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
-    const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
-    if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
-    const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-    ctx.body = await history(core, device, { with: withUser, before, after, limit });
-  }));
+  router.get(
+    '/messages',
+    authed(async (ctx, device) => {
+      const q = ctx.query;
+      const withUser = requiredString(q, 'with', { min: 1 });
+      const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
+      const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
+      if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
+      const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
+      ctx.body = await history(core, device, { with: withUser, before, after, limit });
+    }),
+  );
 
-  router.get('/conversations', authed(async (ctx, device) => {
-    ctx.body = { conversations: await listConversations(core, device) };
-  }));
+  router.get(
+    '/conversations',
+    authed(async (ctx, device) => {
+      ctx.body = { conversations: await listConversations(core, device) };
+    }),
+  );
 
-  router.post('/read', authed(async (ctx, device) => {
-    const f = asFields(ctx.request.body);
-    const withUser = requiredString(f, 'with', { min: 1 });
-    const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
-    if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
-    await markRead(core, device, withUser, upTo);
-    ctx.status = 204;
-  }));
+  router.post(
+    '/read',
+    authed(async (ctx, device) => {
+      const f = asFields(ctx.request.body);
+      const withUser = requiredString(f, 'with', { min: 1 });
+      const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
+      if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
+      await markRead(core, device, withUser, upTo);
+      ctx.status = 204;
+    }),
+  );
 }

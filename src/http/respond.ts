@@ -52,8 +52,13 @@ function wrapJsonp(ctx: Context, callback: string): void {
     json = body; // prebuilt JSON text (poll answers); only ever sent with status 200
   } else if (typeof body === 'string') {
     json = JSON.stringify(status === 200 ? { text: body } : { text: body, status });
-  } else if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body) && typeof (body as { pipe?: unknown }).pipe !== 'function') {
-    json = JSON.stringify(status === 200 ? body : { ...(body as object), status });
+  } else if (
+    body !== null &&
+    typeof body === 'object' &&
+    !Buffer.isBuffer(body) &&
+    typeof (body as { pipe?: unknown }).pipe !== 'function'
+  ) {
+    json = JSON.stringify(status === 200 ? body : { ...body, status });
   } else if (body === null || body === undefined) {
     json = JSON.stringify({ status });
   } else {

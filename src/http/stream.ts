@@ -42,17 +42,23 @@ export function onClientGone(req: IncomingMessage, res: ServerResponse): (cancel
 export function streamRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   const { config } = core;
 
-  router.get('/poll', authed(async (ctx, device) => {
-    const answer = await poll(core, device, pollRequest(ctx.query, config), onClientGone(ctx.req, ctx.res));
-    ctx.state.pollOutcome = answer.outcome;
-    if (answer.outcome === 'revoked') throw Errors.unauthorized(REVOKED_WHILE_HELD);
-    ctx.type = 'application/json; charset=utf-8';
-    ctx.body = pollBody(answer);
-  }));
+  router.get(
+    '/poll',
+    authed(async (ctx, device) => {
+      const answer = await poll(core, device, pollRequest(ctx.query, config), onClientGone(ctx.req, ctx.res));
+      ctx.state.pollOutcome = answer.outcome;
+      if (answer.outcome === 'revoked') throw Errors.unauthorized(REVOKED_WHILE_HELD);
+      ctx.type = 'application/json; charset=utf-8';
+      ctx.body = pollBody(answer);
+    }),
+  );
 
-  router.get('/presence', authed((ctx, device) => {
-    ctx.body = { online: core.presence.onlineUsers() };
-  }));
+  router.get(
+    '/presence',
+    authed((ctx, device) => {
+      ctx.body = { online: core.presence.onlineUsers() };
+    }),
+  );
 }
 
 export const REVOKED_WHILE_HELD = 'this device was logged out or revoked';

@@ -81,7 +81,11 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.waitForSelector('#auth:not(.hidden)');
     assert.match((await page.textContent('#auth-info')) ?? '', /logged out/);
     assert.equal(await page.evaluate(() => localStorage.getItem('chat.session')), null, 'the token is forgotten');
-    await eventually(async () => assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 401), DELIVERY_MS, 'the server revoked the token');
+    await eventually(
+      async () => assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 401),
+      DELIVERY_MS,
+      'the server revoked the token',
+    );
 
     await page.fill('#login-username', 'carol');
     await page.fill('#login-password', 'not the password');
@@ -126,13 +130,27 @@ describe('chat page in Chromium (issue 4)', function () {
     await eventually(async () => assert.deepEqual([...(await shownTexts(bob))].sort(), [...expected].sort()), DELIVERY_MS, 'bob has all');
     const order = await shownMessages(bob);
     const ids = order.map((m) => m.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'shown in id order');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'shown in id order',
+    );
     const texts = order.map((m) => m.text);
     await waitForTexts(alice1, texts, DELIVERY_MS, 'alice1');
     await waitForTexts(alice2, texts, DELIVERY_MS, 'alice2');
-    assert.deepEqual((await shownMessages(alice1)).map((m) => m.id), ids);
-    assert.deepEqual((await shownMessages(alice2)).map((m) => m.id), ids);
-    assert.deepEqual((await shownMessages(alice1)).map((m) => m.mine), order.map((m) => !m.mine), 'sides as seen by alice');
+    assert.deepEqual(
+      (await shownMessages(alice1)).map((m) => m.id),
+      ids,
+    );
+    assert.deepEqual(
+      (await shownMessages(alice2)).map((m) => m.id),
+      ids,
+    );
+    assert.deepEqual(
+      (await shownMessages(alice1)).map((m) => m.mine),
+      order.map((m) => !m.mine),
+      'sides as seen by alice',
+    );
 
     // Notes to self reach the user's other device and nobody else.
     await openConversation(alice1, 'alice');
@@ -205,7 +223,11 @@ describe('chat page in Chromium (issue 4)', function () {
     // A new message is unread again on the device that is not looking, not on the one that is.
     assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'fred', body: 'four' }, ginaToken)).status, 201);
     await waitForTexts(fred1, ['one', 'two', 'three', 'four']);
-    await eventually(async () => assert.equal(await unreadBadge(fred2, 'gina'), null), DELIVERY_MS, 'read on fred1, so not unread on fred2');
+    await eventually(
+      async () => assert.equal(await unreadBadge(fred2, 'gina'), null),
+      DELIVERY_MS,
+      'read on fred1, so not unread on fred2',
+    );
     assert.equal(await unreadBadge(fred1, 'gina'), null);
   });
 
@@ -229,7 +251,10 @@ describe('chat page in Chromium (issue 4)', function () {
     // Right-to-left text gets its direction from its own letters.
     assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'hank', body: '\u05e9\u05dc\u05d5\u05dd!' }, ivyToken)).status, 201);
     await waitForTexts(page, [evil, '\u05e9\u05dc\u05d5\u05dd!']);
-    const direction = await page.$$eval('#messages .msg .text', (ts) => (globalThis as any).getComputedStyle(ts[ts.length - 1]).direction as string);
+    const direction = await page.$$eval(
+      '#messages .msg .text',
+      (ts) => (globalThis as any).getComputedStyle(ts[ts.length - 1]).direction as string,
+    );
     assert.equal(direction, 'rtl');
   });
 
@@ -289,7 +314,11 @@ describe('chat page in Chromium (issue 4)', function () {
     // A send the server refuses is marked as not sent, with Retry.
     await jack.route('**/messages', (route) =>
       route.request().method() === 'POST'
-        ? route.fulfill({ status: 413, contentType: 'application/json', body: '{"error":{"code":"payload_too_large","message":"too large"}}' })
+        ? route.fulfill({
+            status: 413,
+            contentType: 'application/json',
+            body: '{"error":{"code":"payload_too_large","message":"too large"}}',
+          })
         : route.continue(),
     );
     await send(jack, 'refused for now');
@@ -315,7 +344,11 @@ describe('chat page in Chromium (issue 4)', function () {
     await row.locator('button').click();
     assert.equal(await row.locator('button').textContent(), 'Confirm revoke', 'revoking asks for a second click');
     await row.locator('button').click();
-    await eventually(async () => assert.equal(await laptop.locator('#device-list .device', { hasText: 'Lost kiosk' }).count(), 0), DELIVERY_MS, 'gone from the list');
+    await eventually(
+      async () => assert.equal(await laptop.locator('#device-list .device', { hasText: 'Lost kiosk' }).count(), 0),
+      DELIVERY_MS,
+      'gone from the list',
+    );
 
     await kiosk.waitForSelector('#auth:not(.hidden)', { timeout: DELIVERY_MS });
     assert.match((await kiosk.textContent('#auth-error')) ?? '', /logged out, or revoked/);
@@ -336,20 +369,39 @@ describe('chat page in Chromium (issue 4)', function () {
       if (route.request().method() !== 'POST') return route.continue();
       const body = JSON.parse(route.request().postData() ?? '{}').body;
       return body === 'first'
-        ? route.fulfill({ status: 413, contentType: 'application/json', body: '{"error":{"code":"payload_too_large","message":"too large"}}' })
-        : route.fulfill({ status: 503, contentType: 'application/json', headers: { 'Retry-After': '2' }, body: '{"error":{"code":"overloaded","message":"busy"}}' });
+        ? route.fulfill({
+            status: 413,
+            contentType: 'application/json',
+            body: '{"error":{"code":"payload_too_large","message":"too large"}}',
+          })
+        : route.fulfill({
+            status: 503,
+            contentType: 'application/json',
+            headers: { 'Retry-After': '2' },
+            body: '{"error":{"code":"overloaded","message":"busy"}}',
+          });
     });
     await send(page, 'first');
     await page.waitForSelector('#messages .msg.failed', { timeout: DELIVERY_MS });
     assert.match((await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '', /not sent/);
     await send(page, 'second');
-    await page.waitForFunction(() => /retrying/.test(document.getElementById('messages')!.textContent ?? ''), undefined, { timeout: DELIVERY_MS });
+    await page.waitForFunction(() => /retrying/.test(document.getElementById('messages')!.textContent ?? ''), undefined, {
+      timeout: DELIVERY_MS,
+    });
     await page.unroute('**/messages');
     await page.click('#messages .msg.failed [data-action="retry"]');
-    assert.doesNotMatch((await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '', /not sent/, 'the list no longer says "not sent"');
+    assert.doesNotMatch(
+      (await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '',
+      /not sent/,
+      'the list no longer says "not sent"',
+    );
     await waitForTexts(page, ['first', 'second'], 10000, 'opal');
     const history = await apiCall(server.url, 'GET', '/messages?with=piet', undefined, await apiLogin(server.url, 'opal'));
-    assert.deepEqual(history.body.messages.map((m: { body: string }) => m.body), ['first', 'second'], 'stored in the order written');
+    assert.deepEqual(
+      history.body.messages.map((m: { body: string }) => m.body),
+      ['first', 'second'],
+      'stored in the order written',
+    );
   });
 
   it('keeps a draft when another conversation is opened beside it', async () => {
@@ -382,7 +434,10 @@ describe('chat page in Chromium (issue 4)', function () {
     const head = await page.locator('.side-head').boundingBox();
     for (const id of ['#devices-btn', '#logout-btn', '#me-name']) {
       const b = await page.locator(id).boundingBox();
-      assert.ok(head && b && b.y >= head.y && b.y + b.height <= head.y + head.height, `${id} stays in the header row: ${JSON.stringify(b)}`);
+      assert.ok(
+        head && b && b.y >= head.y && b.y + b.height <= head.y + head.height,
+        `${id} stays in the header row: ${JSON.stringify(b)}`,
+      );
     }
     assert.equal(await page.getAttribute('#me-name', 'title'), long, 'the whole name is one hover away');
   });
@@ -406,7 +461,11 @@ describe('chat page in Chromium (issue 4)', function () {
     await page.keyboard.press('Escape');
     await page.waitForSelector('#sidebar', { state: 'visible' });
     assert.equal(await page.isVisible('#chat'), false);
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-name')), 'ned', 'back on the conversation it came from');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('data-name')),
+      'ned',
+      'back on the conversation it came from',
+    );
     // The Devices dialog keeps the keyboard inside while it is open.
     await page.click('#devices-btn');
     await page.waitForSelector('#device-list .device');
@@ -431,7 +490,7 @@ describe('chat page in Chromium (issue 4)', function () {
     await eventually(async () => assert.match((await page.textContent('#notice')) ?? '', /not a valid username/));
   });
 
-  it('shows times in the viewer\'s local time', async () => {
+  it("shows times in the viewer's local time", async () => {
     await createUser(server.url, 'uma');
     const token = await apiLogin(server.url, 'uma');
     const sent = await apiCall(server.url, 'POST', '/messages', { to: 'uma', body: 'what time is it?' }, token);
@@ -455,7 +514,9 @@ describe('chat page in Chromium (issue 4)', function () {
     tabs.push(t);
     t.page.on('pageerror', (err) => t.errors.push(err.message));
     // As in some privacy modes and kiosk lock-downs: touching localStorage throws.
-    await context.addInitScript(`Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`);
+    await context.addInitScript(
+      `Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`,
+    );
     await t.page.goto(server.url + '/');
     assert.match((await t.page.textContent('#auth-info')) ?? '', /log in again after reloading/);
     await logIn(t.page, 'walt', 'Locked-down kiosk');

@@ -167,7 +167,13 @@ export async function connState(page: Page): Promise<string> {
 export async function onScreen(page: Page, selector: string): Promise<{ ok: boolean; box: unknown }> {
   const box = await page.locator(selector).boundingBox();
   const vp = page.viewportSize()!;
-  const ok = !!box && (await page.isVisible(selector)) && box.x >= 0 && box.y >= 0 && box.x + box.width <= vp.width + 0.5 && box.y + box.height <= vp.height + 0.5;
+  const ok =
+    !!box &&
+    (await page.isVisible(selector)) &&
+    box.x >= 0 &&
+    box.y >= 0 &&
+    box.x + box.width <= vp.width + 0.5 &&
+    box.y + box.height <= vp.height + 0.5;
   return { ok, box };
 }
 

@@ -111,7 +111,10 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
     await send(page, 'hi proto');
     await waitForTexts(page, ['hello from proto', 'hi proto']);
     const history = await apiCall(server.url, 'GET', '/messages?with=zoe', undefined, proto);
-    assert.deepEqual(history.body.messages.map((m: { body: string }) => m.body), ['hello from proto', 'hi proto']);
+    assert.deepEqual(
+      history.body.messages.map((m: { body: string }) => m.body),
+      ['hello from proto', 'hi proto'],
+    );
   });
 
   it('works for a user who is called __proto__ or constructor: notes to self, sending, unread counts (#13)', async () => {
@@ -123,7 +126,10 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
     await logIn(ctorTab, CTOR, 'Laptop');
 
     // Notes to self: the conversation named after the user.
-    for (const [page, me] of [[protoTab, PROTO], [ctorTab, CTOR]] as const) {
+    for (const [page, me] of [
+      [protoTab, PROTO],
+      [ctorTab, CTOR],
+    ] as const) {
       await openConversation(page, me);
       assert.equal(await page.textContent('#chat-name'), 'Notes to self');
       assert.equal(await page.inputValue('#composer-input'), '');
@@ -134,7 +140,11 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
     // One writes to the other: the conversation appears with its count, then is read.
     await openConversation(protoTab, CTOR);
     await send(protoTab, 'from proto to ctor');
-    await eventually(async () => assert.equal(await unreadBadge(ctorTab, PROTO), '1'), DELIVERY_MS, 'constructor sees 1 unread from __proto__');
+    await eventually(
+      async () => assert.equal(await unreadBadge(ctorTab, PROTO), '1'),
+      DELIVERY_MS,
+      'constructor sees 1 unread from __proto__',
+    );
     assert.equal(await ctorTab.getAttribute(`.conv[data-name="${PROTO}"] .dot`, 'title'), 'Online', '__proto__ polls, so is online');
     await openConversation(ctorTab, PROTO);
     await waitForTexts(ctorTab, ['from proto to ctor']);

@@ -178,7 +178,10 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
     assert.match((await page.textContent('#conn-text')) ?? '', /^Can.t reach the chat server$/);
     const row = (await page.locator('.conn-row').boundingBox())!;
     const retryButton = (await page.locator('#conn-retry').boundingBox())!;
-    assert.ok(retryButton.x + retryButton.width <= row.x + row.width, `"Retry now" fits beside it: ${JSON.stringify(retryButton)} in ${JSON.stringify(row)}`);
+    assert.ok(
+      retryButton.x + retryButton.width <= row.x + row.width,
+      `"Retry now" fits beside it: ${JSON.stringify(retryButton)} in ${JSON.stringify(row)}`,
+    );
     assert.match((await page.textContent('#banner')) ?? '', /Can.t reach the chat server\. What you write is kept/);
     assert.doesNotMatch((await page.textContent('#app')) ?? '', /offline/i, 'the browser is online: nothing says "offline"');
     // Long enough for the heavy requests' back-off to grow past 15 s (1, 2, 4, 8, 16 s ...).

@@ -120,13 +120,21 @@ describe('who the page shows online (#14)', function () {
     // seconds, is shown online again within seconds, not at the next 15 s look.
     const { port, dbPath } = server;
     await server.stop('SIGTERM');
-    await eventually(async () => assert.match(await connState(bTab.page), /conn-(reconnecting|unreachable)/), 8000, 'b sees the server gone');
+    await eventually(
+      async () => assert.match(await connState(bTab.page), /conn-(reconnecting|unreachable)/),
+      8000,
+      'b sees the server gone',
+    );
     assert.equal(await onlineDots(bTab.page), 0);
     assert.equal((await shownPresence(bTab.page, a)).status, '');
     await sleep(3000);
     server = await startServer({ port, dbPath });
     const upAt = Date.now();
-    await eventually(async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Online'), 12000, `${a} online again after the restart`);
+    await eventually(
+      async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Online'),
+      12000,
+      `${a} online again after the restart`,
+    );
     assert.ok(Date.now() - upAt < 10000, `shown ${Date.now() - upAt} ms after the restart`);
     assert.match(await connState(aTab.page), /conn-connected/);
   });
@@ -146,7 +154,11 @@ describe('who the page shows online (#14)', function () {
 
     await aTab.page.click('#logout-btn');
     await aTab.page.waitForSelector('#auth:not(.hidden)');
-    await eventually(async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Offline'), 6000, `${a} offline after logging out`);
+    await eventually(
+      async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Offline'),
+      6000,
+      `${a} offline after logging out`,
+    );
 
     await logIn(aTab.page, a, 'Kiosk again');
     await eventually(async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Online'), 8000, `${a} online again`);
@@ -155,6 +167,10 @@ describe('who the page shows online (#14)', function () {
     const kiosk = (devices.body.devices as Array<{ id: string; name: string }>).find((d) => d.name === 'Kiosk again')!;
     assert.equal((await apiCall(server.url, 'DELETE', `/devices/${kiosk.id}`, undefined, other)).status, 204);
     await aTab.page.waitForSelector('#auth:not(.hidden)', { timeout: 5000 });
-    await eventually(async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Offline'), 6000, `${a} offline after the revocation`);
+    await eventually(
+      async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Offline'),
+      6000,
+      `${a} offline after the revocation`,
+    );
   });
 });

@@ -79,7 +79,11 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
 
     const { port, dbPath } = server;
     await server.stop('SIGTERM');
-    await eventually(async () => assert.match(await connState(olga), /conn-(reconnecting|offline)/), RECOVERY_MS, 'olga sees the connection is lost');
+    await eventually(
+      async () => assert.match(await connState(olga), /conn-(reconnecting|offline)/),
+      RECOVERY_MS,
+      'olga sees the connection is lost',
+    );
     assert.equal(await olga.isVisible('#banner'), true, 'a banner says so in the chat');
     await send(olga, 'written while the server was down');
     assert.equal(await olga.locator('#messages .msg.queued, #messages .msg.sending').count(), 1, 'kept as sending');
@@ -95,9 +99,16 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await eventually(async () => assert.match(await connState(olga), /conn-connected/), RECOVERY_MS, 'olga connected again');
 
     const truth = await serverHistory(await apiLogin(server.url, 'olga'), 'pete');
-    assert.deepEqual(truth.map((m) => m.text), expected, 'the server stored each message once');
+    assert.deepEqual(
+      truth.map((m) => m.text),
+      expected,
+      'the server stored each message once',
+    );
     for (const page of [olga, pete]) {
-      assert.deepEqual((await shownMessages(page)).map((m) => ({ id: m.id, text: m.text })), truth);
+      assert.deepEqual(
+        (await shownMessages(page)).map((m) => ({ id: m.id, text: m.text })),
+        truth,
+      );
     }
   });
 
@@ -109,7 +120,11 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await openConversation(sara, 'tomas');
     const { port, dbPath } = server;
     await server.stop('SIGTERM');
-    await eventually(async () => assert.match(await connState(sara), /conn-(reconnecting|offline)/), RECOVERY_MS, 'sara sees the connection is lost');
+    await eventually(
+      async () => assert.match(await connState(sara), /conn-(reconnecting|offline)/),
+      RECOVERY_MS,
+      'sara sees the connection is lost',
+    );
     await send(sara, 'written during the outage');
     // Long enough for the send's own back-off to grow to several seconds (1, 2, 4 s ...).
     await new Promise((r) => setTimeout(r, 8000));
@@ -147,11 +162,17 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await waitForTexts(quinn, expected, RECOVERY_MS, 'quinn');
     await waitForTexts(rosa, expected, RECOVERY_MS, 'rosa');
     const truth = await serverHistory(await apiLogin(server.url, 'rosa'), 'quinn');
-    assert.deepEqual(truth.map((m) => m.text), expected);
-    assert.deepEqual((await shownMessages(quinn)).map((m) => m.id), truth.map((m) => m.id));
+    assert.deepEqual(
+      truth.map((m) => m.text),
+      expected,
+    );
+    assert.deepEqual(
+      (await shownMessages(quinn)).map((m) => m.id),
+      truth.map((m) => m.id),
+    );
   });
 
-  it('starts again from the server\'s stored cursor when its cursor is refused (400 invalid_cursor)', async () => {
+  it("starts again from the server's stored cursor when its cursor is refused (400 invalid_cursor)", async () => {
     await createUser(server.url, 'sven');
     await createUser(server.url, 'tina');
     const tinaToken = await apiLogin(server.url, 'tina');
@@ -198,7 +219,12 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
       if (answer === 'pass') return route.continue();
       return route.fulfill(
         answer === 'retry-after-3'
-          ? { status: 503, headers: { 'Retry-After': '3' }, contentType: 'application/json', body: '{"error":{"code":"overloaded","message":"busy"}}' }
+          ? {
+              status: 503,
+              headers: { 'Retry-After': '3' },
+              contentType: 'application/json',
+              body: '{"error":{"code":"overloaded","message":"busy"}}',
+            }
           : { status: 500, contentType: 'application/json', body: '{"error":{"code":"internal_error","message":"boom"}}' },
       );
     });

@@ -80,7 +80,8 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
   for (const size of ['desktop', 'phone'] as const) {
     it(`lays out right-to-left paragraphs right to left, from their first letter, on a ${size} screen (#14)`, async () => {
       const { me, peer, peerToken } = await pair();
-      const sentence = '\u05e9\u05dc\u05d5\u05dd, \u05de\u05d4 \u05e9\u05dc\u05d5\u05de\u05da \u05d4\u05d9\u05d5\u05dd? \u05d6\u05d5 \u05d4\u05d5\u05d3\u05e2\u05d4 \u05d0\u05e8\u05d5\u05db\u05d4 \u05e9\u05e0\u05e9\u05d1\u05e8\u05ea \u05dc\u05db\u05de\u05d4 \u05e9\u05d5\u05e8\u05d5\u05ea \u05e2\u05dc \u05de\u05e1\u05da \u05e6\u05e8 \u05e9\u05dc \u05d8\u05dc\u05e4\u05d5\u05df. ';
+      const sentence =
+        '\u05e9\u05dc\u05d5\u05dd, \u05de\u05d4 \u05e9\u05dc\u05d5\u05de\u05da \u05d4\u05d9\u05d5\u05dd? \u05d6\u05d5 \u05d4\u05d5\u05d3\u05e2\u05d4 \u05d0\u05e8\u05d5\u05db\u05d4 \u05e9\u05e0\u05e9\u05d1\u05e8\u05ea \u05dc\u05db\u05de\u05d4 \u05e9\u05d5\u05e8\u05d5\u05ea \u05e2\u05dc \u05de\u05e1\u05da \u05e6\u05e8 \u05e9\u05dc \u05d8\u05dc\u05e4\u05d5\u05df. ';
       const hebrew = sentence.repeat(4) + '\u05e1\u05d5\u05e3';
       const arabic = '42 \u0645\u0631\u062d\u0628\u0627\u060c \u0643\u064a\u0641 \u062d\u0627\u0644\u0643\u061f';
       const mixed = 'Meeting in \u05d7\u05d3\u05e8 3';
@@ -111,7 +112,8 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
         return { ends: Object.values(right), left: box.left, right: box.right };
       });
       assert.ok(lines.ends.length >= 2, `the paragraph wraps (${lines.ends.length} lines)`);
-      for (const end of lines.ends) assert.ok(Math.abs(end - lines.right) < 2, `a line ends at ${end}, not at the right edge ${lines.right}`);
+      for (const end of lines.ends)
+        assert.ok(Math.abs(end - lines.right) < 2, `a line ends at ${end}, not at the right edge ${lines.right}`);
       // What is typed follows its own direction too.
       await page.fill('#composer-input', '\u0645\u0631\u062d\u0628\u0627');
       await page.dispatchEvent('#composer-input', 'input');
@@ -128,7 +130,8 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
       const { page } = await tab(size);
       await logIn(page, me, size);
       await openConversation(page, peer);
-      const box = () => page.$eval('#composer-input', (t: any) => ({ height: t.offsetHeight, client: t.clientHeight, scroll: t.scrollHeight }));
+      const box = () =>
+        page.$eval('#composer-input', (t: any) => ({ height: t.offsetHeight, client: t.clientHeight, scroll: t.scrollHeight }));
       const startHeight = (await box()).height;
       await page.focus('#composer-input');
       for (let i = 1; i <= 5; i++) {
@@ -144,7 +147,10 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
       }
       const forty = await box();
       const third = SIZES[size].height / 3;
-      assert.ok(forty.height <= third + 2 && forty.height >= third - 30, `about a third of the screen: ${forty.height} of ${SIZES[size].height}`);
+      assert.ok(
+        forty.height <= third + 2 && forty.height >= third - 30,
+        `about a third of the screen: ${forty.height} of ${SIZES[size].height}`,
+      );
       assert.ok(forty.scroll > forty.client, 'then it scrolls');
       for (const sel of ['#composer', '#send-btn']) assert.ok((await onScreen(page, sel)).ok, `${sel} on screen`);
       const pane = (await page.locator('#messages').boundingBox())!;
@@ -203,21 +209,36 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
     const layout = await page.evaluate(() => {
       const m = document.getElementById('messages');
       const s = getComputedStyle(m);
-      return { overflow: s.overflowY, position: s.position, page: document.documentElement.scrollHeight, view: window.innerHeight, top: window.pageYOffset };
+      return {
+        overflow: s.overflowY,
+        position: s.position,
+        page: document.documentElement.scrollHeight,
+        view: window.innerHeight,
+        top: window.pageYOffset,
+      };
     });
     assert.equal(layout.overflow, 'visible', 'no inner scrolling pane');
     assert.equal(layout.position, 'static');
     assert.ok(layout.page > layout.view * 2, `the page is longer than the screen: ${layout.page}`);
     assert.ok(layout.top > 0, 'and it starts scrolled down to the newest message');
-    for (const sel of ['#messages .msg:last-child', '#composer-input', '#send-btn']) assert.ok((await onScreen(page, sel)).ok, `${sel} on screen`);
+    for (const sel of ['#messages .msg:last-child', '#composer-input', '#send-btn'])
+      assert.ok((await onScreen(page, sel)).ok, `${sel} on screen`);
     await say(peerToken, me, 'one more');
     await waitForTexts(page, [...bodies.slice(20), 'one more']);
-    await eventually(async () => assert.ok((await onScreen(page, '#messages .msg:last-child')).ok), DELIVERY_MS, 'the page follows a new message');
+    await eventually(
+      async () => assert.ok((await onScreen(page, '#messages .msg:last-child')).ok),
+      DELIVERY_MS,
+      'the page follows a new message',
+    );
     // Up at the top of the page, older messages load, as they do in the pane.
-    await eventually(async () => {
-      await page.evaluate(() => window.scrollTo(0, 0));
-      assert.deepEqual(await shownTexts(page), [...bodies, 'one more']);
-    }, 15000, 'older history by scrolling the page up');
+    await eventually(
+      async () => {
+        await page.evaluate(() => window.scrollTo(0, 0));
+        assert.deepEqual(await shownTexts(page), [...bodies, 'one more']);
+      },
+      15000,
+      'older history by scrolling the page up',
+    );
     await send(page, 'typed in the page-scroll layout');
     await waitForTexts(page, [...bodies, 'one more', 'typed in the page-scroll layout']);
     // Back to the list: one pane at a time.
@@ -261,7 +282,11 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
     await say(peerToken, me, 'fourth, from them');
     await waitForTexts(page, ['first', 'second', 'third', 'fourth, from them']);
     assert.deepEqual(await stillThere(), new Array(kept).fill(true), 'every node that was there is still the same node');
-    assert.equal(await page.$eval('#messages', (m: any) => m.lastElementChild.textContent.indexOf('fourth') >= 0), true, 'the new one was appended');
+    assert.equal(
+      await page.$eval('#messages', (m: any) => m.lastElementChild.textContent.indexOf('fourth') >= 0),
+      true,
+      'the new one was appended',
+    );
 
     const before = await mark();
     await send(page, 'fifth, from me');

@@ -5,7 +5,19 @@
 // Starts its own server on a temporary database and stops it when done.
 import path from 'node:path';
 import { REPO_ROOT, startServer } from '../support/server';
-import { apiCall, apiLogin, CHROMIUM, createUser, haveChromium, launchBrowser, logIn, openConversation, SIZES, type SizeName, waitForTexts } from './helpers';
+import {
+  apiCall,
+  apiLogin,
+  CHROMIUM,
+  createUser,
+  haveChromium,
+  launchBrowser,
+  logIn,
+  openConversation,
+  SIZES,
+  type SizeName,
+  waitForTexts,
+} from './helpers';
 
 const SHOTS: Array<{ size: SizeName; file: string }> = [
   { size: 'desktop', file: 'screenshot.png' },
@@ -54,7 +66,10 @@ async function main(): Promise<void> {
     const holding = new AbortController();
     for (const u of ['tom', 'lena']) {
       const head = await apiCall(server.url, 'GET', '/poll?timeout=0&limit=1000', undefined, token[u]);
-      fetch(`${server.url}/poll?timeout=50&since=${head.body.cursor}`, { headers: { Authorization: `Bearer ${token[u]}` }, signal: holding.signal }).catch(() => undefined);
+      fetch(`${server.url}/poll?timeout=50&since=${head.body.cursor}`, {
+        headers: { Authorization: `Bearer ${token[u]}` },
+        signal: holding.signal,
+      }).catch(() => undefined);
     }
 
     for (const shot of SHOTS) {
@@ -64,7 +79,10 @@ async function main(): Promise<void> {
       await logIn(page, 'maria', shot.size === 'phone' ? 'Phone' : 'Front desk kiosk');
       await page.waitForSelector('.conv[data-name="lena"] .badge');
       await openConversation(page, 'tom');
-      await waitForTexts(page, chat.map((c) => c[2]));
+      await waitForTexts(
+        page,
+        chat.map((c) => c[2]),
+      );
       await page.fill('#composer-input', 'See you at 10:30');
       await page.dispatchEvent('#composer-input', 'input');
       await page.waitForTimeout(300);

@@ -32,7 +32,7 @@ async function blockDialogs(context: BrowserContext): Promise<void> {
   await context.addInitScript(`window.__confirmCalls = 0; window.confirm = function () { window.__confirmCalls += 1; return false; };`);
 }
 
-describe('reloads, log-outs and a kiosk\'s devices (#14)', function () {
+describe("reloads, log-outs and a kiosk's devices (#14)", function () {
   this.timeout(90000);
   let server: RunningServer;
   let browser: Browser;
@@ -102,7 +102,10 @@ describe('reloads, log-outs and a kiosk\'s devices (#14)', function () {
       await page.click(size === 'phone' ? '#back-btn' : '#logout-btn');
       if (size === 'phone') await page.click('#logout-btn');
       await page.waitForSelector('#auth:not(.hidden)');
-      assert.deepEqual(await page.evaluate(() => Object.keys(window.localStorage).filter((k: string) => k.indexOf('chat.view.') === 0)), []);
+      assert.deepEqual(
+        await page.evaluate(() => Object.keys(window.localStorage).filter((k: string) => k.indexOf('chat.view.') === 0)),
+        [],
+      );
       await logIn(page, me!, 'Kiosk');
       await openConversation(page, cat!);
       assert.equal(await page.inputValue('#composer-input'), '');
@@ -136,7 +139,11 @@ describe('reloads, log-outs and a kiosk\'s devices (#14)', function () {
       await page.waitForSelector('#confirm:not(.hidden)');
       for (let i = 0; i < 4; i++) {
         await page.keyboard.press('Tab');
-        assert.equal(await page.evaluate(() => !!document.activeElement.closest('#confirm')), true, `focus stays in the question (step ${i})`);
+        assert.equal(
+          await page.evaluate(() => !!document.activeElement.closest('#confirm')),
+          true,
+          `focus stays in the question (step ${i})`,
+        );
       }
       await page.keyboard.press('Escape');
       assert.equal(await page.isVisible('#confirm'), false);
@@ -154,7 +161,9 @@ describe('reloads, log-outs and a kiosk\'s devices (#14)', function () {
     const [me] = await users(1);
     // As on a locked-down kiosk: localStorage throws, so every reload is a new log-in.
     const noStorage = async (c: BrowserContext) => {
-      await c.addInitScript(`Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`);
+      await c.addInitScript(
+        `Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`,
+      );
     };
     const t = await tab('kiosk', noStorage);
     const { page } = t;
@@ -170,11 +179,19 @@ describe('reloads, log-outs and a kiosk\'s devices (#14)', function () {
     await page.waitForSelector('#device-list .device.current');
     const rows = () =>
       page.$$eval('#device-list .device', (els: any[]) =>
-        els.map((e) => ({ text: e.querySelector('.device-name').textContent, online: !!e.querySelector('.dot-on'), details: e.querySelector('.device-details').textContent })),
+        els.map((e) => ({
+          text: e.querySelector('.device-name').textContent,
+          online: !!e.querySelector('.dot-on'),
+          details: e.querySelector('.device-details').textContent,
+        })),
       );
     const before = await rows();
     assert.equal(before.length, 5, 'four kiosk log-ins and the phone');
-    assert.deepEqual(before.map((r) => r.online), [true, false, false, false, true], 'online: this page and the phone, not the three pages that were reloaded away');
+    assert.deepEqual(
+      before.map((r) => r.online),
+      [true, false, false, false, true],
+      'online: this page and the phone, not the three pages that were reloaded away',
+    );
     assert.match(before[0]!.text, /Front desk kiosk.*This device/);
     assert.match(before[1]!.details, /^Last seen /);
     assert.ok((await onScreen(page, '#devices-others')).ok, 'the button is on screen');

@@ -22,7 +22,7 @@ describe('faults: authorization matrix (#6)', function () {
   const secrets: string[] = [];
   /** Every answer mallory got, to search for the secrets at the end. */
   const malloryTexts: string[] = [];
-  let aliceBobIds: number[] = [];
+  const aliceBobIds: number[] = [];
   let aliceNoteId = 0;
 
   const asMallory = async (req: request.Test): Promise<request.Response> => {
@@ -46,7 +46,12 @@ describe('faults: authorization matrix (#6)', function () {
       aliceBobIds.push(r.body.message.id);
       secrets.push(body, cid);
     }
-    const note = await t.http().post('/messages').set(alice.auth).send({ to: alice.username, body: 'private note to self', client_id: 'alice-note' }).expect(201);
+    const note = await t
+      .http()
+      .post('/messages')
+      .set(alice.auth)
+      .send({ to: alice.username, body: 'private note to self', client_id: 'alice-note' })
+      .expect(201);
     aliceNoteId = note.body.message.id;
     secrets.push('private note to self', 'alice-note');
     await t.http().post('/read').set(bob.auth).send({ with: alice.username, up_to: aliceBobIds[0] }).expect(204);
@@ -60,14 +65,26 @@ describe('faults: authorization matrix (#6)', function () {
     const parts = [];
     for (const who of [alice, bob]) {
       parts.push((await t.http().get('/conversations').set(who.auth).expect(200)).text);
-      parts.push((await t.http().get(`/messages?with=${who === alice ? bob.username : alice.username}`).set(who.auth).expect(200)).text);
+      parts.push(
+        (
+          await t
+            .http()
+            .get(`/messages?with=${who === alice ? bob.username : alice.username}`)
+            .set(who.auth)
+            .expect(200)
+        ).text,
+      );
       parts.push((await t.http().get('/poll?since=0&timeout=0').set(who.auth).expect(200)).text);
     }
-    parts.push(JSON.stringify((await t.http().get('/devices').set(alice.auth).expect(200)).body.devices.map((d: { id: string; name: string }) => [d.id, d.name])));
+    parts.push(
+      JSON.stringify(
+        (await t.http().get('/devices').set(alice.auth).expect(200)).body.devices.map((d: { id: string; name: string }) => [d.id, d.name]),
+      ),
+    );
     return parts.join('\n');
   }
 
-  it('history: another user\'s conversation cannot be read, whatever with/before/after say', async () => {
+  it("history: another user's conversation cannot be read, whatever with/before/after say", async () => {
     for (const q of [
       `with=${alice.username}`,
       `with=${bob.username}`,
@@ -83,7 +100,7 @@ describe('faults: authorization matrix (#6)', function () {
     }
   });
 
-  it('conversations and the event stream hold only the caller\'s own; cursors say nothing about others', async () => {
+  it("conversations and the event stream hold only the caller's own; cursors say nothing about others", async () => {
     const conv = await asMallory(t.http().get('/conversations').set(mallory.auth));
     assert.deepEqual(conv.body, { conversations: [] });
     // Mallory logged in after alice and bob had exchanged messages and read markers: her
@@ -100,7 +117,7 @@ describe('faults: authorization matrix (#6)', function () {
     assert.deepEqual(stolen.body, ahead.body, 'the same answer as for any cursor ahead');
   });
 
-  it('read markers: mallory cannot move anyone\'s marker, and cannot tell a foreign message from a missing one', async () => {
+  it("read markers: mallory cannot move anyone's marker, and cannot tell a foreign message from a missing one", async () => {
     const before = await victimsView();
     const probe = async (withUser: string, upTo: number) => {
       const res = await asMallory(t.http().post('/read').set(mallory.auth).send({ with: withUser, up_to: upTo }));
@@ -117,9 +134,12 @@ describe('faults: authorization matrix (#6)', function () {
     assert.equal(await victimsView(), before, 'nothing alice or bob see changed');
   });
 
-  it('devices: another user\'s device cannot be listed, revoked or told apart from a missing one, by any method', async () => {
+  it("devices: another user's device cannot be listed, revoked or told apart from a missing one, by any method", async () => {
     const mine = await asMallory(t.http().get('/devices').set(mallory.auth));
-    assert.deepEqual(mine.body.devices.map((d: { id: string }) => d.id), [mallory.deviceId]);
+    assert.deepEqual(
+      mine.body.devices.map((d: { id: string }) => d.id),
+      [mallory.deviceId],
+    );
     // Alice's laptop holds a poll meanwhile: it must stay held, not be answered 401.
     const head = (await t.http().get('/poll?since=0&timeout=0&limit=1000').set(alice.auth)).body.cursor as string;
     const held = begin(t.http().get(`/poll?since=${head}&timeout=20`).set(alice.auth));
@@ -130,34 +150,50 @@ describe('faults: authorization matrix (#6)', function () {
       answers.push(await asMallory(t.http().post(`/devices/${id}`).set(mallory.auth).set('X-HTTP-Method-Override', 'DELETE')));
       answers.push(await asMallory(t.http().post(`/devices/${id}`).type('form').send({ _method: 'DELETE', access_token: mallory.token })));
     }
-    const missing = await asMallory(t.http().delete(`/devices/${crypto.randomBytes(12).toString('base64url')}`).set(mallory.auth));
+    const missing = await asMallory(
+      t
+        .http()
+        .delete(`/devices/${crypto.randomBytes(12).toString('base64url')}`)
+        .set(mallory.auth),
+    );
     for (const a of answers) {
       expectError(a, 404, 'not_found');
       assert.deepEqual(a.body, missing.body, 'the same answer as for a device that does not exist');
     }
-    assert.equal(t.core.hub.stats().held, 1, 'alice\'s poll is still held');
+    assert.equal(t.core.hub.stats().held, 1, "alice's poll is still held");
     for (const who of [alice, alicePhone, bob]) await t.http().get('/devices').set(who.auth).expect(200);
     await t.http().post('/messages').set(bob.auth).send({ to: alice.username, body: 'wake up' }).expect(201);
     const woken = await held;
-    assert.equal(woken.status, 200, 'alice\'s poll ended with her message, not with a revocation');
+    assert.equal(woken.status, 200, "alice's poll ended with her message, not with a revocation");
     assert.equal(woken.body.events[0].message.body, 'wake up');
   });
 
-  it('client_id: another sender\'s key neither returns their message nor blocks the key; it is shown only to its owner', async () => {
-    const res = await asMallory(t.http().post('/messages').set(mallory.auth).send({ to: bob.username, body: 'hello bob', client_id: 'alice-cid-1' }));
-    assert.equal(res.status, 201, 'a new message of mallory\'s own, not alice\'s');
+  it("client_id: another sender's key neither returns their message nor blocks the key; it is shown only to its owner", async () => {
+    const res = await asMallory(
+      t.http().post('/messages').set(mallory.auth).send({ to: bob.username, body: 'hello bob', client_id: 'alice-cid-1' }),
+    );
+    assert.equal(res.status, 201, "a new message of mallory's own, not alice's");
     assert.equal(res.body.message.body, 'hello bob');
-    const retry = await t.http().post('/messages').set(alicePhone.auth).send({ to: bob.username, body: 'private: the door code is 4711', client_id: 'alice-cid-1' });
-    assert.equal(retry.status, 200, 'alice\'s retry, from her other device, still returns her original');
+    const retry = await t
+      .http()
+      .post('/messages')
+      .set(alicePhone.auth)
+      .send({ to: bob.username, body: 'private: the door code is 4711', client_id: 'alice-cid-1' });
+    assert.equal(retry.status, 200, "alice's retry, from her other device, still returns her original");
     assert.equal(retry.body.message.id, aliceBobIds[0]);
     // Bob sees alice's messages without her client_id, everywhere; alice sees her own.
     const bobViews = [
       (await t.http().get(`/messages?with=${alice.username}`).set(bob.auth)).body.messages,
-      (await t.http().get('/poll?since=0&timeout=0').set(bob.auth)).body.events.flatMap((e: { message?: unknown }) => (e.message ? [e.message] : [])),
+      (await t.http().get('/poll?since=0&timeout=0').set(bob.auth)).body.events.flatMap((e: { message?: unknown }) =>
+        e.message ? [e.message] : [],
+      ),
       (await t.http().get('/conversations').set(bob.auth)).body.conversations.map((c: { last_message: unknown }) => c.last_message),
     ].flat() as Array<{ from: string; client_id: string | null }>;
-    for (const m of bobViews) if (m.from !== bob.username) assert.equal(m.client_id, null, 'another sender\'s client_id is never shown');
-    const aliceView = (await t.http().get(`/messages?with=${bob.username}`).set(alicePhone.auth)).body.messages as Array<{ from: string; client_id: string | null }>;
+    for (const m of bobViews) if (m.from !== bob.username) assert.equal(m.client_id, null, "another sender's client_id is never shown");
+    const aliceView = (await t.http().get(`/messages?with=${bob.username}`).set(alicePhone.auth)).body.messages as Array<{
+      from: string;
+      client_id: string | null;
+    }>;
     assert.ok(aliceView.filter((m) => m.from === alice.username).every((m) => m.client_id?.startsWith('alice-cid-')));
   });
 
@@ -207,10 +243,28 @@ describe('faults: authorization matrix (#6)', function () {
         ['delete', '/sessions/current'],
       ] as const) {
         const ways: request.Test[] = [
-          t.http()[method](path).set('Authorization', `Bearer ${token}`).send(method === 'post' ? { to: bob.username, body: 'x', with: bob.username, up_to: aliceBobIds[0] } : undefined),
+          t
+            .http()
+            [method](path)
+            .set('Authorization', `Bearer ${token}`)
+            .send(method === 'post' ? { to: bob.username, body: 'x', with: bob.username, up_to: aliceBobIds[0] } : undefined),
           t.http()[method](`${path}${path.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`),
         ];
-        if (method !== 'get') ways.push(t.http().post(path).type('form').send({ access_token: token, _method: method === 'delete' ? 'DELETE' : undefined, to: bob.username, body: 'x', with: bob.username, up_to: String(aliceBobIds[0]) }));
+        if (method !== 'get')
+          ways.push(
+            t
+              .http()
+              .post(path)
+              .type('form')
+              .send({
+                access_token: token,
+                _method: method === 'delete' ? 'DELETE' : undefined,
+                to: bob.username,
+                body: 'x',
+                with: bob.username,
+                up_to: String(aliceBobIds[0]),
+              }),
+          );
         for (const w of ways) {
           const res = await w;
           expectError(res, 401, 'unauthorized');
@@ -223,7 +277,9 @@ describe('faults: authorization matrix (#6)', function () {
     await t.http().get('/devices').set(alicePhone.auth).expect(200);
     const hist = await t.http().get(`/messages?with=${alice.username}`).set(bob.auth).expect(200);
     assert.ok(!hist.body.messages.some((m: { body: string }) => m.body === 'x'));
-    report(`${checked} requests with ${bad.length} kinds of bad token on 10 endpoints, in the header, the query and the form: all 401, none echoed, nothing changed`);
+    report(
+      `${checked} requests with ${bad.length} kinds of bad token on 10 endpoints, in the header, the query and the form: all 401, none echoed, nothing changed`,
+    );
   });
 
   it('tokens are 256 random bits, stored only as a hash; passwords only as salted scrypt', async () => {
@@ -242,7 +298,10 @@ describe('faults: authorization matrix (#6)', function () {
     await t.store.flush();
     t.store.sqlite.db.pragma('wal_checkpoint(FULL)');
     const dbFile = t.store.sqlite.db.name;
-    const raw = Buffer.concat([fs.readFileSync(dbFile), fs.existsSync(`${dbFile}-wal`) ? fs.readFileSync(`${dbFile}-wal`) : Buffer.alloc(0)]);
+    const raw = Buffer.concat([
+      fs.readFileSync(dbFile),
+      fs.existsSync(`${dbFile}-wal`) ? fs.readFileSync(`${dbFile}-wal`) : Buffer.alloc(0),
+    ]);
     for (const l of [alice, bob, mallory, ...logins]) {
       const secret = l.token.split('.')[1]!;
       assert.equal(raw.indexOf(secret), -1, 'the token secret is not in the database file');
@@ -266,7 +325,10 @@ describe('faults: authorization matrix (#6)', function () {
     for (const l of [alice, alicePhone, bob, mallory]) {
       assert.ok(!logs.includes(l.token.split('.')[1]!), 'no token secret in the logs');
     }
-    for (const s of ['correct horse', 'private: the door code is 4711', 'private note to self']) assert.ok(!logs.includes(s), `the logs hold ${s.slice(0, 12)}…`);
-    report(`${malloryTexts.length / 2} answers to mallory searched for ${secrets.length} secrets of alice and bob: none found; ${logLines.length} log lines without a token, password or body`);
+    for (const s of ['correct horse', 'private: the door code is 4711', 'private note to self'])
+      assert.ok(!logs.includes(s), `the logs hold ${s.slice(0, 12)}…`);
+    report(
+      `${malloryTexts.length / 2} answers to mallory searched for ${secrets.length} secrets of alice and bob: none found; ${logLines.length} log lines without a token, password or body`,
+    );
   });
 });

@@ -30,7 +30,15 @@ interface Who {
 }
 
 /** Bodies that are easy to get wrong on the way to disk and back. */
-const FLAVOURS = ['plain', 'ünïcødé ✓', '😀 astral', 'nul\u0000inside', 'line\nbreaks\r\n', '<b>html</b> & "quotes"', "'; DROP TABLE messages; --"];
+const FLAVOURS = [
+  'plain',
+  'ünïcødé ✓',
+  '😀 astral',
+  'nul\u0000inside',
+  'line\nbreaks\r\n',
+  '<b>html</b> & "quotes"',
+  "'; DROP TABLE messages; --",
+];
 
 function messagesOf(events: WireEvent[]): WireMessage[] {
   return events.flatMap((e) => (e.type === 'message' ? [e.message] : []));
@@ -141,7 +149,10 @@ describe('faults: durability under kill -9 (#6)', function () {
       // A client whose send got no answer retries it with the same client_id.
       let committed = 0;
       for (const spec of inDoubt) {
-        const res = await call(url, 'POST', '/messages', { token: users.get(spec.from)!.token, body: { to: spec.to, body: spec.body, client_id: spec.clientId } });
+        const res = await call(url, 'POST', '/messages', {
+          token: users.get(spec.from)!.token,
+          body: { to: spec.to, body: spec.body, client_id: spec.clientId },
+        });
         assert.ok(res.status === 200 || res.status === 201, `retry of ${spec.clientId}: ${res.status} ${res.text}`);
         const m = res.body.message as WireMessage;
         assert.equal(m.body, spec.body);
@@ -198,7 +209,9 @@ describe('faults: durability under kill -9 (#6)', function () {
           `${streamed} stream entries checked, 0 missing, 0 duplicated`,
       );
     }
-    report(`total: ${acked.length} messages acknowledged over ${ROUNDS} kill -9 rounds, ${inDoubtTotal} retried after the crash (${inDoubtCommitted} found committed)`);
+    report(
+      `total: ${acked.length} messages acknowledged over ${ROUNDS} kill -9 rounds, ${inDoubtTotal} retried after the crash (${inDoubtCommitted} found committed)`,
+    );
 
     // The file itself, opened directly after a clean stop: consistent, and every message has
     // exactly its events (the multi-row write of a send is atomic across crashes).
@@ -218,7 +231,12 @@ describe('faults: durability under kill -9 (#6)', function () {
         .pluck()
         .get();
       assert.equal(torn, 0, 'every message has one event per user who should see it');
-      const gaps = db.prepare('SELECT count(*) FROM events e WHERE seq > 1 AND NOT EXISTS (SELECT 1 FROM events p WHERE p.user_id = e.user_id AND p.seq = e.seq - 1)').pluck().get();
+      const gaps = db
+        .prepare(
+          'SELECT count(*) FROM events e WHERE seq > 1 AND NOT EXISTS (SELECT 1 FROM events p WHERE p.user_id = e.user_id AND p.seq = e.seq - 1)',
+        )
+        .pluck()
+        .get();
       assert.equal(gaps, 0, 'every user stream is numbered without gaps');
     } finally {
       db.close();
@@ -253,7 +271,9 @@ describe('faults: durability under kill -9 (#6)', function () {
         const perS = ok / SECONDS;
         const batch = jobs / Math.max(1, batches);
         results.set(`${mode}/${concurrency}`, { perS, batch });
-        rows.push(`${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${perS.toFixed(0).padStart(5)} sends/s, ${batch.toFixed(1)} sends per commit`);
+        rows.push(
+          `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${perS.toFixed(0).padStart(5)} sends/s, ${batch.toFixed(1)} sends per commit`,
+        );
         await server.stop('SIGTERM');
         server = undefined;
       }

@@ -58,7 +58,13 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 /** The contents of every file of the page (public/), the only non-JSON 200 answers allowed. */
 const PUBLIC_FILES = new Set(
-  fs.existsSync(PUBLIC_DIR) ? fs.readdirSync(PUBLIC_DIR, { recursive: true, encoding: 'utf8' }).map((f) => path.join(PUBLIC_DIR, f)).filter((f) => fs.statSync(f).isFile()).map((f) => fs.readFileSync(f, 'utf8')) : [],
+  fs.existsSync(PUBLIC_DIR)
+    ? fs
+        .readdirSync(PUBLIC_DIR, { recursive: true, encoding: 'utf8' })
+        .map((f) => path.join(PUBLIC_DIR, f))
+        .filter((f) => fs.statSync(f).isFile())
+        .map((f) => fs.readFileSync(f, 'utf8'))
+    : [],
 );
 
 function isValidCallback(q: Query): string | undefined {
@@ -70,8 +76,11 @@ function isValidCallback(q: Query): string | undefined {
 
 function checkError(where: string, status: number, body: unknown, headers?: http.IncomingHttpHeaders): void {
   const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  assert.ok(e && typeof e.code === 'string' && typeof e.message === 'string' && e.message.length > 0, `${where}: error shape, got ${JSON.stringify(body)?.slice(0, 200)}`);
-  assert.ok(STATUS_CODES[status]?.includes(e.code as string), `${where}: code ${String(e.code)} does not belong to status ${status}`);
+  assert.ok(
+    e && typeof e.code === 'string' && typeof e.message === 'string' && e.message.length > 0,
+    `${where}: error shape, got ${JSON.stringify(body)?.slice(0, 200)}`,
+  );
+  assert.ok(STATUS_CODES[status]?.includes(e.code), `${where}: code ${String(e.code)} does not belong to status ${status}`);
   if (headers && status === 405) assert.ok(headers.allow, `${where}: 405 without Allow`);
   if (headers && e.code === 'unauthorized') assert.match(String(headers['www-authenticate']), /^Bearer /, `${where}: WWW-Authenticate`);
 }
@@ -180,13 +189,24 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
       case 'body':
         return { headers: {}, query: [], body: { access_token: own.token } };
       case 'twice':
-        return { headers: {}, query: [['access_token', own.token], ['access_token', own.token]], body: {} };
+        return {
+          headers: {},
+          query: [
+            ['access_token', own.token],
+            ['access_token', own.token],
+          ],
+          body: {},
+        };
       case 'none':
         return { headers: {}, query: [], body: {} };
       case 'malformed':
         return { headers: { Authorization: `Bearer ${own.token}x` }, query: [], body: {} };
       case 'wrong-secret':
-        return { headers: { Authorization: `Bearer ${id}.${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}` }, query: [], body: {} };
+        return {
+          headers: { Authorization: `Bearer ${id}.${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}` },
+          query: [],
+          body: {},
+        };
       case 'other-user': {
         const [, otherSecret] = (own === alice ? bob : alice).token.split('.') as [string, string];
         return { headers: { Authorization: `Bearer ${id}.${otherSecret}` }, query: [], body: {} };
@@ -203,7 +223,17 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
   }
 
   /** Builds a request with a body: fields, encoding, token placement, override, junk query. */
-  function withBody(method: string, path: string, fields: Record<string, unknown>, enc: Encoding, auth: AuthKind, own: Login, garbage: string, override?: string, query: Query = []): Wire {
+  function withBody(
+    method: string,
+    path: string,
+    fields: Record<string, unknown>,
+    enc: Encoding,
+    auth: AuthKind,
+    own: Login,
+    garbage: string,
+    override?: string,
+    query: Query = [],
+  ): Wire {
     const a = tokenFor(auth, own);
     const all = { ...fields, ...a.body };
     if (override !== undefined) all._method = override;
@@ -213,7 +243,14 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     return { method, path, query: [...a.query, ...query], headers, body: b.body };
   }
 
-  function recordMessage(where: string, json: unknown, status: number, sent: { to: unknown; body: unknown; client_id: unknown }, sender: Login, enc: Encoding): void {
+  function recordMessage(
+    where: string,
+    json: unknown,
+    status: number,
+    sent: { to: unknown; body: unknown; client_id: unknown },
+    sender: Login,
+    enc: Encoding,
+  ): void {
     const m = (json as { message: LedgerMessage }).message;
     assert.ok(Number.isSafeInteger(m.id) && m.id > 0, `${where}: id`);
     assert.equal(m.from, sender.username);
@@ -245,12 +282,21 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     reporter(out) {
       if (!out.failed) return;
       const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-      throw new Error(`property failed (seed ${out.seed}, path "${out.counterexamplePath}"): ${JSON.stringify(shorten(out.counterexample))}\n${cause.slice(0, 2000)}`);
+      throw new Error(
+        `property failed (seed ${out.seed}, path "${out.counterexamplePath}"): ${JSON.stringify(shorten(out.counterexample))}\n${cause.slice(0, 2000)}`,
+      );
     },
   };
   /** Names that exist (any letter case), and two that do not. */
-  const user = (): fc.Arbitrary<string> => fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase(), 'nobody', `${bob.username} `);
-  const realUser = (): fc.Arbitrary<string> => fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase(), `${bob.username[0]!.toUpperCase()}${bob.username.slice(1)}`);
+  const user = (): fc.Arbitrary<string> =>
+    fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase(), 'nobody', `${bob.username} `);
+  const realUser = (): fc.Arbitrary<string> =>
+    fc.constantFrom(
+      alice.username,
+      bob.username,
+      alice.username.toUpperCase(),
+      `${bob.username[0]!.toUpperCase()}${bob.username.slice(1)}`,
+    );
 
   it('POST /users: signs up or refuses in the contract shape', async () => {
     let n = 0;
@@ -316,7 +362,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     );
   });
 
-  it('DELETE /sessions/current and DELETE /devices/:id: only the caller\'s own device is ever revoked', async () => {
+  it("DELETE /sessions/current and DELETE /devices/:id: only the caller's own device is ever revoked", async () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -329,7 +375,14 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
           // Fresh, disposable devices: the fuzz must not log out the devices it relies on.
           const mine = await logIn(t, alice.username, 'correct horse', 'disposable');
           const theirs = await logIn(t, bob.username, 'correct horse', 'not yours');
-          const id = target === 'current' ? null : target === 'own-device' ? mine.deviceId : target === 'other-users-device' ? theirs.deviceId : nasty;
+          const id =
+            target === 'current'
+              ? null
+              : target === 'own-device'
+                ? mine.deviceId
+                : target === 'other-users-device'
+                  ? theirs.deviceId
+                  : nasty;
           const path = id === null ? '/sessions/current' : `/devices/${encodeURIComponent(id.toWellFormed())}`;
           const caller = target === 'own-device' ? alice : mine;
           let w: Wire;
@@ -337,12 +390,21 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
             const a = tokenFor(auth === 'body' ? 'header' : auth, caller);
             w = { method: 'DELETE', path, query: a.query, headers: a.headers };
           } else {
-            w = withBody('POST', path, {}, enc === 'garbage' || enc === 'json-array' ? 'json' : enc, auth, caller, '', how === 'POST-override-field' ? 'DELETE' : undefined);
+            w = withBody(
+              'POST',
+              path,
+              {},
+              enc === 'garbage' || enc === 'json-array' ? 'json' : enc,
+              auth,
+              caller,
+              '',
+              how === 'POST-override-field' ? 'DELETE' : undefined,
+            );
             if (how === 'POST-override-header') w.headers['X-HTTP-Method-Override'] = 'DELETE';
           }
           const { res } = await exchange(`#${++n} ${target} ${how} ${auth}`, w);
           const theirsWorks = (await t.http().get('/devices').set(theirs.auth)).status === 200;
-          assert.ok(theirsWorks, 'another user\'s device was revoked');
+          assert.ok(theirsWorks, "another user's device was revoked");
           const mineWorks = (await t.http().get('/devices').set(mine.auth)).status === 200;
           if (res.status === 204) assert.ok(target === 'current' || target === 'own-device', `204 for ${target}`);
           if (target === 'other-users-device' && authenticated(auth)) assert.equal(res.status, 404);
@@ -362,11 +424,33 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
         spoil('to', 'body', 'client_id', 'encoding', 'auth', 'override', 'query'),
         fc.record({
           to: realUser(),
-          body: fc.oneof(fc.string({ minLength: 1, maxLength: 50 }).filter((b) => b.trim() !== ''), fc.constantFrom('hello', 'x'.repeat(4000), '😀'.repeat(4000), '<b>hi</b>', 'a\u0000b', 'x\u2028y', "'; DROP TABLE messages; --")),
-          clientId: fc.option(fc.oneof(fc.constantFrom('c1', 'c2', 'retry-me', 'x'.repeat(64)), fc.string({ minLength: 1, maxLength: 8 })), { nil: undefined }),
+          body: fc.oneof(
+            fc.string({ minLength: 1, maxLength: 50 }).filter((b) => b.trim() !== ''),
+            fc.constantFrom(
+              'hello',
+              'x'.repeat(4000),
+              '😀'.repeat(4000),
+              '<b>hi</b>',
+              'a\u0000b',
+              'x\u2028y',
+              "'; DROP TABLE messages; --",
+            ),
+          ),
+          clientId: fc.option(
+            fc.oneof(fc.constantFrom('c1', 'c2', 'retry-me', 'x'.repeat(64)), fc.string({ minLength: 1, maxLength: 8 })),
+            { nil: undefined },
+          ),
           enc: fc.constantFrom<Encoding>('json', 'form', 'text', 'untyped'),
         }),
-        fc.record({ to: maybeNasty, body: maybeNasty, clientId: maybeNasty, enc: encoding, auth: authKind, override: fc.constantFrom('DELETE', 'PUT', 'delete', ''), query: junkQuery }),
+        fc.record({
+          to: maybeNasty,
+          body: maybeNasty,
+          clientId: maybeNasty,
+          enc: encoding,
+          auth: authKind,
+          override: fc.constantFrom('DELETE', 'PUT', 'delete', ''),
+          query: junkQuery,
+        }),
         nastyString,
         async (bad, good, nasty, garbage) => {
           const sender = n % 2 ? alice : bob;
@@ -375,9 +459,20 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
           const clientId = bad.has('client_id') ? nasty.clientId : good.clientId;
           const enc = bad.has('encoding') ? nasty.enc : good.enc;
           const auth = bad.has('auth') ? nasty.auth : 'header';
-          const w = withBody('POST', '/messages', { to, body, client_id: clientId }, enc, auth, sender, garbage, bad.has('override') ? nasty.override : undefined, bad.has('query') ? nasty.query : []);
+          const w = withBody(
+            'POST',
+            '/messages',
+            { to, body, client_id: clientId },
+            enc,
+            auth,
+            sender,
+            garbage,
+            bad.has('override') ? nasty.override : undefined,
+            bad.has('query') ? nasty.query : [],
+          );
           const { res, json } = await exchange(`#${++n}`, w);
-          if (res.status === 201 || res.status === 200) recordMessage(`#${n}`, json, res.status, { to, body, client_id: clientId }, sender, enc);
+          if (res.status === 201 || res.status === 200)
+            recordMessage(`#${n}`, json, res.status, { to, body, client_id: clientId }, sender, enc);
           if (res.status < 300) assert.ok(authenticated(auth), `${res.status} without a valid token (${auth})`);
           // A valid send is stored, or is a retry of one (same client_id), or reuses a client_id.
           if (bad.size === 0) assert.ok([200, 201, 409].includes(res.status), `a valid send: ${res.status} ${res.text.slice(0, 200)}`);
@@ -395,7 +490,12 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
         fc.array(
           fc.tuple(
             fc.constantFrom('with', 'limit', 'before', 'after', 'with', 'limit'),
-            fc.oneof(nastyString, fc.constantFrom(alice.username, bob.username, '1', '50', '200', '201', '0'), fc.nat().map(String), fc.constant('')),
+            fc.oneof(
+              nastyString,
+              fc.constantFrom(alice.username, bob.username, '1', '50', '200', '201', '0'),
+              fc.nat().map(String),
+              fc.constant(''),
+            ),
           ),
           { maxLength: 4 },
         ),
@@ -414,7 +514,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
             const page = j as { messages: LedgerMessage[]; has_more: boolean };
             assert.equal(typeof page.has_more, 'boolean');
             for (const m of page.messages) {
-              assert.ok(m.from === alice.username || m.to === alice.username, 'history only ever holds the caller\'s own conversations');
+              assert.ok(m.from === alice.username || m.to === alice.username, "history only ever holds the caller's own conversations");
               const known = ledger.get(m.id);
               assert.ok(known, `history shows message ${m.id}, never acknowledged`);
               assert.deepEqual([m.from, m.to, m.body], [known.from, known.to, known.body]);
@@ -428,7 +528,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     );
   });
 
-  it('POST /read: moves a marker only within the caller\'s own conversations', async () => {
+  it("POST /read: moves a marker only within the caller's own conversations", async () => {
     let n = 0;
     const ids = [...ledger.keys()];
     await fc.assert(
@@ -447,7 +547,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
           if (res.status === 204) {
             const m = ledger.get(Number(upTo));
             assert.ok(m, '204 for a message that does not exist');
-            assert.ok(m.from === alice.username || m.to === alice.username, '204 for a message of someone else\'s conversation');
+            assert.ok(m.from === alice.username || m.to === alice.username, "204 for a message of someone else's conversation");
             const peer = String(withUser).trim().toLowerCase();
             assert.ok([m.from, m.to].includes(peer), '204 for a message of another conversation of the caller');
           }
@@ -457,14 +557,18 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     );
   });
 
-  it('GET /poll: any since, timeout and limit is answered from the caller\'s own stream or refused', async () => {
+  it("GET /poll: any since, timeout and limit is answered from the caller's own stream or refused", async () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(
           fc.tuple(
             fc.constantFrom('since', 'timeout', 'limit', 'since', 'limit'),
-            fc.oneof(nastyString, fc.integer({ min: -2, max: 2000 }).map(String), fc.constantFrom('0.5', '.5', '5.', '1e2', '0', '', '1000', '1001')),
+            fc.oneof(
+              nastyString,
+              fc.integer({ min: -2, max: 2000 }).map(String),
+              fc.constantFrom('0.5', '.5', '5.', '1e2', '0', '', '1000', '1001'),
+            ),
           ),
           { maxLength: 4 },
         ),
@@ -481,7 +585,7 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
           for (const e of p.events) {
             assert.ok(e.type === 'message' || e.type === 'read');
             if (e.message) {
-              assert.ok(e.message.from === bob.username || e.message.to === bob.username, 'a poll shows only the caller\'s own stream');
+              assert.ok(e.message.from === bob.username || e.message.to === bob.username, "a poll shows only the caller's own stream");
               assert.ok(ledger.has(e.message.id), 'a poll shows only acknowledged messages');
             }
           }
@@ -517,7 +621,36 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
   it('any method on any path: never a 500, always the contract shape', async () => {
     let n = 0;
     const segment = fc.oneof(
-      fc.constantFrom('users', 'sessions', 'current', 'devices', 'messages', 'conversations', 'read', 'poll', 'presence', 'healthz', 'metrics', '..', '.', '%2e%2e', '%00', '%ZZ', '%ED%A0%80', '%E0%A4%A', 'index.html', 'app.js', 'style.css', '..%2f..%2fpackage.json', '%2e%2e%2fdb', '..%5c..%5cpackage.json', 'db', 'src', 'package.json', ''),
+      fc.constantFrom(
+        'users',
+        'sessions',
+        'current',
+        'devices',
+        'messages',
+        'conversations',
+        'read',
+        'poll',
+        'presence',
+        'healthz',
+        'metrics',
+        '..',
+        '.',
+        '%2e%2e',
+        '%00',
+        '%ZZ',
+        '%ED%A0%80',
+        '%E0%A4%A',
+        'index.html',
+        'app.js',
+        'style.css',
+        '..%2f..%2fpackage.json',
+        '%2e%2e%2fdb',
+        '..%5c..%5cpackage.json',
+        'db',
+        'src',
+        'package.json',
+        '',
+      ),
       fc.string({ unit: 'binary-ascii', maxLength: 8 }).map((s) => encodeURIComponent(s)),
     );
     await fc.assert(
@@ -527,7 +660,22 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
         fc.option(fc.constantFrom('DELETE', 'GET', 'PATCH', 'x'), { nil: undefined }),
         authKind.filter((k) => k !== 'body'),
         junkQuery,
-        fc.option(fc.constantFrom('since=%ED%A0%80', 'with=%E0%A4%A', 'limit=%', 'callback=%ZZ', 'access_token=%00', 'a=%C0%AF', 'since=1&since', '&&&', '=', 'with=a%00b', 'timeout=%2B5'), { nil: undefined }),
+        fc.option(
+          fc.constantFrom(
+            'since=%ED%A0%80',
+            'with=%E0%A4%A',
+            'limit=%',
+            'callback=%ZZ',
+            'access_token=%00',
+            'a=%C0%AF',
+            'since=1&since',
+            '&&&',
+            '=',
+            'with=a%00b',
+            'timeout=%2B5',
+          ),
+          { nil: undefined },
+        ),
         async (segments, method, override, auth, q, rawQuery) => {
           const a = tokenFor(auth, alice);
           const headers = { ...a.headers };
@@ -535,7 +683,14 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
           const path = `/${segments.join('/')}`;
           // Never log ourselves out here: that is the revocation test's business.
           if (/sessions|devices/i.test(path) && (method === 'DELETE' || override)) return;
-          await exchange(`#${++n}`, { method, path, query: [...a.query, ...q], headers, body: method === 'POST' ? Buffer.from('{}') : undefined, rawQuery });
+          await exchange(`#${++n}`, {
+            method,
+            path,
+            query: [...a.query, ...q],
+            headers,
+            body: method === 'POST' ? Buffer.from('{}') : undefined,
+            rawQuery,
+          });
         },
       ),
       params,
@@ -559,12 +714,19 @@ describe('faults: property-based fuzzing of every endpoint (#6)', function () {
     const storedUsers = (db.prepare('SELECT username FROM users').pluck().all() as string[]).sort();
     assert.deepEqual(storedUsers, [...users].sort(), 'exactly the users that were answered 201');
     const torn = db
-      .prepare(`SELECT count(*) FROM messages m WHERE (SELECT count(*) FROM events e WHERE e.kind = 1 AND e.message_id = m.id) <> CASE WHEN m.sender_id = m.recipient_id THEN 1 ELSE 2 END`)
+      .prepare(
+        `SELECT count(*) FROM messages m WHERE (SELECT count(*) FROM events e WHERE e.kind = 1 AND e.message_id = m.id) <> CASE WHEN m.sender_id = m.recipient_id THEN 1 ELSE 2 END`,
+      )
       .pluck()
       .get();
     assert.equal(torn, 0);
     assert.equal(Object.getOwnPropertyNames(Object.prototype).sort().join(), protoKeysBefore, 'Object.prototype untouched');
-    const byStatus = [...statuses.entries()].sort((x, y) => x[0] - y[0]).map(([s, c]) => `${s}:${c}`).join(' ');
-    report(`${requests} fuzzed requests (${byStatus}); ${acknowledged.length} messages and ${users.size} users acknowledged, exactly those stored; integrity_check ok`);
+    const byStatus = [...statuses.entries()]
+      .sort((x, y) => x[0] - y[0])
+      .map(([s, c]) => `${s}:${c}`)
+      .join(' ');
+    report(
+      `${requests} fuzzed requests (${byStatus}); ${acknowledged.length} messages and ${users.size} users acknowledged, exactly those stored; integrity_check ok`,
+    );
   });
 });

@@ -121,7 +121,12 @@ export function rawRequest(port: number, head: string, opts: RawOptions): Promis
           while (!sock.destroyed && sent < opts.chunked && firstByteMs === undefined) {
             const ok = sock.write(frame);
             sent += payload.length;
-            if (!ok) await new Promise<void>((r) => { sock.once('drain', r); sock.once('close', r); setTimeout(r, 500); });
+            if (!ok)
+              await new Promise<void>((r) => {
+                sock.once('drain', r);
+                sock.once('close', r);
+                setTimeout(r, 500);
+              });
           }
         }
         for (let i = 0; i < (opts.trickle ?? 0) && !sock.destroyed; i++) {
@@ -155,7 +160,11 @@ export function rawJson(data: string): unknown {
   const i = data.indexOf('\r\n\r\n');
   const len = /\r\ncontent-length: (\d+)/i.exec(data.slice(0, i));
   if (i < 0 || !len) return undefined;
-  return JSON.parse(Buffer.from(data.slice(i + 4), 'latin1').subarray(0, Number(len[1])).toString('utf8'));
+  return JSON.parse(
+    Buffer.from(data.slice(i + 4), 'latin1')
+      .subarray(0, Number(len[1]))
+      .toString('utf8'),
+  );
 }
 
 /** Opens a socket and resolves once connected (or with null if the connection failed). */

@@ -26,7 +26,9 @@ function connectFrom(port: number, localAddress: string): Promise<net.Socket | n
 
 function getFrom(port: number, localAddress: string, path: string): Promise<number> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () =>
+      s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
     let data = '';
     s.on('data', (d: Buffer) => (data += d.toString('latin1')));
     s.on('error', () => undefined);
@@ -56,26 +58,34 @@ describe('faults: slow and hostile clients (#6)', function () {
     const N = 25;
     const started = Date.now();
     // Header lines trickled forever: each line resets nothing, the deadline is for all headers.
-    const loris = Array.from({ length: N }, () =>
-      new Promise<number>((resolve) => {
-        const s = net.connect(server.port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
-        const drip = setInterval(() => s.writable && s.write(`X-Drip-${Date.now()}: ${'a'.repeat(10)}\r\n`), 200);
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          clearInterval(drip);
-          resolve(Date.now() - started);
-        });
-        setTimeout(() => s.destroy(), 15_000);
-      }),
+    const loris = Array.from(
+      { length: N },
+      () =>
+        new Promise<number>((resolve) => {
+          const s = net.connect(server.port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+          const drip = setInterval(() => s.writable && s.write(`X-Drip-${Date.now()}: ${'a'.repeat(10)}\r\n`), 200);
+          s.on('error', () => undefined);
+          s.on('close', () => {
+            clearInterval(drip);
+            resolve(Date.now() - started);
+          });
+          setTimeout(() => s.destroy(), 15_000);
+        }),
     );
-    const silent = await Promise.all(Array.from({ length: N }, () => new Promise<net.Socket>((resolve) => {
-      const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
-      s.on('error', () => undefined);
-    })));
+    const silent = await Promise.all(
+      Array.from(
+        { length: N },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => undefined);
+          }),
+      ),
+    );
     const silentClosed = silent.map((s) => closedWithin(s, 15_000).then(() => Date.now() - started));
     // Meanwhile a normal client, from the same address, is answered at once.
     let worst = 0;
-    while (Date.now() - started < (HEADERS_TIMEOUT_S * 1000) + 500) {
+    while (Date.now() - started < HEADERS_TIMEOUT_S * 1000 + 500) {
       const t0 = Date.now();
       assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
       worst = Math.max(worst, Date.now() - t0);
@@ -84,7 +94,9 @@ describe('faults: slow and hostile clients (#6)', function () {
     const lorisMs = await Promise.all(loris);
     const silentMs = await Promise.all(silentClosed);
     const limit = HEADERS_TIMEOUT_S * 1000 + CHECK_SLACK_MS;
-    report(`${N} slow-loris sockets closed after ${Math.min(...lorisMs)}..${Math.max(...lorisMs)} ms, ${N} silent sockets after ${Math.min(...silentMs)}..${Math.max(...silentMs)} ms (HEADERS_TIMEOUT=${HEADERS_TIMEOUT_S}s); slowest /healthz meanwhile ${worst} ms`);
+    report(
+      `${N} slow-loris sockets closed after ${Math.min(...lorisMs)}..${Math.max(...lorisMs)} ms, ${N} silent sockets after ${Math.min(...silentMs)}..${Math.max(...silentMs)} ms (HEADERS_TIMEOUT=${HEADERS_TIMEOUT_S}s); slowest /healthz meanwhile ${worst} ms`,
+    );
     assert.ok(Math.max(...lorisMs) <= limit, 'slow-loris headers cut at HEADERS_TIMEOUT');
     assert.ok(Math.max(...silentMs) <= limit, 'silent sockets cut at HEADERS_TIMEOUT');
     assert.ok(worst < 1000, 'others are served meanwhile');
@@ -98,7 +110,9 @@ describe('faults: slow and hostile clients (#6)', function () {
       `POST /messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
       { trickle: body.length, trickleMs: 100, maxMs: 20_000 },
     );
-    report(`slow body: ${r.sent} of ${body.length} bytes sent, then answered ${rawStatus(r.data)} and closed after ${r.closedMs} ms (REQUEST_TIMEOUT=${REQUEST_TIMEOUT_S}s)`);
+    report(
+      `slow body: ${r.sent} of ${body.length} bytes sent, then answered ${rawStatus(r.data)} and closed after ${r.closedMs} ms (REQUEST_TIMEOUT=${REQUEST_TIMEOUT_S}s)`,
+    );
     assert.ok(r.closedMs <= REQUEST_TIMEOUT_S * 1000 + CHECK_SLACK_MS, 'cut at REQUEST_TIMEOUT');
     assert.equal(rawStatus(r.data), 408);
     assert.equal((rawJson(r.data) as { error: { code: string } }).error.code, 'request_timeout');
@@ -126,7 +140,9 @@ describe('faults: slow and hostile clients (#6)', function () {
     assert.equal(rawStatus(chunked.data), 413);
     assert.equal((rawJson(chunked.data) as { error: { code: string } }).error.code, 'payload_too_large');
     const grew = rssMiB(server.pid) - rss0;
-    report(`declared 200 MB: 413 after ${declared.firstByteMs} ms with 0 bytes sent; chunked: 413 after ${(chunked.sent / 2 ** 20).toFixed(1)} MiB pushed (socket buffers), server memory +${grew.toFixed(1)} MiB; connections closed after ${declared.closedMs} and ${chunked.closedMs} ms`);
+    report(
+      `declared 200 MB: 413 after ${declared.firstByteMs} ms with 0 bytes sent; chunked: 413 after ${(chunked.sent / 2 ** 20).toFixed(1)} MiB pushed (socket buffers), server memory +${grew.toFixed(1)} MiB; connections closed after ${declared.closedMs} and ${chunked.closedMs} ms`,
+    );
     assert.ok(chunked.sent < 32 * 2 ** 20, 'refused long before the 100 MiB were sent');
     assert.ok(grew < 16, 'the body was not read into memory');
     // Neither body will ever be complete: the connection goes at REQUEST_TIMEOUT.
@@ -137,7 +153,11 @@ describe('faults: slow and hostile clients (#6)', function () {
   it('deeply nested and huge JSON, nested forms and header floods are refused in the contract shape', async () => {
     const post = async (type: string, body: string) => {
       const t0 = Date.now();
-      const r = await fetch(`${server.url}/messages`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': type }, body });
+      const r = await fetch(`${server.url}/messages`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': type },
+        body,
+      });
       return { status: r.status, json: (await r.json()) as { error?: { code: string } }, ms: Date.now() - t0 };
     };
     const cases: Array<[string, string, string, number]> = [
@@ -156,22 +176,35 @@ describe('faults: slow and hostile clients (#6)', function () {
       assert.match(r.json.error?.code ?? '', /^(invalid_request|invalid_json|payload_too_large)$/, what);
       assert.ok(r.ms < 2000, `${what}: answered quickly`);
     }
-    const headers = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(100_000)}\r\n\r\n`, { maxMs: 5000 });
+    const headers = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(100_000)}\r\n\r\n`, {
+      maxMs: 5000,
+    });
     assert.equal(rawStatus(headers.data), 431);
     assert.equal((rawJson(headers.data) as { error: { code: string } }).error.code, 'headers_too_large');
     const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
     const manyHeaders = await rawRequest(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${many}\r\n\r\n`, { maxMs: 5000 });
     assert.ok([200, 431].includes(rawStatus(manyHeaders.data)), `3000 headers: ${rawStatus(manyHeaders.data)}`);
-    const smuggle = await rawRequest(server.port, `POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, { maxMs: 5000 });
+    const smuggle = await rawRequest(
+      server.port,
+      `POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      { maxMs: 5000 },
+    );
     assert.equal(rawStatus(smuggle.data), 400, 'Content-Length with Transfer-Encoding is refused');
-    report(`100 KB header: ${rawStatus(headers.data)}; 3000 headers: ${rawStatus(manyHeaders.data)}; Content-Length + Transfer-Encoding: ${rawStatus(smuggle.data)}`);
+    report(
+      `100 KB header: ${rawStatus(headers.data)}; 3000 headers: ${rawStatus(manyHeaders.data)}; Content-Length + Transfer-Encoding: ${rawStatus(smuggle.data)}`,
+    );
     assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
   });
 
   it("requests Node's parser refuses before the app sees them are answered in the contract's shape, and closed", async () => {
     const cases: Array<[string, string, number, string]> = [
       ['an unknown method', 'FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'invalid_request'],
-      ['a Content-Length that is not a number', 'POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 400, 'invalid_request'],
+      [
+        'a Content-Length that is not a number',
+        'POST /messages HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+        400,
+        'invalid_request',
+      ],
       ['a request line that is not HTTP', 'hello there\r\n\r\n', 400, 'invalid_request'],
       ['a bad chunk size', 'POST /messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_request'],
       ['a URL over 16 KiB', `GET /healthz?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large'],
@@ -180,11 +213,20 @@ describe('faults: slow and hostile clients (#6)', function () {
     ];
     for (const [what, head, status, code] of cases) {
       const r = await rawRequest(server.port, head, { maxMs: 5000 });
-      report(`${what}: ${rawStatus(r.data)} ${(rawJson(r.data) as { error?: { code: string } } | undefined)?.error?.code}, closed after ${r.closedMs} ms`);
+      report(
+        `${what}: ${rawStatus(r.data)} ${(rawJson(r.data) as { error?: { code: string } } | undefined)?.error?.code}, closed after ${r.closedMs} ms`,
+      );
       assert.equal(rawStatus(r.data), status, what);
       assert.equal((rawJson(r.data) as { error: { code: string } }).error.code, code, what);
       const head_ = r.data.slice(0, r.data.indexOf('\r\n\r\n')).toLowerCase();
-      for (const h of ['content-type: application/json; charset=utf-8', 'cache-control: no-store', 'pragma: no-cache', 'expires: 0', 'access-control-allow-origin: *', 'connection: close']) {
+      for (const h of [
+        'content-type: application/json; charset=utf-8',
+        'cache-control: no-store',
+        'pragma: no-cache',
+        'expires: 0',
+        'access-control-allow-origin: *',
+        'connection: close',
+      ]) {
         assert.ok(head_.includes(`\r\n${h}`), `${what}: ${h}`);
       }
       assert.ok(!head_.includes('transfer-encoding'), `${what}: not chunked`);
@@ -202,7 +244,9 @@ describe('faults: slow and hostile clients (#6)', function () {
     const refused = closed.filter(Boolean).length;
     const otherStatus = await getFrom(server.port, '127.0.0.3', '/healthz');
     const sameStatus = await getFrom(server.port, '127.0.0.2', '/healthz');
-    report(`${LIMIT + 40} connections from one address: ${refused} closed at once, ${LIMIT + 40 - refused} kept; another address meanwhile: ${otherStatus}; the same address: ${sameStatus || 'closed'}`);
+    report(
+      `${LIMIT + 40} connections from one address: ${refused} closed at once, ${LIMIT + 40 - refused} kept; another address meanwhile: ${otherStatus}; the same address: ${sameStatus || 'closed'}`,
+    );
     assert.equal(refused, 40, 'exactly the excess is closed');
     assert.equal(otherStatus, 200, 'another address is served normally');
     assert.equal(sameStatus, 0, 'a further connection from the full address is closed without an answer');
@@ -221,7 +265,8 @@ describe('faults: slow and hostile clients (#6)', function () {
       s = await startServer({ env: { RATE_MESSAGES_USER: 'off', SCRYPT_COST: '10', SEND_TIMEOUT: '2' } });
       hoarder = (await signUpAndLogIn(s.url, 'hoarder')).token;
       const worst = '\u0000'.repeat(4000);
-      for (let i = 0; i < 300; i++) assert.equal((await call(s.url, 'POST', '/messages', { token: hoarder, body: { to: 'hoarder', body: worst } })).status, 201);
+      for (let i = 0; i < 300; i++)
+        assert.equal((await call(s.url, 'POST', '/messages', { token: hoarder, body: { to: 'hoarder', body: worst } })).status, 201);
     });
     after(() => s.stop('SIGKILL'));
 
@@ -275,7 +320,9 @@ describe('faults: slow and hostile clients (#6)', function () {
       const socks = hoard(4, 4);
       await sleep(2000 + CHECK_SLACK_MS + 1000);
       const results = await Promise.all(socks.map(cutOff));
-      report(`4 connections with 4 unread answers each: ${results.filter((r) => r.closed).length} closed by the server after SEND_TIMEOUT=2s, having taken ${(Math.max(...results.map((r) => r.bytes)) / 2 ** 20).toFixed(1)} MiB at most`);
+      report(
+        `4 connections with 4 unread answers each: ${results.filter((r) => r.closed).length} closed by the server after SEND_TIMEOUT=2s, having taken ${(Math.max(...results.map((r) => r.bytes)) / 2 ** 20).toFixed(1)} MiB at most`,
+      );
       for (const r of results) assert.ok(r.closed, 'cut off');
     });
 
@@ -286,7 +333,9 @@ describe('faults: slow and hostile clients (#6)', function () {
     it('pipelining many requests on one unread connection does not multiply the memory an answer may take', async () => {
       const socks = hoard(5, 100);
       const { peak, healthMs } = await watch(4000);
-      report(`5 connections with 100 pipelined huge requests each, never read: server memory peak +${peak.toFixed(0)} MiB, /healthz ${healthMs} ms`);
+      report(
+        `5 connections with 100 pipelined huge requests each, never read: server memory peak +${peak.toFixed(0)} MiB, /healthz ${healthMs} ms`,
+      );
       for (const x of socks) x.destroy();
       assert.ok(peak < 200, `memory bounded (+${peak.toFixed(0)} MiB)`);
       assert.ok(healthMs < 1000, 'still responsive');
@@ -310,7 +359,14 @@ describe('faults: concurrent log-in guesses (#6)', () => {
     const app = t;
     await signUp(app, 'victim');
     const tries = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => begin(app.http().post('/sessions').send({ username: 'victim', password: `guess number ${i}` }))),
+      Array.from({ length: 60 }, (_, i) =>
+        begin(
+          app
+            .http()
+            .post('/sessions')
+            .send({ username: 'victim', password: `guess number ${i}` }),
+        ),
+      ),
     );
     const checked = tries.filter((r) => r.status === 401).length;
     for (const r of tries) if (r.status !== 401) expectError(r, 429, 'rate_limited');

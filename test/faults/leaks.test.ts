@@ -107,7 +107,9 @@ async function chaosRound(w: World, round: number): Promise<number> {
   // Revoked mid-hold: fresh devices hold two polls each; half are revoked from another
   // device, half log themselves out.
   const fresh = await Promise.all(w.users.map((u) => logInAs(w.url, u.name, `fresh ${round}`, call)));
-  const revoked = await Promise.all(fresh.flatMap((f) => [openPoll(w.port, f.token, 'timeout=30'), openPoll(w.port, f.token, 'timeout=30')]));
+  const revoked = await Promise.all(
+    fresh.flatMap((f) => [openPoll(w.port, f.token, 'timeout=30'), openPoll(w.port, f.token, 'timeout=30')]),
+  );
   opened += revoked.length;
   await waitHeld(w, revoked.length);
   for (const [i, f] of fresh.entries()) {
@@ -136,7 +138,14 @@ async function makeWorld(url: string, held: () => Promise<number>, users: number
   return { port, url, users: list, sender, held };
 }
 
-const ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', RATE_LOGIN_USER: 'off', RATE_SIGNUP_IP: 'off', SCRYPT_COST: '10', POLLS_PER_DEVICE: '2' };
+const ENV = {
+  RATE_MESSAGES_USER: 'off',
+  RATE_LOGIN_IP: 'off',
+  RATE_LOGIN_USER: 'off',
+  RATE_SIGNUP_IP: 'off',
+  SCRYPT_COST: '10',
+  POLLS_PER_DEVICE: '2',
+};
 
 describe('faults: resource leaks (#6)', function () {
   this.timeout(180_000);
@@ -154,7 +163,9 @@ describe('faults: resource leaks (#6)', function () {
       for (let round = 0; round < 2; round++) opened += await chaosRound(w, round);
       await sleep(100);
       const stats = t.core.hub.stats();
-      const connections = await new Promise<number>((resolve, reject) => t.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+      const connections = await new Promise<number>((resolve, reject) =>
+        t.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
       report(`${opened} polls opened and ended every way; hub afterwards ${JSON.stringify(stats)}, ${connections} open connections`);
       assert.deepEqual(stats, { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
       assert.equal(connections, 0);
@@ -183,13 +194,17 @@ describe('faults: resource leaks (#6)', function () {
       const start = await measure();
       let opened = await chaosRound(w, 0); // warm-up: JIT, pools, caches
       const warm = await measure();
-      report(`start: rss ${start.rss.toFixed(0)} MiB, ${start.fds} fds; after a warm-up round of ${opened} polls: rss ${warm.rss.toFixed(0)} MiB, heap ${warm.heap.toFixed(0)} MiB, ${warm.fds} fds`);
+      report(
+        `start: rss ${start.rss.toFixed(0)} MiB, ${start.fds} fds; after a warm-up round of ${opened} polls: rss ${warm.rss.toFixed(0)} MiB, heap ${warm.heap.toFixed(0)} MiB, ${warm.fds} fds`,
+      );
       const ROUNDS = 3 * SCALE;
       let last = warm;
       for (let round = 1; round <= ROUNDS; round++) {
         opened += await chaosRound(w, round);
         last = await measure();
-        report(`after round ${round} (${opened} polls in all): rss ${last.rss.toFixed(0)} MiB, heap ${last.heap.toFixed(0)} MiB, ${last.fds} fds, 0 held, 0 waiters`);
+        report(
+          `after round ${round} (${opened} polls in all): rss ${last.rss.toFixed(0)} MiB, heap ${last.heap.toFixed(0)} MiB, ${last.fds} fds, 0 held, 0 waiters`,
+        );
       }
       assert.ok(last.fds <= start.fds + 5, `file descriptors back near the start (${start.fds} -> ${last.fds})`);
       assert.ok(last.rss <= warm.rss + 40, `memory back near the warm baseline (${warm.rss.toFixed(0)} -> ${last.rss.toFixed(0)} MiB)`);

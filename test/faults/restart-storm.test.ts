@@ -9,7 +9,14 @@ import { type RunningServer, startServer } from '../support/server';
 import { sleep } from '../support/util';
 import { SCALE, metrics, readStream, report, waitMetrics, type WireEvent } from './harness';
 
-const BASE_ENV = { RATE_MESSAGES_USER: 'off', RATE_LOGIN_IP: 'off', RATE_LOGIN_USER: 'off', RATE_SIGNUP_IP: 'off', SCRYPT_COST: '10', OVERLOAD_RETRY_AFTER: '1' };
+const BASE_ENV = {
+  RATE_MESSAGES_USER: 'off',
+  RATE_LOGIN_IP: 'off',
+  RATE_LOGIN_USER: 'off',
+  RATE_SIGNUP_IP: 'off',
+  SCRYPT_COST: '10',
+  OVERLOAD_RETRY_AFTER: '1',
+};
 
 interface Client {
   user: string;
@@ -56,7 +63,18 @@ describe('faults: restarts and reconnect storms (#6)', function () {
       const first = await signUpAndLogIn(url, user, 'd0');
       const logins = [first, ...(await Promise.all(Array.from({ length: DEVICES - 1 }, (_, d) => logInAs(url, user, `d${d + 1}`))))];
       for (const l of logins) {
-        clients.push({ user, token: l.token, start: l.cursor, cursor: l.cursor, events: [], lastAnswerAt: 0, overloaded: 0, badRetryAfter: 0, networkErrors: 0, unexpected: [] });
+        clients.push({
+          user,
+          token: l.token,
+          start: l.cursor,
+          cursor: l.cursor,
+          events: [],
+          lastAnswerAt: 0,
+          overloaded: 0,
+          badRetryAfter: 0,
+          networkErrors: 0,
+          unexpected: [],
+        });
       }
     }
 
@@ -141,7 +159,9 @@ describe('faults: restarts and reconnect storms (#6)', function () {
     }
     m = await metrics(url);
     const refused = clients.reduce((n, c) => n + c.overloaded, 0);
-    report(`restart under a cap of ${CAP}: ${m.get('chat_held_polls')} held, ${refused} answers 503 overloaded so far; slowest /healthz ${worstHealth} ms, slowest authenticated read ${worstSend} ms`);
+    report(
+      `restart under a cap of ${CAP}: ${m.get('chat_held_polls')} held, ${refused} answers 503 overloaded so far; slowest /healthz ${worstHealth} ms, slowest authenticated read ${worstSend} ms`,
+    );
     assert.equal(m.get('chat_held_polls'), CAP, 'the server holds exactly its cap');
     assert.ok(refused >= CLIENTS - CAP, 'the excess was told 503');
     assert.ok(worstHealth < 1000 && worstSend < 1000, 'the server stays responsive during the storm');
@@ -167,8 +187,16 @@ describe('faults: restarts and reconnect storms (#6)', function () {
     abortAll();
     await Promise.all(running);
     const overloadedTotal = clients.reduce((n, c) => n + c.overloaded, 0);
-    assert.deepEqual(clients.flatMap((c) => c.unexpected), [], 'only 200, 503 overloaded, or a dropped connection');
-    assert.equal(clients.reduce((n, c) => n + c.badRetryAfter, 0), 0, 'every 503 carried Retry-After in whole seconds');
+    assert.deepEqual(
+      clients.flatMap((c) => c.unexpected),
+      [],
+      'only 200, 503 overloaded, or a dropped connection',
+    );
+    assert.equal(
+      clients.reduce((n, c) => n + c.badRetryAfter, 0),
+      0,
+      'every 503 carried Retry-After in whole seconds',
+    );
 
     // Each device has exactly its user's stream from where it logged in: once each, in order.
     const streams = new Map<string, WireEvent[]>();
@@ -178,6 +206,8 @@ describe('faults: restarts and reconnect storms (#6)', function () {
       assert.equal(expected.length, 3);
       assert.deepEqual(c.events, expected, `${c.user}: a device's events are its stream, exactly once, in order`);
     }
-    report(`${CLIENTS} clients, 3 restarts' worth of messages: every client has all 3, none twice; ${overloadedTotal} 503s in all, each with Retry-After`);
+    report(
+      `${CLIENTS} clients, 3 restarts' worth of messages: every client has all 3, none twice; ${overloadedTotal} 503s in all, each with Retry-After`,
+    );
   });
 });

@@ -23,7 +23,11 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(await t.http().post('/users').send({ username: kelvin, password: 'password1' }), 400, 'invalid_request');
     expectError(await t.http().post('/sessions').send({ username: kelvin, password: 'password1' }), 401, 'invalid_credentials');
     const s = await t.http().post('/sessions').send({ username: 'KIOSK', password: 'password1' }).expect(201);
-    expectError(await t.http().post('/messages').set('Authorization', `Bearer ${s.body.token}`).send({ to: kelvin, body: 'hi' }), 404, 'user_not_found');
+    expectError(
+      await t.http().post('/messages').set('Authorization', `Bearer ${s.body.token}`).send({ to: kelvin, body: 'hi' }),
+      404,
+      'user_not_found',
+    );
   });
 
   it('checks username and password rules, naming the field', async () => {
@@ -39,7 +43,11 @@ describe('accounts and devices (HTTP, #2)', () => {
     }
     // 8 characters counted as people count them, not UTF-16 units
     await t.http().post('/users').send({ username: uniqueName(), password: '😀😀😀😀😀😀😀😀' }).expect(201);
-    await t.http().post('/users').send({ username: 'x'.repeat(32), password: 'p'.repeat(256) }).expect(201);
+    await t
+      .http()
+      .post('/users')
+      .send({ username: 'x'.repeat(32), password: 'p'.repeat(256) })
+      .expect(201);
   });
 
   it('never stores the password', async () => {
@@ -63,20 +71,33 @@ describe('accounts and devices (HTTP, #2)', () => {
     const a = await newUser(t, 'a');
     const b = await newUser(t, 'b');
     await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one' }).expect(201);
-    const res = await t.http().post('/sessions').send({ username: a.username.toUpperCase(), password: 'correct horse', device_name: 'Kiosk 3' }).expect(201);
+    const res = await t
+      .http()
+      .post('/sessions')
+      .send({ username: a.username.toUpperCase(), password: 'correct horse', device_name: 'Kiosk 3' })
+      .expect(201);
     assert.match(res.body.token, /^\S{40,}$/);
     assert.equal(res.body.device.name, 'Kiosk 3');
     assert.equal(typeof res.body.device.id, 'string');
     assert.equal(typeof res.body.cursor, 'string');
     // The head: polling from it returns nothing old
-    const poll = await t.http().get(`/poll?since=${res.body.cursor}&timeout=0`).set({ Authorization: `Bearer ${res.body.token}` }).expect(200);
+    const poll = await t
+      .http()
+      .get(`/poll?since=${res.body.cursor}&timeout=0`)
+      .set({ Authorization: `Bearer ${res.body.token}` })
+      .expect(200);
     assert.deepEqual(poll.body.events, []);
   });
 
   it('names a device after its User-Agent when no name is given', async () => {
     const name = uniqueName();
     await signUp(t, name);
-    const res = await t.http().post('/sessions').set('User-Agent', 'curl/8.5.0').send({ username: name, password: 'correct horse' }).expect(201);
+    const res = await t
+      .http()
+      .post('/sessions')
+      .set('User-Agent', 'curl/8.5.0')
+      .send({ username: name, password: 'correct horse' })
+      .expect(201);
     assert.equal(res.body.device.name, 'curl/8.5.0');
   });
 
@@ -91,7 +112,7 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(await t.http().post('/sessions').send({ username: a.username }), 400, 'invalid_request');
   });
 
-  it('lists only the caller\'s devices, marking the current one', async () => {
+  it("lists only the caller's devices, marking the current one", async () => {
     const a1 = await newUser(t, 'dev');
     const a2 = await logIn(t, a1.username, 'correct horse', 'phone');
     const other = await newUser(t, 'other');
@@ -115,7 +136,10 @@ describe('accounts and devices (HTTP, #2)', () => {
     await t.http().delete('/sessions/current').set(a1.auth).expect(204);
     expectError(await t.http().get('/devices').set(a1.auth), 401, 'unauthorized');
     const res = await t.http().get('/devices').set(a2.auth).expect(200);
-    assert.deepEqual(res.body.devices.map((d: { id: string }) => d.id), [a2.deviceId]);
+    assert.deepEqual(
+      res.body.devices.map((d: { id: string }) => d.id),
+      [a2.deviceId],
+    );
   });
 
   it('revokes a device: its token stops working and its held poll gets 401 at once', async () => {
@@ -132,7 +156,7 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(await t.http().get('/poll?timeout=0').set(lost.auth), 401, 'unauthorized');
   });
 
-  it('DELETE /devices?except=current ends every other device of the caller at once, and nobody else\'s (#14)', async () => {
+  it("DELETE /devices?except=current ends every other device of the caller at once, and nobody else's (#14)", async () => {
     const me = await newUser(t, 'kiosk');
     const reloads = [];
     for (let i = 0; i < 3; i++) reloads.push(await logIn(t, me.username, 'correct horse', 'Front desk kiosk'));
@@ -146,9 +170,16 @@ describe('accounts and devices (HTTP, #2)', () => {
     assert.ok(Date.now() - started < 5000, 'the held poll was answered at once, not at its timeout');
     for (const r of reloads) expectError(await t.http().get('/devices').set(r.auth), 401, 'unauthorized');
     const left = await t.http().get('/devices').set(me.auth).expect(200);
-    assert.deepEqual(left.body.devices.map((d: { id: string; current: boolean }) => [d.id, d.current]), [[me.deviceId, true]]);
+    assert.deepEqual(
+      left.body.devices.map((d: { id: string; current: boolean }) => [d.id, d.current]),
+      [[me.deviceId, true]],
+    );
     await t.http().get('/devices').set(other.auth).expect(200);
-    assert.deepEqual((await t.http().delete('/devices?except=current').set(me.auth).expect(200)).body, { revoked: 0 }, 'nothing left to end');
+    assert.deepEqual(
+      (await t.http().delete('/devices?except=current').set(me.auth).expect(200)).body,
+      { revoked: 0 },
+      'nothing left to end',
+    );
   });
 
   it('DELETE /devices?except=current also as a POST with _method=DELETE, for clients that only GET and POST (#14)', async () => {
@@ -235,7 +266,10 @@ describe('a log-in in progress meets a password reset or a disabled account (HTT
     const user = (await t.core.store.userByName(pat.username)) ?? assert.fail();
     assert.deepEqual(await t.core.store.listDevices(user.id), [], 'no device survived the reset, none was made after it');
     const now = await logIn(t, pat.username, 'brand new password', 'owner');
-    assert.deepEqual((await t.core.store.listDevices(user.id)).map((d) => d.id), [now.deviceId]);
+    assert.deepEqual(
+      (await t.core.store.listDevices(user.id)).map((d) => d.id),
+      [now.deviceId],
+    );
   });
 
   it('disabling the account while the log-in checks the password ends that log-in: 403, no device', async () => {

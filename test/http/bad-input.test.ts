@@ -97,7 +97,10 @@ describe('bad input (HTTP, #2)', () => {
     for (const path of paths) {
       for (const p of params) {
         for (const v of ['', '-1', 'NaN', '1e999', '0x10', '%ZZ', "'", '\u0000', '99999999999999999999999', 'a&b=c']) {
-          const res = await t.http().get(`${path}?${p}=${encodeURIComponent(v)}&timeout=0`).set(a.auth);
+          const res = await t
+            .http()
+            .get(`${path}?${p}=${encodeURIComponent(v)}&timeout=0`)
+            .set(a.auth);
           if (res.status >= 400) assertClientError(res, `${path}?${p}=${v}`);
           else assert.equal(res.status, 200);
         }
@@ -133,7 +136,13 @@ describe('bad input (HTTP, #2)', () => {
       const res = await t.http().post('/messages').set(a.auth).set('Content-Type', type).send(body);
       assertClientError(res, `${type} ${String(body).slice(0, 30)}`);
     }
-    const gz = await t.http().post('/messages').set(a.auth).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('not gzip');
+    const gz = await t
+      .http()
+      .post('/messages')
+      .set(a.auth)
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .send('not gzip');
     assertClientError(gz, 'bad gzip');
     assert.equal(snapshot(t), before);
   });

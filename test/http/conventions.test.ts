@@ -13,7 +13,12 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
   it('accepts JSON, form and text/plain-JSON bodies, and a JSON body with no Content-Type', async () => {
     await t.http().post('/users').type('form').send('username=form1&password=password1').expect(201);
     await t.http().post('/users').set('Content-Type', 'text/plain').send('{"username":"text1","password":"password1"}').expect(201);
-    await t.http().post('/users').set('Content-Type', 'text/plain;charset=UTF-8').send('{"username":"text2","password":"password1"}').expect(201);
+    await t
+      .http()
+      .post('/users')
+      .set('Content-Type', 'text/plain;charset=UTF-8')
+      .send('{"username":"text2","password":"password1"}')
+      .expect(201);
     await t.http().post('/users').set('Content-Type', 'application/json').send('{"username":"json1","password":"password1"}').expect(201);
     await t.http().post('/users').unset('Content-Type').send(Buffer.from('{"username":"bare1","password":"password1"}')).expect(201);
     for (const u of ['form1', 'text1', 'text2', 'json1', 'bare1']) assert.ok(await t.core.store.findUser(u), u);
@@ -30,12 +35,23 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
   it('takes the token from the header, the query string or the form body', async () => {
     const a = await newUser(t);
     const b = await newUser(t);
-    await t.http().get(`/devices?access_token=${encodeURIComponent(a.token)}`).expect(200);
+    await t
+      .http()
+      .get(`/devices?access_token=${encodeURIComponent(a.token)}`)
+      .expect(200);
     await t.http().post('/messages').type('form').send({ access_token: a.token, to: b.username, body: 'by form' }).expect(201);
-    await t.http().post('/messages').set('Content-Type', 'text/plain').send(JSON.stringify({ access_token: a.token, to: b.username, body: 'by xdr' })).expect(201);
+    await t
+      .http()
+      .post('/messages')
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify({ access_token: a.token, to: b.username, body: 'by xdr' }))
+      .expect(201);
     await t.http().get('/devices').set('Authorization', `bearer ${a.token}`).expect(200);
     const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['by form', 'by xdr']);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      ['by form', 'by xdr'],
+    );
   });
 
   it('treats POST with X-HTTP-Method-Override or _method as DELETE', async () => {
@@ -123,14 +139,31 @@ describe('conventions for legacy clients (HTTP, #2)', () => {
   });
 
   it('answers CORS preflight and uses the configured origin', async () => {
-    const pre = await t.http().options('/messages').set('Origin', 'http://kiosk.local').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization,content-type').expect(204);
+    const pre = await t
+      .http()
+      .options('/messages')
+      .set('Origin', 'http://kiosk.local')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization,content-type')
+      .expect(204);
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
     assert.match(String(pre.headers['access-control-allow-headers']), /Authorization/i);
     // Headers an old page adds against caching proxies are allowed too; junk gets the fixed list.
-    const cache = await t.http().options('/poll').set('Origin', 'http://kiosk.local').set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'cache-control, pragma, x-requested-with').expect(204);
+    const cache = await t
+      .http()
+      .options('/poll')
+      .set('Origin', 'http://kiosk.local')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'cache-control, pragma, x-requested-with')
+      .expect(204);
     assert.equal(cache.headers['access-control-allow-headers'], 'cache-control, pragma, x-requested-with');
-    const junk = await t.http().options('/poll').set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'a b; c=<d>').expect(204);
+    const junk = await t
+      .http()
+      .options('/poll')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'a b; c=<d>')
+      .expect(204);
     assert.equal(junk.headers['access-control-allow-headers'], 'Authorization, Content-Type, X-HTTP-Method-Override, X-Requested-With');
     const plain = await t.http().options('/messages').expect(204);
     assert.match(String(plain.headers.allow), /GET/);

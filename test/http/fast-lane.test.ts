@@ -12,7 +12,17 @@ import { fastLane } from '../../src/http/fast-lane';
 import { begin, expectError, type Login, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
 
 /** Headers an answer must carry the same whichever way it was made (Retry-After: present). */
-const COMPARED = ['content-type', 'cache-control', 'pragma', 'expires', 'access-control-allow-origin', 'access-control-expose-headers', 'x-accel-buffering', 'www-authenticate', 'vary'];
+const COMPARED = [
+  'content-type',
+  'cache-control',
+  'pragma',
+  'expires',
+  'access-control-allow-origin',
+  'access-control-expose-headers',
+  'x-accel-buffering',
+  'www-authenticate',
+  'vary',
+];
 
 function sameAnswer(fast: request.Response, koa: request.Response, what: string): void {
   assert.equal(fast.status, koa.status, `${what}: status`);
@@ -32,7 +42,13 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
   it('takes plain polls and sends with a header token (a bad token answered there), and leaves everything else to Koa', async () => {
     t = await startApp();
     const a = await newUser(t);
-    const lane = fastLane(t.core, { corsOrigin: '*', bodyLimitBytes: t.config.bodyLimitBytes, record: () => undefined, logger: t.logger, allowedMethods: () => [] });
+    const lane = fastLane(t.core, {
+      corsOrigin: '*',
+      bodyLimitBytes: t.config.bodyLimitBytes,
+      record: () => undefined,
+      logger: t.logger,
+      allowedMethods: () => [],
+    });
     // A server with only the lane: what it does not take is answered 599.
     const probe = http.createServer((req, res) => {
       if (!lane(req, res)) res.writeHead(599).end();
@@ -57,14 +73,19 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
         [`/presence`, a.auth],
         [`/poll?timeout=0`, a.auth, 'HEAD'],
       ];
-      for (const [path, headers, method] of left) assert.equal(await get(path, headers, method), 599, `${method ?? 'GET'} ${path} goes to Koa`);
+      for (const [path, headers, method] of left)
+        assert.equal(await get(path, headers, method), 599, `${method ?? 'GET'} ${path} goes to Koa`);
 
       const post = async (path: string, headers: Record<string, string>, body: string | Buffer) =>
         (await fetch(base + path, { method: 'POST', headers: { ...a.auth, ...headers }, body })).status;
       const json = JSON.stringify({ to: a.username, body: 'through the lane' });
       assert.equal(await post('/messages', { 'Content-Type': 'application/json' }, json), 201, 'a plain JSON send is taken');
       assert.equal(await post('/messages', { 'Content-Type': 'application/json; charset=UTF-8' }, json), 201, 'with its charset');
-      assert.equal(await post('/messages', { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, json), 401, 'a bad token: taken, refused there');
+      assert.equal(
+        await post('/messages', { 'Content-Type': 'application/json', Authorization: 'Bearer not-a-token' }, json),
+        401,
+        'a bad token: taken, refused there',
+      );
       const leftPosts: Array<[string, Record<string, string>, string | Buffer]> = [
         ['/messages', { 'Content-Type': 'application/x-www-form-urlencoded' }, `to=${a.username}&body=form`],
         ['/messages', { 'Content-Type': 'text/plain' }, json],
@@ -74,7 +95,8 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
         ['/messages', { 'Content-Type': 'application/json' }, JSON.stringify({ to: a.username, body: 'x'.repeat(70_000) })],
         ['/sessions', { 'Content-Type': 'application/json' }, '{}'],
       ];
-      for (const [path, headers, body] of leftPosts) assert.equal(await post(path, headers, body), 599, `POST ${path} ${JSON.stringify(headers)} goes to Koa`);
+      for (const [path, headers, body] of leftPosts)
+        assert.equal(await post(path, headers, body), 599, `POST ${path} ${JSON.stringify(headers)} goes to Koa`);
       t.core.hub.closeAll();
       assert.equal(await get('/poll?timeout=0'), 599, 'shutting down: Koa');
     } finally {
@@ -133,7 +155,12 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
       const raw = (withToken: boolean) =>
         typeof fields === 'string' ? fields : JSON.stringify(withToken ? { ...fields, access_token: a.token } : fields);
       const fast = await t.http().post('/messages').set(a.auth).type('json').send(raw(false));
-      const koa = await t.http().post('/messages').type('json').send(typeof fields === 'string' ? raw(false) : raw(true)).set(typeof fields === 'string' ? a.auth : {});
+      const koa = await t
+        .http()
+        .post('/messages')
+        .type('json')
+        .send(typeof fields === 'string' ? raw(false) : raw(true))
+        .set(typeof fields === 'string' ? a.auth : {});
       return { fast, koa, what };
     };
     const same = ({ fast, koa, what }: { fast: request.Response; koa: request.Response; what: string }) => {
@@ -166,7 +193,11 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
     for (const token of ['not-a-token', `${a.deviceId}.${'A'.repeat(43)}`]) {
       const json = { to: b.username, body: 'never stored' };
       const fast = await t.http().post('/messages').set('Authorization', `Bearer ${token}`).type('json').send(JSON.stringify(json));
-      const koa = await t.http().post('/messages').type('json').send(JSON.stringify({ ...json, access_token: token }));
+      const koa = await t
+        .http()
+        .post('/messages')
+        .type('json')
+        .send(JSON.stringify({ ...json, access_token: token }));
       sameAnswer(fast, koa, `a bad token (${token.slice(0, 12)})`);
       expectError(fast, 401, 'unauthorized');
     }
@@ -178,19 +209,31 @@ describe('fast lane for GET /poll and POST /messages (HTTP, #5)', () => {
     expectError(badBoth.fast, 400, 'invalid_json');
     expectError(same(await both('"just a string"', 'not an object')), 400, 'invalid_json');
     expectError(same(await both('[1, 2]', 'an array')), 400, 'invalid_request');
-    expectError(same(await both(`{"to": "${b.username}", "body": "x", "__proto__": {"admin": true}}`, 'a __proto__ key')), 400, 'invalid_json');
+    expectError(
+      same(await both(`{"to": "${b.username}", "body": "x", "__proto__": {"admin": true}}`, 'a __proto__ key')),
+      400,
+      'invalid_json',
+    );
     // Past the limit both refuse alike, with Retry-After.
-    for (let i = 0; i < 8; i++) await t.http().post('/messages').set(a.auth).send({ to: b.username, body: `fill ${i}` });
+    for (let i = 0; i < 8; i++)
+      await t
+        .http()
+        .post('/messages')
+        .set(a.auth)
+        .send({ to: b.username, body: `fill ${i}` });
     const limited = same(await both({ to: b.username, body: 'one too many' }, 'rate limited'));
     expectError(limited, 429, 'rate_limited');
     assert.ok(Number(limited.headers['retry-after']) >= 1);
     // Nothing refused was stored: hello and the fills that fitted.
     const history = await t.http().get(`/messages?with=${b.username}&limit=50`).set(a.auth).expect(200);
-    assert.ok(history.body.messages.every((m: { body: string }) => m.body === 'hello' || m.body.startsWith('fill ')), JSON.stringify(history.body));
+    assert.ok(
+      history.body.messages.every((m: { body: string }) => m.body === 'hello' || m.body.startsWith('fill ')),
+      JSON.stringify(history.body),
+    );
     assert.equal(history.body.messages.filter((m: { body: string }) => m.body === 'hello').length, 2, 'c1 and c2, each once');
   });
 
-  it('says Vary: Origin and answers with the caller\'s origin when CORS_ORIGIN is a list', async () => {
+  it("says Vary: Origin and answers with the caller's origin when CORS_ORIGIN is a list", async () => {
     t = await startApp({ CORS_ORIGIN: 'https://a.example, https://b.example' });
     const a = await newUser(t);
     const fast = await t.http().get('/poll?timeout=0').set(a.auth).set('Origin', 'https://b.example');

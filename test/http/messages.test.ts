@@ -15,7 +15,12 @@ describe('messages (HTTP, #2)', () => {
     const a = await newUser(t);
     const b = await newUser(t);
     const before = Date.now();
-    const res = await t.http().post('/messages').set(a.auth).send({ to: b.username.toUpperCase(), body: 'hello', client_id: 'k1' }).expect(201);
+    const res = await t
+      .http()
+      .post('/messages')
+      .set(a.auth)
+      .send({ to: b.username.toUpperCase(), body: 'hello', client_id: 'k1' })
+      .expect(201);
     const m = res.body.message;
     assert.deepEqual(Object.keys(m).sort(), ['body', 'client_id', 'from', 'id', 'sent_at', 'to']);
     assert.equal(m.from, a.username);
@@ -32,20 +37,33 @@ describe('messages (HTTP, #2)', () => {
     const b = await newUser(t);
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push((await send(t, i % 2 ? b : a, i % 2 ? a.username : b.username, `m${i}`)).body.message.id);
-    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((x, y) => x - y),
+    );
     assert.equal(new Set(ids).size, 5);
   });
 
   it('stores and returns the body exactly: Unicode, new lines, HTML, SQL', async () => {
     const a = await newUser(t);
     const b = await newUser(t);
-    const bodies = ['<b>bold</b><script>alert(1)</script>', "'); DROP TABLE messages; --", 'line1\nline2\r\n\ttab', '😀 ünïcødé \u2028 \u2029 \u200b', 'a\u0000b', ' padded  '];
+    const bodies = [
+      '<b>bold</b><script>alert(1)</script>',
+      "'); DROP TABLE messages; --",
+      'line1\nline2\r\n\ttab',
+      '😀 ünïcødé \u2028 \u2029 \u200b',
+      'a\u0000b',
+      ' padded  ',
+    ];
     for (const body of bodies) {
       const res = await send(t, a, b.username, body);
       assert.equal(res.body.message.body, body);
     }
     const hist = await t.http().get(`/messages?with=${a.username}&limit=50`).set(b.auth).expect(200);
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), bodies);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      bodies,
+    );
   });
 
   it('refuses empty, blank and too long bodies, and unknown recipients', async () => {
@@ -61,7 +79,15 @@ describe('messages (HTTP, #2)', () => {
     expectError(await t.http().post('/messages').set(a.auth).send({ to: 'nobody', body: 'hi' }), 404, 'user_not_found');
     expectError(await t.http().post('/messages').set(a.auth).send({ to: 'not a name!', body: 'hi' }), 404, 'user_not_found');
     expectError(await t.http().post('/messages').set(a.auth).send({ body: 'hi' }), 400, 'invalid_request');
-    expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'hi', client_id: 'x'.repeat(65) }), 400, 'invalid_request');
+    expectError(
+      await t
+        .http()
+        .post('/messages')
+        .set(a.auth)
+        .send({ to: b.username, body: 'hi', client_id: 'x'.repeat(65) }),
+      400,
+      'invalid_request',
+    );
     expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'hi', client_id: '' }), 400, 'invalid_request');
   });
 
@@ -72,8 +98,16 @@ describe('messages (HTTP, #2)', () => {
     const first = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'once', client_id: 'abc' }).expect(201);
     const retry = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'once', client_id: 'abc' }).expect(200);
     assert.deepEqual(retry.body, first.body);
-    expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'twice', client_id: 'abc' }), 409, 'client_id_reused');
-    expectError(await t.http().post('/messages').set(a.auth).send({ to: c.username, body: 'once', client_id: 'abc' }), 409, 'client_id_reused');
+    expectError(
+      await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'twice', client_id: 'abc' }),
+      409,
+      'client_id_reused',
+    );
+    expectError(
+      await t.http().post('/messages').set(a.auth).send({ to: c.username, body: 'once', client_id: 'abc' }),
+      409,
+      'client_id_reused',
+    );
     // Racing retries of one send create one message
     const racing = await Promise.all(
       Array.from({ length: 8 }, () => t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'race', client_id: 'r1' })),
@@ -81,7 +115,10 @@ describe('messages (HTTP, #2)', () => {
     assert.deepEqual(racing.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 201]);
     assert.equal(new Set(racing.map((r) => r.body.message.id)).size, 1);
     const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['once', 'race']);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      ['once', 'race'],
+    );
   });
 
   it('shows client_id to the sender only', async () => {
@@ -146,11 +183,14 @@ describe('messages (HTTP, #2)', () => {
     await send(t, a, a.username, 'remember the milk');
     await send(t, a, b.username, 'not a note');
     const res = await t.http().get(`/messages?with=${a.username}`).set(a.auth).expect(200);
-    assert.deepEqual(res.body.messages.map((m: { body: string }) => m.body), ['remember the milk']);
+    assert.deepEqual(
+      res.body.messages.map((m: { body: string }) => m.body),
+      ['remember the milk'],
+    );
     assert.equal(res.body.messages[0].client_id, null);
   });
 
-  it("a third user cannot read a conversation they are not in", async () => {
+  it('a third user cannot read a conversation they are not in', async () => {
     const a = await newUser(t);
     const b = await newUser(t);
     const eve = await newUser(t);

@@ -7,7 +7,10 @@ function parseProm(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]?[Ii]nf)( \d+)?$/.exec(line); // Go's ParseFloat: any case
+    const m =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]?[Ii]nf)( \d+)?$/.exec(
+        line,
+      ); // Go's ParseFloat: any case
     if (!m) throw new Error(`not Prometheus exposition: ${line}`);
     samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   }
@@ -31,7 +34,14 @@ describe('metrics (HTTP, #3)', () => {
     const a = await newUser(t);
     const b = await newUser(t);
     const before = await scrape();
-    for (const name of ['chat_held_polls', 'chat_devices_online', 'chat_messages_stored', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes']) {
+    for (const name of [
+      'chat_held_polls',
+      'chat_devices_online',
+      'chat_messages_stored',
+      'process_cpu_user_seconds_total',
+      'nodejs_eventloop_lag_seconds',
+      'process_resident_memory_bytes',
+    ]) {
       assert.ok(before.has(name), `${name} present`);
     }
     assert.equal(before.get('chat_messages_stored'), 0);
@@ -95,7 +105,8 @@ describe('rate limits (HTTP, #3)', () => {
     t = await startApp({ RATE_LOGIN_USER: '3/60', RATE_LOGIN_IP: 'off' });
     await signUp(t, 'victim');
     await signUp(t, 'bystander');
-    for (const name of ['victim', 'VICTIM', 'Victim']) expectError(await t.http().post('/sessions').send({ username: name, password: 'wrong guess' }), 401, 'invalid_credentials');
+    for (const name of ['victim', 'VICTIM', 'Victim'])
+      expectError(await t.http().post('/sessions').send({ username: name, password: 'wrong guess' }), 401, 'invalid_credentials');
     const blocked = await t.http().post('/sessions').send({ username: 'vIcTiM', password: 'correct horse' });
     expectError(blocked, 429, 'rate_limited');
     const retry = Number(blocked.headers['retry-after']);
@@ -107,7 +118,8 @@ describe('rate limits (HTTP, #3)', () => {
     t = await startApp({ RATE_LOGIN_USER: '3/60', RATE_LOGIN_IP: 'off' });
     await signUp(t, 'forgetful');
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 2; i++) expectError(await t.http().post('/sessions').send({ username: 'forgetful', password: 'wrong' }), 401, 'invalid_credentials');
+      for (let i = 0; i < 2; i++)
+        expectError(await t.http().post('/sessions').send({ username: 'forgetful', password: 'wrong' }), 401, 'invalid_credentials');
       await t.http().post('/sessions').send({ username: 'forgetful', password: 'correct horse' }).expect(201);
     }
   });
@@ -119,7 +131,8 @@ describe('rate limits (HTTP, #3)', () => {
     // A classroom behind one address logging in successfully: never limited.
     for (let i = 0; i < 8; i++) await from('10.0.0.9').send({ username: 'classmate', password: 'correct horse' }).expect(201);
     // Password spraying from one address across many names
-    for (let i = 0; i < 4; i++) expectError(await from('10.0.0.1').send({ username: `name${i}`, password: 'guess' }), 401, 'invalid_credentials');
+    for (let i = 0; i < 4; i++)
+      expectError(await from('10.0.0.1').send({ username: `name${i}`, password: 'guess' }), 401, 'invalid_credentials');
     const blocked = await from('10.0.0.1').send({ username: 'classmate', password: 'correct horse' });
     expectError(blocked, 429, 'rate_limited');
     assert.ok(Number(blocked.headers['retry-after']) >= 1);
@@ -151,7 +164,10 @@ describe('rate limits (HTTP, #3)', () => {
     assert.ok(Number(res.headers['retry-after']) >= 1 && Number(res.headers['retry-after']) <= 60);
     await send(t, b, a.username, 'b is fine');
     const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['1', '2', '3', 'b is fine']);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      ['1', '2', '3', 'b is fine'],
+    );
   });
 
   it('retries of a stored send (same client_id) cost no point and are answered even past the limit', async () => {
@@ -160,7 +176,12 @@ describe('rate limits (HTTP, #3)', () => {
     const b = await newUser(t);
     const first = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(201);
     for (let i = 0; i < 3; i++) {
-      const again: { body: { message: unknown } } = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(200);
+      const again: { body: { message: unknown } } = await t
+        .http()
+        .post('/messages')
+        .set(a.auth)
+        .send({ to: b.username, body: 'one', client_id: 'c1' })
+        .expect(200);
       assert.deepEqual(again.body.message, first.body.message);
     }
     // The retries took nothing: the second new message still fits in the limit of 2.
@@ -169,9 +190,16 @@ describe('rate limits (HTTP, #3)', () => {
     // Past the limit, a retry still gets its original, and a reused client_id still conflicts.
     const late = await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'one', client_id: 'c1' }).expect(200);
     assert.equal(late.body.message.id, first.body.message.id);
-    expectError(await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'other', client_id: 'c1' }), 409, 'client_id_reused');
+    expectError(
+      await t.http().post('/messages').set(a.auth).send({ to: b.username, body: 'other', client_id: 'c1' }),
+      409,
+      'client_id_reused',
+    );
     const hist = await t.http().get(`/messages?with=${b.username}`).set(a.auth).expect(200);
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['one', 'two']);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      ['one', 'two'],
+    );
   });
 });
 
@@ -186,7 +214,11 @@ describe('logs (HTTP, #3)', () => {
       await t.http().post('/users').type('form').send({ username: 'other', password }).expect(201);
       const s = await t.http().post('/sessions').send({ username: 'logged', password, device_name: 'laptop' }).expect(201);
       const token = s.body.token as string;
-      await t.http().post('/sessions').send({ username: 'logged', password: `${password}-wrong` }).expect(401);
+      await t
+        .http()
+        .post('/sessions')
+        .send({ username: 'logged', password: `${password}-wrong` })
+        .expect(401);
       await t.http().post('/messages').set('Authorization', `Bearer ${token}`).send({ to: 'other', body, client_id: 'cid-1' }).expect(201);
       await t.http().post('/messages').type('form').send({ access_token: token, to: 'other', body }).expect(201);
       await t.http().get(`/poll?since=0&timeout=0&access_token=${token}&callback=cb`).expect(200);

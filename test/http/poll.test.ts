@@ -26,7 +26,14 @@ describe('long poll (HTTP, #2)', () => {
     const res = await poll(b.auth, `since=${b.cursor}&timeout=20`).expect(200);
     assert.ok(Date.now() - started < 2000, 'not held');
     const body = res.body as PollBody;
-    assert.deepEqual(body.events.map((e) => [e.type, e.message?.body]), [['message', 'one'], ['message', 'two'], ['message', 'three']]);
+    assert.deepEqual(
+      body.events.map((e) => [e.type, e.message?.body]),
+      [
+        ['message', 'one'],
+        ['message', 'two'],
+        ['message', 'three'],
+      ],
+    );
     assert.equal(body.events[0]?.message?.client_id, null);
     const next = await poll(b.auth, `since=${body.cursor}&timeout=0`).expect(200);
     assert.deepEqual(next.body, { cursor: body.cursor, events: [] });
@@ -42,7 +49,10 @@ describe('long poll (HTTP, #2)', () => {
     const res = await held;
     const latency = Date.now() - sentAt;
     assert.equal(res.status, 200);
-    assert.deepEqual((res.body as PollBody).events.map((e) => e.message?.body), ['wake up']);
+    assert.deepEqual(
+      (res.body as PollBody).events.map((e) => e.message?.body),
+      ['wake up'],
+    );
     assert.ok(latency < 1000, `answered ${latency} ms after the send`);
     assert.equal(res.headers['x-accel-buffering'], 'no');
     assert.equal(res.headers['content-length'], String(Buffer.byteLength(res.text)));
@@ -60,7 +70,11 @@ describe('long poll (HTTP, #2)', () => {
     await waitHeld(t, 3);
     await t.http().post('/messages').set(a1.auth).send({ to: b.username, body: 'from the laptop', client_id: 'L1' }).expect(201);
     const [o, s, r] = await Promise.all([other, self, recipient]);
-    for (const res of [o, s, r]) assert.deepEqual((res.body as PollBody).events.map((e) => e.message?.body), ['from the laptop']);
+    for (const res of [o, s, r])
+      assert.deepEqual(
+        (res.body as PollBody).events.map((e) => e.message?.body),
+        ['from the laptop'],
+      );
     assert.equal((o.body as PollBody).events[0]?.message?.client_id, 'L1', "sender's devices see client_id");
     assert.equal((r.body as PollBody).events[0]?.message?.client_id, null, 'the recipient does not');
   });
@@ -72,7 +86,10 @@ describe('long poll (HTTP, #2)', () => {
     await waitHeld(t, 1);
     await send(t, a1, a1.username, 'note');
     const res = await held;
-    assert.deepEqual((res.body as PollBody).events.map((e) => e.message?.body), ['note']);
+    assert.deepEqual(
+      (res.body as PollBody).events.map((e) => e.message?.body),
+      ['note'],
+    );
   });
 
   it('a third user gets nothing', async () => {
@@ -96,7 +113,8 @@ describe('long poll (HTTP, #2)', () => {
     const t0 = Date.now();
     await poll(a.auth, `since=${a.cursor}&timeout=0`).expect(200);
     assert.ok(Date.now() - t0 < 1000);
-    for (const bad of ['abc', '-1', '', 'NaN', 'Infinity', '0x10', '1e', '1..2', '- 1']) expectError(await poll(a.auth, `timeout=${encodeURIComponent(bad)}`), 400, 'invalid_request');
+    for (const bad of ['abc', '-1', '', 'NaN', 'Infinity', '0x10', '1e', '1..2', '- 1'])
+      expectError(await poll(a.auth, `timeout=${encodeURIComponent(bad)}`), 400, 'invalid_request');
   });
 
   it('clamps a timeout above the maximum', async () => {
@@ -108,7 +126,13 @@ describe('long poll (HTTP, #2)', () => {
       const took = Date.now() - started;
       assert.ok(took >= 900 && took < 5000, `held ${took} ms, clamped to 1 s`);
       // Any way of writing a number is a number: huge ones are clamped, fractions kept.
-      for (const [timeout, minMs, maxMs] of [['9999999999', 900, 5000], ['1e100', 900, 5000], ['.5', 400, 900], ['1.', 900, 5000], ['0.5e0', 400, 900]] as const) {
+      for (const [timeout, minMs, maxMs] of [
+        ['9999999999', 900, 5000],
+        ['1e100', 900, 5000],
+        ['.5', 400, 900],
+        ['1.', 900, 5000],
+        ['0.5e0', 400, 900],
+      ] as const) {
         const t0 = Date.now();
         const res = await short.http().get(`/poll?since=${a.cursor}&timeout=${timeout}`).set(a.auth).expect(200);
         assert.deepEqual(res.body, { cursor: a.cursor, events: [] });
@@ -151,7 +175,8 @@ describe('long poll (HTTP, #2)', () => {
     await send(t, a, b.username, 'x');
     // Leading zeros too: the server never issues them, and an answer's cursor must be the very
     // string that was sent.
-    for (const c of ['abc', '-1', '1.5', '99999999999999999999', '%00', '00', '01', '+1']) expectError(await poll(b.auth, `since=${c}&timeout=0`), 400, 'invalid_cursor');
+    for (const c of ['abc', '-1', '1.5', '99999999999999999999', '%00', '00', '01', '+1'])
+      expectError(await poll(b.auth, `since=${c}&timeout=0`), 400, 'invalid_cursor');
     expectError(await poll(b.auth, 'since=2&timeout=0'), 400, 'invalid_cursor');
     await poll(b.auth, 'since=1&timeout=0').expect(200); // the head itself is fine
     await poll(b.auth, 'since=0&timeout=0').expect(200);
@@ -170,10 +195,16 @@ describe('long poll (HTTP, #2)', () => {
     await send(t, a, b1.username, 'third');
     // b1 "reboots" and lost its cursor: resumes after what it acknowledged
     const resumed = (await poll(b1.auth, 'timeout=0').expect(200)).body as PollBody;
-    assert.deepEqual(resumed.events.map((e) => e.message?.body), ['third']);
+    assert.deepEqual(
+      resumed.events.map((e) => e.message?.body),
+      ['third'],
+    );
     // the kiosk never polled: its stored cursor is its login head, so it gets all three
     const kiosk = (await poll(b2.auth, 'timeout=0').expect(200)).body as PollBody;
-    assert.deepEqual(kiosk.events.map((e) => e.message?.body), ['first', 'second', 'third']);
+    assert.deepEqual(
+      kiosk.events.map((e) => e.message?.body),
+      ['first', 'second', 'third'],
+    );
     const empty = (await poll(b2.auth, 'since=&timeout=0').expect(200)).body as PollBody;
     assert.equal(empty.events.length, 3, 'an empty since= means the stored cursor too');
     const devices = (await t.http().get('/devices').set(b1.auth).expect(200)).body.devices as Array<{ id: string; cursor: string }>;

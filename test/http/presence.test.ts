@@ -78,13 +78,13 @@ describe('presence (HTTP, #14)', () => {
     await t.http().delete('/sessions/current').set(one.auth).expect(204);
     assert.deepEqual(await online(viewer), [one.username], 'the second device polled within the window');
     await t.http().delete('/devices?except=current').set(viewer.auth).expect(200);
-    assert.deepEqual(await online(viewer), [one.username], 'another user\'s devices are not touched');
+    assert.deepEqual(await online(viewer), [one.username], "another user's devices are not touched");
     const three = await logIn(t, one.username, 'correct horse', 'third');
     assert.deepEqual((await t.http().delete('/devices?except=current').set(three.auth).expect(200)).body, { revoked: 1 });
     assert.deepEqual(await online(viewer), [], 'the device that polled was revoked; the one asking never polled');
   });
 
-  it('keeps the contract\'s window: a device that polled within PRESENCE_WINDOW counts, then ages out (#14)', async () => {
+  it("keeps the contract's window: a device that polled within PRESENCE_WINDOW counts, then ages out (#14)", async () => {
     const p = await startApp({ PRESENCE_WINDOW: '1' });
     try {
       const a = await newUser(p, 'recent');

@@ -27,7 +27,13 @@ describe('no lost wake-ups (HTTP, #2)', () => {
       const pollReq = begin(t.http().get(`/poll?since=${cursor}&timeout=10`).set(b.auth));
       if (jitter === 1) await new Promise((r) => setImmediate(r));
       if (jitter === 2) await sleep(1);
-      const sendReq = begin(t.http().post('/messages').set(a.auth).send({ to: b.username, body: `r${i}` }));
+      const sendReq = begin(
+        t
+          .http()
+          .post('/messages')
+          .set(a.auth)
+          .send({ to: b.username, body: `r${i}` }),
+      );
       const [p, s] = await Promise.all([pollReq, sendReq]);
       assert.equal(s.status, 201);
       assert.equal(p.status, 200);
@@ -65,7 +71,11 @@ describe('no lost wake-ups (HTTP, #2)', () => {
     await Promise.all(
       senders.map(async (s) => {
         for (let i = 0; i < PER_SENDER; i++) {
-          const res = await t.http().post('/messages').set(s.auth).send({ to: receiver.username, body: `${s.username}-${i}` });
+          const res = await t
+            .http()
+            .post('/messages')
+            .set(s.auth)
+            .send({ to: receiver.username, body: `${s.username}-${i}` });
           assert.equal(res.status, 201);
           sentIds.push(res.body.message.id);
         }

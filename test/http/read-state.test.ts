@@ -26,14 +26,20 @@ describe('read state and conversations (HTTP, #3)', () => {
     await send(t, bob, me.username, 'b2');
     await t.http().post('/messages').set(me.auth).send({ to: carol.username, body: 'reply', client_id: 'r1' }).expect(201);
     const list = await conversations(me.auth);
-    assert.deepEqual(list.map((c) => [c.with, c.last_message.body, c.unread]), [
-      [carol.username, 'reply', 1],
-      [bob.username, 'b2', 2],
-      [me.username, 'note', 0],
-    ]);
+    assert.deepEqual(
+      list.map((c) => [c.with, c.last_message.body, c.unread]),
+      [
+        [carol.username, 'reply', 1],
+        [bob.username, 'b2', 2],
+        [me.username, 'note', 0],
+      ],
+    );
     assert.equal(list[0]?.last_message.client_id, 'r1', 'my own message shows my client_id');
     const carols = await conversations(carol.auth);
-    assert.deepEqual(carols.map((c) => [c.with, c.last_message.body, c.unread, c.last_message.client_id]), [[me.username, 'reply', 1, null]]);
+    assert.deepEqual(
+      carols.map((c) => [c.with, c.last_message.body, c.unread, c.last_message.client_id]),
+      [[me.username, 'reply', 1, null]],
+    );
     assert.deepEqual(await conversations((await newUser(t)).auth), [], 'a new user has none');
   });
 
@@ -50,7 +56,12 @@ describe('read state and conversations (HTTP, #3)', () => {
     assert.equal((await conversations(me.auth))[0]?.unread, 2);
     await send(t, bob, me.username, 'm5');
     assert.equal((await conversations(me.auth))[0]?.unread, 3);
-    await t.http().post('/read').type('form').send({ with: bob.username.toUpperCase(), up_to: String(ids[4]), access_token: me.token }).expect(204);
+    await t
+      .http()
+      .post('/read')
+      .type('form')
+      .send({ with: bob.username.toUpperCase(), up_to: String(ids[4]), access_token: me.token })
+      .expect(204);
     assert.equal((await conversations(me.auth))[0]?.unread, 1);
     assert.equal((await conversations(bob.auth))[0]?.unread, 1, "bob's own count is his own");
   });
@@ -65,7 +76,13 @@ describe('read state and conversations (HTTP, #3)', () => {
     expectError(await t.http().post('/read').set(me.auth).send({ with: eve.username, up_to: mine }), 404, 'not_found');
     expectError(await t.http().post('/read').set(me.auth).send({ with: bob.username, up_to: 999999 }), 404, 'not_found');
     expectError(await t.http().post('/read').set(me.auth).send({ with: 'nobody', up_to: mine }), 404, 'user_not_found');
-    for (const bad of [{ with: bob.username }, { up_to: mine }, { with: bob.username, up_to: 'x' }, { with: bob.username, up_to: 0 }, { with: bob.username, up_to: 1.5 }]) {
+    for (const bad of [
+      { with: bob.username },
+      { up_to: mine },
+      { with: bob.username, up_to: 'x' },
+      { with: bob.username, up_to: 0 },
+      { with: bob.username, up_to: 1.5 },
+    ]) {
       expectError(await t.http().post('/read').set(me.auth).send(bad), 400, 'invalid_request');
     }
     expectError(await t.http().post('/read').send({ with: bob.username, up_to: mine }), 401, 'unauthorized');
@@ -106,7 +123,12 @@ describe('read state and conversations (HTTP, #3)', () => {
       expectedA++;
       if (round % 3 === 0) await send(t, round % 2 ? a1 : a2, b1.username, `reply${round}`);
       if (round % 5 === 4) {
-        await t.http().post('/read').set(round % 2 ? a1.auth : a2.auth).send({ with: b1.username, up_to: lastFromB }).expect(204);
+        await t
+          .http()
+          .post('/read')
+          .set(round % 2 ? a1.auth : a2.auth)
+          .send({ with: b1.username, up_to: lastFromB })
+          .expect(204);
         expectedA = 0;
       }
       const [c1, c2] = [await conversations(a1.auth), await conversations(a2.auth)];
@@ -139,13 +161,21 @@ describe('read state and conversations (HTTP, #3)', () => {
     const list = await conversations(me.auth);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     assert.equal(list.length, 305);
-    assert.equal(list.reduce((n, c) => n + c.unread, 0), 6000);
+    assert.equal(
+      list.reduce((n, c) => n + c.unread, 0),
+      6000,
+    );
     assert.equal(list[0]?.last_message.body, 'bulk 5999');
     assert.ok(ms < 2000, `listed 305 conversations over 6000 messages in ${ms} ms`);
     // One range of the primary key (the user's own rows), then a sort of just those rows: no
     // scan of anyone else's, and no index to update on every send (see 002_read_state.sql).
-    const plan = t.store.sqlite.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE user_id = 1 ORDER BY last_message_id DESC").all() as Array<{ detail: string }>;
-    assert.ok(plan.some((p) => /SEARCH conversations USING PRIMARY KEY \(user_id=\?\)/.test(p.detail)), JSON.stringify(plan));
+    const plan = t.store.sqlite.db
+      .prepare('EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE user_id = 1 ORDER BY last_message_id DESC')
+      .all() as Array<{ detail: string }>;
+    assert.ok(
+      plan.some((p) => /SEARCH conversations USING PRIMARY KEY \(user_id=\?\)/.test(p.detail)),
+      JSON.stringify(plan),
+    );
     assert.ok(!plan.some((p) => /^SCAN conversations/.test(p.detail)), 'never a scan of the table');
     // marking read recounts from the index
     const firstPeer = list.find((c) => c.with === peers[0]?.username);

@@ -148,13 +148,18 @@ describe('deployment files agree with the server (#7)', () => {
     assert.equal(unitEnvironment(backup).DB_PATH, unitEnvironment(service).DB_PATH, 'backs up the database the server uses');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-backups-'));
     const local = (argv: string[]): string[] =>
-      argv.map((w) => w.replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/chat', REPO_ROOT).replaceAll('/var/lib/chat-backups', dir));
+      argv.map((w) =>
+        w.replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/chat', REPO_ROOT).replaceAll('/var/lib/chat-backups', dir),
+      );
 
     const server = await startServer({ env: { SCRYPT_COST: '10' } });
     try {
       const a = await signUpAndLogIn(server.url, 'backup_a');
       await signUpAndLogIn(server.url, 'backup_b');
-      assert.equal((await call(server.url, 'POST', '/messages', { token: a.token, body: { to: 'backup_b', body: 'keep me' } })).status, 201);
+      assert.equal(
+        (await call(server.url, 'POST', '/messages', { token: a.token, body: { to: 'backup_b', body: 'keep me' } })).status,
+        201,
+      );
       const [cmd, ...args] = local(commandLine(one(backup, 'ExecStart')));
       const run = spawnSync(cmd!, args, { encoding: 'utf8', env: { ...process.env, DB_PATH: server.dbPath } });
       assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);
@@ -194,7 +199,11 @@ describe('deployment files agree with the server (#7)', () => {
     assert.equal(nginxBytes(maxBody ?? ''), defaults.bodyLimitBytes, 'client_max_body_size equals BODY_LIMIT');
     assert.ok(site.includes(`larger than ${defaults.bodyLimitBytes} bytes`), "nginx's own 413 names the same limit");
     const [perClient] = directive(site, 'limit_conn chat_per_client');
-    assert.equal(Number(perClient), defaults.maxConnectionsPerIp, "limit_conn matches MAX_CONNECTIONS_PER_IP, which TRUST_PROXY turns off in the server");
+    assert.equal(
+      Number(perClient),
+      defaults.maxConnectionsPerIp,
+      'limit_conn matches MAX_CONNECTIONS_PER_IP, which TRUST_PROXY turns off in the server',
+    );
     const [idle] = directive(site, 'keepalive_timeout');
     assert.ok(idle, 'upstream keepalive_timeout is set');
     assert.ok(nginxSeconds(idle) < defaults.keepAliveTimeoutMs / 1000, 'nginx closes idle upstream connections before the server does');

@@ -103,7 +103,9 @@ describe('the curl examples of the README and docs/, run against a real server (
 
   /** The example as it is, pointed at the test server. */
   const here = (text: string): string =>
-    text.replace(/http:\/\/127\.0\.0\.1:3000|http:\/\/chat\.example\.org|localhost:3000/g, (m) => (m.startsWith('http') ? `http://${host}` : host));
+    text.replace(/http:\/\/127\.0\.0\.1:3000|http:\/\/chat\.example\.org|localhost:3000/g, (m) =>
+      m.startsWith('http') ? `http://${host}` : host,
+    );
 
   const shellEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: tmp, ...extra });
 
@@ -136,20 +138,36 @@ describe('the curl examples of the README and docs/, run against a real server (
     assert.equal(sent[0].message.body, body, 'stored exactly as typed');
 
     const first = await Promise.race([one.done, sleep(10_000).then(() => null)]);
-    assert.ok(first, 'terminal 1\'s poll was answered');
+    assert.ok(first, "terminal 1's poll was answered");
     assert.equal(first.code, 0, first.stderr);
     const answers = lines(first.stdout, 'terminal 1').map((l) => JSON.parse(l));
     assert.deepEqual(answers.slice(0, 2), [{ user: { username: 'alice' } }, { user: { username: 'bob' } }]);
     assert.equal(answers.length, 3, 'one line per answer');
-    assert.deepEqual(answers[2].events.map((e: { message: { from: string; body: string } }) => [e.message.from, e.message.body]), [['alice', body]]);
+    assert.deepEqual(
+      answers[2].events.map((e: { message: { from: string; body: string } }) => [e.message.from, e.message.body]),
+      [['alice', body]],
+    );
     // The answer the README shows is what really comes (but for the time).
     const shown = JSON.parse(/^# (\{"cursor".*)$/m.exec(terminal1)![1]!);
     assert.deepEqual({ ...shown.events[0].message, sent_at: '' }, { ...answers[2].events[0].message, sent_at: '' });
 
     // What the README says about -d is true: it is why the examples use --data-urlencode.
-    const token = JSON.parse((await sh(here(`curl -s localhost:3000/sessions --data-urlencode username=alice --data-urlencode password=correct-horse`), shellEnv()).done).stdout).token as string;
-    for (const [typed, stored] of [['tea & cake', 'tea '], ['1+1=2', '1 1=2']]) {
-      const r = await sh(here(`curl -s localhost:3000/messages -H "Authorization: Bearer ${token}" -d to=bob -d body='${typed}'`), shellEnv()).done;
+    const token = JSON.parse(
+      (
+        await sh(
+          here(`curl -s localhost:3000/sessions --data-urlencode username=alice --data-urlencode password=correct-horse`),
+          shellEnv(),
+        ).done
+      ).stdout,
+    ).token as string;
+    for (const [typed, stored] of [
+      ['tea & cake', 'tea '],
+      ['1+1=2', '1 1=2'],
+    ]) {
+      const r = await sh(
+        here(`curl -s localhost:3000/messages -H "Authorization: Bearer ${token}" -d to=bob -d body='${typed}'`),
+        shellEnv(),
+      ).done;
       assert.equal(JSON.parse(r.stdout).message.body, stored, `-d body='${typed}'`);
       assert.ok(read('README.md').replace(/\s+/g, ' ').includes(`-d body='${typed}'\` stores \`"${stored}"\``), 'the README says so');
     }
@@ -157,7 +175,10 @@ describe('the curl examples of the README and docs/, run against a real server (
 
   it('README: the three plain-curl steps "From the shell" log in, follow and send', async () => {
     await serve();
-    for (const [username, password] of [['alice', 'correct-horse'], ['bob', 'battery-staple']]) {
+    for (const [username, password] of [
+      ['alice', 'correct-horse'],
+      ['bob', 'battery-staple'],
+    ]) {
       assert.equal((await call(server.url, 'POST', '/users', { body: { username, password } })).status, 201);
     }
     const block = shBlocks(section(read('README.md'), 'From the shell'))[1]!;
@@ -184,8 +205,15 @@ describe('the curl examples of the README and docs/, run against a real server (
         assert.ok(Date.now() < deadline, `step 2 printed the message: ${loop.output()}`);
         await sleep(50);
       }
-      const answers = loop.output().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      assert.deepEqual(answers.flatMap((a: { events: Array<{ message: { body: string } }> }) => a.events.map((e) => e.message.body)), [body]);
+      const answers = loop
+        .output()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        answers.flatMap((a: { events: Array<{ message: { body: string } }> }) => a.events.map((e) => e.message.body)),
+        [body],
+      );
     } finally {
       process.kill(-loop.pid, 'SIGTERM');
       await loop.done;
@@ -200,18 +228,26 @@ describe('the curl examples of the README and docs/, run against a real server (
     assert.ok(blocks.length >= 15, `${blocks.length} examples`);
     assert.match(blocks[0]!, /\/users/, 'the first example signs alice up');
     const signUp = await sh(here(blocks[0]!), shellEnv()).done;
-    assert.deepEqual(lines(signUp.stdout, 'sign-up').map((l) => JSON.parse(l)), [{ user: { username: 'alice' } }]);
+    assert.deepEqual(
+      lines(signUp.stdout, 'sign-up').map((l) => JSON.parse(l)),
+      [{ user: { username: 'alice' } }],
+    );
     // What the other examples talk about: bob, and 150 messages between them (ids 141 and
     // cursor 41 exist).
     assert.equal((await call(server.url, 'POST', '/users', { body: { username: 'bob', password: 'battery-staple' } })).status, 201);
     const logIn = async (device: string) => {
-      const r = await call(server.url, 'POST', '/sessions', { body: { username: 'alice', password: 'correct-horse', device_name: device } });
+      const r = await call(server.url, 'POST', '/sessions', {
+        body: { username: 'alice', password: 'correct-horse', device_name: device },
+      });
       assert.equal(r.status, 201);
       return r.body as { token: string; device: { id: string } };
     };
     const seed = await logIn('seed');
     for (let i = 1; i <= 150; i++) {
-      assert.equal((await call(server.url, 'POST', '/messages', { token: seed.token, body: { to: 'bob', body: `seed ${i}` } })).status, 201);
+      assert.equal(
+        (await call(server.url, 'POST', '/messages', { token: seed.token, body: { to: 'bob', body: `seed ${i}` } })).status,
+        201,
+      );
     }
 
     // Each command on its own (a block may show two ways to do one thing), with a fresh
@@ -237,7 +273,8 @@ describe('the curl examples of the README and docs/, run against a real server (
       }
       const json = line.startsWith('/**/') ? JSON.parse(/^\/\*\*\/[\w$.]+\(([\s\S]*)\);$/.exec(line)![1]!) : JSON.parse(line);
       assert.equal(json.error, undefined, `${command}: ${line}`);
-      if (command.includes('localhost:3000/messages -H')) assert.equal(json.message.body, urlencoded(command, 'body'), 'stored exactly as typed');
+      if (command.includes('localhost:3000/messages -H'))
+        assert.equal(json.message.body, urlencoded(command, 'body'), 'stored exactly as typed');
       if (command.includes('localhost:3000/sessions ')) assert.equal(json.device.name, urlencoded(command, 'device_name'));
       if (command.includes('except=current')) assert.ok(json.revoked >= 1, `${command}: revoked the spare device`);
     }

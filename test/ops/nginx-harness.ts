@@ -41,7 +41,8 @@ export function siteFor(upstreamPort: number, listenPort: number, opts: SiteOpti
   site = replaceOnce(site, /^(\s*)server 127\.0\.0\.1:3000;/, `$1server 127.0.0.1:${upstreamPort};`);
   site = replaceOnce(site, /^(\s*)listen 80;/, `$1listen 127.0.0.1:${listenPort};`);
   site = replaceOnce(site, /^\s*listen \[::\]:80;.*$/, '');
-  if (opts.limitConn !== undefined) site = replaceOnce(site, /^(\s*)limit_conn chat_per_client \d+;/, `$1limit_conn chat_per_client ${opts.limitConn};`);
+  if (opts.limitConn !== undefined)
+    site = replaceOnce(site, /^(\s*)limit_conn chat_per_client \d+;/, `$1limit_conn chat_per_client ${opts.limitConn};`);
   return site;
 }
 

@@ -57,7 +57,10 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     const held = raw(`${n.url}/poll?since=${encodeURIComponent(bob.cursor)}&timeout=20`, {
       headers: { Authorization: `Bearer ${bob.token}` },
     });
-    void held.then(() => (settled = true), () => (settled = true));
+    void held.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await sleep(800);
     assert.equal(settled, false, 'the poll is held, not answered at once');
 
@@ -71,7 +74,10 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
 
     assert.equal(res.status, 200, res.text);
     const body = JSON.parse(res.text) as { cursor: string; events: Array<{ type: string; message: { body: string; id: number } }> };
-    assert.deepEqual(body.events.map((e) => [e.type, e.message.body]), [['message', 'through the proxy']]);
+    assert.deepEqual(
+      body.events.map((e) => [e.type, e.message.body]),
+      [['message', 'through the proxy']],
+    );
     assert.equal(body.events[0]?.message.id, sent.body.message.id);
     assertWhole(res);
     assertNoStore(res);
@@ -82,7 +88,12 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
 
   it('takes a send the way curl -d makes it (form-encoded) and delivers it once', async () => {
     const n = nginx!;
-    const form = new URLSearchParams({ to: 'bob', body: 'form <b>encoded</b> & more', client_id: 'nginx-form-1', access_token: alice.token });
+    const form = new URLSearchParams({
+      to: 'bob',
+      body: 'form <b>encoded</b> & more',
+      client_id: 'nginx-form-1',
+      access_token: alice.token,
+    });
     const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
     const first = await raw(`${n.url}/messages`, { method: 'POST', headers, body: form.toString() });
     assert.equal(first.status, 201, first.text);
@@ -97,7 +108,10 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     assert.equal((JSON.parse(retry.text) as { message: { id: number } }).message.id, msg.id);
 
     const seen = await call(n.url, 'GET', `/poll?since=${encodeURIComponent(bob.cursor)}&timeout=0`, { token: bob.token });
-    assert.deepEqual(seen.body.events.map((e: { message: { id: number } }) => e.message.id), [msg.id]);
+    assert.deepEqual(
+      seen.body.events.map((e: { message: { id: number } }) => e.message.id),
+      [msg.id],
+    );
     bob.cursor = seen.body.cursor;
   });
 
@@ -105,7 +119,13 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     const n = nginx!;
     const sent = await call(n.url, 'POST', '/messages', { token: alice.token, body: { to: 'bob', body: 'for the old kiosk \u2028 line' } });
     assert.equal(sent.status, 201);
-    const q = new URLSearchParams({ since: bob.cursor, timeout: '5', callback: 'chat.onPoll', access_token: bob.token, _: '1700000000000' });
+    const q = new URLSearchParams({
+      since: bob.cursor,
+      timeout: '5',
+      callback: 'chat.onPoll',
+      access_token: bob.token,
+      _: '1700000000000',
+    });
     const res = await raw(`${n.url}/poll?${q}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/javascript; charset=utf-8');
@@ -116,7 +136,10 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     assert.ok(m?.[1], `JSONP body: ${res.text}`);
     assert.ok(!res.text.includes('\u2028'), 'U+2028 is escaped');
     const inner = JSON.parse(m[1]) as { cursor: string; events: Array<{ message: { body: string } }> };
-    assert.deepEqual(inner.events.map((e) => e.message.body), ['for the old kiosk \u2028 line']);
+    assert.deepEqual(
+      inner.events.map((e) => e.message.body),
+      ['for the old kiosk \u2028 line'],
+    );
 
     // An error through JSONP is still 200, with the real status inside.
     const bad = await raw(`${n.url}/poll?since=not-a-cursor&callback=cb&access_token=${bob.token}`);
@@ -178,7 +201,11 @@ describe('what nginx sends upstream (deploy/nginx/chat.conf, #7)', function () {
       }
       seen.push({ httpVersion: req.httpVersion, headers: req.headers, socket: id });
       const body = JSON.stringify({ ok: true });
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'X-Accel-Buffering': 'no' });
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'X-Accel-Buffering': 'no',
+      });
       res.end(body);
     });
     upstream.keepAliveTimeout = 65_000;

@@ -79,7 +79,10 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
       for (const { method, template, op } of operations()) {
         const statuses = Object.keys(op.responses);
-        assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${method} ${template} documents a success`);
+        assert.ok(
+          statuses.some((s) => /^2\d\d$/.test(s)),
+          `${method} ${template} documents a success`,
+        );
         for (const [status, r] of Object.entries(op.responses)) {
           assert.ok(deref<ResponseObject>(r).description, `${method} ${template} ${status} has a description`);
           for (const media of Object.values(deref<ResponseObject>(r).content ?? {})) {
@@ -88,7 +91,10 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
         }
         const params = [...(doc.paths[template]!.parameters ?? []), ...(op.parameters ?? [])].map((p) => deref<Parameter>(p));
         for (const name of template.match(/\{([^}]+)\}/g) ?? []) {
-          assert.ok(params.some((p) => p.in === 'path' && `{${p.name}}` === name && p.required), `${method} ${template} declares ${name}`);
+          assert.ok(
+            params.some((p) => p.in === 'path' && `{${p.name}}` === name && p.required),
+            `${method} ${template} declares ${name}`,
+          );
         }
       }
     });
@@ -128,7 +134,10 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
         if (method === 'options') continue;
         const params = (op.parameters ?? []).map((p) => deref<Parameter>(p));
         if (method === 'get') {
-          assert.ok(params.some((p) => p.name === 'callback' && p.in === 'query'), `${what} takes callback`);
+          assert.ok(
+            params.some((p) => p.name === 'callback' && p.in === 'query'),
+            `${what} takes callback`,
+          );
           assert.ok(deref<ResponseObject>(op.responses['200']!).content?.['application/javascript'], `${what} documents JSONP`);
         }
         const needsToken = (op.security ?? []).length > 0;
@@ -138,7 +147,11 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
         }
         if (op.requestBody) {
           const content = deref<{ content: Record<string, MediaType> }>(op.requestBody).content;
-          assert.deepEqual(Object.keys(content).sort(), ['application/json', 'application/x-www-form-urlencoded', 'text/plain'], `${what}: the three body encodings`);
+          assert.deepEqual(
+            Object.keys(content).sort(),
+            ['application/json', 'application/x-www-form-urlencoded', 'text/plain'],
+            `${what}: the three body encodings`,
+          );
           assert.ok(op.responses['400'] && op.responses['413'], `${what} documents 400 and 413`);
         }
         for (const [status, r] of Object.entries(op.responses)) {
@@ -207,13 +220,34 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
     });
 
     it('POST /users in all three encodings, and its errors', async () => {
-      assert.equal((await api('POST', '/users', { json: { username: 'OA_Carol', password: 'long enough' } })).body.user.username, 'oa_carol');
+      assert.equal(
+        (await api('POST', '/users', { json: { username: 'OA_Carol', password: 'long enough' } })).body.user.username,
+        'oa_carol',
+      );
       assert.equal((await api('POST', '/users', { form: { username: 'oa_dave', password: 'long enough' } })).status, 201);
       assert.equal((await api('POST', '/users', { text: JSON.stringify({ username: 'oa_erin', password: 'long enough' }) })).status, 201);
       await errorCode('POST', '/users', { json: { username: 'oa_carol', password: 'long enough' } }, 409, 'username_taken');
-      await errorCode('POST', '/users', { rawBody: { type: 'application/json', body: '{"username": "oa_x", "password": ' } }, 400, 'invalid_json');
-      await errorCode('POST', '/users', { rawBody: { type: 'application/json', body: '{"username": "oa_x", "password": "short"}' } }, 400, 'invalid_request');
-      await errorCode('POST', '/users', { rawBody: { type: 'application/json', body: JSON.stringify({ username: 'oa_x', password: 'x'.repeat(70_000) }) } }, 413, 'payload_too_large');
+      await errorCode(
+        'POST',
+        '/users',
+        { rawBody: { type: 'application/json', body: '{"username": "oa_x", "password": ' } },
+        400,
+        'invalid_json',
+      );
+      await errorCode(
+        'POST',
+        '/users',
+        { rawBody: { type: 'application/json', body: '{"username": "oa_x", "password": "short"}' } },
+        400,
+        'invalid_request',
+      );
+      await errorCode(
+        'POST',
+        '/users',
+        { rawBody: { type: 'application/json', body: JSON.stringify({ username: 'oa_x', password: 'x'.repeat(70_000) }) } },
+        413,
+        'payload_too_large',
+      );
     });
 
     it('POST /sessions, and wrong credentials', async () => {
@@ -221,7 +255,13 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       assert.equal(s.status, 201);
       assert.equal(s.body.device.name, 'kiosk');
       await errorCode('POST', '/sessions', { json: { username: 'oa_carol', password: 'wrong password' } }, 401, 'invalid_credentials');
-      await errorCode('POST', '/sessions', { rawBody: { type: 'application/json', body: '{"username":"oa_carol"}' } }, 400, 'invalid_request');
+      await errorCode(
+        'POST',
+        '/sessions',
+        { rawBody: { type: 'application/json', body: '{"username":"oa_carol"}' } },
+        400,
+        'invalid_request',
+      );
     });
 
     it('GET /devices and DELETE or POST-override /devices/{id}, and their errors', async () => {
@@ -233,7 +273,10 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await errorCode('GET', '/devices', {}, 401, 'unauthorized');
       assert.equal((await api('DELETE', `/devices/${extra.deviceId}`, { token: alice.token })).status, 204);
       await errorCode('DELETE', `/devices/${bob.deviceId}`, { token: alice.token }, 404, 'not_found');
-      assert.equal((await api('POST', `/devices/${third.deviceId}`, { form: { _method: 'DELETE', access_token: alice.token } })).status, 204);
+      assert.equal(
+        (await api('POST', `/devices/${third.deviceId}`, { form: { _method: 'DELETE', access_token: alice.token } })).status,
+        204,
+      );
       await errorCode('POST', `/devices/${third.deviceId}`, { token: alice.token }, 405, 'method_not_allowed');
     });
 
@@ -242,7 +285,9 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       const other = await signUpAndLogIn(base, 'oa_alice', 'other');
       assert.deepEqual((await api('DELETE', '/devices?except=current', { token: spare.token })).body, { revoked: 2 });
       const again = await signUpAndLogIn(base, 'oa_alice', 'again');
-      assert.deepEqual((await api('POST', '/devices?except=current', { form: { _method: 'DELETE', access_token: again.token } })).body, { revoked: 1 });
+      assert.deepEqual((await api('POST', '/devices?except=current', { form: { _method: 'DELETE', access_token: again.token } })).body, {
+        revoked: 1,
+      });
       await errorCode('DELETE', '/devices', { token: again.token }, 400, 'invalid_request');
       await errorCode('DELETE', '/devices?except=current', { token: other.token }, 401, 'unauthorized');
       await errorCode('POST', '/devices?except=current', { token: again.token }, 405, 'method_not_allowed');
@@ -254,25 +299,52 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       const two = await signUpAndLogIn(base, 'oa_bob', 'two');
       assert.equal((await api('DELETE', '/sessions/current', { token: one.token })).status, 204);
       await errorCode('DELETE', '/sessions/current', { token: one.token }, 401, 'unauthorized');
-      assert.equal((await api('POST', '/sessions/current', { token: two.token, headers: { 'X-HTTP-Method-Override': 'DELETE' } })).status, 204);
+      assert.equal(
+        (await api('POST', '/sessions/current', { token: two.token, headers: { 'X-HTTP-Method-Override': 'DELETE' } })).status,
+        204,
+      );
     });
 
     it('POST /messages (created, retried, conflicting) and GET /messages pages', async () => {
-      const sent = await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'hi <b>bob</b>\n😀', client_id: 'oa-1' } });
+      const sent = await api('POST', '/messages', {
+        token: alice.token,
+        json: { to: 'oa_bob', body: 'hi <b>bob</b>\n😀', client_id: 'oa-1' },
+      });
       assert.equal(sent.status, 201);
       assert.equal(sent.body.message.client_id, 'oa-1');
-      assert.equal((await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'hi <b>bob</b>\n😀', client_id: 'oa-1' } })).status, 200);
-      await errorCode('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'other', client_id: 'oa-1' } }, 409, 'client_id_reused');
+      assert.equal(
+        (await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'hi <b>bob</b>\n😀', client_id: 'oa-1' } }))
+          .status,
+        200,
+      );
+      await errorCode(
+        'POST',
+        '/messages',
+        { token: alice.token, json: { to: 'oa_bob', body: 'other', client_id: 'oa-1' } },
+        409,
+        'client_id_reused',
+      );
       await errorCode('POST', '/messages', { token: alice.token, json: { to: 'oa_nobody', body: 'x' } }, 404, 'user_not_found');
-      await errorCode('POST', '/messages', { token: alice.token, rawBody: { type: 'application/json', body: '{"to":"oa_bob","body":"   "}' } }, 400, 'invalid_request');
+      await errorCode(
+        'POST',
+        '/messages',
+        { token: alice.token, rawBody: { type: 'application/json', body: '{"to":"oa_bob","body":"   "}' } },
+        400,
+        'invalid_request',
+      );
       await errorCode('POST', '/messages', { json: { to: 'oa_bob', body: 'x' } }, 401, 'unauthorized');
       assert.equal((await api('POST', '/messages', { form: { to: 'oa_bob', body: 'by form', access_token: alice.token } })).status, 201);
-      assert.equal((await api('POST', '/messages', { token: bob.token, text: JSON.stringify({ to: 'oa_alice', body: 'by text/plain' }) })).status, 201);
+      assert.equal(
+        (await api('POST', '/messages', { token: bob.token, text: JSON.stringify({ to: 'oa_alice', body: 'by text/plain' }) })).status,
+        201,
+      );
 
       const page = await api('GET', '/messages?with=oa_bob&limit=2', { token: alice.token });
       assert.equal(page.body.messages.length, 2);
       assert.equal(page.body.has_more, true);
-      const older = await api('GET', `/messages?with=oa_bob&limit=2&before=${page.body.messages[0].id}&callback=page`, { token: alice.token });
+      const older = await api('GET', `/messages?with=oa_bob&limit=2&before=${page.body.messages[0].id}&callback=page`, {
+        token: alice.token,
+      });
       assert.equal(older.body.has_more, false);
       await api('GET', `/messages?with=oa_bob&after=0&limit=200`, { token: bob.token });
       await errorCode('GET', '/messages?with=oa_bob&limit=0', { token: alice.token }, 400, 'invalid_request');
@@ -292,7 +364,10 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await new Promise((r) => setTimeout(r, 300));
       await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'wake up' } });
       const woken = await held;
-      assert.deepEqual(woken.body.events.map((e: { message: { body: string } }) => e.message.body), ['wake up']);
+      assert.deepEqual(
+        woken.body.events.map((e: { message: { body: string } }) => e.message.body),
+        ['wake up'],
+      );
 
       const empty = await api('GET', `/poll?since=${woken.body.cursor}&timeout=0.2`, { token: bob.token });
       assert.deepEqual(empty.body, { cursor: woken.body.cursor, events: [] });
@@ -322,10 +397,19 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await served.call(this, '/read', 'POST');
       const sent = await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'read me' } });
       const before = await api('GET', '/poll?timeout=0', { token: bob.token });
-      assert.equal((await api('POST', '/read', { token: bob.token, form: { with: 'oa_alice', up_to: String(sent.body.message.id) } })).status, 204);
+      assert.equal(
+        (await api('POST', '/read', { token: bob.token, form: { with: 'oa_alice', up_to: String(sent.body.message.id) } })).status,
+        204,
+      );
       const events = await api('GET', `/poll?since=${before.body.cursor}&timeout=0`, { token: bob.token });
       assert.deepEqual(events.body.events, [{ type: 'read', with: 'oa_alice', up_to: sent.body.message.id }]);
-      await errorCode('POST', '/read', { token: bob.token, rawBody: { type: 'application/json', body: '{"with":"oa_alice"}' } }, 400, 'invalid_request');
+      await errorCode(
+        'POST',
+        '/read',
+        { token: bob.token, rawBody: { type: 'application/json', body: '{"with":"oa_alice"}' } },
+        400,
+        'invalid_request',
+      );
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_nobody', up_to: 1 } }, 404, 'user_not_found');
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_alice', up_to: 99_999_999 } }, 404, 'not_found');
       await errorCode('POST', '/read', { json: { with: 'oa_alice', up_to: 1 } }, 401, 'unauthorized');
@@ -356,7 +440,14 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       for (const template of Object.keys(doc.paths)) {
         if (notServed.has(template)) continue;
         const p = template.replace('{id}', 'some-device');
-        const res = await raw(`${base}${p}`, { method: 'OPTIONS', headers: { Origin: 'http://kiosk.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'Authorization' } });
+        const res = await raw(`${base}${p}`, {
+          method: 'OPTIONS',
+          headers: {
+            Origin: 'http://kiosk.example',
+            'Access-Control-Request-Method': 'POST',
+            'Access-Control-Request-Headers': 'Authorization',
+          },
+        });
         check('OPTIONS', `${base}${p}`, res);
         assert.equal(res.status, 204);
         assert.match(String(res.headers['access-control-allow-headers']), /Authorization/);
@@ -386,7 +477,9 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
         const u = await signUpAndLogIn(tight.url, 'oa_gina');
         const first = api('GET', '/poll?timeout=20', { token: u.token });
         await new Promise((r) => setTimeout(r, 300));
-        const second = await api('GET', `/poll?since=${u.cursor}&timeout=20`, { token: (await signUpAndLogIn(tight.url, 'oa_hank')).token });
+        const second = await api('GET', `/poll?since=${u.cursor}&timeout=20`, {
+          token: (await signUpAndLogIn(tight.url, 'oa_hank')).token,
+        });
         assert.equal(second.status, 503);
         assert.equal(second.body.error.code, 'overloaded');
         await tight.stop();
@@ -403,7 +496,9 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       for (const { method, template, op } of operations()) {
         if (notServed.has(template)) continue;
         const statuses = exercised.get(op.operationId);
-        const success = Object.keys(op.responses).filter((s) => /^2\d\d$/.test(s)).map(Number);
+        const success = Object.keys(op.responses)
+          .filter((s) => /^2\d\d$/.test(s))
+          .map(Number);
         if (!statuses || !success.some((s) => statuses.has(s))) missing.push(`${method.toUpperCase()} ${template}`);
       }
       assert.deepEqual(missing, [], 'operations whose success answer was never validated');

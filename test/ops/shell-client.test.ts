@@ -61,7 +61,17 @@ const TZ_IANA = 'Asia/Kolkata';
 function shownTime(iso: string, local = true): string {
   if (!local) return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone: TZ_IANA, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'longOffset' })
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone: TZ_IANA,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'longOffset',
+    })
       .formatToParts(new Date(iso))
       .map((p) => [p.type, p.value]),
   );
@@ -123,7 +133,8 @@ class Proc {
     const deadline = Date.now() + timeoutMs;
     while (this.lines().length < n) {
       if (!this.running) throw new Error(`follow exited early:\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`expected ${n} lines within ${timeoutMs} ms, got:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`expected ${n} lines within ${timeoutMs} ms, got:\n${this.stdout}\nstderr:\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     return this.lines();
@@ -211,7 +222,10 @@ describe('the shell client examples/chat.sh (#7)', function () {
       const token = fs.readFileSync(aFile, 'utf8').trim();
       const devices = await call(server.url, 'GET', '/devices', { token });
       assert.equal(devices.status, 200);
-      assert.deepEqual(devices.body.devices.filter((d: { current: boolean }) => d.current).map((d: { name: string }) => d.name), ['laptop']);
+      assert.deepEqual(
+        devices.body.devices.filter((d: { current: boolean }) => d.current).map((d: { name: string }) => d.name),
+        ['laptop'],
+      );
       assert.ok(!fs.readFileSync(aFile, 'utf8').includes(PASSWORD), 'the password is not stored');
 
       assert.equal((await run(shell.argv, ['login', server.url, b], env(bFile))).code, 0);
@@ -233,7 +247,11 @@ describe('the shell client examples/chat.sh (#7)', function () {
       assert.equal(piped.code, 0, piped.stderr);
 
       const expected = (await history(bToken, a)).map((m) => line(m));
-      assert.deepEqual((await history(bToken, a)).map((m) => m.body), texts, 'stored exactly as sent');
+      assert.deepEqual(
+        (await history(bToken, a)).map((m) => m.body),
+        texts,
+        'stored exactly as sent',
+      );
       assert.deepEqual(await follow.waitForLines(4, 15_000), expected);
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(follow.lines(), expected, 'nothing more, nothing twice');

@@ -30,7 +30,18 @@ describe('admin command line (#7)', function () {
     const db = tempDbPath();
     const help = admin(db, ['--help']);
     assert.equal(help.code, 0);
-    for (const c of ['add-user', 'reset-password', 'list-users', 'list-devices', 'revoke-device', 'disable-user', 'enable-user', 'backup', 'check']) assert.match(help.out, new RegExp(`\\b${c}\\b`));
+    for (const c of [
+      'add-user',
+      'reset-password',
+      'list-users',
+      'list-devices',
+      'revoke-device',
+      'disable-user',
+      'enable-user',
+      'backup',
+      'check',
+    ])
+      assert.match(help.out, new RegExp(`\\b${c}\\b`));
     assert.equal(admin(db, ['frobnicate']).code, 2);
     assert.equal(admin(db, ['add-user']).code, 2);
     assert.equal(admin(db, ['add-user', 'Not Valid!'], 'password1\n').code, 2);
@@ -57,7 +68,12 @@ describe('admin command line (#7)', function () {
     assert.equal(again.code, 1);
     assert.match(again.err, /taken/);
     assert.equal(admin(db, ['add-user', 'shorty'], 'short\n').code, 1, 'password rules apply');
-    const npm = spawnSync('npm', ['run', '-s', 'user:add', '--', 'dave'], { cwd: REPO_ROOT, env: { ...process.env, DB_PATH: db, SCRYPT_COST: '12' }, input: 'dave-password\n', encoding: 'utf8' });
+    const npm = spawnSync('npm', ['run', '-s', 'user:add', '--', 'dave'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DB_PATH: db, SCRYPT_COST: '12' },
+      input: 'dave-password\n',
+      encoding: 'utf8',
+    });
     assert.equal(npm.status, 0, npm.stderr);
     server = await startServer({ dbPath: db, env: { SIGNUP_ENABLED: 'false' } });
     const s = await call(server.url, 'POST', '/sessions', { body: { username: 'CAROL', password: 'a-long-password' } });
@@ -103,7 +119,10 @@ describe('admin command line (#7)', function () {
     assert.equal(reset.code, 0, reset.err);
     assert.match(reset.out, /1 device\(s\) logged out/);
     assert.equal((await call(server.url, 'GET', '/devices', { token: before.token })).status, 401);
-    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'correct horse battery' } })).status, 401);
+    assert.equal(
+      (await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'correct horse battery' } })).status,
+      401,
+    );
     const s = await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } });
     assert.equal(s.status, 201);
 
@@ -112,7 +131,11 @@ describe('admin command line (#7)', function () {
     const refused = await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } });
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, 'forbidden');
-    assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'wrong password' } })).status, 401, 'a wrong password learns nothing');
+    assert.equal(
+      (await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'wrong password' } })).status,
+      401,
+      'a wrong password learns nothing',
+    );
     assert.match(admin(db, ['list-users']).out, /^pat\t\S+\t0\t\d{4}-/m);
     assert.equal(admin(db, ['enable-user', 'pat']).code, 0);
     assert.equal((await call(server.url, 'POST', '/sessions', { body: { username: 'pat', password: 'brand new password' } })).status, 201);
@@ -125,11 +148,12 @@ describe('admin command line (#7)', function () {
     server = await startServer({ dbPath: db, env: { RATE_MESSAGES_USER: 'off' } });
     const w = await logInAs(server.url, 'writer');
     let acked = 0;
-    for (let i = 0; i < 50; i++) if ((await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `m${i}` } })).status === 201) acked++;
+    for (let i = 0; i < 50; i++)
+      if ((await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `m${i}` } })).status === 201) acked++;
     let stop = false;
     const load = (async () => {
       let i = 0;
-      while (!stop) await call(server!.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
+      while (!stop) await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
     })();
     const file = path.join(path.dirname(db), 'backup.sqlite');
     const b = admin(db, ['backup', file]);

@@ -21,7 +21,8 @@ describe('server process (#2)', function () {
     const { url, dbPath, port } = server;
     const alice = await signUpAndLogIn(url, 'alice');
     const bob = await signUpAndLogIn(url, 'bob', 'kiosk');
-    for (const body of ['before 1', 'before 2']) assert.equal((await call(url, 'POST', '/messages', { token: alice.token, body: { to: 'bob', body } })).status, 201);
+    for (const body of ['before 1', 'before 2'])
+      assert.equal((await call(url, 'POST', '/messages', { token: alice.token, body: { to: 'bob', body } })).status, 201);
     const seen = await call(url, 'GET', `/poll?since=${bob.cursor}&timeout=0`, { token: bob.token });
     assert.equal(seen.body.events.length, 2);
     const cursor = seen.body.cursor as string;
@@ -30,13 +31,26 @@ describe('server process (#2)', function () {
     assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
 
     server = await startServer({ dbPath, port });
-    assert.equal((await call(server.url, 'POST', '/messages', { token: alice.token, body: { to: 'bob', body: 'meanwhile 2' } })).status, 201, 'tokens survive the restart');
+    assert.equal(
+      (await call(server.url, 'POST', '/messages', { token: alice.token, body: { to: 'bob', body: 'meanwhile 2' } })).status,
+      201,
+      'tokens survive the restart',
+    );
     const byCursor = await call(server.url, 'GET', `/poll?since=${cursor}&timeout=0`, { token: bob.token });
-    assert.deepEqual(byCursor.body.events.map((e: { message: { body: string } }) => e.message.body), ['meanwhile 1', 'meanwhile 2']);
+    assert.deepEqual(
+      byCursor.body.events.map((e: { message: { body: string } }) => e.message.body),
+      ['meanwhile 1', 'meanwhile 2'],
+    );
     const byStored = await call(server.url, 'GET', '/poll?timeout=0', { token: bob.token });
-    assert.deepEqual(byStored.body.events.map((e: { message: { body: string } }) => e.message.body), ['meanwhile 1', 'meanwhile 2']);
+    assert.deepEqual(
+      byStored.body.events.map((e: { message: { body: string } }) => e.message.body),
+      ['meanwhile 1', 'meanwhile 2'],
+    );
     const hist = await call(server.url, 'GET', '/messages?with=alice', { token: bob.token });
-    assert.deepEqual(hist.body.messages.map((m: { body: string }) => m.body), ['before 1', 'before 2', 'meanwhile 1', 'meanwhile 2']);
+    assert.deepEqual(
+      hist.body.messages.map((m: { body: string }) => m.body),
+      ['before 1', 'before 2', 'meanwhile 1', 'meanwhile 2'],
+    );
   });
 
   it('SIGTERM answers every held poll at once with no events, then exits cleanly', async () => {
@@ -74,7 +88,13 @@ describe('server process (#2)', function () {
     const url = `http://127.0.0.1:${port}`;
     try {
       for (let i = 0; ; i++) {
-        if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+        if (
+          await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
         if (i > 300) throw new Error('npm start did not serve /healthz within 30 s');
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -88,7 +108,10 @@ describe('server process (#2)', function () {
       assert.deepEqual(answer.body, { cursor: u.cursor, events: [] });
       assert.ok(Date.now() - started < 3000, `held poll answered ${Date.now() - started} ms after SIGTERM to npm`);
       await exited;
-      const stillThere = await fetch(`${url}/healthz`).then(() => true, () => false);
+      const stillThere = await fetch(`${url}/healthz`).then(
+        () => true,
+        () => false,
+      );
       assert.equal(stillThere, false, 'the server stopped with npm');
     } finally {
       if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -151,7 +174,8 @@ describe('server process (#2)', function () {
 
   it('--help prints every setting with its default', () => {
     const out = execFileSync(process.execPath, [MAIN_JS, '--help'], { encoding: 'utf8' });
-    for (const name of ['PORT', 'HOST', 'DB_PATH', 'POLL_TIMEOUT_MAX', 'SIGNUP_ENABLED', 'CORS_ORIGIN', 'MAX_HELD_POLLS']) assert.match(out, new RegExp(name));
+    for (const name of ['PORT', 'HOST', 'DB_PATH', 'POLL_TIMEOUT_MAX', 'SIGNUP_ENABLED', 'CORS_ORIGIN', 'MAX_HELD_POLLS'])
+      assert.match(out, new RegExp(name));
     assert.match(out, /default: 3000/);
   });
 
@@ -179,4 +203,3 @@ describe('server process (#2)', function () {
     assert.match(String(err.stderr), /PORT/);
   });
 });
-

@@ -73,14 +73,24 @@ export function callOnce(base: string, method: string, path: string, opts: { tok
 const PASSWORD = 'correct horse battery';
 
 /** Signs the user up (an existing one is fine) and logs a new device in; `via` callOnce for a connection per request. */
-export async function signUpAndLogIn(base: string, username: string, deviceName = 'test', via: Caller = call): Promise<{ token: string; cursor: string; deviceId: string }> {
+export async function signUpAndLogIn(
+  base: string,
+  username: string,
+  deviceName = 'test',
+  via: Caller = call,
+): Promise<{ token: string; cursor: string; deviceId: string }> {
   const u = await via(base, 'POST', '/users', { body: { username, password: PASSWORD } });
   if (u.status !== 201 && u.status !== 409) throw new Error(`sign-up ${u.status} ${u.text}`);
   return logInAs(base, username, deviceName, via);
 }
 
 /** Logs a new device of an existing user in (one signed up by signUpAndLogIn). */
-export async function logInAs(base: string, username: string, deviceName = 'test', via: Caller = call): Promise<{ token: string; cursor: string; deviceId: string }> {
+export async function logInAs(
+  base: string,
+  username: string,
+  deviceName = 'test',
+  via: Caller = call,
+): Promise<{ token: string; cursor: string; deviceId: string }> {
   const s = await via(base, 'POST', '/sessions', { body: { username, password: PASSWORD, device_name: deviceName } });
   if (s.status !== 201) throw new Error(`log-in ${s.status} ${s.text}`);
   return { token: s.body.token, cursor: s.body.cursor, deviceId: s.body.device.id };

@@ -102,7 +102,19 @@ export type Encoding = 'json' | 'form' | 'text' | 'untyped' | 'json-array' | 'ga
 export const encoding = fc.constantFrom<Encoding>('json', 'json', 'form', 'form', 'text', 'untyped', 'json-array', 'garbage');
 
 export type AuthKind = 'header' | 'query' | 'body' | 'none' | 'malformed' | 'wrong-secret' | 'other-user' | 'lowercase-bearer' | 'twice';
-export const authKind = fc.constantFrom<AuthKind>('header', 'header', 'header', 'query', 'body', 'none', 'malformed', 'wrong-secret', 'other-user', 'lowercase-bearer', 'twice');
+export const authKind = fc.constantFrom<AuthKind>(
+  'header',
+  'header',
+  'header',
+  'query',
+  'body',
+  'none',
+  'malformed',
+  'wrong-secret',
+  'other-user',
+  'lowercase-bearer',
+  'twice',
+);
 
 /** Query parameters as written on the wire: keys may repeat. */
 export type Query = Array<[string, string]>;
@@ -110,7 +122,9 @@ export const junkQuery: fc.Arbitrary<Query> = fc.array(
   fc.tuple(fc.constantFrom('_', 'x', 'callback', 'access_token', 'since', 'limit', '__proto__', 'a[b]', 'with'), nastyString),
   { maxLength: 2 },
 );
-export const callback = fc.option(fc.oneof(fc.constantFrom('cb', 'jQuery123_456', '$.x', 'a'.repeat(64), 'a'.repeat(65)), nastyString), { nil: undefined });
+export const callback = fc.option(fc.oneof(fc.constantFrom('cb', 'jQuery123_456', '$.x', 'a'.repeat(64), 'a'.repeat(65)), nastyString), {
+  nil: undefined,
+});
 
 // --- requests on the wire ---------------------------------------------------------------------
 

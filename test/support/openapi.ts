@@ -113,7 +113,8 @@ export function rewriteRefs(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
   const out: Json = {};
   for (const [k, v] of Object.entries(node as Json)) {
-    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) out[k] = `${SCHEMAS_ID}#/$defs/${v.slice('#/components/schemas/'.length)}`;
+    if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/'))
+      out[k] = `${SCHEMAS_ID}#/$defs/${v.slice('#/components/schemas/'.length)}`;
     else out[k] = rewriteRefs(v);
   }
   return out;
@@ -134,7 +135,9 @@ function validate(schema: unknown, value: unknown, what: string): void {
     validators.set(schema, v);
   }
   if (!v(value)) {
-    assert.fail(`${what} does not match docs/openapi.json: ${ajv.errorsText(v.errors, { separator: '; ' })}\n  value: ${JSON.stringify(value)?.slice(0, 600)}`);
+    assert.fail(
+      `${what} does not match docs/openapi.json: ${ajv.errorsText(v.errors, { separator: '; ' })}\n  value: ${JSON.stringify(value)?.slice(0, 600)}`,
+    );
   }
 }
 
@@ -168,7 +171,9 @@ function checkHeaders(response: ResponseObject, res: Answer, what: string): void
 }
 
 function mediaType(res: Answer): string {
-  return String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  return String(res.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim();
 }
 
 /** Validates one real answer against a response object of the document; returns its body. */
@@ -207,7 +212,8 @@ export function check(method: string, url: string, res: Answer): { status: numbe
     assert.ok(documented, `${method} ${template}: status ${status} (inside JSONP) is not documented`);
     const content = deref<ResponseObject>(documented).content ?? {};
     // A text answer (/metrics) travels in JSONP as {"text": ...}.
-    const media = content['application/json'] ?? (content['text/plain'] ? { schema: { $ref: '#/components/schemas/JsonpText' } } : undefined);
+    const media =
+      content['application/json'] ?? (content['text/plain'] ? { schema: { $ref: '#/components/schemas/JsonpText' } } : undefined);
     assert.ok(media, `${method} ${template} ${status}: no JSON schema`);
     validate(media.schema, inner, `${method} ${template} -> ${status} (inside JSONP)`);
     record(op.operationId, status);

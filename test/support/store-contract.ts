@@ -130,15 +130,26 @@ export function storeContract(backend: string, factory: StoreFactory): void {
             assert.equal(r.status, 'created');
             await factory.propagated();
             const seen = await reader.eventsAfter(bob.id, 0, 1000);
-            if (r.status === 'created') assert.ok(seen.some((e) => e.kind === 'message' && e.message.id === r.message.id), `m${i} visible once resolved`);
+            if (r.status === 'created')
+              assert.ok(
+                seen.some((e) => e.kind === 'message' && e.message.id === r.message.id),
+                `m${i} visible once resolved`,
+              );
             return r;
           }),
         );
         const results = await Promise.all(sends);
         const positions = results.map((r) => (r.status === 'created' ? r.recipientSeq : -1)).sort((a, b) => (a ?? 0) - (b ?? 0));
-        assert.deepEqual(positions, Array.from({ length: 50 }, (_, i) => i + 1), 'positions 1..50, each once');
+        assert.deepEqual(
+          positions,
+          Array.from({ length: 50 }, (_, i) => i + 1),
+          'positions 1..50, each once',
+        );
         const events = await store.eventsAfter(bob.id, 0, 1000);
-        assert.deepEqual(seqs(events), Array.from({ length: 50 }, (_, i) => i + 1));
+        assert.deepEqual(
+          seqs(events),
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        );
         assert.deepEqual(new Set(bodies(events)).size, 50);
       });
 
@@ -202,7 +213,11 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         const newest = await store.history(bob.id, alice.id, { limit: 200 });
         assert.equal(newest.messages.length, 65);
         assert.equal(newest.hasMore, true);
-        assert.deepEqual(newest.messages.map((m) => m.id), ids.slice(5), 'the newest 65, oldest first');
+        assert.deepEqual(
+          newest.messages.map((m) => m.id),
+          ids.slice(5),
+          'the newest 65, oldest first',
+        );
       });
     });
 
@@ -257,10 +272,13 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.deepEqual(ids_(tail), ids.slice(4, 7));
         assert.equal(tail.hasMore, false);
         const self = await store.history(alice.id, alice.id, { limit: 10 });
-        assert.deepEqual(self.messages.map((m) => m.body), ['not in the conversation']);
+        assert.deepEqual(
+          self.messages.map((m) => m.body),
+          ['not in the conversation'],
+        );
       });
 
-      it('read markers move forward only, reach the reader\'s stream, and keep exact unread counts (#3)', async () => {
+      it("read markers move forward only, reach the reader's stream, and keep exact unread counts (#3)", async () => {
         const ids: number[] = [];
         for (let i = 0; i < 3; i++) {
           const r = await send(bob, alice, `b${i}`);
@@ -268,17 +286,30 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         }
         await send(alice, bob, 'mine');
         const before = await store.conversations(alice.id);
-        assert.deepEqual(before.map((c) => [c.peer, c.unread, c.readUpTo, c.lastMessage.body]), [['bob', 3, 0, 'mine']]);
+        assert.deepEqual(
+          before.map((c) => [c.peer, c.unread, c.readUpTo, c.lastMessage.body]),
+          [['bob', 3, 0, 'mine']],
+        );
         const moved = await store.markRead(alice, bob, ids[1] ?? assert.fail());
         assert.deepEqual(moved, { status: 'moved', upTo: ids[1], seq: 5 });
-        assert.deepEqual((await store.conversations(alice.id)).map((c) => [c.unread, c.readUpTo]), [[1, ids[1]]]);
+        assert.deepEqual(
+          (await store.conversations(alice.id)).map((c) => [c.unread, c.readUpTo]),
+          [[1, ids[1]]],
+        );
         assert.deepEqual(await store.markRead(alice, bob, ids[0] ?? assert.fail()), { status: 'unchanged', upTo: ids[1] });
-        assert.deepEqual(await store.markRead(alice, alice, ids[2] ?? assert.fail()), { status: 'not_found' }, 'not a message of that conversation');
+        assert.deepEqual(
+          await store.markRead(alice, alice, ids[2] ?? assert.fail()),
+          { status: 'not_found' },
+          'not a message of that conversation',
+        );
         assert.deepEqual(await store.markRead(alice, bob, 999_999), { status: 'not_found' });
         const [e] = await store.eventsAfter(alice.id, 4, 10);
         assert.deepEqual(e, { seq: 5, kind: 'read', with: 'bob', upTo: ids[1] });
         assert.equal(await store.headSeq(alice.id), 5, 'nothing appended for the refused ones');
-        assert.deepEqual((await store.conversations(bob.id)).map((c) => [c.peer, c.unread]), [['alice', 1]]);
+        assert.deepEqual(
+          (await store.conversations(bob.id)).map((c) => [c.peer, c.unread]),
+          [['alice', 1]],
+        );
       });
     });
 
@@ -309,11 +340,14 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal(await store.deleteDevice('dev1', alice.id), false, 'gone');
       });
 
-      it('lists a user\'s devices oldest first; deleting all of them returns their ids', async () => {
+      it("lists a user's devices oldest first; deleting all of them returns their ids", async () => {
         await device('a1', alice);
         await device('a2', alice);
         await device('b1', bob);
-        assert.deepEqual((await store.listDevices(alice.id)).map((d) => d.id), ['a1', 'a2']);
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['a1', 'a2'],
+        );
         assert.deepEqual((await store.deleteDevicesOfUser(alice.id)).sort(), ['a1', 'a2']);
         assert.deepEqual(await store.listDevices(alice.id), []);
         assert.equal(await store.getDeviceAuth('a1'), undefined);
@@ -325,7 +359,10 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         await device('k2', alice);
         await device('k3', alice);
         assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2')).sort(), ['k1', 'k3']);
-        assert.deepEqual((await store.listDevices(alice.id)).map((d) => d.id), ['k2']);
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['k2'],
+        );
         assert.equal(await store.getDeviceAuth('k1'), undefined);
         assert.ok(await store.getDeviceAuth('k2'));
       });
@@ -349,7 +386,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal((await store.findUser('alice'))?.passwordHash, 'hash-a2');
       });
 
-      it('disabling ends every device and refuses the user\'s tokens; enabling ends none (#7)', async () => {
+      it("disabling ends every device and refuses the user's tokens; enabling ends none (#7)", async () => {
         await device('a1', alice);
         const at = Date.now();
         assert.deepEqual(await store.setDisabled(alice.id, at), ['a1']);
@@ -365,8 +402,14 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         await store.setPassword(alice.id, 'hash-a2');
         assert.deepEqual(await store.createDevice(newDevice('after-reset', alice.id), { passwordHash: 'hash-a' }), { status: 'stale' });
         await store.setDisabled(alice.id, Date.now());
-        assert.deepEqual(await store.createDevice(newDevice('after-disable', alice.id), { passwordHash: 'hash-a2' }), { status: 'disabled' });
-        assert.deepEqual(await store.createDevice(newDevice('nobody', 9999), { passwordHash: 'hash-a2' }), { status: 'stale' }, 'no such user');
+        assert.deepEqual(await store.createDevice(newDevice('after-disable', alice.id), { passwordHash: 'hash-a2' }), {
+          status: 'disabled',
+        });
+        assert.deepEqual(
+          await store.createDevice(newDevice('nobody', 9999), { passwordHash: 'hash-a2' }),
+          { status: 'stale' },
+          'no such user',
+        );
         assert.deepEqual(await store.listDevices(alice.id), [], 'nothing was made');
         assert.equal(await store.getDeviceAuth('after-reset'), undefined);
         await store.setDisabled(alice.id, null);

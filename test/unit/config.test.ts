@@ -21,7 +21,17 @@ describe('config (unit, #2)', () => {
   });
 
   it('reads every variable', () => {
-    const c = loadConfig({ PORT: '8080', HOST: '127.0.0.1', DB_PATH: '/tmp/x.sqlite', SIGNUP_ENABLED: 'off', POLL_TIMEOUT_MAX: '30', POLL_TIMEOUT_DEFAULT: '10', DB_SYNCHRONOUS: 'normal', CORS_ORIGIN: 'https://a.example', BODY_LIMIT: '32kb' });
+    const c = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DB_PATH: '/tmp/x.sqlite',
+      SIGNUP_ENABLED: 'off',
+      POLL_TIMEOUT_MAX: '30',
+      POLL_TIMEOUT_DEFAULT: '10',
+      DB_SYNCHRONOUS: 'normal',
+      CORS_ORIGIN: 'https://a.example',
+      BODY_LIMIT: '32kb',
+    });
     assert.equal(c.port, 8080);
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.dbPath, '/tmp/x.sqlite');
@@ -34,7 +44,10 @@ describe('config (unit, #2)', () => {
   });
 
   it('fails fast and names the variable', () => {
-    assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /PORT/.test(e.message));
+    assert.throws(
+      () => loadConfig({ PORT: 'eighty' }),
+      (e: Error) => e instanceof ConfigError && /PORT/.test(e.message),
+    );
     assert.throws(() => loadConfig({ PORT: '70000' }), /PORT must be between/);
     assert.throws(() => loadConfig({ SIGNUP_ENABLED: 'maybe' }), /SIGNUP_ENABLED/);
     assert.throws(() => loadConfig({ DB_SYNCHRONOUS: 'OFF' }), /DB_SYNCHRONOUS/);

@@ -59,13 +59,17 @@ describe('connection guard (unit, #6)', () => {
     const port = await listen(server);
     const silent = await connect(port);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    await new Promise<void>((resolve, reject) => http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
+    );
     const started = Date.now();
     assert.equal(await closedWithin(silent, 3000), true);
     assert.ok(Date.now() - started < 3000);
     // the keep-alive socket that made a request is still usable after the deadline
     await new Promise((r) => setTimeout(r, 400));
-    const status = await new Promise<number>((resolve, reject) => http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject));
+    const status = await new Promise<number>((resolve, reject) =>
+      http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject),
+    );
     assert.equal(status, 200);
     agent.destroy();
   });
@@ -113,11 +117,14 @@ describe('connection guard (unit, #6)', () => {
         most = Math.max(most, running);
         order.push(`start ${req.url}`);
         // The first answer takes a while: the second must not start before it is sent.
-        setTimeout(() => {
-          running--;
-          order.push(`end ${req.url}`);
-          res.end(String(req.url));
-        }, req.url === '/a' ? 150 : 10);
+        setTimeout(
+          () => {
+            running--;
+            order.push(`end ${req.url}`);
+            res.end(String(req.url));
+          },
+          req.url === '/a' ? 150 : 10,
+        );
       }),
     );
     const port = await listen(server);
@@ -127,11 +134,13 @@ describe('connection guard (unit, #6)', () => {
     sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
     // another connection is served meanwhile
     const other = await new Promise<string>((resolve, reject) =>
-      http.get({ port, host: '127.0.0.1', path: '/other' }, (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => (b += d.toString()));
-        res.on('end', () => resolve(b));
-      }).on('error', reject),
+      http
+        .get({ port, host: '127.0.0.1', path: '/other' }, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve(b));
+        })
+        .on('error', reject),
     );
     assert.equal(other, '/other');
     const deadline = Date.now() + 3000;
@@ -163,7 +172,10 @@ describe('connection guard (unit, #6)', () => {
     while (!text.includes('/c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
     sock.destroy();
-    assert.deepEqual([...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]), ['/a', '/b', '/c']);
+    assert.deepEqual(
+      [...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]),
+      ['/a', '/b', '/c'],
+    );
     assert.deepEqual(Object.fromEntries(finishes), { '/a': 1, '/b': 1, '/c': 1 });
   });
 

@@ -147,7 +147,7 @@ describe('hub (unit, #2)', () => {
     assert.deepEqual(order.sort(), ['a', 'b', 'published']);
   });
 
-  it('takes any one of a user\'s many waiters out and still wakes exactly the others', async () => {
+  it("takes any one of a user's many waiters out and still wakes exactly the others", async () => {
     const h = hub(4, 1000);
     const ws = Array.from({ length: 6 }, (_, i) => sub(h, 1, `d${i}`, 0));
     for (const w of ws) w.hold(10_000);
@@ -155,7 +155,10 @@ describe('hub (unit, #2)', () => {
     assert.deepEqual(h.stats(), { held: 3, waiters: 3, timers: 3, devices: 3, users: 1 });
     h.publish(1, [ev(1)]);
     const outcomes = await Promise.all(ws.map((w) => w.promise));
-    assert.deepEqual(outcomes.map((o) => o.kind), ['cancelled', 'cancelled', 'events', 'events', 'cancelled', 'events']);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['cancelled', 'cancelled', 'events', 'events', 'cancelled', 'events'],
+    );
     assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
   });
 

@@ -9,7 +9,7 @@ describe('page helpers: time, back-off and maps (#12)', () => {
   const U = Chat.util;
 
   describe('parseTime', () => {
-    it('reads the server\'s ISO 8601 UTC times to the millisecond', () => {
+    it("reads the server's ISO 8601 UTC times to the millisecond", () => {
       assert.equal(T.parseTime('2026-03-04T05:06:07.890Z').getTime(), Date.UTC(2026, 2, 4, 5, 6, 7, 890));
       assert.equal(T.parseTime('2026-03-04T05:06:07Z').getTime(), Date.UTC(2026, 2, 4, 5, 6, 7));
       assert.equal(T.parseTime('2026-03-04T05:06Z').getTime(), Date.UTC(2026, 2, 4, 5, 6), 'seconds are optional');
@@ -95,7 +95,7 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       assert.equal(U.pollRetryDelay(1, 3000, 0.5), 3000);
       assert.equal(U.pollRetryDelay(6, 2000, 0.5), 2000, 'the tenth "in 2 s" is still 2 s, not 16 to 32 s');
       assert.equal(U.pollRetryDelay(1, 100, 0.5), 500, 'at least half a second: never a tight loop');
-      assert.equal(U.pollRetryDelay(1, 3_600_000, 0.5), 60000, 'at most the back-off\'s cap');
+      assert.equal(U.pollRetryDelay(1, 3_600_000, 0.5), 60000, "at most the back-off's cap");
       assert.equal(U.pollRetryDelay(3, 0, 0), 2000, 'without Retry-After: the back-off');
       assert.equal(U.pollRetryDelay(3, 0, 0.999999), 4000);
     });
@@ -120,13 +120,19 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       keys.forEach((k, i) => d.set(k, i));
       keys.forEach((k, i) => assert.equal(d.get(k), i, k));
       assert.deepEqual(d.keys(), keys, 'in the order added');
-      assert.deepEqual(d.values(), keys.map((_, i) => i));
+      assert.deepEqual(
+        d.values(),
+        keys.map((_, i) => i),
+      );
       assert.equal(Object.getPrototypeOf(d.items), Object.prototype, '__proto__ did not replace the prototype');
       d.remove('__proto__');
       d.remove('constructor');
       assert.equal(d.has('__proto__'), false);
       assert.equal(d.get('constructor'), undefined);
-      assert.deepEqual(d.keys(), keys.filter((k) => k !== '__proto__' && k !== 'constructor'));
+      assert.deepEqual(
+        d.keys(),
+        keys.filter((k) => k !== '__proto__' && k !== 'constructor'),
+      );
     });
 
     it('returns the value it set (for get-or-create)', () => {
@@ -156,7 +162,7 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       assert.equal(ids.size, 500);
     });
 
-    it('trims and pads like the old engines\' missing built-ins would', () => {
+    it("trims and pads like the old engines' missing built-ins would", () => {
       assert.equal(U.trim('  a b \n\t'), 'a b');
       assert.equal(U.pad2(7), '07');
       assert.equal(U.pad2(12), '12');

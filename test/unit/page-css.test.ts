@@ -38,7 +38,7 @@ function rules(css: string): Rule[] {
 const CSS = fs.readFileSync(path.join(PUBLIC_DIR, 'style.css'), 'utf8');
 const VIEWPORT_UNIT = /\d(vh|vw|vmin|vmax)\b/;
 
-describe('the page\'s stylesheet on old engines (#14)', () => {
+describe("the page's stylesheet on old engines (#14)", () => {
   const all = rules(CSS);
 
   it('is read as rules (the checks below see the whole file)', () => {
@@ -52,8 +52,14 @@ describe('the page\'s stylesheet on old engines (#14)', () => {
       rule.declarations.forEach((d, i) => {
         if (!VIEWPORT_UNIT.test(d.value)) return;
         checked++;
-        const fallback = rule.declarations.slice(0, i).reverse().find((e) => e.property === d.property);
-        assert.ok(fallback && !VIEWPORT_UNIT.test(fallback.value), `${rule.selector} { ${d.property}: ${d.value} } has no fallback before it`);
+        const fallback = rule.declarations
+          .slice(0, i)
+          .reverse()
+          .find((e) => e.property === d.property);
+        assert.ok(
+          fallback && !VIEWPORT_UNIT.test(fallback.value),
+          `${rule.selector} { ${d.property}: ${d.value} } has no fallback before it`,
+        );
       });
     }
     assert.ok(checked >= 2, 'the log-in card and the dialog use vh');
@@ -65,22 +71,31 @@ describe('the page\'s stylesheet on old engines (#14)', () => {
       const scrolls = rule.declarations.some((d) => /^overflow(-y)?$/.test(d.property) && /\b(auto|scroll)\b/.test(d.value));
       if (!scrolls) continue;
       checked++;
-      assert.ok(rule.declarations.some((d) => d.property === '-webkit-overflow-scrolling' && d.value === 'touch'), `${rule.selector} scrolls without -webkit-overflow-scrolling: touch`);
+      assert.ok(
+        rule.declarations.some((d) => d.property === '-webkit-overflow-scrolling' && d.value === 'touch'),
+        `${rule.selector} scrolls without -webkit-overflow-scrolling: touch`,
+      );
     }
     assert.ok(checked >= 4, `the list, the messages, the message box and the dialogs: ${checked}`);
   });
 
   it('has the page-scroll layout, where none of those panes scrolls inside', () => {
     const pageScroll = all.filter((r) => r.selector.includes('.page-scroll'));
-    const overflowVisible = pageScroll.find((r) => r.selector.includes('.messages') && r.declarations.some((d) => d.property === 'overflow' && d.value === 'visible'));
+    const overflowVisible = pageScroll.find(
+      (r) => r.selector.includes('.messages') && r.declarations.some((d) => d.property === 'overflow' && d.value === 'visible'),
+    );
     assert.ok(overflowVisible, 'the messages do not scroll inside in the page-scroll layout');
-    assert.ok(pageScroll.some((r) => r.selector.includes('.conv-scroll') && r.declarations.some((d) => d.property === 'overflow' && d.value === 'visible')));
+    assert.ok(
+      pageScroll.some(
+        (r) => r.selector.includes('.conv-scroll') && r.declarations.some((d) => d.property === 'overflow' && d.value === 'visible'),
+      ),
+    );
   });
 
-  it('uses nothing the kiosks\' old WebKit lacks: no flexbox, grid or custom properties', () => {
+  it("uses nothing the kiosks' old WebKit lacks: no flexbox, grid or custom properties", () => {
     for (const rule of all) {
       for (const d of rule.declarations) {
-        assert.doesNotMatch(`${d.property}: ${d.value}`, /\b(flex|grid|inline-flex|inline-grid)\b|^--|var\(/, `${rule.selector}`);
+        assert.doesNotMatch(`${d.property}: ${d.value}`, /\b(flex|grid|inline-flex|inline-grid)\b|^--|var\(/, rule.selector);
       }
     }
   });

@@ -111,12 +111,17 @@ function checkEs5(source: string, name: string): Finding[] {
       const c = n as unknown as acorn.CallExpression;
       const callee = c.callee;
       const name =
-        callee.type === 'Identifier' ? callee.name
-        : callee.type === 'MemberExpression' && !callee.computed && callee.property.type === 'Identifier' ? callee.property.name
-        : null;
+        callee.type === 'Identifier'
+          ? callee.name
+          : callee.type === 'MemberExpression' && !callee.computed && callee.property.type === 'Identifier'
+            ? callee.property.name
+            : null;
       const first = c.arguments[0];
       if (name !== null && STRING_TIMERS.has(name) && first && isStringy(first)) {
-        findings.push({ where: at(n), problem: `passes a string of code to ${name} (string-to-code: refused by the Content-Security-Policy, #13)` });
+        findings.push({
+          where: at(n),
+          problem: `passes a string of code to ${name} (string-to-code: refused by the Content-Security-Policy, #13)`,
+        });
       }
     }
   });
@@ -208,8 +213,12 @@ describe('the chat page is plain ES5 (issue 4)', () => {
   });
 
   it('serves no script that index.html does not load (#12)', () => {
-    const loaded = pageScriptFiles().map((f) => path.relative(PUBLIC_DIR, f)).sort();
-    const served = listFiles(PUBLIC_DIR, (f) => f.endsWith('.js')).map((f) => path.relative(PUBLIC_DIR, f)).sort();
+    const loaded = pageScriptFiles()
+      .map((f) => path.relative(PUBLIC_DIR, f))
+      .sort();
+    const served = listFiles(PUBLIC_DIR, (f) => f.endsWith('.js'))
+      .map((f) => path.relative(PUBLIC_DIR, f))
+      .sort();
     assert.deepEqual(served, loaded, 'every .js file in public/ is loaded by index.html, once');
     assert.equal(new Set(loaded).size, loaded.length, 'no script is loaded twice');
   });
@@ -225,7 +234,11 @@ describe('the chat page is plain ES5 (issue 4)', () => {
     ] as const) {
       assert.notDeepEqual(cspProblems(html), [], `catches ${what}`);
     }
-    assert.deepEqual(cspProblems('<!-- <script>old()</script> --><script src="js/a.js"></script>'), [], 'comments and external scripts pass');
+    assert.deepEqual(
+      cspProblems('<!-- <script>old()</script> --><script src="js/a.js"></script>'),
+      [],
+      'comments and external scripts pass',
+    );
   });
 
   it('accepts plain ES5 that uses XMLHttpRequest and text nodes', () => {

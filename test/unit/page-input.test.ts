@@ -53,9 +53,11 @@ describe('page input and answers (#12)', () => {
     it('names the device from its browser', () => {
       const ua = {
         'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36': 'Chrome on Linux',
-        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0': 'Edge on Windows',
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0':
+          'Edge on Windows',
         'Mozilla/5.0 (Android 4.4; Mobile; rv:41.0) Gecko/41.0 Firefox/41.0': 'Firefox on Android',
-        'Mozilla/5.0 (iPad; CPU OS 5_1 like Mac OS X) AppleWebKit/534.46 (KHTML, like Gecko) Version/5.1 Mobile/9B176 Safari/7534.48.3': 'Safari on iOS',
+        'Mozilla/5.0 (iPad; CPU OS 5_1 like Mac OS X) AppleWebKit/534.46 (KHTML, like Gecko) Version/5.1 Mobile/9B176 Safari/7534.48.3':
+          'Safari on iOS',
         'Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0)': 'Internet Explorer on Windows',
         'Opera/9.80 (X11; Linux i686) Presto/2.12.388 Version/12.16': 'Opera on Linux',
         'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36': 'Chrome on ChromeOS',
@@ -75,12 +77,27 @@ describe('page input and answers (#12)', () => {
     it('makes one result of every kind of answer', () => {
       const r = Chat.http.resultOf;
       assert.deepEqual(r(xhr(200, '{"a":1}')), { status: 200, ok: true, data: { a: 1 }, error: null, retryAfterMs: 0 });
-      assert.deepEqual(r(xhr(1223, '')), { status: 204, ok: true, data: null, error: null, retryAfterMs: 0 }, 'old IE\'s 1223 is 204');
-      assert.deepEqual(r(xhr(400, '{"error":{"code":"invalid_cursor","message":"bad cursor"}}')).error, { code: 'invalid_cursor', message: 'bad cursor' });
-      assert.deepEqual(r(xhr(502, '<html>Bad Gateway</html>')).error, { code: 'http_502', message: 'The server answered with status 502.' }, 'a proxy\'s page');
+      assert.deepEqual(r(xhr(1223, '')), { status: 204, ok: true, data: null, error: null, retryAfterMs: 0 }, "old IE's 1223 is 204");
+      assert.deepEqual(r(xhr(400, '{"error":{"code":"invalid_cursor","message":"bad cursor"}}')).error, {
+        code: 'invalid_cursor',
+        message: 'bad cursor',
+      });
+      assert.deepEqual(
+        r(xhr(502, '<html>Bad Gateway</html>')).error,
+        { code: 'http_502', message: 'The server answered with status 502.' },
+        "a proxy's page",
+      );
       assert.deepEqual(r(xhr(0, '')).error, { code: 'network', message: 'Could not reach the server.' });
       assert.equal(r(xhr(503, '{"error":{"code":"overloaded","message":"busy"}}', { 'Retry-After': '7' })).retryAfterMs, 7000);
-      const throwing = { status: 0, get responseText(): string { throw new Error('not yet'); }, getResponseHeader(): string { throw new Error('no'); } };
+      const throwing = {
+        status: 0,
+        get responseText(): string {
+          throw new Error('not yet');
+        },
+        getResponseHeader(): string {
+          throw new Error('no');
+        },
+      };
       assert.equal(r(throwing).error.code, 'network', 'an engine that throws on reading is a network error');
     });
 
@@ -94,9 +111,14 @@ describe('page input and answers (#12)', () => {
       const today = new Date(2026, 10, 25, 15, 0);
       const iso = (d: Date) => d.toISOString();
       const details = Chat.devices.deviceDetails;
-      assert.equal(details({ online: true, created_at: iso(new Date(2026, 10, 25, 9, 12)) }, today), 'Online now \u00b7 logged in today at 09:12');
-      assert.equal(details({ online: false, last_seen_at: iso(new Date(2026, 10, 24, 18, 40)), created_at: iso(new Date(2026, 10, 23, 8, 0)) }, today),
-        'Last seen yesterday at 18:40 \u00b7 logged in on Monday 23 Nov at 08:00');
+      assert.equal(
+        details({ online: true, created_at: iso(new Date(2026, 10, 25, 9, 12)) }, today),
+        'Online now \u00b7 logged in today at 09:12',
+      );
+      assert.equal(
+        details({ online: false, last_seen_at: iso(new Date(2026, 10, 24, 18, 40)), created_at: iso(new Date(2026, 10, 23, 8, 0)) }, today),
+        'Last seen yesterday at 18:40 \u00b7 logged in on Monday 23 Nov at 08:00',
+      );
       assert.equal(details({ online: false, last_seen_at: null, created_at: 'garbage' }, today), '');
     });
   });
@@ -198,7 +220,10 @@ describe('page input and answers (#12)', () => {
       assert.equal(answers.length, 0, 'an answer for the old session is dropped');
       assert.equal(FakeXHR.sent.length, 2, 'and a request queued for it is never sent');
 
-      Chat.http.api('POST', '/sessions', { username: 'zoe' }, (r: { status: number }) => answers.push(r.status), { token: null, always: true });
+      Chat.http.api('POST', '/sessions', { username: 'zoe' }, (r: { status: number }) => answers.push(r.status), {
+        token: null,
+        always: true,
+      });
       const login = FakeXHR.sent[2]!;
       assert.equal(login.requestHeaders.Authorization, undefined, 'token: null sends none');
       login.respond(401, { error: { code: 'invalid_credentials', message: 'no' } });

@@ -57,8 +57,14 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
 
     it('ignores what is not a valid event, and everything once the session has ended', () => {
       const st = stateFor();
-      M.applyEvents(st, [null, { type: 'typing' }, { type: 'message', message: { id: '4', from: 'amy', to: 'zoe', body: 'x' } },
-        { type: 'message', message: { id: 5, from: 'amy', to: 'zoe' } }, read('nobody', 3), { type: 'read', with: 'amy', up_to: '9' }]);
+      M.applyEvents(st, [
+        null,
+        { type: 'typing' },
+        { type: 'message', message: { id: '4', from: 'amy', to: 'zoe', body: 'x' } },
+        { type: 'message', message: { id: 5, from: 'amy', to: 'zoe' } },
+        read('nobody', 3),
+        { type: 'read', with: 'amy', up_to: '9' },
+      ]);
       assert.deepEqual(st.convs.keys(), []);
       const ended = M.newState();
       M.applyEvents(ended, [message(msg(1, 'amy', 'zoe'))]);
@@ -76,7 +82,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
       assert.deepEqual(ids(c), [1, 3, 4]);
     });
 
-    it('marks the open conversation for redrawing, and incoming only for the other person\'s messages', () => {
+    it("marks the open conversation for redrawing, and incoming only for the other person's messages", () => {
       const st = stateFor();
       const c = M.conversation(st, 'amy');
       M.startHistory(c);
@@ -101,9 +107,15 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
       Chat.outbox.queue(st, 'amy', 'again', 'cid-2', 1001);
       const out = M.applyEvents(st, [message(msg(7, 'zoe', 'amy', { body: 'hi', client_id: 'cid-1' }))]);
       assert.equal(out.outbox, true);
-      assert.deepEqual(st.outbox.map((o: { client_id: string }) => o.client_id), ['cid-2']);
-      assert.equal(M.applyEvents(st, [message(msg(8, 'amy', 'zoe', { client_id: 'cid-2' }))]).outbox, false,
-        'a client_id on someone else\'s message confirms nothing of ours');
+      assert.deepEqual(
+        st.outbox.map((o: { client_id: string }) => o.client_id),
+        ['cid-2'],
+      );
+      assert.equal(
+        M.applyEvents(st, [message(msg(8, 'amy', 'zoe', { client_id: 'cid-2' }))]).outbox,
+        false,
+        "a client_id on someone else's message confirms nothing of ours",
+      );
       assert.equal(st.outbox.length, 1);
     });
   });
@@ -125,9 +137,17 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
     it('counts what is left after a marker part-way through a loaded history', () => {
       const st = stateFor();
       const c = M.conversation(st, 'amy');
-      M.applyEvents(st, [1, 2, 3, 4].map((id) => message(msg(id, 'amy', 'zoe'))));
+      M.applyEvents(
+        st,
+        [1, 2, 3, 4].map((id) => message(msg(id, 'amy', 'zoe'))),
+      );
       M.startHistory(c);
-      M.applyHistory(st, c, [1, 2, 3, 4].map((id) => msg(id, 'amy', 'zoe')), false);
+      M.applyHistory(
+        st,
+        c,
+        [1, 2, 3, 4].map((id) => msg(id, 'amy', 'zoe')),
+        false,
+      );
       assert.equal(c.unread, 4);
       assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: false, heardFrom: false });
       assert.equal(c.unread, 2);
@@ -135,7 +155,10 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
 
     it('asks for the counts when a marker falls where the messages are not known', () => {
       const st = stateFor();
-      M.applyEvents(st, [1, 2, 3].map((id) => message(msg(id, 'amy', 'zoe'))));
+      M.applyEvents(
+        st,
+        [1, 2, 3].map((id) => message(msg(id, 'amy', 'zoe'))),
+      );
       assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: true, heardFrom: false });
       assert.equal(st.convs.get('amy').unread, 3, 'left as it was until the server says');
       M.applyUnreadCounts(st, [{ with: 'amy', unread: 1, last_message: msg(3, 'amy', 'zoe') }]);
@@ -248,16 +271,28 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
   describe('the list, presence and forgetting', () => {
     it('orders the list: new empty conversations first (newest first), then by newest message; notes to self apart', () => {
       const st = stateFor();
-      M.applyEvents(st, [message(msg(1, 'amy', 'zoe')), message(msg(5, 'bob', 'zoe')), message(msg(3, 'zoe', 'cid')), message(msg(9, 'zoe', 'zoe'))]);
+      M.applyEvents(st, [
+        message(msg(1, 'amy', 'zoe')),
+        message(msg(5, 'bob', 'zoe')),
+        message(msg(3, 'zoe', 'cid')),
+        message(msg(9, 'zoe', 'zoe')),
+      ]);
       M.conversation(st, 'early').touched = 10;
       M.conversation(st, 'later').touched = 20;
-      assert.deepEqual(M.sortedConversations(st).map((c: { name: string }) => c.name), ['later', 'early', 'bob', 'cid', 'amy']);
+      assert.deepEqual(
+        M.sortedConversations(st).map((c: { name: string }) => c.name),
+        ['later', 'early', 'bob', 'cid', 'amy'],
+      );
       assert.equal(M.totalUnread(st), 2);
     });
 
     it('says whether a message from someone else arrived, so who is online is asked again (#14)', () => {
       const st = stateFor();
-      assert.equal(M.applyEvents(st, [message(msg(1, 'zoe', 'amy')), message(msg(2, 'zoe', 'zoe'))]).heardFrom, false, 'our own messages say nothing of the others');
+      assert.equal(
+        M.applyEvents(st, [message(msg(1, 'zoe', 'amy')), message(msg(2, 'zoe', 'zoe'))]).heardFrom,
+        false,
+        'our own messages say nothing of the others',
+      );
       assert.equal(M.applyEvents(st, [read('amy', 1)]).heardFrom, false);
       assert.equal(M.applyEvents(st, [message(msg(3, 'amy', 'zoe'))]).heardFrom, true);
     });
@@ -294,7 +329,10 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
       st.outbox[0].state = 'sending';
       assert.equal(M.forgetConversation(st, 'ghost'), true);
       assert.equal(st.convs.has('ghost'), false);
-      assert.deepEqual(st.outbox.map((o: { client_id: string }) => o.client_id), ['c1', 'c3']);
+      assert.deepEqual(
+        st.outbox.map((o: { client_id: string }) => o.client_id),
+        ['c1', 'c3'],
+      );
       assert.equal(M.forgetConversation(st, 'nobody'), false);
       M.applyEvents(st, [message(msg(1, 'amy', 'zoe'))]);
       M.forgetConversation(st, 'amy');
@@ -314,7 +352,10 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
         assert.equal(c.name, name);
         assert.equal(c.unread, 2);
         assert.equal(M.conversation(st, name), c, 'the same conversation every time');
-        assert.deepEqual(M.sortedConversations(st).map((x: { name: string }) => x.name), [name]);
+        assert.deepEqual(
+          M.sortedConversations(st).map((x: { name: string }) => x.name),
+          [name],
+        );
         M.applyEvents(st, [read(name, 2)]);
         assert.equal(c.unread, 0);
         assert.equal(M.isOnline(st, name), false);
@@ -330,7 +371,10 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
         assert.equal(st.convs.get(name).maxId, 1, 'notes to self');
         assert.equal(st.convs.get(name).unread, 0);
         assert.equal(st.convs.get('amy').unread, 1);
-        assert.deepEqual(M.sortedConversations(st).map((x: { name: string }) => x.name), ['amy']);
+        assert.deepEqual(
+          M.sortedConversations(st).map((x: { name: string }) => x.name),
+          ['amy'],
+        );
       });
     }
   });

@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { loadPage } from '../support/page';
 
-type Item = { client_id: string; to: string; body: string; state: string; error: string | null; auto: boolean; firstTry: number; attempts: number };
+type Item = {
+  client_id: string;
+  to: string;
+  body: string;
+  state: string;
+  error: string | null;
+  auto: boolean;
+  firstTry: number;
+  attempts: number;
+};
 
 describe('page outbox: order, retries and storage (#12)', () => {
   const { Chat } = loadPage();
@@ -25,7 +34,17 @@ describe('page outbox: order, retries and storage (#12)', () => {
     assert.equal(O.nextQueued(st).client_id, 'c1');
     O.nextQueued(st).state = 'sending';
     assert.equal(O.nextQueued(st).client_id, 'c2', 'one in flight is not sent twice');
-    assert.deepEqual(st.outbox[0], { client_id: 'c1', to: 'amy', body: 'amy:1', state: 'sending', error: null, auto: false, createdAt: 1000, firstTry: 1000, attempts: 0 });
+    assert.deepEqual(st.outbox[0], {
+      client_id: 'c1',
+      to: 'amy',
+      body: 'amy:1',
+      state: 'sending',
+      error: null,
+      auto: false,
+      createdAt: 1000,
+      firstTry: 1000,
+      attempts: 0,
+    });
     assert.equal(st.convs.get('amy').touched, 1002, 'a new conversation with only unsent messages sorts as just touched');
   });
 
@@ -50,7 +69,11 @@ describe('page outbox: order, retries and storage (#12)', () => {
     st.outbox[2].attempts = 3;
     assert.equal(O.requeueAfterReconnect(st, 9000), true);
     assert.deepEqual(states(st), ['c1:failed', 'c2:queued', 'c3:queued', 'c4:queued']);
-    assert.deepEqual(st.outbox.map((o: Item) => [o.error, o.firstTry, o.attempts]).slice(1), [[null, 9000, 0], [null, 9000, 0], [null, 9000, 0]]);
+    assert.deepEqual(st.outbox.map((o: Item) => [o.error, o.firstTry, o.attempts]).slice(1), [
+      [null, 9000, 0],
+      [null, 9000, 0],
+      [null, 9000, 0],
+    ]);
     assert.equal(O.nextQueued(st).client_id, 'c2');
   });
 
@@ -105,10 +128,20 @@ describe('page outbox: order, retries and storage (#12)', () => {
       { client_id: 'c2', to: 'bob', body: 'bob:2', state: 'failed', error: 'Refused', auto: false, createdAt: 1001 },
       { client_id: 'c3', to: 'amy', body: 'amy:3', state: 'queued', error: null, auto: false, createdAt: 1002 },
     ]);
-    const back = O.fromSaved([...saved, null, { client_id: 5, to: 'x', body: 'y' }, { client_id: 'c9', to: 'x' }, { client_id: 'c8', to: 'x', body: 'z', state: 'sending' }], 50000);
-    assert.deepEqual(back.map((o: Item) => `${o.client_id}:${o.state}:${o.firstTry}:${o.attempts}`), [
-      'c1:queued:50000:0', 'c2:failed:50000:0', 'c3:queued:50000:0', 'c8:queued:50000:0',
-    ]);
+    const back = O.fromSaved(
+      [
+        ...saved,
+        null,
+        { client_id: 5, to: 'x', body: 'y' },
+        { client_id: 'c9', to: 'x' },
+        { client_id: 'c8', to: 'x', body: 'z', state: 'sending' },
+      ],
+      50000,
+    );
+    assert.deepEqual(
+      back.map((o: Item) => `${o.client_id}:${o.state}:${o.firstTry}:${o.attempts}`),
+      ['c1:queued:50000:0', 'c2:failed:50000:0', 'c3:queued:50000:0', 'c8:queued:50000:0'],
+    );
     assert.equal(back[3].createdAt, 50000, 'a missing creation time is now');
     for (const junk of [null, {}, 'x', 3]) assert.deepEqual(O.fromSaved(junk, 1), []);
   });
@@ -125,7 +158,11 @@ describe('page outbox: order, retries and storage (#12)', () => {
   describe('send decisions (send.js)', () => {
     const S = Chat.send;
     const res = (status: number, code?: string, data: unknown = null) => ({
-      status, ok: status >= 200 && status < 300, data, error: code ? { code, message: `the ${code}` } : null, retryAfterMs: 0,
+      status,
+      ok: status >= 200 && status < 300,
+      data,
+      error: code ? { code, message: `the ${code}` } : null,
+      retryAfterMs: 0,
     });
 
     it('retries what a connection or a busy server failed, not what the server refused', () => {

@@ -114,7 +114,11 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(after.jobs - before.jobs, 50);
     assert.ok(fs.statSync(`${file}-wal`).size > walBefore, 'the batch reached the WAL file');
     const ids = results.map((r) => (r.status === 'created' ? r.message.id : -1));
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'ids follow the order of the calls');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+      'ids follow the order of the calls',
+    );
   });
 
   it('one failing write in a batch rolls back only itself, and is retried alone', async () => {
@@ -152,10 +156,14 @@ describe('SQLite store (unit, #2)', () => {
     const v1 = new Database(old);
     v1.exec(fs.readFileSync(path.join(MIGRATIONS_DIR, '001_init.sql'), 'utf8'));
     v1.pragma('user_version = 1');
-    const addUser = v1.prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id").pluck();
+    const addUser = v1
+      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
+      .pluck();
     const a = addUser.get('alice') ?? assert.fail();
     const b = addUser.get('bob') ?? assert.fail();
-    const addMessage = v1.prepare('INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0)');
+    const addMessage = v1.prepare(
+      'INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0)',
+    );
     addMessage.run(b, a, a, b, 'one');
     addMessage.run(a, b, a, b, 'two');
     addMessage.run(b, a, a, b, 'three');
@@ -163,8 +171,14 @@ describe('SQLite store (unit, #2)', () => {
     v1.close();
     store = openStore(old);
     const alices = (await store.conversations(a)).map((c) => [c.peer, c.lastMessage.body, c.unread]);
-    assert.deepEqual(alices, [['alice', 'note', 0], ['bob', 'three', 2]]);
-    assert.deepEqual((await store.conversations(b)).map((c) => [c.peer, c.lastMessage.body, c.unread]), [['alice', 'three', 1]]);
+    assert.deepEqual(alices, [
+      ['alice', 'note', 0],
+      ['bob', 'three', 2],
+    ]);
+    assert.deepEqual(
+      (await store.conversations(b)).map((c) => [c.peer, c.lastMessage.body, c.unread]),
+      [['alice', 'three', 1]],
+    );
   });
 
   it('close() writes queued work before closing, synchronously', async () => {
@@ -205,6 +219,10 @@ describe('the answer budget, shared by every backend (unit, #12)', () => {
     assert.equal(b.take('x'.repeat(50)), true, 'the first row, however long');
     assert.equal(b.take(''), false, 'nothing after a first row over the limit, not even an empty body');
     const c = answerBudget(10);
-    assert.deepEqual(['\u{1F600}'.repeat(4), 'ab', '\u{1F600}'.repeat(4), 'z'].map((s) => c.take(s)), [true, true, true, false], '4 + 2 + 4 = 10 code points (18 UTF-16 units)');
+    assert.deepEqual(
+      ['\u{1F600}'.repeat(4), 'ab', '\u{1F600}'.repeat(4), 'z'].map((s) => c.take(s)),
+      [true, true, true, false],
+      '4 + 2 + 4 = 10 code points (18 UTF-16 units)',
+    );
   });
 });

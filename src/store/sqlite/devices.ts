@@ -57,7 +57,16 @@ export class DeviceLedger implements BatchExtras {
       if (!r) return undefined;
       // Cached as one flat object with the hash as a string: a Buffer costs three objects and
       // memory outside the heap, and every device that polls is in this cache.
-      row = { id: r.id, userId: r.userId, name: r.name, createdAt: r.createdAt, lastSeenAt: r.lastSeenAt, cursor: r.cursor, username: r.username, tokenHash: r.tokenHash.toString('hex') };
+      row = {
+        id: r.id,
+        userId: r.userId,
+        name: r.name,
+        createdAt: r.createdAt,
+        lastSeenAt: r.lastSeenAt,
+        cursor: r.cursor,
+        username: r.username,
+        tokenHash: r.tokenHash.toString('hex'),
+      };
       if (this.cache.size >= DEVICE_CACHE_MAX) this.cache.clear();
       this.cache.set(id, row);
     }

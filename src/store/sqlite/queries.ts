@@ -174,12 +174,8 @@ export function prepareQueries(db: Database) {
        ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
                                                     unread = unread + 1`,
     ),
-    selectMessageConversation: q<[number], { lo: number; hi: number }>(
-      `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`,
-    ),
-    selectReadMarker: q<[number, number], number>(
-      `SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`,
-    ).pluck(),
+    selectMessageConversation: q<[number], { lo: number; hi: number }>(`SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`),
+    selectReadMarker: q<[number, number], number>(`SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`).pluck(),
     // Recounted from the conversation index when the marker moves: exact, and it touches only
     // the messages after the new marker.
     updateReadMarker: q<ReadMarkerParams>(
