@@ -7,7 +7,10 @@
 #   chat.sh follow                    print each message as it arrives, until stopped
 #   chat.sh logout                    end this device's session and forget the token
 #
-# follow prints one line per message:  [2026-11-25T19:00:00.000Z] alice -> bob: hi bob
+# follow prints one line per message, with the time it was sent in local time (TZ) and its
+# offset from UTC:  [2026-11-25 20:00:00 +0100] alice -> bob: hi bob
+# (with an awk that has no strftime, such as a strictly POSIX one, the time is in UTC and
+# says so: [2026-11-25 19:00:00 UTC]).
 # New lines, tabs and other control characters in a text are shown escaped (\n, \t, \u001b),
 # so one message is always one line and a message cannot send commands to your terminal.
 #
@@ -20,8 +23,9 @@
 #   CHAT_POLL_TIMEOUT  seconds the server may hold one poll (default 25)
 #   CHAT_CURL_OPTS     more curl options, e.g. "--cacert /etc/ssl/local-ca.pem"
 #
-# Exit status: 0 done, 1 wrong usage, 2 the server refused the request, 3 not logged in (or
-# the token was revoked), 4 the server could not be reached.
+# Exit status: 0 done, 1 wrong usage (also a login with no CHAT_PASSWORD and no terminal to
+# ask on), 2 the server refused the request, 3 not logged in (or the token was revoked), 4 the
+# server could not be reached.
 #
 # How follow keeps going: it polls with the cursor of the last answer, saved in a file after
 # the messages were printed, so a restarted follow (or a restarted server) continues exactly
@@ -48,12 +52,13 @@ usage() {
   cat <<'EOF'
 usage: chat.sh login URL USER [DEVICE]   log in (password from $CHAT_PASSWORD or a prompt)
        chat.sh send USER TEXT...         send a message (TEXT "-" reads stdin)
-       chat.sh follow                    print messages as they arrive
+       chat.sh follow                    print messages as they arrive (in local time)
        chat.sh logout                    log this device out
 
 Environment: CHAT_PASSWORD, CHAT_TOKEN_FILE (default ~/.config/chat/token), CHAT_URL,
-CHAT_POLL_TIMEOUT (seconds, default 25), CHAT_CURL_OPTS (more curl options).
-Exit status: 0 done, 1 usage, 2 refused by the server, 3 not logged in, 4 unreachable.
+CHAT_POLL_TIMEOUT (seconds, default 25), CHAT_CURL_OPTS (more curl options), TZ.
+Exit status: 0 done, 1 usage (also: no password and no terminal to ask on), 2 refused by
+the server, 3 not logged in, 4 unreachable.
 EOF
 }
 
@@ -159,9 +164,31 @@ json_get() {
   json_flat < "$2" 2>/dev/null | LC_ALL=C awk -F "$TAB" -v k="$1" '$1 == k { print substr($0, length(k) + 2); exit }'
 }
 
-# The message events of a poll answer (flattened on stdin), one display line each.
+# The message events of a poll answer (flattened on stdin), one display line each. The time
+# (sent_at, ISO 8601 UTC) is shown in local time where awk has strftime (gawk, mawk 1.3.4,
+# busybox), else in UTC, saying so.
+if LC_ALL=C awk 'BEGIN { if (strftime("%Y", 0) == "") exit 1 }' < /dev/null > /dev/null 2>&1; then
+  SHOW_TIME='strftime("%Y-%m-%d %H:%M:%S %z", t)'
+else
+  SHOW_TIME='utc_text'
+fi
 format_events() {
   LC_ALL=C awk -F "$TAB" '
+    # Days from 1970-01-01 to the date (proleptic Gregorian).
+    function days(y, m, d,   era, yoe, doy) {
+      y -= (m <= 2)
+      era = int((y >= 0 ? y : y - 399) / 400)
+      yoe = y - era * 400
+      doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+      return era * 146097 + yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy - 719468
+    }
+    function when(iso,   p, t, utc_text) {
+      if (iso !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return iso
+      split(iso, p, /[-T:.Z]/)
+      utc_text = p[1] "-" p[2] "-" p[3] " " p[4] ":" p[5] ":" p[6] " UTC"
+      t = days(p[1] + 0, p[2] + 0, p[3] + 0) * 86400 + p[4] * 3600 + p[5] * 60 + p[6]
+      return '"$SHOW_TIME"'
+    }
     $1 ~ /^events\.[0-9]+\./ {
       v = substr($0, length($1) + 2)
       split($1, part, ".")
@@ -174,7 +201,7 @@ format_events() {
       else if (f == "message.to") to[i] = v
       else if (f == "message.body") body[i] = v
     }
-    END { for (i = 0; i <= max; i++) if (type[i] == "message") printf "[%s] %s -> %s: %s\n", at[i], from[i], to[i], body[i] }'
+    END { for (i = 0; i <= max; i++) if (type[i] == "message") printf "[%s] %s -> %s: %s\n", when(at[i]), from[i], to[i], body[i] }'
 }
 
 # --- state files ----------------------------------------------------------------------------
@@ -305,9 +332,11 @@ cmd_login() {
   _user=$2
   _device=${3:-$PROG on $(uname -n 2>/dev/null || echo unknown)}
   case $URL in http://* | https://*) ;; *) die 1 "URL must start with http:// or https://" ;; esac
+  # Whether there is a terminal to ask on: tried in a subshell, because a failed redirection
+  # of a special built-in such as ':' makes dash (and bash --posix) exit at once, silently.
   if [ -n "${CHAT_PASSWORD:-}" ]; then
     _pw=$CHAT_PASSWORD
-  elif { : < /dev/tty; } 2>/dev/null; then
+  elif (: < /dev/tty) 2>/dev/null; then
     printf 'password for %s: ' "$_user" > /dev/tty
     trap 'stty echo < /dev/tty 2>/dev/null; cleanup; trap - EXIT; exit 130' INT
     stty -echo < /dev/tty 2>/dev/null
@@ -315,7 +344,7 @@ cmd_login() {
     stty echo < /dev/tty 2>/dev/null
     printf '\n' > /dev/tty
   else
-    die 1 "no password: set CHAT_PASSWORD or run from a terminal"
+    die 1 "no password: set CHAT_PASSWORD, or run from a terminal to be asked for it"
   fi
   make_tmp
   # The password goes to curl in a private file, never on a command line.

@@ -187,17 +187,22 @@ export async function revokeDevice(core: Revoking, caller: Pick<DeviceAuth, 'use
   devicesEnded(core, [deviceId]);
 }
 
-/** Ends every device of a user (the command line's revoke-device --all); returns how many. */
-export async function revokeAllDevices(core: Revoking, user: User): Promise<number> {
-  const ids = await core.store.deleteDevicesOfUser(user.id);
+/**
+ * Ends every device of a user (the command line's revoke-device --all), or every one but `keep`
+ * (the caller's own: "log out every other device", a kiosk that logged in anew on every reload,
+ * #14); returns how many. A device that logs in meanwhile is not among them.
+ */
+export async function revokeAllDevices(core: Revoking, user: Pick<User, 'id'>, keep?: string): Promise<number> {
+  const ids = await core.store.deleteDevicesOfUser(user.id, keep);
   devicesEnded(core, ids);
   return ids.length;
 }
 
 /**
- * Devices deleted by another process (the admin command line) while they held polls: answer
- * those polls 401 now rather than at their timeout. Called when the database's data_version
- * shows another connection wrote. Resolves with how many devices were let go.
+ * Devices deleted by another process (the admin command line): answer their held polls 401
+ * now rather than at their timeout, and stop counting them as online. Called when the
+ * database's data_version shows another connection wrote. Resolves with how many devices
+ * holding polls were let go.
  */
 export async function revokeVanishedDevices(core: Core): Promise<number> {
   // Asked all at once: with SQLite, within the turn in which data_version was seen to move.
@@ -209,6 +214,12 @@ export async function revokeVanishedDevices(core: Core): Promise<number> {
       core.hub.revokeDevice(id);
       n++;
     }
+  });
+  // And devices counted as online without a held poll (they polled or sent a moment ago).
+  const online = core.presence.deviceIds();
+  const stillThere = await Promise.all(online.map((id) => core.store.getDeviceAuth(id)));
+  online.forEach((id, i) => {
+    if (!stillThere[i]) core.presence.forgetDevice(id);
   });
   return n;
 }
@@ -244,14 +255,14 @@ export interface DeviceView {
 
 export async function listDevices(core: Core, caller: DeviceAuth): Promise<DeviceView[]> {
   const devices = await core.store.listDevices(caller.userId);
-  const now = Date.now();
   return devices.map((d) => ({
     id: d.id,
     name: d.name,
     created_at: new Date(d.createdAt).toISOString(),
     last_seen_at: new Date(d.lastSeenAt).toISOString(),
     cursor: formatCursor(d.cursor),
-    online: core.presence.isDeviceOnline(d.id, now),
+    // Holding a poll now (#14): a page closed a minute ago is not "online".
+    online: core.presence.isDeviceOnline(d.id),
     current: d.id === caller.id,
   }));
 }

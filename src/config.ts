@@ -230,7 +230,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'PRESENCE_WINDOW',
     default: '60',
     parse: seconds(1, 86400),
-    help: 'Seconds after its last poll that a user still counts as online.',
+    help: 'Seconds after its last poll or message sent that a device still counts as online in GET /presence (one that logs out or is revoked stops at once).',
   }),
   setting({
     key: 'bodyLimitBytes',

@@ -42,6 +42,8 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
     if (r.status !== 'created') await core.limits.messageNotStored(sender.userId);
   }
   if (r.status === 'conflict') throw Errors.clientIdReused();
+  // Someone who has just sent a message is online, whether or not they also poll (#14).
+  core.presence.touch(sender.userId, sender.username, sender.id);
   if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
   // Committed: now, and only now, wake the polls. The sender's other devices get it too.
   core.hub.publish(from.id, [{ seq: r.senderSeq, json: messageEventJson(r.message, from.id) }]);

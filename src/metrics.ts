@@ -51,7 +51,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'chat_devices_online',
-      help: 'Devices holding a poll now or that polled within the presence window',
+      help: 'Devices holding a poll now, or that polled or sent a message within the presence window',
       registers,
       collect() {
         this.set(core.presence.onlineDeviceCount());

@@ -1,55 +1,78 @@
-// Presence: who is online. A user (or device) is online while it holds a poll, and for a
-// window after its last poll ended (a client between two polls, or one on a slow network, is
-// still there). Kept in memory only: after a restart everyone who is really online polls
-// again within seconds. Maps only: no HTTP, no SQL.
+// Presence: who is online. Kept per device, and a user is online while any of their devices is
+// (#14): a device logged out or revoked is forgotten at once, so a user whose only device it
+// was drops out of GET /presence at once, not a window later.
+//
+// A device counts for GET /presence (the contract's rule) while it holds a poll, and for a
+// window after it last polled or sent a message (a client between two polls, or on a slow
+// network, is still there; someone who has just sent a message is there). For GET /devices a
+// device is online only while it holds a poll: that list is for telling a live kiosk from a
+// dead one, and a page closed a moment ago is not live.
+//
+// Kept in memory only: after a restart everyone who is really online polls again within
+// seconds. Maps only: no HTTP, no SQL.
 
 export interface HeldQuery {
-  isUserHeld(userId: number): boolean;
   isDeviceHeld(deviceId: string): boolean;
 }
 
+interface Seen {
+  userId: number;
+  username: string;
+  at: number;
+}
+
 export class Presence {
-  private readonly users = new Map<number, { username: string; at: number }>();
-  private readonly devices = new Map<string, number>();
+  /** Devices that polled or sent, with when they last did. */
+  private readonly devices = new Map<string, Seen>();
 
   constructor(
     private readonly windowMs: number,
     private readonly held: HeldQuery,
   ) {}
 
-  /** A device of the user polled (at the start and again at the end of every poll). */
+  /**
+   * A device of the user showed it is there: it polled (at the start and again at the end of
+   * every poll) or sent a message.
+   */
   touch(userId: number, username: string, deviceId: string, now = Date.now()): void {
-    this.users.set(userId, { username, at: now });
-    this.devices.set(deviceId, now);
+    const seen = this.devices.get(deviceId);
+    if (seen) seen.at = now;
+    else this.devices.set(deviceId, { userId, username, at: now });
   }
 
+  /** The device was logged out or revoked: it stops counting now. */
   forgetDevice(deviceId: string): void {
     this.devices.delete(deviceId);
   }
 
-  isDeviceOnline(deviceId: string, now = Date.now()): boolean {
-    if (this.held.isDeviceHeld(deviceId)) return true;
-    const at = this.devices.get(deviceId);
-    return at !== undefined && now - at <= this.windowMs;
+  /** Devices remembered now (held or within the window): for finding ones deleted elsewhere. */
+  deviceIds(): string[] {
+    return [...this.devices.keys()];
   }
 
-  /** Online usernames, sorted. Also drops entries that have aged out, so the maps stay small. */
+  /** GET /devices's `online`: the device holds a poll now. */
+  isDeviceOnline(deviceId: string): boolean {
+    return this.held.isDeviceHeld(deviceId);
+  }
+
+  private counts(id: string, seen: Seen, now: number): boolean {
+    return now - seen.at <= this.windowMs || this.held.isDeviceHeld(id);
+  }
+
+  /** Online usernames, sorted. Also drops devices that have aged out, so the map stays small. */
   onlineUsers(now = Date.now()): string[] {
-    const names: string[] = [];
-    for (const [id, u] of this.users) {
-      if (this.held.isUserHeld(id) || now - u.at <= this.windowMs) names.push(u.username);
-      else this.users.delete(id);
+    const names = new Set<string>();
+    for (const [id, seen] of this.devices) {
+      if (this.counts(id, seen, now)) names.add(seen.username);
+      else this.devices.delete(id);
     }
-    for (const [id, at] of this.devices) {
-      if (now - at > this.windowMs && !this.held.isDeviceHeld(id)) this.devices.delete(id);
-    }
-    return names.sort();
+    return [...names].sort();
   }
 
-  /** Devices online now: for metrics. */
+  /** Devices holding a poll or seen within the window: for metrics. */
   onlineDeviceCount(now = Date.now()): number {
     let n = 0;
-    for (const id of this.devices.keys()) if (this.isDeviceOnline(id, now)) n++;
+    for (const [id, seen] of this.devices) if (this.counts(id, seen, now)) n++;
     return n;
   }
 }

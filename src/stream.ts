@@ -77,7 +77,9 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
     if (phase === READING) early = outcome;
     else if (phase === HELD) {
       phase = ANSWERED;
-      core.presence.touch(device.userId, device.username, device.id);
+      // A poll that ends shows its device was there until now, unless it ended because the
+      // device was logged out or revoked: that one must stop counting at once (#14).
+      if (outcome.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
       woken(core, device, since, limit, outcome, done);
     }
     // ANSWERED: the cancellation of a poll answered from the store; nobody reads it.
@@ -94,7 +96,7 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
         done(null, ready);
       } else if (early) {
         phase = ANSWERED;
-        core.presence.touch(device.userId, device.username, device.id);
+        if (early.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
         woken(core, device, since, limit, early, done);
       } else if (waiter.hold(timeoutMs) === 'overloaded') {
         phase = ANSWERED;

@@ -15,7 +15,7 @@
  *   net.js     Chat.storage, Chat.http                          storage, XHR, the request queue
  *   model.js   Chat.model, Chat.state                           the state and its pure transitions
  *   outbox.js  Chat.outbox                                      unsent messages, in order (pure)
- *   sync.js    Chat.sync                                        the poll loop, history, presence
+ *   sync.js    Chat.sync                                        the poll loop, health check, presence
  *   send.js    Chat.send                                        the outbox stored and sent
  *   views.js   Chat.views                                       drawing; opening a conversation
  *   forms.js   Chat.forms                                       sessions, log-in/sign-up, composer
@@ -39,19 +39,30 @@
     PROBE_ABORT_MS: 10000, // a poll with timeout=0 (after an error) should answer at once
     RECENT_POLL_MS: 5000, // a poll started this recently proves the server reachable
     REQUEST_TIMEOUT_MS: 20000, // any other request
-    BACKOFF_FIRST_MS: 1000,
-    BACKOFF_MAX_MS: 60000,
-    OFFLINE_AFTER_FAILURES: 4, // about 1+2+4+8 s of failures before we say "offline"
+    BACKOFF_FIRST_MS: 1000, // the heavy requests (the poll, sends) back off from here...
+    BACKOFF_MAX_MS: 60000, // ...doubling up to here
+    // While the server cannot be reached, GET /healthz (no token, no database) is asked this
+    // often, give or take a quarter, so the page is back within a few seconds of the server's
+    // return however long the heavy requests' back-off has grown (#14).
+    HEALTH_EVERY_MS: 2000,
+    HEALTH_ABORT_MS: 5000,
     // An empty poll answer that comes back faster than this (server shutting down, or too many
     // tabs sharing one device and pushing each other out) is followed by a short pause, so the
     // loop can never spin.
     QUICK_EMPTY_MS: 1000,
     HISTORY_PAGE: 50,
-    PRESENCE_EVERY_MS: 30000,
+    // Who is online is asked for when the page (re)connects, again this long after (the others
+    // reconnect too after a restart), then every PRESENCE_EVERY_MS while the page is visible,
+    // and soon after a message arrives (its sender has just been there); never more often
+    // than PRESENCE_MIN_GAP_MS (#14).
+    PRESENCE_SETTLE_MS: 4000,
+    PRESENCE_EVERY_MS: 15000,
+    PRESENCE_MIN_GAP_MS: 2000,
+    COMPOSER_MAX_SHARE: 1 / 3, // the message box grows up to this share of the window height
     SEND_RETRY_FOR_MS: 30000, // keep retrying a send this long before marking it "not sent"
     NOTICE_MS: 7000,
     MAX_BODY: 4000, // characters (code points), as the server counts them
-    USERNAME_RE: /^[a-z0-9_.\-]{1,32}$/,
+    USERNAME_RE: /^[a-z0-9_.-]{1,32}$/,
     NEAR_BOTTOM_PX: 48,
     NEAR_TOP_PX: 80
   };
@@ -148,6 +159,17 @@
     return delay;
   }
 
+  // The wait before the poll loop tries again (#14): what Retry-After says when the server
+  // (or a proxy) said it, at least half a second and at most the back-off's cap, since the
+  // server spreads its clients out with it already; else the back-off. Unlike backoffDelay,
+  // a Retry-After is not added to a back-off grown meanwhile: a server that says "in 2 s"
+  // ten times running is asked again every 2 s, and the page is back 2 s after it is.
+  function pollRetryDelay(failures, retryAfterMs, random) {
+    var cfg = C.config;
+    if (retryAfterMs > 0) return Math.min(Math.max(retryAfterMs, cfg.BACKOFF_FIRST_MS / 2), cfg.BACKOFF_MAX_MS);
+    return backoffDelay(failures, 0, random);
+  }
+
   // Retry-After in milliseconds: delta-seconds or an HTTP date (nowMs: the clock, for tests).
   function parseRetryAfter(value, nowMs) {
     if (!value) return 0;
@@ -161,6 +183,52 @@
     return String(text).replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '.').length;
   }
 
+  // What a failed request says about the connection (#14), in words the user can act on:
+  //  'offline'     the browser itself has no network (navigator.onLine is false);
+  //  'unreachable' no answer at all (network error, time-out), or a proxy that could not
+  //                reach the chat server behind it (502, 504);
+  //  'busy'        the server, or a proxy before it, asked us to come back later (503, 429);
+  //  'error'       any other answer that is not the one expected (a 500, a captive portal).
+  // browserOnline: navigator.onLine (only false is to be believed: true means little).
+  function failureKind(res, browserOnline) {
+    if (browserOnline === false) return 'offline';
+    var status = res ? res.status : 0;
+    if (!status || status === 502 || status === 504) return 'unreachable';
+    if (status === 503 || status === 429) return 'busy';
+    return 'error';
+  }
+
+  // The direction of a text from its first strong character (#14): 'rtl' for Hebrew, Arabic
+  // and the other right-to-left scripts, 'ltr' for Latin, Greek, Cyrillic, the Indic scripts,
+  // CJK and the other left-to-right ones, '' when it has none (digits, punctuation, emoji).
+  // What dir="auto" does, for old engines that do not know it. Block ranges rather than the
+  // whole Unicode table: close enough for the first letter of a message. Characters outside
+  // the Basic Multilingual Plane are judged by their high surrogate (U+10800-10FFF and
+  // U+1E800-1EFFF are right-to-left; the emoji and symbol planes, U+1F000-1FFFF, are neutral).
+  var RTL_CHARS = '\u0591-\u065F\u066A-\u06EF\u06FA-\u08FF\u200F\uFB1D-\uFDFF\uFE70-\uFEFC\uD802\uD803\uD83A\uD83B';
+  var LTR_CHARS =
+    'A-Za-z\u00AA\u00B5\u00BA\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02B8\u0370-\u0373\u0376-\u037D\u037F-\u0588' +
+    '\u0900-\u1FFF\u200E\u2C00-\u2DFF\u3040-\u9FFF\uA000-\uD7FF\uF900-\uFB1C\uFF21-\uFF3A\uFF41-\uFF5A\uFF66-\uFFDC' +
+    '\uD800\uD801\uD804-\uD839\uD840-\uDBFF';
+  // Surrogates stand alone in these classes on purpose (no u flag in ES5): see above.
+  // eslint-disable-next-line no-misleading-character-class
+  var STRONG = new RegExp('([' + RTL_CHARS + '])|[' + LTR_CHARS + ']');
+  function textDirection(text) {
+    var m = STRONG.exec(String(text));
+    if (!m) return '';
+    return m[1] ? 'rtl' : 'ltr';
+  }
+
+  // Engines whose inner scrolling panes (overflow: auto) cannot be scrolled with one finger:
+  // Android's browser before 3 and Safari before iOS 5. They get the layout where the page
+  // itself scrolls (#14). Also for any browser when the page is opened as /?layout=page.
+  function needsPageScroll(userAgent, search) {
+    if (/(^|[?&])layout=page(&|$)/.test(String(search || ''))) return true;
+    var ua = String(userAgent || '');
+    if (/Android [12]\./.test(ua) && !/Firefox|Opera/.test(ua)) return true;
+    return /(iPhone|iPad|iPod).*OS [1-4]_\d.* like Mac OS X/.test(ua);
+  }
+
   C.util = {
     now: now,
     noop: noop,
@@ -172,8 +240,12 @@
     randomString: randomString,
     newClientId: newClientId,
     backoffDelay: backoffDelay,
+    pollRetryDelay: pollRetryDelay,
     parseRetryAfter: parseRetryAfter,
-    charCount: charCount
+    charCount: charCount,
+    failureKind: failureKind,
+    textDirection: textDirection,
+    needsPageScroll: needsPageScroll
   };
 
   // ---------------------------------------------------------------------------------------
@@ -185,7 +257,7 @@
   var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
   function parseTime(iso) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|([+\-])(\d{2}):?(\d{2}))?$/.exec(String(iso || ''));
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|([+-])(\d{2}):?(\d{2}))?$/.exec(String(iso || ''));
     if (!m) return null;
     var ms = m[7] ? Math.round(Number('0.' + m[7]) * 1000) : 0;
     var t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], m[6] ? +m[6] : 0, ms);
@@ -322,6 +394,23 @@
     }
   }
 
+  // Tab (e, a keydown) and Shift+Tab go round the buttons shown in a modal container.
+  function trapFocus(container, e) {
+    var all = container.getElementsByTagName('button');
+    var list = [];
+    for (var i = 0; i < all.length; i++) {
+      if (!all[i].disabled && (all[i].offsetWidth > 0 || all[i].offsetHeight > 0)) list.push(all[i]);
+    }
+    if (!list.length) return;
+    var active = window.document.activeElement;
+    var at = -1;
+    for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
+    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : at === list.length - 1 ? 0 : -1;
+    if (next < 0) return; // moving inside the container: leave it to the browser
+    preventDefault(e);
+    focus(list[next]);
+  }
+
   C.dom = {
     $: $,
     on: on,
@@ -336,6 +425,7 @@
     clear: clear,
     closestWithAttr: closestWithAttr,
     eventTarget: eventTarget,
-    focus: focus
+    focus: focus,
+    trapFocus: trapFocus
   };
 })(window);

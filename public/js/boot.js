@@ -1,8 +1,9 @@
 /*
- * The chat page, file 10 of 10: wiring. Every event handler is attached here (index.html has
- * no handler attributes, so a Content-Security-Policy without 'unsafe-inline' holds), then
- * the page resumes the saved session or shows the log-in screen. The only file that does
- * anything while loading.
+ * The chat page, file 10 of 10: wiring. The layout is picked (the page-scroll one for engines
+ * that cannot scroll an inner pane with one finger), every event handler is attached here
+ * (index.html has no handler attributes, so a Content-Security-Policy without
+ * 'unsafe-inline' holds), then the page resumes the saved session or shows the log-in screen.
+ * The only file that does anything while loading.
  */
 (function (window) {
   'use strict';
@@ -42,18 +43,40 @@
 
   function onKeyDown(e) {
     var key = e.keyCode || e.which;
+    if (key === 9 && V.isConfirmOpen()) {
+      D.trapFocus($('confirm'), e);
+      return;
+    }
     if (key === 9 && C.devices.isOpen()) {
       C.devices.trapFocus(e);
       return;
     }
     if (key !== 27) return; // Escape
-    if (C.devices.isOpen()) C.devices.close();
-    else if (S.current && D.hasClass($('app'), 'chat-open') && (window.innerWidth || window.document.documentElement.clientWidth) <= 720)
+    if (V.isConfirmOpen()) V.answerConfirm(false);
+    else if (C.devices.isOpen()) C.devices.close();
+    else if (
+      S.current &&
+      D.hasClass($('app'), 'chat-open') &&
+      (V.pageScrolls() || (window.innerWidth || window.document.documentElement.clientWidth) <= 720)
+    )
       V.closeConversation();
+  }
+
+  // The window changed size (a phone turned, a keyboard opened): the panes follow.
+  var resizeTimer = null;
+  function onResize() {
+    if (resizeTimer) return;
+    resizeTimer = setTimeout(function () {
+      resizeTimer = null;
+      if (S.current) V.fitComposer();
+    }, 100);
   }
 
   function init() {
     var document = window.document;
+    // Old engines that cannot scroll an inner pane with one finger get the layout where the
+    // page itself scrolls (#14; style.css, "The page-scroll layout").
+    if (C.util.needsPageScroll(window.navigator.userAgent, window.location.search)) D.addClass(document.documentElement, 'page-scroll');
     on($('tab-login'), 'click', function () {
       F.showAuth('login');
     });
@@ -65,8 +88,17 @@
     on($('new-form'), 'submit', F.onNewConversation);
     on($('composer'), 'submit', F.onComposerSubmit);
     on($('composer-input'), 'keydown', F.onComposerKey);
+    on($('composer-input'), 'input', F.onComposerInput);
+    on($('composer-input'), 'keyup', F.onComposerInput); // engines without the input event
     on($('messages'), 'click', onMessagesClick);
     on($('messages'), 'scroll', onMessagesScroll);
+    on(window, 'scroll', function () {
+      if (V.pageScrolls()) onMessagesScroll();
+    });
+    on(window, 'resize', onResize);
+    // What was typed in the last half second is kept too.
+    on(window, 'pagehide', V.keepDraft);
+    on(window, 'beforeunload', V.keepDraft);
     on($('conv-list'), 'click', function (e) {
       var btn = D.closestWithAttr(D.eventTarget(e), 'data-name', $('conv-list'));
       if (btn) V.openConversation(btn.getAttribute('data-name'));
@@ -80,14 +112,22 @@
       if (D.eventTarget(e) === $('devices')) C.devices.close();
     });
     on($('device-list'), 'click', C.devices.onClick);
+    on($('devices-others'), 'click', C.devices.logOutOthers);
+    on($('confirm-yes'), 'click', function () {
+      V.answerConfirm(true);
+    });
+    on($('confirm-cancel'), 'click', function () {
+      V.answerConfirm(false);
+    });
     on($('notice-close'), 'click', function () {
       D.show($('notice'), false);
     });
     on($('conn-retry'), 'click', C.sync.retryNow);
+    on($('banner-retry'), 'click', C.sync.retryNow);
     on(document, 'keydown', onKeyDown);
-    on(document, 'visibilitychange', C.sync.maybeMarkRead);
-    on(document, 'webkitvisibilitychange', C.sync.maybeMarkRead);
-    on(window, 'focus', C.sync.maybeMarkRead);
+    on(document, 'visibilitychange', C.sync.pageShown);
+    on(document, 'webkitvisibilitychange', C.sync.pageShown);
+    on(window, 'focus', C.sync.pageShown);
     on(window, 'online', function () {
       if (S.session) C.sync.retryNow();
     });

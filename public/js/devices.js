@@ -1,6 +1,8 @@
 /*
  * The chat page, file 9 of 10: the Devices dialog. Every device the user logged in from, with
- * log out (this one) and revoke (another one, in two clicks).
+ * log out (this one), revoke (another one, in two clicks) and log out every other device (in
+ * two clicks: a kiosk that forgets its token on every reload leaves a device behind each
+ * time, #14). A device is "Online now" only while it holds a poll (the server's `online`).
  */
 (function (window) {
   'use strict';
@@ -22,9 +24,12 @@
   function open() {
     show($('devices'), true);
     show($('devices-error'), false);
+    show($('devices-info'), false);
+    show($('devices-others'), false);
     var list = $('device-list');
     D.clear(list);
     list.appendChild(el('li', 'device-note', 'Loading\u2026'));
+    if (C.views.pageScrolls()) window.scrollTo(0, 0); // the overlay is at the top of the page there
     load();
     D.focus($('devices-close'));
   }
@@ -37,6 +42,11 @@
   function showError(text) {
     setText($('devices-error'), text);
     show($('devices-error'), true);
+  }
+
+  function showInfo(text) {
+    setText($('devices-info'), text);
+    show($('devices-info'), true);
   }
 
   function load() {
@@ -55,6 +65,50 @@
       });
       for (var i = 0; i < devices.length; i++) list.appendChild(deviceItem(devices[i]));
       if (!devices.length) list.appendChild(el('li', 'device-note', 'No devices.'));
+      var others = 0;
+      for (var j = 0; j < devices.length; j++) if (!devices[j].current) others++;
+      var btn = $('devices-others');
+      btn.removeAttribute('data-armed');
+      btn.disabled = false;
+      btn.setAttribute('data-count', String(others));
+      setText(btn, othersLabel(others, false));
+      show(btn, others > 0);
+    });
+  }
+
+  function othersLabel(n, armed) {
+    if (armed) return 'Confirm: log out ' + (n === 1 ? 'the other device' : 'all ' + n + ' other devices');
+    return 'Log out every other device';
+  }
+
+  // "Log out every other device": DELETE /devices?except=current, in two clicks.
+  function logOutOthers() {
+    var btn = $('devices-others');
+    var count = parseInt(btn.getAttribute('data-count'), 10) || 0;
+    if (btn.getAttribute('data-armed') !== '1') {
+      btn.setAttribute('data-armed', '1');
+      setText(btn, othersLabel(count, true));
+      return;
+    }
+    btn.disabled = true;
+    setText(btn, 'Logging out the others\u2026');
+    show($('devices-error'), false);
+    var gen = S.sessionGen;
+    C.http.api('DELETE', '/devices?except=current', null, function (res) {
+      if (gen !== S.sessionGen) return;
+      if (res.ok && res.data && typeof res.data.revoked === 'number') {
+        var n = res.data.revoked;
+        showInfo(
+          n === 0
+            ? 'There were no other devices to log out.'
+            : n === 1
+              ? 'The other device was logged out.'
+              : n + ' other devices were logged out.'
+        );
+      } else {
+        showError('Could not log out the other devices: ' + (res.error ? res.error.message : 'unexpected answer'));
+      }
+      load();
     });
   }
 
@@ -114,17 +168,7 @@
 
   // Tab and Shift+Tab go round the controls of the open dialog (it is modal).
   function trapFocus(e) {
-    var all = $('devices').getElementsByTagName('button');
-    var list = [];
-    for (var i = 0; i < all.length; i++) if (!all[i].disabled) list.push(all[i]);
-    if (!list.length) return;
-    var active = window.document.activeElement;
-    var at = -1;
-    for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
-    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : at === list.length - 1 ? 0 : -1;
-    if (next < 0) return; // moving inside the dialog: leave it to the browser
-    D.preventDefault(e);
-    D.focus(list[next]);
+    D.trapFocus($('devices'), e);
   }
 
   C.devices = {
@@ -133,6 +177,7 @@
     close: close,
     onClick: onClick,
     trapFocus: trapFocus,
-    deviceDetails: deviceDetails
+    deviceDetails: deviceDetails,
+    logOutOthers: logOutOthers
   };
 })(window);

@@ -65,7 +65,11 @@
     show($('auth'), false);
     show($('app'), true);
     M.conversation(S, s.username);
+    // After a reload: the conversation that was open, and what was being written (#14).
+    var view = C.views.loadView();
+    S.drafts = view.drafts;
     C.views.renderAll();
+    if (view.current) C.views.openConversation(view.current, { restoring: true });
     C.sync.start(cursor);
     C.send.pump();
   }
@@ -91,7 +95,10 @@
     // The page keeps no messages of a session that has ended (a revoked kiosk may be in the
     // wrong hands): the ones not yet sent are dropped, and the user is told.
     if (unsent && reason === 'signedOut') extraInfo = (extraInfo ? extraInfo + ' ' : '') + discardedText(unsent);
-    if (S.session) C.storage.drop(C.storage.outboxKey(S.session.username));
+    if (S.session) {
+      C.storage.drop(C.storage.outboxKey(S.session.username));
+      C.storage.drop(C.storage.viewKey(S.session.username)); // drafts go with the session
+    }
     M.endSession(S);
     C.send.reset();
     C.sync.stop();
@@ -100,6 +107,7 @@
     $('composer-input').value = '';
     D.clear($('conv-list'));
     D.clear($('messages'));
+    if (C.views.isConfirmOpen()) C.views.answerConfirm(false);
     show($('devices'), false);
     show($('notice'), false);
     show($('app'), false);
@@ -114,16 +122,24 @@
     window.document.title = 'Chat';
   }
 
+  // Logs this device out; with messages not sent yet, after asking in the page (kiosks often
+  // block window.confirm(), and then nothing would happen and nothing be said, #14).
   function logOut() {
     var unsent = C.send.unsentCount();
-    if (
-      unsent &&
-      !window.confirm(
-        (unsent === 1 ? 'One message has' : unsent + ' messages have') + ' not been sent yet and will be lost. Log out anyway?'
-      )
-    )
+    if (!unsent) {
+      logOutNow();
       return;
-    var token = S.session ? S.session.token : null;
+    }
+    C.views.confirmInPage(
+      (unsent === 1 ? 'One message has' : unsent + ' messages have') + ' not been sent yet and will be lost if you log out now.',
+      'Log out anyway',
+      logOutNow
+    );
+  }
+
+  function logOutNow() {
+    if (!S.session) return;
+    var token = S.session.token;
     endSession('loggedOut');
     if (!token) return;
     C.http.api(
@@ -163,15 +179,35 @@
     D.focus(first.value ? $(login ? 'login-password' : 'signup-password') : first);
   }
 
+  function visibleAuthForm() {
+    return D.hasClass($('login-form'), 'hidden') ? $('signup-form') : $('login-form');
+  }
+
+  // An error is shown just above the form's button, so the two are seen together: on a short
+  // kiosk screen (800x480) an error at the top pushed the button below the fold (#14).
   function showAuthError(text) {
-    setText($('auth-error'), text);
-    show($('auth-error'), true);
+    var box = $('auth-error');
+    var form = visibleAuthForm();
+    var button = form.getElementsByTagName('button')[0];
+    if (box.parentNode !== form) form.insertBefore(box, button);
+    setText(box, text);
+    show(box, true);
     show($('auth-info'), false);
-    // The message sits above the form: bring it into view on a short screen.
+    keepInView(button, box);
+  }
+
+  // Scrolls the page (only as much as needed) so that `bottom` is on screen, then `top` if
+  // that still leaves it above the screen.
+  function keepInView(bottom, top) {
     try {
-      window.scrollTo(0, 0);
+      var doc = window.document.documentElement;
+      var height = window.innerHeight || doc.clientHeight;
+      var b = bottom.getBoundingClientRect();
+      if (b.bottom > height) window.scrollBy(0, Math.ceil(b.bottom - height) + 8);
+      var t = top.getBoundingClientRect();
+      if (t.top < 0) window.scrollBy(0, Math.floor(t.top) - 8);
     } catch (e) {
-      /* ignore */
+      /* an engine without getBoundingClientRect: nothing to adjust */
     }
   }
 
@@ -186,6 +222,9 @@
     var code = res && res.error ? res.error.code : '';
     var field = code === 'invalid_credentials' ? 'password' : 'username';
     D.focus($((signingUp ? 'signup-' : 'login-') + field));
+    // Focusing may have scrolled the field into view: the error and the button come first.
+    var form = visibleAuthForm();
+    keepInView(form.getElementsByTagName('button')[0], $('auth-error'));
   }
 
   function authBusy(busy) {
@@ -329,8 +368,23 @@
       return;
     }
     input.value = '';
-    S.drafts.set(S.current, '');
+    C.views.keepDraft();
+    C.views.setComposerDirection();
+    C.views.fitComposer();
     C.send.queue(S.current, body);
+  }
+
+  // Typing: the box grows, follows the text's direction, and the draft is kept (#14). Kept
+  // in storage at most every half second: a kiosk's storage is slow.
+  var draftTimer = null;
+  function onComposerInput() {
+    C.views.fitComposer();
+    C.views.setComposerDirection();
+    if (draftTimer) return;
+    draftTimer = setTimeout(function () {
+      draftTimer = null;
+      C.views.keepDraft();
+    }, 500);
   }
 
   function onComposerKey(e) {
@@ -357,6 +411,7 @@
     onSignupSubmit: onSignupSubmit,
     onNewConversation: onNewConversation,
     onComposerSubmit: onComposerSubmit,
-    onComposerKey: onComposerKey
+    onComposerKey: onComposerKey,
+    onComposerInput: onComposerInput
   };
 })(window);

@@ -141,14 +141,16 @@
   }
 
   // The events of one poll answer. Returns {outbox: an outbox message was confirmed,
-  // refresh: the unread counts must be asked for}.
+  // refresh: the unread counts must be asked for, heardFrom: a message from someone else
+  // arrived (who is online may have changed)}.
   function applyEvents(st, events) {
-    var out = { outbox: false, refresh: false };
+    var out = { outbox: false, refresh: false, heardFrom: false };
     for (var i = 0; i < events.length; i++) {
       var ev = events[i];
       if (!ev) continue;
       if (ev.type === 'message') {
         if (receiveMessage(st, ev.message)) out.outbox = true;
+        if (validMessage(ev.message) && st.session && ev.message.from !== st.session.username) out.heardFrom = true;
       } else if (ev.type === 'read') {
         if (applyRead(st, ev['with'], ev.up_to)) out.refresh = true;
       }
@@ -304,8 +306,13 @@
     for (var i = 0; i < names.length; i++) if (typeof names[i] === 'string') st.online.set(names[i], true);
   }
 
+  // Whether the page can say who is online: only while it reaches the server (#14).
+  function presenceKnown(st) {
+    return st.connState === 'connected';
+  }
+
   function isOnline(st, name) {
-    return st.online.get(name) === true;
+    return presenceKnown(st) && st.online.get(name) === true;
   }
 
   // A name that turned out to be no user. Returns true if the outbox changed.
@@ -339,6 +346,7 @@
     totalUnread: totalUnread,
     setOnline: setOnline,
     isOnline: isOnline,
+    presenceKnown: presenceKnown,
     forgetConversation: forgetConversation
   };
 

@@ -76,6 +76,10 @@
     SESSION_KEY: 'chat.session',
     outboxKey: function (username) {
       return 'chat.outbox.' + username;
+    },
+    // The open conversation and the unsent drafts, so a reload keeps them (#14).
+    viewKey: function (username) {
+      return 'chat.view.' + username;
     }
   };
 
@@ -89,7 +93,7 @@
     var status = xhr.status;
     if (status === 1223) status = 204; // old IE reports 204 as 1223
     var data = null;
-    var text = '';
+    var text;
     try {
       text = xhr.responseText;
     } catch (e) {
@@ -113,7 +117,7 @@
         error = { code: 'network', message: 'Could not reach the server.' };
       }
     }
-    var retryAfter = null;
+    var retryAfter;
     try {
       retryAfter = xhr.getResponseHeader('Retry-After');
     } catch (e3) {

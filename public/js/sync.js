@@ -10,8 +10,10 @@
  *     this device has applied). Events replayed from before the snapshot are recognised by
  *     message id (ids only grow) and change nothing, so nothing is missed and nothing doubles.
  *  3. Each answer's cursor is sent back on the next poll, straight away. Errors back off with
- *     jitter (1 s doubling to 60 s, at least Retry-After); the cursor is kept, so a dropped
- *     connection or a restarted server costs no events.
+ *     jitter (1 s doubling to 60 s), or wait what Retry-After says; the cursor is kept, so a
+ *     dropped connection or a restarted server costs no events. While the server cannot be
+ *     reached, a cheap GET /healthz every couple of seconds brings the poll back within
+ *     seconds of the server's return (see the health check below).
  *  4. 400 invalid_cursor means our cursor is meaningless to this server (say, a database
  *     restored from a backup). Then the page throws away what it knows and starts again at 1
  *     without `since`: the server's stored cursor for this device is valid by construction.
@@ -31,29 +33,23 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // Connection state shown to the user
+  // Connection state shown to the user: 'connecting', 'connected', 'reconnecting' (the first
+  // failure: a blip, being retried at once), or after that what is true (#14): 'offline' (the
+  // browser has no network), 'unreachable' (no answer from the chat server), 'busy' (it, or a
+  // proxy, said 503 or 429) or 'error' (any other wrong answer). See U.failureKind.
 
   function setConnState(state) {
+    var was = S.connState;
     S.connState = state;
-    C.views.showConnState(state, poller.retryAt);
-  }
-
-  var countdownTimer = null;
-  function startCountdown() {
-    if (countdownTimer) return;
-    countdownTimer = setInterval(function () {
-      if (S.connState === 'offline') setConnState('offline');
-      else {
-        clearInterval(countdownTimer);
-        countdownTimer = null;
-      }
-    }, 1000);
+    // Nobody is shown online while the server cannot be reached (#14): what we knew is stale.
+    if (state !== 'connected' && was === 'connected') M.setOnline(S, []);
+    C.views.showConnState(state, was);
   }
 
   // ---------------------------------------------------------------------------------------
   // The poll loop
 
-  var poller = { gen: 0, handle: null, timer: null, cursor: null, failures: 0, probe: false, retryAt: 0, retry: null, startedAt: 0 };
+  var poller = { gen: 0, handle: null, timer: null, cursor: null, failures: 0, probe: false, retry: null, startedAt: 0 };
 
   // The path of the next poll: probe (after an error) asks for an answer at once.
   function pollPath(cursor, probe) {
@@ -73,28 +69,84 @@
       poller.timer = null;
     }
     poller.retry = null;
-    poller.retryAt = 0;
+    stopHealthCheck();
   }
 
+  function browserOnline() {
+    return window.navigator.onLine !== false;
+  }
+
+  // A heavy request of the loop (the poll, or the snapshot before it) failed: try it again
+  // after a back-off that doubles with each failure, or what Retry-After says. While it waits, and
+  // unless the server asked for a pause (Retry-After), GET /healthz is asked every couple of
+  // seconds: when the server is back, the heavy request goes at once (see checkHealth).
   function pollerFailed(res, retry) {
     poller.failures += 1;
     // After an error the next poll is a quick one (timeout=0), so "connected" shows as soon
     // as the server answers instead of after a full hold.
     poller.probe = true;
-    var delay = U.backoffDelay(poller.failures, res.retryAfterMs);
-    poller.retryAt = U.now() + delay;
+    var delay = U.pollRetryDelay(poller.failures, res.retryAfterMs);
     poller.retry = retry;
-    var offline = poller.failures >= cfg.OFFLINE_AFTER_FAILURES || window.navigator.onLine === false;
-    setConnState(offline ? 'offline' : 'reconnecting');
-    if (offline) startCountdown();
+    var kind = U.failureKind(res, browserOnline());
+    if (kind === 'unreachable' || kind === 'offline') health.sawDown = true;
+    setConnState(poller.failures === 1 && kind !== 'offline' ? 'reconnecting' : kind);
     var gen = poller.gen;
     poller.timer = setTimeout(function () {
       poller.timer = null;
       if (gen !== poller.gen) return;
       poller.retry = null;
-      poller.retryAt = 0;
       retry();
     }, delay);
+    if (!res.retryAfterMs) startHealthCheck();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The health check (#14): cheap and often while the server is down, so the page is back
+  // within seconds of its return instead of at the end of a back-off grown to a minute. It
+  // runs only while the poll waits for its retry (and the server did not ask for a pause with
+  // Retry-After), on the poll's connection, so the page still never has more than two
+  // requests open. A success brings the retry forward only when the server was seen down
+  // since (no answer, a proxy's 502 or 504, or a failed check), and only once: a server that
+  // answers /healthz but fails the poll (a 500) keeps the heavy requests' back-off.
+
+  var health = { timer: null, handle: null, sawDown: false };
+
+  function stopHealthCheck() {
+    if (health.timer) {
+      clearTimeout(health.timer);
+      health.timer = null;
+    }
+    if (health.handle) {
+      health.handle.abort();
+      health.handle = null;
+    }
+  }
+
+  function startHealthCheck() {
+    if (health.timer || health.handle) return;
+    var every = cfg.HEALTH_EVERY_MS;
+    health.timer = setTimeout(checkHealth, Math.round(every * 0.75 + Math.random() * every * 0.5));
+  }
+
+  function checkHealth() {
+    health.timer = null;
+    if (!poller.retry || poller.handle || !S.session) return; // nothing is waiting for it
+    health.handle = C.http.request('GET', '/healthz', null, null, cfg.HEALTH_ABORT_MS, function (res) {
+      health.handle = null;
+      if (!poller.retry) return;
+      if (res.ok && res.data && res.data.ok === true) {
+        // Back: once. If the heavy request fails again for another reason, its back-off runs.
+        if (health.sawDown) {
+          health.sawDown = false;
+          retryNow();
+        }
+        return;
+      }
+      health.sawDown = true;
+      var kind = U.failureKind(res, browserOnline());
+      if (S.connState !== kind) setConnState(kind);
+      startHealthCheck();
+    });
   }
 
   // The other connection (a send, say) found the server unreachable, or the browser says it is
@@ -108,7 +160,7 @@
     if (!browserOffline && poller.handle && U.now() - poller.startedAt < cfg.RECENT_POLL_MS) return;
     if (!poller.handle) {
       // Already failing (the retry is scheduled) or re-syncing: only the words may change.
-      if (window.navigator.onLine === false && S.connState === 'reconnecting') setConnState('offline');
+      if (!browserOnline() && poller.retry && S.connState !== 'offline') setConnState('offline');
       return;
     }
     stopPoller();
@@ -121,16 +173,25 @@
       clearTimeout(poller.timer);
       poller.timer = null;
       poller.retry = null;
-      poller.retryAt = 0;
+      stopHealthCheck();
       retry();
     }
+  }
+
+  // The poll loop reached the server again.
+  function connected() {
+    poller.failures = 0;
+    health.sawDown = false;
+    stopHealthCheck();
+    if (S.connState !== 'connected') setConnState('connected');
   }
 
   // Step 1 of the sync described at the top: snapshot, then poll.
   function syncFromScratch() {
     stopPoller();
     var gen = poller.gen;
-    if (S.connState !== 'offline' && S.connState !== 'reconnecting') setConnState('connecting');
+    // A failure already shown stays shown until the snapshot arrives.
+    if (S.connState === 'connected' || S.connState === 'connecting') setConnState('connecting');
     api('GET', '/conversations', null, function (res) {
       if (gen !== poller.gen) return;
       var list = res.ok && res.data && U.isArray(res.data.conversations) ? res.data.conversations : null;
@@ -139,17 +200,17 @@
         return;
       }
       M.applySnapshot(S, list);
-      poller.failures = 0;
-      setConnState('connected');
+      connected();
       C.views.renderAll();
       if (S.current) loadHistory(M.conversation(S, S.current));
-      refreshPresence();
+      refreshPresence(cfg.PRESENCE_SETTLE_MS);
       C.send.requeueAfterReconnect();
       poll();
     });
   }
 
   function poll() {
+    stopHealthCheck();
     var gen = poller.gen;
     var probe = poller.probe;
     var sentCursor = poller.cursor;
@@ -171,14 +232,16 @@
         var data = res.data;
         if (res.ok && data && typeof data.cursor === 'string' && U.isArray(data.events)) {
           var wasDown = poller.failures > 0;
-          poller.failures = 0;
           poller.probe = false;
           poller.cursor = data.cursor;
-          setConnState('connected');
+          connected();
           if (data.events.length) {
             var changed = M.applyEvents(S, data.events);
             if (changed.outbox) C.send.save();
             if (changed.refresh) refreshConversationsSoon();
+            // Someone who has just sent us a message has just been there: ask who is online
+            // (the server counts a sender as online), rather than wait for the timer.
+            if (changed.heardFrom) refreshPresenceSoon();
             C.views.renderAll();
           }
           maybeMarkRead();
@@ -208,7 +271,7 @@
   }
 
   function afterReconnect() {
-    refreshPresence();
+    refreshPresence(cfg.PRESENCE_SETTLE_MS);
     var c = S.current ? M.conversation(S, S.current) : null;
     if (c && c.loadError) loadHistory(c);
     C.send.requeueAfterReconnect();
@@ -225,17 +288,15 @@
   // The session has ended: no poll, no timers.
   function stop() {
     stopPoller();
-    if (presenceTimer) {
-      clearTimeout(presenceTimer);
-      presenceTimer = null;
+    health.sawDown = false;
+    if (presence.timer) {
+      clearTimeout(presence.timer);
+      presence.timer = null;
     }
+    presence.asking = false;
     if (refreshTimer) {
       clearTimeout(refreshTimer);
       refreshTimer = null;
-    }
-    if (countdownTimer) {
-      clearInterval(countdownTimer);
-      countdownTimer = null;
     }
   }
 
@@ -312,7 +373,7 @@
 
   function maybeLoadOlder() {
     if (!S.current) return;
-    if (C.dom.$('messages').scrollTop < cfg.NEAR_TOP_PX) loadOlder(M.conversation(S, S.current));
+    if (C.views.scrollTop() < cfg.NEAR_TOP_PX) loadOlder(M.conversation(S, S.current));
   }
 
   function pageVisible() {
@@ -337,22 +398,62 @@
     });
   }
 
-  var presenceTimer = null;
-  function refreshPresence() {
-    if (presenceTimer) {
-      clearTimeout(presenceTimer);
-      presenceTimer = null;
+  // Who is online (#14). Asked for when the page (re)connects and again PRESENCE_SETTLE_MS
+  // later (after a restart the others are reconnecting too), then every PRESENCE_EVERY_MS
+  // while the page is visible (a hidden page asks again when it is shown), and soon after a
+  // message arrives. Never while the server cannot be reached: nobody is shown online then.
+  var presence = { timer: null, dueAt: 0, asking: false, again: false, lastAt: 0 };
+
+  function schedulePresence(ms) {
+    if (presence.timer) clearTimeout(presence.timer);
+    presence.dueAt = U.now() + ms;
+    presence.timer = setTimeout(function () {
+      presence.timer = null;
+      refreshPresence();
+    }, ms);
+  }
+
+  // nextMs: when to ask again after this answer (default PRESENCE_EVERY_MS).
+  function refreshPresence(nextMs) {
+    if (presence.timer) {
+      clearTimeout(presence.timer);
+      presence.timer = null;
     }
+    if (!S.session || S.connState !== 'connected' || !pageVisible() || presence.asking) return;
+    presence.asking = true;
+    presence.lastAt = U.now();
     var gen = S.sessionGen;
     api('GET', '/presence', null, function (res) {
       if (gen !== S.sessionGen) return;
+      presence.asking = false;
+      if (S.connState !== 'connected') return; // asked again on reconnecting
       if (res.ok && res.data && U.isArray(res.data.online)) {
         M.setOnline(S, res.data.online);
         C.views.renderConversationList();
         C.views.renderChatHead();
       }
-      presenceTimer = setTimeout(refreshPresence, cfg.PRESENCE_EVERY_MS);
+      // A message arrived while this was on its way (its answer may predate the sender), or
+      // it failed: ask again soon.
+      schedulePresence(presence.again || !res.ok ? cfg.PRESENCE_MIN_GAP_MS : nextMs || cfg.PRESENCE_EVERY_MS);
+      presence.again = false;
     });
+  }
+
+  // Soon, but not more often than PRESENCE_MIN_GAP_MS.
+  function refreshPresenceSoon() {
+    if (presence.asking) {
+      presence.again = true;
+      return;
+    }
+    var wait = Math.max(200, presence.lastAt + cfg.PRESENCE_MIN_GAP_MS - U.now());
+    if (presence.timer && presence.dueAt <= U.now() + wait) return;
+    schedulePresence(wait);
+  }
+
+  // The page was shown again (or got the focus): read markers and presence catch up.
+  function pageShown() {
+    maybeMarkRead();
+    if (pageVisible() && !presence.asking && U.now() - presence.lastAt >= cfg.PRESENCE_MIN_GAP_MS) refreshPresence();
   }
 
   // A conversation was started with a name that is no user.
@@ -371,6 +472,7 @@
     loadHistory: loadHistory,
     loadOlder: loadOlder,
     maybeLoadOlder: maybeLoadOlder,
-    maybeMarkRead: maybeMarkRead
+    maybeMarkRead: maybeMarkRead,
+    pageShown: pageShown
   };
 })(window);

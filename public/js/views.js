@@ -1,7 +1,8 @@
 /*
  * The chat page, file 7 of 10: drawing the state. The conversation list, the open
- * conversation's head and messages, the connection indicator and banner, notices; and
- * opening and closing a conversation. Nothing here talks to the server except through sync.js.
+ * conversation's head and messages, the connection indicator and banner, notices, the
+ * in-page confirmation; and opening and closing a conversation (remembered across reloads).
+ * Nothing here talks to the server except through sync.js.
  */
 (function (window) {
   'use strict';
@@ -18,9 +19,40 @@
     show = D.show,
     setText = D.setText;
 
-  function isNearBottom() {
+  // ---------------------------------------------------------------------------------------
+  // Where the messages scroll: in their own pane, or, in the layout for engines that cannot
+  // scroll an inner pane with one finger (html.page-scroll, see boot.js), the page itself.
+
+  function pageScrolls() {
+    return D.hasClass(window.document.documentElement, 'page-scroll');
+  }
+
+  function scrollState() {
+    if (pageScrolls()) {
+      var doc = window.document.documentElement;
+      var body = window.document.body;
+      return {
+        top: window.pageYOffset || doc.scrollTop || body.scrollTop || 0,
+        height: Math.max(doc.scrollHeight, body.scrollHeight),
+        view: window.innerHeight || doc.clientHeight
+      };
+    }
     var box = $('messages');
-    return box.scrollHeight - box.scrollTop - box.clientHeight < cfg.NEAR_BOTTOM_PX;
+    return { top: box.scrollTop, height: box.scrollHeight, view: box.clientHeight };
+  }
+
+  function setScrollTop(top) {
+    if (pageScrolls()) window.scrollTo(0, top);
+    else $('messages').scrollTop = top;
+  }
+
+  function scrollTop() {
+    return scrollState().top;
+  }
+
+  function isNearBottom() {
+    var st = scrollState();
+    return st.height - st.top - st.view < cfg.NEAR_BOTTOM_PX;
   }
 
   function initial(name) {
@@ -32,39 +64,101 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // The connection indicator (under the user's name) and the banner over the conversation.
-  // retryAt: when the next try is due (0: none scheduled).
+  // The connection indicator (under the user's name), the banner over the conversation, and
+  // the one live region that reads changes out (#14): each change is announced once, and
+  // nothing is rewritten while the state stays the same (no countdown).
 
-  function showConnState(state, retryAt) {
-    var box = $('conn');
-    box.className = 'conn conn-' + state;
-    var text;
-    if (state === 'connected') text = 'Connected';
-    else if (state === 'reconnecting') text = 'Reconnecting\u2026';
-    else if (state === 'offline') text = 'Offline';
-    else text = 'Connecting\u2026';
-    if (state === 'offline' && retryAt) {
-      var secs = Math.max(0, Math.ceil((retryAt - U.now()) / 1000));
-      text += secs > 0 ? ' \u00b7 retrying in ' + secs + ' s' : ' \u00b7 retrying';
-    }
-    setText($('conn-text'), text);
-    show($('conn-retry'), state === 'offline' || state === 'reconnecting');
+  var CONN_TEXT = {
+    connecting: 'Connecting\u2026',
+    connected: 'Connected',
+    reconnecting: 'Reconnecting\u2026',
+    offline: 'This device is offline',
+    unreachable: 'Can\u2019t reach the chat server',
+    busy: 'The chat server is busy',
+    error: 'The chat server has a problem'
+  };
+
+  var BANNER_TEXT = {
+    reconnecting: 'Connection lost. Reconnecting\u2026',
+    offline: 'This device is offline: it has no network. What you write is kept and sent when it is back online.',
+    unreachable: 'Can\u2019t reach the chat server. What you write is kept and sent when it is back.',
+    busy: 'The chat server is busy. Trying again shortly; what you write is kept.',
+    error: 'The chat server answered with an error. Trying again; what you write is kept.'
+  };
+
+  function isDown(state) {
+    return !!BANNER_TEXT[state];
+  }
+
+  // Reads text out once to screen readers (a visually hidden role=status region).
+  function announce(text) {
+    setText($('announce'), text);
+  }
+
+  // was: the state before (to announce only real changes).
+  function showConnState(state, was) {
+    $('conn').className = 'conn conn-' + state;
+    setText($('conn-text'), CONN_TEXT[state] || CONN_TEXT.connecting);
+    var down = isDown(state);
+    show($('conn-retry'), down);
     var banner = $('banner');
-    if (state === 'reconnecting' || state === 'offline') {
-      setText(
-        banner,
-        state === 'offline'
-          ? 'You are offline. Messages you write are kept and sent when the connection is back.'
-          : 'Connection lost. Reconnecting\u2026'
-      );
-      D.addClass(banner, 'banner-' + state);
-      D.removeClass(banner, state === 'offline' ? 'banner-reconnecting' : 'banner-offline');
-      show(banner, true);
-      D.addClass($('chat'), 'with-banner');
-    } else {
-      show(banner, false);
-      D.removeClass($('chat'), 'with-banner');
+    if (down) {
+      setText($('banner-text'), BANNER_TEXT[state]);
+      banner.className = 'banner banner-' + (state === 'reconnecting' || state === 'busy' ? 'warn' : 'down');
     }
+    show(banner, down);
+    D.toggleClass($('chat'), 'with-banner', down);
+    layoutChat();
+    // A blip ("reconnecting", then connected a second later) is not worth interrupting anyone.
+    if (state !== was && state !== 'reconnecting' && state !== 'connecting') {
+      if (down) announce(BANNER_TEXT[state]);
+      else if (isDown(was) && was !== 'reconnecting') announce('Connected again.');
+    }
+    // Who is online is unknown while disconnected, and known again once connected.
+    if (S.session && (state === 'connected') !== (was === 'connected')) {
+      renderConversationList();
+      renderChatHead();
+    }
+  }
+
+  // Places the message pane between the head (and the banner, whose height depends on its
+  // text and the screen's width) and the composer (which grows with what is typed). Nothing
+  // to do in the page-scroll layout, where they simply follow each other.
+  function layoutChat() {
+    var box = $('messages');
+    var below = $('new-below');
+    if (pageScrolls()) {
+      box.style.top = '';
+      box.style.bottom = '';
+      below.style.bottom = '';
+      return;
+    }
+    var banner = $('banner');
+    var head = $('chat-head').offsetHeight || 60;
+    var bannerHeight = D.hasClass(banner, 'hidden') ? 0 : banner.offsetHeight;
+    banner.style.top = head + 'px';
+    box.style.top = head + bannerHeight + 'px';
+    var composer = $('composer').offsetHeight || 68;
+    box.style.bottom = composer + 'px';
+    below.style.bottom = composer + 12 + 'px';
+  }
+
+  // The message box grows with its text up to a share of the window, then scrolls (#14).
+  function fitComposer() {
+    var input = $('composer-input');
+    var doc = window.document.documentElement;
+    var windowHeight = window.innerHeight || doc.clientHeight || 480;
+    var min = 46;
+    var max = Math.max(min, Math.floor(windowHeight * cfg.COMPOSER_MAX_SHARE));
+    var wasNearBottom = isNearBottom();
+    input.style.height = min + 'px';
+    var wanted = input.scrollHeight + 2; // its 1px borders: the box is border-box
+    var height = Math.min(Math.max(min, wanted), max);
+    input.style.height = height + 'px';
+    input.style.overflowY = wanted > max ? 'auto' : 'hidden';
+    $('composer').style.height = pageScrolls() ? '' : height + 22 + 'px';
+    layoutChat();
+    if (wasNearBottom && !pageScrolls()) setScrollTop(scrollState().height);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -72,6 +166,7 @@
 
   function conversationItem(c) {
     var me = S.session.username;
+    var known = M.presenceKnown(S);
     var online = M.isOnline(S, c.name);
     var li = el('li', 'conv-item');
     var btn = el('button', 'conv' + (c.name === S.current ? ' active' : '') + (c.unread ? ' has-unread' : ''));
@@ -81,7 +176,8 @@
     var avatar = el('span', 'avatar' + (self ? ' avatar-self' : ''), self ? '\u270e' : initial(c.name));
     avatar.setAttribute('aria-hidden', 'true');
     btn.appendChild(avatar);
-    if (!self) {
+    // No dot at all while the page cannot reach the server: it cannot know (#14).
+    if (!self && known) {
       var dot = el('span', 'dot ' + (online ? 'dot-on' : 'dot-off'));
       dot.setAttribute('title', online ? 'Online' : 'Offline');
       btn.appendChild(dot);
@@ -96,8 +192,11 @@
     var preview;
     var failed = C.outbox.failedCount(S, c.name);
     if (failed) preview = el('span', 'conv-preview conv-failed', failed === 1 ? '1 message not sent' : failed + ' messages not sent');
-    else if (c.last) preview = el('span', 'conv-preview', (c.last.from === me && !self ? 'You: ' : '') + c.last.body.replace(/\s+/g, ' '));
-    else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
+    else if (c.last) {
+      preview = el('span', 'conv-preview', (c.last.from === me && !self ? 'You: ' : '') + c.last.body.replace(/\s+/g, ' '));
+      var previewDir = U.textDirection(c.last.body);
+      if (previewDir) preview.setAttribute('dir', previewDir);
+    } else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
     if (c.unread > 0) {
       // Before the preview, so it floats right of it rather than below it.
       var badge = el('span', 'badge', c.unread > 99 ? '99+' : c.unread);
@@ -107,7 +206,8 @@
     bottom.appendChild(preview);
     main.appendChild(bottom);
     btn.appendChild(main);
-    var label = displayName(c.name) + (self ? '' : online ? ', online' : ', offline') + (c.unread ? ', ' + c.unread + ' unread' : '');
+    var label =
+      displayName(c.name) + (self || !known ? '' : online ? ', online' : ', offline') + (c.unread ? ', ' + c.unread + ' unread' : '');
     btn.setAttribute('aria-label', label);
     li.appendChild(btn);
     return li;
@@ -162,6 +262,9 @@
     if (self) {
       setText(status, 'Only you see these. They reach all your devices.');
       status.className = 'chat-status';
+    } else if (!M.presenceKnown(S)) {
+      setText(status, ''); // unknown while disconnected (#14): the banner says why
+      status.className = 'chat-status';
     } else {
       setText(status, online ? 'Online' : 'Offline');
       status.className = 'chat-status ' + (online ? 'status-on' : 'status-off');
@@ -183,7 +286,10 @@
     if (!pending) row.setAttribute('data-id', String(m.id));
     var bubble = el('div', 'bubble');
     var text = el('div', 'text', m.body);
-    text.setAttribute('dir', 'auto'); // right-to-left messages laid out as such
+    // Right-to-left paragraphs laid out as such (#14): the direction of the first strong
+    // letter, worked out here rather than with dir="auto", which old engines do not know.
+    var dir = U.textDirection(m.body);
+    if (dir) text.setAttribute('dir', dir);
     bubble.appendChild(text);
     var meta = el('div', 'meta');
     if (pending) {
@@ -206,63 +312,121 @@
     return row;
   }
 
-  // Everything inside the message box, as a fragment.
-  function chatContent(c) {
+  // What the message pane should hold, in order, as items {key, sig, kind, ...}: a node is
+  // kept as long as an item with its key and signature is wanted (see renderChat).
+  function chatItems(c) {
     var current = S.current;
     var me = S.session.username;
-    var frag = window.document.createDocumentFragment();
-    if (c.loadingOlder) frag.appendChild(el('div', 'history-note', 'Loading older messages\u2026'));
-    else if (c.loaded && c.hasMore) frag.appendChild(actionButton('link history-more', 'Load older messages', 'older'));
+    var items = [];
+    if (c.loadingOlder) items.push({ key: 'top', sig: 'loading', kind: 'note', text: 'Loading older messages\u2026' });
+    else if (c.loaded && c.hasMore) items.push({ key: 'top', sig: 'more', kind: 'older' });
     else if (c.loaded && c.msgs.length) {
-      frag.appendChild(
-        el(
-          'div',
-          'history-note',
-          current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'
-        )
-      );
+      items.push({
+        key: 'top',
+        sig: 'start ' + current,
+        kind: 'note',
+        text: current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'
+      });
     }
     var lastDay = null;
     for (var i = 0; i < c.msgs.length; i++) {
       var m = c.msgs[i];
       var when = T.parseTime(m.sent_at);
       if (when && (!lastDay || !T.sameDay(lastDay, when))) {
-        var sep = el('div', 'day');
-        sep.appendChild(el('span', null, T.dayText(when)));
-        frag.appendChild(sep);
+        var day = T.dayText(when);
+        items.push({
+          key: 'day ' + when.getFullYear() + '-' + (when.getMonth() + 1) + '-' + when.getDate(),
+          sig: day,
+          kind: 'day',
+          text: day
+        });
         lastDay = when;
       }
-      frag.appendChild(messageNode(m, m.from === me, null));
+      items.push({ key: 'm' + m.id, sig: '', kind: 'message', message: m });
     }
     var pendingHere = 0;
     for (var j = 0; j < S.outbox.length; j++) {
-      if (S.outbox[j].to === current) {
-        pendingHere++;
-        frag.appendChild(messageNode({ body: S.outbox[j].body }, true, S.outbox[j]));
+      var p = S.outbox[j];
+      if (p.to !== current) continue;
+      pendingHere++;
+      items.push({
+        key: 'p' + p.client_id,
+        sig: p.state + ' ' + (p.attempts > 0 ? 1 : 0) + ' ' + (p.error || ''),
+        kind: 'pending',
+        pending: p
+      });
+    }
+    if (c.loading) items.push({ key: 'end', sig: 'loading', kind: 'note', text: 'Loading messages\u2026' });
+    else if (c.loadError) items.push({ key: 'end', sig: 'error ' + c.loadError, kind: 'error', text: c.loadError });
+    else if (c.loaded && !c.msgs.length && !pendingHere) items.push({ key: 'end', sig: 'empty ' + current, kind: 'empty' });
+    return items;
+  }
+
+  function itemNode(item) {
+    var current = S.current;
+    var me = S.session.username;
+    switch (item.kind) {
+      case 'message':
+        return messageNode(item.message, item.message.from === me, null);
+      case 'pending':
+        return messageNode({ body: item.pending.body }, true, item.pending);
+      case 'older':
+        return actionButton('link history-more', 'Load older messages', 'older');
+      case 'day':
+        var sep = el('div', 'day');
+        sep.appendChild(el('span', null, item.text));
+        return sep;
+      case 'error':
+        var errBox = el('div', 'chat-error');
+        errBox.appendChild(el('p', null, 'Could not load the messages: ' + item.text));
+        errBox.appendChild(actionButton('primary small', 'Try again', 'reload'));
+        return errBox;
+      case 'empty':
+        var empty = el('div', 'chat-empty');
+        empty.appendChild(el('p', 'chat-empty-title', current === me ? 'No notes yet' : 'No messages yet'));
+        empty.appendChild(
+          el(
+            'p',
+            null,
+            current === me
+              ? 'Write something below. Notes to self appear on every device you are logged in on.'
+              : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
+          )
+        );
+        return empty;
+      default:
+        return el('div', 'history-note', item.text);
+    }
+  }
+
+  // Brings the pane to what the items say, keeping every node that is still wanted: a new
+  // message is appended to the log (role=log), not the whole log rebuilt, so a screen reader
+  // reads out the new message and nothing else, and what is on screen does not flicker (#14).
+  function reconcile(box, items) {
+    var have = new U.Dict();
+    for (var child = box.firstChild; child; child = child.nextSibling) {
+      if (child.nodeType === 1 && child.getAttribute('data-key') !== null) have.set(child.getAttribute('data-key'), child);
+    }
+    var at = box.firstChild;
+    for (var i = 0; i < items.length; i++) {
+      var item = items[i];
+      var node = have.get(item.key);
+      if (node && node.getAttribute('data-sig') === item.sig) {
+        have.remove(item.key);
+      } else {
+        node = itemNode(item);
+        node.setAttribute('data-key', item.key);
+        node.setAttribute('data-sig', item.sig);
       }
+      if (node === at) at = at.nextSibling;
+      else box.insertBefore(node, at);
     }
-    if (c.loading) {
-      frag.appendChild(el('div', 'history-note', 'Loading messages\u2026'));
-    } else if (c.loadError) {
-      var errBox = el('div', 'chat-error');
-      errBox.appendChild(el('p', null, 'Could not load the messages: ' + c.loadError));
-      errBox.appendChild(actionButton('primary small', 'Try again', 'reload'));
-      frag.appendChild(errBox);
-    } else if (c.loaded && !c.msgs.length && !pendingHere) {
-      var empty = el('div', 'chat-empty');
-      empty.appendChild(el('p', 'chat-empty-title', current === me ? 'No notes yet' : 'No messages yet'));
-      empty.appendChild(
-        el(
-          'p',
-          null,
-          current === me
-            ? 'Write something below. Notes to self appear on every device you are logged in on.'
-            : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
-        )
-      );
-      frag.appendChild(empty);
+    // Whatever is left after the last wanted node is no longer wanted.
+    while (at) {
+      var next = at.nextSibling;
+      box.removeChild(at);
+      at = next;
     }
-    return frag;
   }
 
   // opts.toBottom: scroll to the newest; opts.keepBottomOffset: older messages were added
@@ -273,23 +437,20 @@
     show($('placeholder'), !S.current);
     show($('chat'), !!S.current);
     if (!S.current) return;
-    var box = $('messages');
     var wasNearBottom = isNearBottom();
     // A message from the other person arrived out of sight: say so ("New messages").
     if (S.incoming && !wasNearBottom) S.newBelow = true;
     S.incoming = false;
     if (S.chatDirty) {
       S.chatDirty = false;
-      var oldHeight = box.scrollHeight;
-      var oldTop = box.scrollTop;
-      var frag = chatContent(M.conversation(S, S.current));
-      D.clear(box);
-      box.appendChild(frag);
-      if (opts.keepBottomOffset) box.scrollTop = box.scrollHeight - oldHeight + oldTop;
-      else if (opts.toBottom || wasNearBottom) box.scrollTop = box.scrollHeight;
-      else box.scrollTop = oldTop;
+      var before = scrollState();
+      reconcile($('messages'), chatItems(M.conversation(S, S.current)));
+      var after = scrollState();
+      if (opts.keepBottomOffset) setScrollTop(after.height - before.height + before.top);
+      else if (opts.toBottom || wasNearBottom) setScrollTop(after.height);
+      else if (after.top !== before.top) setScrollTop(before.top);
     } else if (opts.toBottom) {
-      box.scrollTop = box.scrollHeight;
+      setScrollTop(scrollState().height);
     }
     if (isNearBottom()) S.newBelow = false;
     show($('new-below'), S.newBelow);
@@ -313,9 +474,45 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // Opening and closing conversations
+  // Opening and closing conversations. Which one is open, and what was being written in each,
+  // is kept in storage, so a reload (a kiosk's, say) brings both back (#14).
 
-  function openConversation(name) {
+  function saveView() {
+    if (!S.session) return;
+    var drafts = [];
+    var names = S.drafts.keys();
+    for (var i = 0; i < names.length; i++) {
+      var text = S.drafts.get(names[i]);
+      if (text) drafts.push([names[i], text]);
+    }
+    C.storage.save(C.storage.viewKey(S.session.username), JSON.stringify({ current: S.current, drafts: drafts }));
+  }
+
+  // What saveView kept for this session's user: {current, drafts: Dict}.
+  function loadView() {
+    var saved = S.session ? C.storage.loadJson(C.storage.viewKey(S.session.username)) : null;
+    var drafts = new U.Dict();
+    if (saved && U.isArray(saved.drafts)) {
+      for (var i = 0; i < saved.drafts.length; i++) {
+        var d = saved.drafts[i];
+        if (U.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string') drafts.set(d[0], d[1]);
+      }
+    }
+    var current = saved && typeof saved.current === 'string' && cfg.USERNAME_RE.test(saved.current) ? saved.current : null;
+    return { current: current, drafts: drafts };
+  }
+
+  // The composer's text is the open conversation's draft.
+  function keepDraft() {
+    if (!S.current) return;
+    S.drafts.set(S.current, $('composer-input').value);
+    saveView();
+  }
+
+  // opts.restoring: the page is coming back to it after a reload; the snapshot loads its
+  // history (sync.js), and the keyboard is left alone.
+  function openConversation(name, opts) {
+    opts = opts || {};
     var input = $('composer-input');
     // In the two-pane layout one conversation replaces another without closing it first:
     // keep what was being written there.
@@ -329,10 +526,14 @@
     D.addClass($('app'), 'chat-open');
     renderChatHead();
     renderConversationList();
+    input.value = S.drafts.get(name) || '';
+    setComposerDirection();
     renderChat({ toBottom: true });
+    fitComposer();
+    saveView();
+    if (opts.restoring) return;
     if (!c.loaded && !c.loading) C.sync.loadHistory(c);
     else C.sync.maybeMarkRead();
-    input.value = S.drafts.get(name) || '';
     D.focus(input);
   }
 
@@ -341,6 +542,7 @@
     if (closed) S.drafts.set(closed, $('composer-input').value);
     S.current = null;
     D.removeClass($('app'), 'chat-open');
+    saveView();
     renderConversationList();
     renderChat();
     // The keyboard goes back to where the reader came from: that conversation in the list.
@@ -348,19 +550,60 @@
     if (btn) D.focus(btn);
   }
 
+  // The composer writes in the direction of what is typed in it (as dir="auto" would).
+  function setComposerDirection() {
+    var input = $('composer-input');
+    var dir = U.textDirection(input.value);
+    if (dir) input.setAttribute('dir', dir);
+    else input.removeAttribute('dir');
+  }
+
   // The reader asked to jump to the newest message.
   function scrollToNewest() {
-    var box = $('messages');
-    box.scrollTop = box.scrollHeight;
+    setScrollTop(scrollState().height);
     S.newBelow = false;
     show($('new-below'), false);
     C.sync.maybeMarkRead();
   }
 
+  // ---------------------------------------------------------------------------------------
+  // A question asked in the page, not with window.confirm(), which kiosks often block (then
+  // nothing happens and nothing is said): the answer comes to onYes, or nowhere (#14).
+
+  var asking = { onYes: null, returnFocus: null };
+
+  function confirmInPage(question, yesLabel, onYes) {
+    asking.onYes = onYes;
+    asking.returnFocus = window.document.activeElement;
+    setText($('confirm-text'), question);
+    setText($('confirm-yes'), yesLabel);
+    show($('confirm'), true);
+    if (pageScrolls()) window.scrollTo(0, 0); // the overlay is at the top of the page there
+    D.focus($('confirm-cancel')); // the safe answer is the one Enter gives
+  }
+
+  function isConfirmOpen() {
+    return !D.hasClass($('confirm'), 'hidden');
+  }
+
+  function answerConfirm(yes) {
+    var onYes = asking.onYes;
+    asking.onYes = null;
+    show($('confirm'), false);
+    var back = asking.returnFocus;
+    asking.returnFocus = null;
+    if (yes && onYes) onYes();
+    else if (back) D.focus(back);
+  }
+
   C.views = {
     isNearBottom: isNearBottom,
+    scrollTop: scrollTop,
+    pageScrolls: pageScrolls,
     initial: initial,
     showConnState: showConnState,
+    layoutChat: layoutChat,
+    fitComposer: fitComposer,
     renderConversationList: renderConversationList,
     updateTitle: updateTitle,
     renderChatHead: renderChatHead,
@@ -369,6 +612,13 @@
     notify: notify,
     openConversation: openConversation,
     closeConversation: closeConversation,
-    scrollToNewest: scrollToNewest
+    scrollToNewest: scrollToNewest,
+    saveView: saveView,
+    loadView: loadView,
+    keepDraft: keepDraft,
+    setComposerDirection: setComposerDirection,
+    confirmInPage: confirmInPage,
+    isConfirmOpen: isConfirmOpen,
+    answerConfirm: answerConfirm
   };
 })(window);

@@ -1,6 +1,16 @@
 // Accounts and devices: POST /users, POST /sessions, DELETE /sessions/current, GET /devices,
-// DELETE /devices/:id.
-import { createUser, DEVICE_NAME_MAX, listDevices, logIn, normalizeUsername, PASSWORD_MAX, PASSWORD_MIN, revokeDevice } from '../auth';
+// DELETE /devices?except=current, DELETE /devices/:id.
+import {
+  createUser,
+  DEVICE_NAME_MAX,
+  listDevices,
+  logIn,
+  normalizeUsername,
+  PASSWORD_MAX,
+  PASSWORD_MIN,
+  revokeDevice,
+  revokeAllDevices,
+} from '../auth';
 import type { Core } from '../core';
 import { formatCursor } from '../cursor';
 import { Errors } from '../errors';
@@ -58,6 +68,17 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
     '/devices',
     authed(async (ctx, device) => {
       ctx.body = { devices: await listDevices(core, device) };
+    }),
+  );
+
+  // Every device but this one (#14). `except=current` is required: a bare DELETE /devices
+  // that ended this device too would be one typo away from logging everyone out.
+  router.delete(
+    '/devices',
+    authed(async (ctx, device) => {
+      if (optionalString(ctx.query, 'except') !== 'current')
+        throw Errors.invalidRequest('except', 'must be "current" (every device but this one)');
+      ctx.body = { revoked: await revokeAllDevices(core, { id: device.userId }, device.id) };
     }),
   );
 

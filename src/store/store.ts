@@ -133,8 +133,8 @@ export interface Store {
   listDevices(userId: number): Promise<Device[]>;
   /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
   deleteDevice(id: string, userId: number): Promise<boolean>;
-  /** Deletes every device of a user; returns their ids. */
-  deleteDevicesOfUser(userId: number): Promise<string[]>;
+  /** Deletes every device of a user, or every one but `keep`; returns their ids. */
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[]>;
   /**
    * Records that a device polled with `cursor` (its acknowledgement) at `now`. Not awaited: it
    * is visible to reads at once and may be written later, batched (a crash may lose the last

@@ -15,6 +15,14 @@ export const CHROMIUM = '/usr/bin/chromium';
 // the test machine has two cores and runs other work beside us.
 export const DELIVERY_MS = 5000;
 
+/** The three screens the page is tested at (#14): a desktop, a kiosk and a phone. */
+export const SIZES = {
+  desktop: { width: 1280, height: 800 },
+  kiosk: { width: 800, height: 480 },
+  phone: { width: 375, height: 667 },
+} as const;
+export type SizeName = keyof typeof SIZES;
+
 export function haveChromium(): boolean {
   return fs.existsSync(CHROMIUM);
 }
@@ -149,6 +157,25 @@ export async function logIn(page: Page, username: string, device: string, passwo
   await page.click('#login-submit');
   await page.waitForSelector('#app:not(.hidden)', { timeout: DELIVERY_MS });
   await page.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
+}
+
+/** The connection indicator's class ("conn conn-connected"): attached even when its pane is hidden. */
+export async function connState(page: Page): Promise<string> {
+  return (await page.getAttribute('#conn', 'class')) ?? '';
+}
+
+/** Whether an element is shown and lies wholly inside the window (not scrolled out of it). */
+export async function onScreen(page: Page, selector: string): Promise<{ ok: boolean; box: unknown }> {
+  const box = await page.locator(selector).boundingBox();
+  const vp = page.viewportSize()!;
+  const ok =
+    !!box &&
+    (await page.isVisible(selector)) &&
+    box.x >= 0 &&
+    box.y >= 0 &&
+    box.x + box.width <= vp.width + 0.5 &&
+    box.y + box.height <= vp.height + 0.5;
+  return { ok, box };
 }
 
 export async function openConversation(page: Page, username: string): Promise<void> {

@@ -1,14 +1,35 @@
-// Takes docs/screenshot.png: the chat page at a kiosk-like size with a realistic conversation.
-// Run after a build: node dist/test/browser/screenshot.js [output.png]
+// Takes the README's screenshots of the chat page with a realistic conversation, at the three
+// sizes it is tested at (#14): docs/screenshot.png (1280x800 desktop),
+// docs/screenshot-kiosk.png (800x480 kiosk) and docs/screenshot-phone.png (375x667 phone).
+// Run after a build: node dist/test/browser/screenshot.js [output directory]
 // Starts its own server on a temporary database and stops it when done.
 import path from 'node:path';
 import { REPO_ROOT, startServer } from '../support/server';
-import { apiCall, apiLogin, CHROMIUM, createUser, haveChromium, launchBrowser, logIn, openConversation, waitForTexts } from './helpers';
+import {
+  apiCall,
+  apiLogin,
+  CHROMIUM,
+  createUser,
+  haveChromium,
+  launchBrowser,
+  logIn,
+  openConversation,
+  SIZES,
+  type SizeName,
+  waitForTexts,
+} from './helpers';
+import { sleep } from '../support/util';
+
+const SHOTS: Array<{ size: SizeName; file: string }> = [
+  { size: 'desktop', file: 'screenshot.png' },
+  { size: 'kiosk', file: 'screenshot-kiosk.png' },
+  { size: 'phone', file: 'screenshot-phone.png' },
+];
 
 async function main(): Promise<void> {
   if (!haveChromium()) throw new Error(`${CHROMIUM} not found`);
-  const out = process.argv[2] ?? path.join(REPO_ROOT, 'docs', 'screenshot.png');
-  const server = await startServer();
+  const dir = process.argv[2] ?? path.join(REPO_ROOT, 'docs');
+  const server = await startServer({ env: { PRESENCE_WINDOW: '1' } });
   const browser = await launchBrowser();
   try {
     for (const u of ['maria', 'tom', 'lena', 'sam', 'priya']) await createUser(server.url, u);
@@ -40,23 +61,38 @@ async function main(): Promise<void> {
       const last = history.body.messages[history.body.messages.length - 1];
       await apiCall(server.url, 'POST', '/read', { with: other, up_to: last.id }, token.maria);
     }
-    // Tom and Lena have polled just now, so they show as online.
-    for (const u of ['tom', 'lena']) await apiCall(server.url, 'GET', '/poll?timeout=0', undefined, token[u]);
+    // Tom and Lena are online: each holds a poll while the pictures are taken. The others
+    // sent their messages more than PRESENCE_WINDOW (1 s here) ago, so they show as offline.
+    await sleep(1500);
+    const holding = new AbortController();
+    for (const u of ['tom', 'lena']) {
+      const head = await apiCall(server.url, 'GET', '/poll?timeout=0&limit=1000', undefined, token[u]);
+      fetch(`${server.url}/poll?timeout=50&since=${head.body.cursor}`, {
+        headers: { Authorization: `Bearer ${token[u]}` },
+        signal: holding.signal,
+      }).catch(() => undefined);
+    }
 
-    const context = await browser.newContext({ viewport: { width: 1024, height: 700 }, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    await page.goto(server.url + '/');
-    await logIn(page, 'maria', 'Front desk kiosk');
-    await page.waitForSelector('.conv[data-name="lena"] .badge');
-    await openConversation(page, 'tom');
-    await waitForTexts(
-      page,
-      chat.map((c) => c[2]),
-    );
-    await page.fill('#composer-input', 'See you at 10:30');
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: out });
-    console.log(`wrote ${out}`);
+    for (const shot of SHOTS) {
+      const context = await browser.newContext({ viewport: SIZES[shot.size], deviceScaleFactor: 1 });
+      const page = await context.newPage();
+      await page.goto(server.url + '/');
+      await logIn(page, 'maria', shot.size === 'phone' ? 'Phone' : 'Front desk kiosk');
+      await page.waitForSelector('.conv[data-name="lena"] .badge');
+      await openConversation(page, 'tom');
+      await waitForTexts(
+        page,
+        chat.map((c) => c[2]),
+      );
+      await page.fill('#composer-input', 'See you at 10:30');
+      await page.dispatchEvent('#composer-input', 'input');
+      await page.waitForTimeout(300);
+      const out = path.join(dir, shot.file);
+      await page.screenshot({ path: out });
+      console.log(`wrote ${out}`);
+      await context.close();
+    }
+    holding.abort();
   } finally {
     await browser.close();
     await server.stop();

@@ -1,7 +1,7 @@
-// Accounts and devices through HTTP (issue #2).
+// Accounts and devices through HTTP (issue #2; logging out every other device, #14).
 import assert from 'node:assert/strict';
 import { resetPassword, setUserDisabled } from '../../src/auth';
-import { expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
+import { begin, expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
 
 describe('accounts and devices (HTTP, #2)', () => {
   let t: TestApp;
@@ -154,6 +154,54 @@ describe('accounts and devices (HTTP, #2)', () => {
     expectError(res, 401, 'unauthorized');
     assert.ok(Date.now() - started < 5000, 'answered at once, not at the timeout');
     expectError(await t.http().get('/poll?timeout=0').set(lost.auth), 401, 'unauthorized');
+  });
+
+  it("DELETE /devices?except=current ends every other device of the caller at once, and nobody else's (#14)", async () => {
+    const me = await newUser(t, 'kiosk');
+    const reloads = [];
+    for (let i = 0; i < 3; i++) reloads.push(await logIn(t, me.username, 'correct horse', 'Front desk kiosk'));
+    const other = await newUser(t, 'other');
+    const started = Date.now();
+    const held = begin(t.http().get(`/poll?since=${reloads[0]!.cursor}&timeout=20`).set(reloads[0]!.auth));
+    await waitHeld(t, 1);
+    const res = await t.http().delete('/devices?except=current').set(me.auth).expect(200);
+    assert.deepEqual(res.body, { revoked: 3 });
+    expectError(await held, 401, 'unauthorized');
+    assert.ok(Date.now() - started < 5000, 'the held poll was answered at once, not at its timeout');
+    for (const r of reloads) expectError(await t.http().get('/devices').set(r.auth), 401, 'unauthorized');
+    const left = await t.http().get('/devices').set(me.auth).expect(200);
+    assert.deepEqual(
+      left.body.devices.map((d: { id: string; current: boolean }) => [d.id, d.current]),
+      [[me.deviceId, true]],
+    );
+    await t.http().get('/devices').set(other.auth).expect(200);
+    assert.deepEqual(
+      (await t.http().delete('/devices?except=current').set(me.auth).expect(200)).body,
+      { revoked: 0 },
+      'nothing left to end',
+    );
+  });
+
+  it('DELETE /devices?except=current also as a POST with _method=DELETE, for clients that only GET and POST (#14)', async () => {
+    const me = await newUser(t, 'oldie');
+    const spare = await logIn(t, me.username, 'correct horse', 'spare');
+    const res = await t.http().post('/devices?except=current').type('form').send({ _method: 'DELETE', access_token: me.token }).expect(200);
+    assert.deepEqual(res.body, { revoked: 1 });
+    expectError(await t.http().get('/devices').set(spare.auth), 401, 'unauthorized');
+    expectError(await t.http().post('/devices?except=current').set(me.auth), 405, 'method_not_allowed');
+  });
+
+  it('refuses DELETE /devices without except=current and ends nothing (#14)', async () => {
+    const me = await newUser(t, 'careful');
+    const spare = await logIn(t, me.username, 'correct horse', 'spare');
+    for (const q of ['', '?except=', '?except=all', '?except=current&except=current']) {
+      const res = await t.http().delete(`/devices${q}`).set(me.auth);
+      expectError(res, 400, 'invalid_request');
+      assert.match(res.body.error.message, /except/);
+    }
+    expectError(await t.http().delete('/devices?except=current'), 401, 'unauthorized');
+    await t.http().get('/devices').set(spare.auth).expect(200);
+    await t.http().get('/devices').set(me.auth).expect(200);
   });
 
   it("another user's device is 404, and stays alive", async () => {

@@ -281,6 +281,20 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await errorCode('POST', `/devices/${third.deviceId}`, { token: alice.token }, 405, 'method_not_allowed');
     });
 
+    it('DELETE and POST-override /devices?except=current, and their errors (#14)', async () => {
+      const spare = await signUpAndLogIn(base, 'oa_alice', 'spare');
+      const other = await signUpAndLogIn(base, 'oa_alice', 'other');
+      assert.deepEqual((await api('DELETE', '/devices?except=current', { token: spare.token })).body, { revoked: 2 });
+      const again = await signUpAndLogIn(base, 'oa_alice', 'again');
+      assert.deepEqual((await api('POST', '/devices?except=current', { form: { _method: 'DELETE', access_token: again.token } })).body, {
+        revoked: 1,
+      });
+      await errorCode('DELETE', '/devices', { token: again.token }, 400, 'invalid_request');
+      await errorCode('DELETE', '/devices?except=current', { token: other.token }, 401, 'unauthorized');
+      await errorCode('POST', '/devices?except=current', { token: again.token }, 405, 'method_not_allowed');
+      alice = again;
+    });
+
     it('DELETE /sessions/current, also as a POST with X-HTTP-Method-Override', async () => {
       const one = await signUpAndLogIn(base, 'oa_bob', 'one');
       const two = await signUpAndLogIn(base, 'oa_bob', 'two');

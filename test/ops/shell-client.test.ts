@@ -55,8 +55,34 @@ interface Message {
   sent_at: string;
 }
 
-function line(m: Message): string {
-  return `[${m.sent_at}] ${m.from} -> ${m.to}: ${display(m.body)}`;
+/** The zone follow runs in (TZ, POSIX form: no tz database needed) and the same for Intl. */
+const TZ = 'IST-5:30';
+const TZ_IANA = 'Asia/Kolkata';
+
+/** An ISO time as follow shows it (#14): local time with its offset, or UTC saying so. */
+function shownTime(iso: string, local = true): string {
+  if (!local) return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone: TZ_IANA,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'longOffset',
+    })
+      .formatToParts(new Date(iso))
+      .map((p) => [p.type, p.value]),
+  );
+  const offset = String(parts.timeZoneName).replace(/^GMT/, '').replace(':', '') || '+0000';
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${offset}`;
+}
+
+function line(m: Message, local = true): string {
+  return `[${shownTime(m.sent_at, local)}] ${m.from} -> ${m.to}: ${display(m.body)}`;
 }
 
 /** PIDs of processes whose command line mentions `needle` (Linux /proc; [] elsewhere). */
@@ -87,8 +113,9 @@ class Proc {
   stderr = '';
   readonly exited: Promise<Run>;
   readonly child: ChildProcess;
-  constructor(argv: string[], env: NodeJS.ProcessEnv, stdin?: string) {
-    this.child = spawn(argv[0]!, argv.slice(1), { env, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  /** detached: in a session of its own, with no controlling terminal (no /dev/tty). */
+  constructor(argv: string[], env: NodeJS.ProcessEnv, stdin?: string, detached = false) {
+    this.child = spawn(argv[0]!, argv.slice(1), { env, detached, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString('utf8')));
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
     // A script that exits before reading its stdin must not fail the test with EPIPE.
@@ -152,6 +179,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
       CHAT_TOKEN_FILE: tokenFile,
       CHAT_PASSWORD: PASSWORD,
       CHAT_POLL_TIMEOUT: '20',
+      TZ,
       ...extra,
     };
   }
@@ -220,7 +248,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
       const piped = await run(shell.argv, ['send', b, '-'], env(aFile), `${texts[3]}\n`);
       assert.equal(piped.code, 0, piped.stderr);
 
-      const expected = (await history(bToken, a)).map(line);
+      const expected = (await history(bToken, a)).map((m) => line(m));
       assert.deepEqual(
         (await history(bToken, a)).map((m) => m.body),
         texts,
@@ -273,7 +301,7 @@ describe('the shell client examples/chat.sh (#7)', function () {
     await second.waitForLines(2, 10_000);
     await sleep(300);
 
-    const expected = (await history(bToken, a)).map(line);
+    const expected = (await history(bToken, a)).map((m) => line(m));
     assert.equal(expected.length, 4);
     assert.deepEqual([...first.lines(), ...second.lines()], expected, 'every message exactly once, in order');
   });
@@ -327,5 +355,48 @@ describe('the shell client examples/chat.sh (#7)', function () {
     const usage = await run(sh, ['frobnicate'], env(file));
     assert.equal(usage.code, 1);
     assert.match(usage.stderr, /usage: chat\.sh login URL USER/);
+  });
+
+  for (const shell of shells()) {
+    it(`login with no CHAT_PASSWORD and no terminal says why and exits 1 under ${shell.name}, not silently (#14)`, async () => {
+      const { a } = await twoUsers();
+      const file = path.join(tmp, 'nopw', 'token');
+      const noPassword = { ...env(file) };
+      delete noPassword.CHAT_PASSWORD;
+      // A session of its own: no controlling terminal, so /dev/tty cannot be opened, as under
+      // cron, systemd or a CI job.
+      const r = await new Proc([...shell.argv, SCRIPT, 'login', server.url, a], noPassword, undefined, true).exited;
+      assert.equal(r.code, 1, `exit status: ${JSON.stringify(r)}`);
+      assert.match(r.stderr, /^chat\.sh: no password: set CHAT_PASSWORD, or run from a terminal/);
+      assert.equal(fs.existsSync(file), false);
+    });
+  }
+
+  it('follow shows times in local time with their offset, or in UTC saying so when awk has no strftime (#14)', async () => {
+    const { a, b, aToken, bToken } = await twoUsers();
+    const bFile = path.join(tmp, 'bob', 'token');
+    assert.equal((await run(sh, ['login', server.url, b], env(bFile))).code, 0);
+    const loginCursor = fs.readFileSync(`${bFile}.cursor`, 'utf8');
+    const local = start(sh, ['follow'], env(bFile));
+    await sleep(300);
+    assert.equal((await call(server.url, 'POST', '/messages', { token: aToken, body: { to: b, body: 'what time is it?' } })).status, 201);
+    const m = (await history(bToken, a))[0]!;
+    assert.deepEqual(await local.waitForLines(1, 10_000), [line(m)]);
+    assert.match(local.lines()[0]!, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0530\] /, 'local time in TZ, with its offset');
+    await local.stop();
+
+    const gawk = which('gawk');
+    if (!gawk) {
+      console.log('      gawk is not installed: the UTC fallback is not checked');
+      return;
+    }
+    // An awk without strftime first on PATH: gawk in POSIX mode. From the login cursor again,
+    // so the same message comes once more.
+    const posixBin = path.join(tmp, 'posix-awk');
+    fs.mkdirSync(posixBin);
+    fs.writeFileSync(path.join(posixBin, 'awk'), `#!/bin/sh\nexec ${gawk} --posix "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(`${bFile}.cursor`, loginCursor);
+    const utc = start(sh, ['follow'], env(bFile, { PATH: `${posixBin}:${process.env.PATH}` }));
+    assert.deepEqual(await utc.waitForLines(1, 10_000), [line(m, false)]);
   });
 });

@@ -354,6 +354,19 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.ok(await store.getDeviceAuth('b1'));
       });
 
+      it('deletes every device of a user but the one kept (#14)', async () => {
+        await device('k1', alice);
+        await device('k2', alice);
+        await device('k3', alice);
+        assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2')).sort(), ['k1', 'k3']);
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['k2'],
+        );
+        assert.equal(await store.getDeviceAuth('k1'), undefined);
+        assert.ok(await store.getDeviceAuth('k2'));
+      });
+
       it('a device deleted through another store on the same data is refused once that has propagated (#5)', async () => {
         await device('kiosk', alice);
         assert.ok(await store.getDeviceAuth('kiosk'), 'known (and cached, where the backend caches)');

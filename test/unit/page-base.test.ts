@@ -91,6 +91,15 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       assert.equal(U.backoffDelay(5, 1000, 0), 8000, 'a shorter Retry-After does not shorten the back-off');
     });
 
+    it('the poll loop waits what Retry-After says, not a back-off grown meanwhile (#14)', () => {
+      assert.equal(U.pollRetryDelay(1, 3000, 0.5), 3000);
+      assert.equal(U.pollRetryDelay(6, 2000, 0.5), 2000, 'the tenth "in 2 s" is still 2 s, not 16 to 32 s');
+      assert.equal(U.pollRetryDelay(1, 100, 0.5), 500, 'at least half a second: never a tight loop');
+      assert.equal(U.pollRetryDelay(1, 3_600_000, 0.5), 60000, "at most the back-off's cap");
+      assert.equal(U.pollRetryDelay(3, 0, 0), 2000, 'without Retry-After: the back-off');
+      assert.equal(U.pollRetryDelay(3, 0, 0.999999), 4000);
+    });
+
     it('reads Retry-After as seconds or as an HTTP date', () => {
       const now = Date.UTC(2026, 0, 1, 12, 0, 0);
       assert.equal(U.parseRetryAfter('5', now), 5000);
@@ -159,6 +168,64 @@ describe('page helpers: time, back-off and maps (#12)', () => {
       assert.equal(U.pad2(12), '12');
       assert.equal(U.isArray([]), true);
       assert.equal(U.isArray({ length: 0 }), false);
+    });
+  });
+  describe('what the page says about a failure, which way a text runs, which layout (#14)', () => {
+    const res = (status: number) => ({ status });
+
+    it('tells no answer from a busy server from another error, and the browser offline from all three', () => {
+      assert.equal(U.failureKind(res(0), true), 'unreachable', 'network error or time-out');
+      assert.equal(U.failureKind(res(502), true), 'unreachable', 'a proxy that cannot reach the server');
+      assert.equal(U.failureKind(res(504), true), 'unreachable');
+      assert.equal(U.failureKind(res(503), true), 'busy');
+      assert.equal(U.failureKind(res(429), true), 'busy');
+      assert.equal(U.failureKind(res(500), true), 'error');
+      assert.equal(U.failureKind(res(200), true), 'error', 'a 200 that is not the answer expected (a captive portal)');
+      assert.equal(U.failureKind(res(404), undefined), 'error', 'onLine unknown counts as online');
+      for (const status of [0, 503, 500]) assert.equal(U.failureKind(res(status), false), 'offline', `navigator.onLine false, ${status}`);
+    });
+
+    it('finds a text\'s direction from its first strong letter, as dir="auto" would', () => {
+      const cases: Array<[string, string]> = [
+        ['hello', 'ltr'],
+        ['\u05e9\u05dc\u05d5\u05dd!', 'rtl'], // Hebrew
+        ['\u0645\u0631\u062d\u0628\u0627', 'rtl'], // Arabic
+        ['\u0723\u0720\u0721', 'rtl'], // Syriac
+        ['\u{10900}', 'rtl'], // Phoenician, beyond the BMP
+        ['123 \u05e9\u05dc\u05d5\u05dd', 'rtl'], // digits are not strong
+        ['\u{1F600} \u0645\u0631\u062d\u0628\u0627', 'rtl'], // nor are emoji
+        ['\u{1F600}\uFE0F \u0645\u0631\u062d\u0628\u0627', 'rtl'], // nor a variation selector
+        ['\u00ab\u05e9\u05dc\u05d5\u05dd\u00bb hi', 'rtl'],
+        ['hi \u05e9\u05dc\u05d5\u05dd', 'ltr'], // the first strong letter decides
+        ['\u041f\u0440\u0438\u0432\u0435\u0442', 'ltr'], // Cyrillic
+        ['\u6f22\u5b57', 'ltr'],
+        ['\u0939\u093f\u0928\u094d\u0926\u0940', 'ltr'], // Devanagari
+        ['!!! 42 :-)', ''],
+        ['\u0661\u0662\u0663', ''], // Arabic-Indic digits are weak
+        ['', ''],
+      ];
+      for (const [text, dir] of cases) assert.equal(U.textDirection(text), dir, JSON.stringify(text));
+    });
+
+    it('gives the page-scroll layout to engines that cannot scroll an inner pane with one finger, or when asked', () => {
+      const old = [
+        'Mozilla/5.0 (Linux; U; Android 2.3.6; en-us; GT-S5360 Build/GINGERBREAD) AppleWebKit/533.1 (KHTML, like Gecko) Version/4.0 Mobile Safari/533.1',
+        'Mozilla/5.0 (Linux; U; Android 1.6; en-us; HTC Magic) AppleWebKit/528.5+ (KHTML, like Gecko) Version/3.1.2 Mobile Safari/525.20.1',
+        'Mozilla/5.0 (iPhone; U; CPU iPhone OS 4_3_3 like Mac OS X; en-us) AppleWebKit/533.17.9 (KHTML, like Gecko) Version/5.0.2 Mobile/8J2 Safari/6533.18.5',
+        'Mozilla/5.0 (iPad; U; CPU OS 3_2 like Mac OS X; en-us) AppleWebKit/531.21.10 (KHTML, like Gecko) Version/4.0.4 Mobile/7B334b Safari/531.21.10',
+      ];
+      const current = [
+        'Mozilla/5.0 (Linux; U; Android 4.0.3; en-us) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30',
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 5_0 like Mac OS X) AppleWebKit/534.46 (KHTML, like Gecko) Version/5.1 Mobile/9A334 Safari/7534.48.3',
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+        'Mozilla/5.0 (Android 2.3; Mobile; rv:20.0) Gecko/20.0 Firefox/20.0', // Firefox scrolls its panes
+      ];
+      for (const ua of old) assert.equal(U.needsPageScroll(ua, ''), true, ua);
+      for (const ua of current) assert.equal(U.needsPageScroll(ua, ''), false, ua);
+      assert.equal(U.needsPageScroll(current[3], '?layout=page'), true, 'forced');
+      assert.equal(U.needsPageScroll(current[3], '?x=1&layout=page'), true);
+      assert.equal(U.needsPageScroll(current[3], '?layout=pages'), false);
     });
   });
 });

@@ -196,7 +196,7 @@ export class SqliteStore implements Store {
 
   /** Runs `change` and, when it says so, deletes the user's devices, in one transaction. */
   private deletingDevices(userId: number, change: () => boolean): string[] {
-    const ids = this.db.transaction(() => (change() ? this.q.deleteDevicesOfUser.all(userId) : NONE)).immediate();
+    const ids = this.db.transaction(() => (change() ? this.q.deleteDevicesOfUser.all(userId, '') : NONE)).immediate();
     for (const id of ids) this.devices.forget(id);
     return ids;
   }
@@ -241,9 +241,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  deleteDevicesOfUser(userId: number): Promise<string[]> {
+  deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
     return settled(() => {
-      const ids = this.q.deleteDevicesOfUser.all(userId);
+      const ids = this.q.deleteDevicesOfUser.all(userId, keep);
       for (const id of ids) this.devices.forget(id);
       return ids;
     });

@@ -111,7 +111,8 @@ export function prepareQueries(db: Database) {
        FROM devices WHERE user_id = ? ORDER BY created_at, id`,
     ),
     deleteDevice: q<[string, number]>(`DELETE FROM devices WHERE id = ? AND user_id = ?`),
-    deleteDevicesOfUser: q<[number], string>(`DELETE FROM devices WHERE user_id = ? RETURNING id`).pluck(),
+    // keep '' keeps none: device ids are never empty.
+    deleteDevicesOfUser: q<[number, string], string>(`DELETE FROM devices WHERE user_id = ? AND id <> ? RETURNING id`).pluck(),
     // A cursor only moves forward, and so does last_seen_at (two polls may land in one batch).
     updateDeviceSeen: q<[number, number, string]>(
       `UPDATE devices SET cursor = max(cursor, ?), last_seen_at = max(last_seen_at, ?) WHERE id = ?`,
