@@ -88,7 +88,7 @@ function main(): void {
     // Held polls are answered at once with no events; clients poll again after the restart.
     core.hub.closeAll();
     server.close(() => {
-      store
+      void store
         .close()
         .then(
           () => {

@@ -116,7 +116,9 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
 
 /** startPoll() as a promise: for the Koa route and tests. */
 export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
-  return new Promise((resolve, reject) => startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err))));
+  return new Promise((resolve, reject) =>
+    startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err instanceof Error ? err : new Error(String(err))))),
+  );
 }
 
 /**

@@ -225,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err) => {
+  (err: unknown) => {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exit(1);
   },

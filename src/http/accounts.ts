@@ -64,7 +64,7 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
   router.delete(
     '/devices/:id',
     authed(async (ctx, device) => {
-      await revokeDevice(core, device, ctx.params.id ?? '');
+      await revokeDevice(core, device, (ctx.params as { id?: string }).id ?? '');
       ctx.status = 204;
     }),
   );

@@ -1,7 +1,7 @@
 // Accounts and devices through HTTP (issue #2).
 import assert from 'node:assert/strict';
 import { resetPassword, setUserDisabled } from '../../src/auth';
-import { expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
+import { begin, expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
 
 describe('accounts and devices (HTTP, #2)', () => {
   let t: TestApp;
@@ -147,7 +147,7 @@ describe('accounts and devices (HTTP, #2)', () => {
     const me = await logIn(t, lost.username, 'correct horse', 'laptop');
     const started = Date.now();
     const held = t.http().get('/poll?timeout=20').set(lost.auth);
-    const heldRes = new Promise<import('supertest').Response>((resolve, reject) => held.then(resolve, reject));
+    const heldRes = begin(held);
     await waitHeld(t, 1);
     await t.http().delete(`/devices/${lost.deviceId}`).set(me.auth).expect(204);
     const res = await heldRes;

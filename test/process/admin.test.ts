@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { call, logInAs } from '../support/client';
 import { REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
+import { sleep } from '../support/util';
 
 const ADMIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'admin.js');
 
@@ -95,7 +96,7 @@ describe('admin command line (#7)', function () {
     assert.match(devices.out, new RegExp(`^${k2.deviceId}\\tback office\\t`, 'm'));
 
     const held = call(server.url, 'GET', `/poll?since=${k1.cursor}&timeout=40`, { token: k1.token });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const started = Date.now();
     const r = admin(db, ['revoke-device', 'kiosk', k1.deviceId]);
     assert.equal(r.code, 0, r.err);
@@ -150,15 +151,15 @@ describe('admin command line (#7)', function () {
     let acked = 0;
     for (let i = 0; i < 50; i++)
       if ((await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `m${i}` } })).status === 201) acked++;
-    let stop = false;
-    const load = (async () => {
+    const load = { stop: false };
+    const loading = (async () => {
       let i = 0;
-      while (!stop) await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
+      while (!load.stop) await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
     })();
     const file = path.join(path.dirname(db), 'backup.sqlite');
     const b = admin(db, ['backup', file]);
-    stop = true;
-    await load;
+    load.stop = true;
+    await loading;
     assert.equal(b.code, 0, b.err);
     assert.match(b.out, /integrity ok, schema version \d+, 2 user\(s\), (\d+) message\(s\)/);
     const copied = Number(/(\d+) message\(s\)/.exec(b.out)?.[1]);

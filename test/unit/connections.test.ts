@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { guardConnections, onePerConnection } from '../../src/connections';
+import { sleep } from '../support/util';
 
 function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
@@ -46,7 +47,7 @@ describe('connection guard (unit, #6)', () => {
     assert.equal(guard.open('127.0.0.1'), 3);
     assert.equal(guard.refused, 2);
     for (const s of sockets) s.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     assert.equal(guard.open('127.0.0.1'), 0);
     const again = await connect(port);
     assert.equal(await closedWithin(again, 200), false);
@@ -66,7 +67,7 @@ describe('connection guard (unit, #6)', () => {
     assert.equal(await closedWithin(silent, 3000), true);
     assert.ok(Date.now() - started < 3000);
     // the keep-alive socket that made a request is still usable after the deadline
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     const status = await new Promise<number>((resolve, reject) =>
       http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject),
     );
@@ -79,7 +80,7 @@ describe('connection guard (unit, #6)', () => {
     const big = Buffer.alloc(16 * 1024 * 1024, 'x'); // far more than the kernel buffers on loopback
     server = http.createServer((_req, res) => res.end(big));
     const guard = guardConnections(server, { maxPerAddress: 0, firstRequestMs: 10_000, sendTimeoutMs: 2500 });
-    guardStop = guard.stop;
+    guardStop = () => guard.stop();
     const port = await listen(server);
     const hoarder = await connect(port);
     hoarder.pause(); // asks, never reads
@@ -93,7 +94,7 @@ describe('connection guard (unit, #6)', () => {
     });
     slow.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     const started = Date.now();
-    while (guard.stalled === 0 && Date.now() - started < 8000) await new Promise((r) => setTimeout(r, 50));
+    while (guard.stalled === 0 && Date.now() - started < 8000) await sleep(50);
     assert.equal(guard.stalled, 1, `the client that never reads is cut off (${Date.now() - started} ms)`);
     assert.ok(Date.now() - started >= 2000, 'not before the deadline');
     // A paused socket only sees its end once it reads: it ends short of the whole answer.
@@ -144,7 +145,7 @@ describe('connection guard (unit, #6)', () => {
     );
     assert.equal(other, '/other');
     const deadline = Date.now() + 3000;
-    while (!text.includes('/c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!text.includes('/c') && Date.now() < deadline) await sleep(10);
     sock.destroy();
     const bodies = [...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]);
     assert.deepEqual(bodies, ['/a', '/b', '/c'], 'answers in request order');
@@ -169,8 +170,8 @@ describe('connection guard (unit, #6)', () => {
     sock.on('data', (d: Buffer) => (text += d.toString()));
     sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
     const deadline = Date.now() + 3000;
-    while (!text.includes('/c') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 50));
+    while (!text.includes('/c') && Date.now() < deadline) await sleep(10);
+    await sleep(50);
     sock.destroy();
     assert.deepEqual(
       [...text.matchAll(/\r\n\r\n(\/[a-z]+)/g)].map((m) => m[1]),
@@ -191,9 +192,9 @@ describe('connection guard (unit, #6)', () => {
     const sock = await connect(port);
     sock.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
     const deadline = Date.now() + 3000;
-    while (started.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (started.length === 0 && Date.now() < deadline) await sleep(5);
     sock.destroy();
-    await new Promise((r) => setTimeout(r, 300)); // /a's answer is due meanwhile
+    await sleep(300); // /a's answer is due meanwhile
     assert.deepEqual(started, ['/a']);
   });
 });

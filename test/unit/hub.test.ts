@@ -1,6 +1,7 @@
 // The hub alone: no HTTP, no SQL (issue #2).
 import assert from 'node:assert/strict';
 import { Hub, type Outcome, type Waiter } from '../../src/hub';
+import { sleep } from '../support/util';
 
 type E = { seq: number; json: string };
 const ev = (seq: number): E => ({ seq, json: `{"n":${seq}}` });
@@ -214,7 +215,7 @@ describe('hub (unit, #2)', () => {
     for (let u = 0; u < 25; u++) h.publish(u, [ev(1)]);
     h.revokeDevice('d199');
     for (const [i, w] of all.entries()) if (i % 7 === 0) w.cancel();
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     h.closeAll();
     await Promise.all(all.map((w) => w.promise));
     assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });

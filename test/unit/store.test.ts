@@ -10,6 +10,7 @@ import { loadMigrations } from '../../src/store/sqlite/migrate';
 import type { User } from '../../src/types';
 import { tempDbPath } from '../support/server';
 import { storeContract } from '../support/store-contract';
+import { sleep } from '../support/util';
 
 /** The file each store of the contract runs on, so another store can open the same one. */
 const files = new WeakMap<Store, string>();
@@ -141,7 +142,7 @@ describe('SQLite store (unit, #2)', () => {
     while (written() === 0 && Date.now() - started < 5000) {
       store.noteDeviceSeen('k1', Date.now(), ++n); // a poll every 20 ms, as under load
       await store.sendMessage({ sender: alice, recipient: bob, body: `m${n}`, clientId: null });
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     const took = Date.now() - started;
     assert.ok((written() ?? 0) > 0, 'written despite the steady stream');

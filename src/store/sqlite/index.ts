@@ -64,12 +64,17 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 
 const NONE: string[] = [];
 
+/** What was thrown, as the Error a rejection carries (everything thrown here already is one). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** A settled promise of what `fn` returns, or of what it throws. */
 function settled<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(asError(err));
   }
 }
 
@@ -168,7 +173,7 @@ export class SqliteStore implements Store {
       }
       return Promise.resolve(user);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 
@@ -225,7 +230,7 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(this.devices.get(id));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 
@@ -259,7 +264,7 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(this.q.selectHeadSeq.get(userId) ?? 0);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 

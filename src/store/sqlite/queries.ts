@@ -73,6 +73,7 @@ interface ReadMarkerParams {
 
 /** Prepares every statement of the catalog on `db`. */
 export function prepareQueries(db: Database) {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- they name what each statement binds and returns
   const q = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
   return {
     // --- users ---
