@@ -111,6 +111,15 @@ export function prepareQueries(db: Database) {
       `SELECT id, user_id AS userId, name, created_at AS createdAt, last_seen_at AS lastSeenAt, cursor
        FROM devices WHERE user_id = ? ORDER BY created_at, id`,
     ),
+    // The most recently used first: GET /devices reads no more than its cap.
+    selectRecentDevicesOfUser: q<[number, number], DeviceRow>(
+      `SELECT id, user_id AS userId, name, created_at AS createdAt, last_seen_at AS lastSeenAt, cursor
+       FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT ?`,
+    ),
+    // Devices not used since a time, least recently used first (devices_by_last_seen).
+    selectIdleDevices: q<[number, number], { id: string; userId: number }>(
+      `SELECT id, user_id AS userId FROM devices WHERE last_seen_at < ? ORDER BY last_seen_at LIMIT ?`,
+    ),
     deleteDevice: q<[string, number]>(`DELETE FROM devices WHERE id = ? AND user_id = ?`),
     deleteDevicesOfUser: q<[number], string>(`DELETE FROM devices WHERE user_id = ? RETURNING id`).pluck(),
     // A cursor only moves forward, and so does last_seen_at (two polls may land in one batch).
