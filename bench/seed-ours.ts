@@ -54,6 +54,7 @@ export async function seedOurs(dbPath: string, users: number, messages: number):
       const made = await store.createDevice(
         { id: c.id, userId: u.id, name: 'bench', tokenHash: c.tokenHash },
         { passwordHash: u.passwordHash },
+        1,
       );
       if (made.status !== 'created') throw new Error(`no device for u${i}: ${made.status}`);
       accounts.push({ username: u.username, token: c.token, cursor: '' });

@@ -9,6 +9,7 @@
 // the secret is checked against the stored sha256 with timingSafeEqual (a plain sha256 is
 // enough for a random 256-bit secret; slow hashing protects guessable passwords, not this).
 import crypto from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Core } from './core';
 import { formatCursor } from './cursor';
@@ -27,6 +28,8 @@ export const USERNAME_PATTERN = /^[a-z0-9_.-]{1,32}$/i;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 export const DEVICE_NAME_MAX = 64;
+/** Rows a sweep of expired devices deletes per transaction (each turn of the event loop). */
+const EXPIRY_BATCH = 500;
 const KEY_LENGTH = 32;
 const SCRYPT_R = 8;
 const SCRYPT_P = 1;
@@ -122,6 +125,44 @@ export interface Session {
   device: Device;
 }
 
+/** Control characters (C0, DEL, C1): they move a terminal's cursor, they are not a name. */
+// eslint-disable-next-line no-control-regex -- control characters are what it is for
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** What is left of a User-Agent as a name: no control characters, at most DEVICE_NAME_MAX. */
+function nameFromUserAgent(userAgent: string): string {
+  const cleaned = userAgent.replace(new RegExp(CONTROL_CHARACTERS.source, 'g'), ' ').trim();
+  const name = [...cleaned].slice(0, DEVICE_NAME_MAX).join('').trim();
+  return name || 'unnamed device';
+}
+
+/**
+ * The name of a new device: the client's `device_name` with white space trimmed, or when it
+ * gives none (or only white space) its User-Agent ("curl/8.5.0" says a lot), cleaned. A given
+ * name holding a control character, or over DEVICE_NAME_MAX characters, is refused: names are
+ * shown to people, on pages and in the administrator's terminal, where an escape sequence
+ * would clear the screen or fake output (#13). A User-Agent is not the client's choice of
+ * name, so it is cleaned instead: control characters become spaces, and it is cut to size.
+ */
+export function deviceNameFor(given: string | undefined, userAgent: string): string {
+  const name = given?.trim();
+  if (!name) return nameFromUserAgent(userAgent);
+  if (CONTROL_CHARACTERS.test(name)) throw Errors.invalidRequest('device_name', 'must not contain control characters');
+  if ([...name].length > DEVICE_NAME_MAX) throw Errors.invalidRequest('device_name', `must be at most ${DEVICE_NAME_MAX} characters`);
+  return name;
+}
+
+export interface LogInRequest {
+  username: string;
+  password: string;
+  /** device_name as the client gave it (see deviceNameFor). */
+  deviceName: string | undefined;
+  /** The User-Agent header, or '': names the device when the client does not. */
+  userAgent: string;
+  /** The client address, for the failed-log-in limits. */
+  ip: string;
+}
+
 /**
  * A new device for whoever knows the password. The password is checked against the hash read
  * first (scrypt takes tens of milliseconds), and the device is then made only if that hash is
@@ -129,27 +170,36 @@ export interface Session {
  * or a disable that lands meanwhile ends this log-in as if the password had been wrong (or the
  * account disabled), instead of handing out a token the reset was meant to stop (#13).
  *
- * @param ip the client address, for the failed-log-in limits
+ * A user keeps at most MAX_DEVICES_PER_USER devices: past it, the log-in ends their least
+ * recently used one (its token stops working, its held polls are answered 401), so an account
+ * that logs in again and again holds no more rows, cache entries or listing than that (#13).
+ *
+ * A name that cannot be a username (wrong characters, or longer than any username) is answered
+ * like a wrong password, after the same dummy hash, and is never a rate-limit key: only the
+ * address's count takes the failure. Keys are then at most a username long (#13).
  */
-export async function logIn(core: Core, rawUsername: string, password: string, deviceName: string, ip: string): Promise<Session> {
-  await core.limits.beginLogin(rawUsername, ip);
-  const username = normalizeUsername(rawUsername);
+export async function logIn(core: Core, req: LogInRequest): Promise<Session> {
+  const name = deviceNameFor(req.deviceName, req.userAgent);
+  const username = normalizeUsername(req.username);
+  await core.limits.beginLogin(username, req.ip);
   const user = username === null ? undefined : await core.store.findUser(username);
-  const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
+  const ok = await verifyPassword(req.password, user?.passwordHash ?? (await dummyHash(core.config.scryptCost)));
   if (!user || !ok) throw Errors.invalidCredentials();
   const c = newDeviceCredentials();
   const made =
     user.disabledAt !== null
       ? ({ status: 'disabled' } as const)
       : await core.store.createDevice(
-          { id: c.id, userId: user.id, name: deviceName, tokenHash: c.tokenHash },
+          { id: c.id, userId: user.id, name, tokenHash: c.tokenHash },
           { passwordHash: user.passwordHash },
+          core.config.maxDevicesPerUser,
         );
   // Reset since it was checked: a failed log-in, and it keeps its rate-limit points like one.
   if (made.status === 'stale') throw Errors.invalidCredentials();
-  await core.limits.loginSucceeded(rawUsername, ip);
+  await core.limits.loginSucceeded(user.username, req.ip);
   // Said only to someone who knows the password: it tells them nothing they could not guess.
   if (made.status === 'disabled') throw Errors.forbidden('this account is disabled; ask an administrator');
+  devicesEnded(core, made.evicted);
   return { token: c.token, device: made.device };
 }
 
@@ -174,10 +224,9 @@ type Revoking = Pick<Core, 'store'> & Partial<Pick<Core, 'hub' | 'presence'>>;
  * that did not end them itself finds out through revokeVanishedDevices).
  */
 function devicesEnded(core: Revoking, ids: readonly string[]): void {
-  for (const id of ids) {
-    core.hub?.revokeDevice(id);
-    core.presence?.forgetDevice(id);
-  }
+  if (ids.length === 0) return;
+  core.hub?.revokeDevices(ids);
+  for (const id of ids) core.presence?.forgetDevice(id);
 }
 
 /** Ends a device: its token stops working and its held polls are answered 401 at once. */
@@ -196,6 +245,32 @@ export async function revokeAllDevices(core: Revoking, user: Pick<User, 'id'>, k
   const ids = await core.store.deleteDevicesOfUser(user.id, keep);
   devicesEnded(core, ids);
   return ids.length;
+}
+
+/**
+ * Deletes the devices nobody has used for DEVICE_EXPIRY (none when it is off), as revocation
+ * does: their tokens stop working, their held polls are answered 401, and caches and presence
+ * forget them. "Used" is the last request the store knows of, a poll's acknowledgement not yet
+ * written included; last_seen_at is kept to about 10 seconds, and every poll records one, so a
+ * device that keeps polling never expires. Works in batches, one transaction each, letting
+ * other work in between. Resolves with how many devices went.
+ */
+export async function expireIdleDevices(core: Core, now = Date.now()): Promise<number> {
+  if (core.config.deviceExpiryMs <= 0) return 0;
+  const usedBefore = now - core.config.deviceExpiryMs;
+  let n = 0;
+  for (;;) {
+    const ids = await core.store.deleteIdleDevices(usedBefore, EXPIRY_BATCH);
+    devicesEnded(core, ids);
+    n += ids.length;
+    if (ids.length < EXPIRY_BATCH) return n;
+    await setImmediate(); // other work between batches
+  }
+}
+
+/** How often to look for expired devices: a tenth of DEVICE_EXPIRY, from a second to an hour. */
+export function deviceExpiryIntervalMs(expiryMs: number): number {
+  return Math.min(3_600_000, Math.max(1000, Math.round(expiryMs / 10)));
 }
 
 /**
@@ -253,8 +328,20 @@ export interface DeviceView {
   current: boolean;
 }
 
+/**
+ * The caller's devices, oldest first: at most MAX_DEVICES_PER_USER, which a user has more of
+ * only while devices made under a higher cap remain (then the most recently used, the caller's
+ * own always among them). One answer stays a few tens of KiB (#13).
+ */
 export async function listDevices(core: Core, caller: DeviceAuth): Promise<DeviceView[]> {
-  const devices = await core.store.listDevices(caller.userId);
+  const max = core.config.maxDevicesPerUser;
+  let devices = await core.store.listDevices(caller.userId, max);
+  // The caller is using its device now; a use not yet written may still rank it below others.
+  if (devices.length >= max && !devices.some((d) => d.id === caller.id)) {
+    const byUse = [...devices].sort((a, b) => a.lastSeenAt - b.lastSeenAt);
+    const dropped = byUse[0]?.id;
+    devices = [...devices.filter((d) => d.id !== dropped), caller].sort((a, b) => a.createdAt - b.createdAt);
+  }
   return devices.map((d) => ({
     id: d.id,
     name: d.name,

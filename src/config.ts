@@ -24,6 +24,8 @@ export interface Config {
   readonly pollLimitDefault: number;
   readonly pollLimitMax: number;
   readonly pollsPerDevice: number;
+  /** Held polls of one user, all their devices together. */
+  readonly pollsPerUser: number;
   readonly maxHeldPolls: number;
   readonly overloadRetryAfterS: number;
   readonly presenceWindowMs: number;
@@ -32,7 +34,11 @@ export interface Config {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
-  /** Open TCP connections per client address; 0 = unlimited. */
+  /** Devices (log-ins) one user may have; past it a log-in ends their least recently used one. */
+  readonly maxDevicesPerUser: number;
+  /** A device unused this long (milliseconds) is deleted; 0 = devices never expire. */
+  readonly deviceExpiryMs: number;
+  /** Open TCP connections per client address (an IPv6 client: per /64); 0 = unlimited. */
   readonly maxConnectionsPerIp: number;
   readonly sendTimeoutMs: number;
   /** log2 of scrypt's N (CPU and memory cost) for new password hashes. */
@@ -109,6 +115,26 @@ function byteSize(raw: string, name: string): number {
   const n = Number(m[1]) * mult;
   if (n < 1024 || n > 16 * 1024 * 1024) throw new ConfigError(`${name} must be between 1kb and 16mb, got "${raw}"`);
   return n;
+}
+
+const DURATION_UNITS_S: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A span of time like 90d, 12h, 30m or 45s (a bare number is seconds), as milliseconds; 0 or
+ * off switches the feature off (0).
+ */
+function duration(minS: number, maxS: number): Parser<number> {
+  return (raw, name) => {
+    const s = raw.trim().toLowerCase();
+    if (s === '0' || s === 'off') return 0;
+    const m = /^(\d{1,9})\s*([smhd]?)$/.exec(s);
+    if (!m || m[1] === undefined) throw new ConfigError(`${name} must be a time like 90d, 12h, 30m or 45s, or off, got "${raw}"`);
+    const seconds = Number(m[1]) * (DURATION_UNITS_S[m[2] || 's'] ?? 1);
+    if (seconds < minS || seconds > maxS) {
+      throw new ConfigError(`${name} must be between ${minS} s and ${maxS / 86_400} days (or off), got "${raw}"`);
+    }
+    return seconds * 1000;
+  };
 }
 
 function rate(raw: string, name: string): RateRule {
@@ -212,6 +238,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'Held polls per device (tabs); past it the oldest is answered at once with no events.',
   }),
   setting({
+    key: 'pollsPerUser',
+    env: 'POLLS_PER_USER',
+    default: '20',
+    parse: integer(1, 10_000_000),
+    help: 'Held polls per user, all their devices together (at least POLLS_PER_DEVICE), so one account cannot take every slot; past it a poll that would wait gets 429 rate_limited with Retry-After (polls with events waiting are still answered). Counted per server process.',
+  }),
+  setting({
     key: 'maxHeldPolls',
     env: 'MAX_HELD_POLLS',
     default: '10000',
@@ -272,7 +305,21 @@ export const SETTINGS: readonly Setting[] = [
     env: 'MAX_CONNECTIONS_PER_IP',
     default: '1000',
     parse: integer(0, 10_000_000),
-    help: 'Open connections one client address may hold; more are closed at once. 0: no limit. Ignored with TRUST_PROXY=true (every connection then comes from the proxy: limit there, see docs/DEPLOY.md).',
+    help: 'Open connections one client address (an IPv6 client: its /64) may hold; more are closed at once. 0: no limit. Ignored with TRUST_PROXY=true (every connection then comes from the proxy: limit there, see docs/DEPLOY.md).',
+  }),
+  setting({
+    key: 'maxDevicesPerUser',
+    env: 'MAX_DEVICES_PER_USER',
+    default: '100',
+    parse: integer(1, 1_000_000),
+    help: "Devices (log-ins) one user may have; a log-in past it logs out the user's least recently used device (its token stops working, its held polls get 401). Also the most GET /devices lists.",
+  }),
+  setting({
+    key: 'deviceExpiryMs',
+    env: 'DEVICE_EXPIRY',
+    default: '90d',
+    parse: duration(1, 3650 * 86_400),
+    help: 'A device that has made no request for this long is logged out (its token stops working): a time like 90d, 12h, 30m or 45s, or off. Checked every hour (every tenth of the time when that is shorter); last use is kept to about 10 seconds, and a device that keeps polling is always in use.',
   }),
   setting({
     key: 'shutdownGraceMs',
@@ -300,14 +347,14 @@ export const SETTINGS: readonly Setting[] = [
     env: 'RATE_LOGIN_IP',
     default: '50/300',
     parse: rate,
-    help: 'Failed log-ins per client address per window; past it log-ins from that address get 429. Successful log-ins never count, so a classroom behind one NAT is not locked out.',
+    help: 'Failed log-ins per client address (an IPv6 client: its /64) per window; past it log-ins from that address get 429. Successful log-ins never count, so a classroom behind one NAT is not locked out.',
   }),
   setting({
     key: 'rateSignupIp',
     env: 'RATE_SIGNUP_IP',
     default: '50/3600',
     parse: rate,
-    help: 'Sign-ups per client address per window (raise it for a school behind one NAT).',
+    help: 'Sign-ups per client address (an IPv6 client: its /64) per window (raise it for a school behind one NAT).',
   }),
   setting({
     key: 'rateMessagesUser',
@@ -327,6 +374,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const cfg = out as unknown as Config;
   if (cfg.pollTimeoutDefaultMs > cfg.pollTimeoutMaxMs) {
     throw new ConfigError('POLL_TIMEOUT_DEFAULT must not be larger than POLL_TIMEOUT_MAX');
+  }
+  if (cfg.pollsPerUser < cfg.pollsPerDevice) {
+    throw new ConfigError('POLLS_PER_USER must not be smaller than POLLS_PER_DEVICE');
   }
   if (cfg.pollLimitDefault > cfg.pollLimitMax) {
     throw new ConfigError('POLL_LIMIT_DEFAULT must not be larger than POLL_LIMIT_MAX');

@@ -1,5 +1,5 @@
 // Guards at the TCP level, below Koa:
-// - a bound on open connections per client address;
+// - a bound on open connections per client address (an IPv6 client: per /64, see address.ts);
 // - a deadline for a connection's first request. Node's headersTimeout only starts once a
 //   request has begun, so a client that connects and sends nothing at all would otherwise hold
 //   a socket (and a file descriptor) forever; a few thousand would crowd out real held polls;
@@ -9,6 +9,7 @@
 //   and is left alone.
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { addressKey } from './address';
 
 export interface ConnectionGuardOptions {
   /** Open connections allowed per remote address; 0 = no limit (behind a trusted proxy). */
@@ -23,7 +24,7 @@ export interface ConnectionGuardOptions {
 const STALL_CHECK_MS = 1000;
 
 export interface ConnectionGuard {
-  /** Open connections now, per address (for tests and metrics). */
+  /** Open connections now, counted for this address (its /64 for IPv6; for tests and metrics). */
   open(address: string): number;
   readonly refused: number;
   /** Connections closed because their client stopped reading. */
@@ -70,14 +71,14 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     sockets.delete(this);
     unsent.delete(this);
     // The peer's address was read (and cached by Node) when it connected.
-    const addr = this.remoteAddress ?? 'unknown';
+    const addr = addressKey(this.remoteAddress ?? 'unknown');
     const left = (perAddress.get(addr) ?? 1) - 1;
     if (left > 0) perAddress.set(addr, left);
     else perAddress.delete(addr);
   }
 
   server.on('connection', (socket: Socket) => {
-    const addr = socket.remoteAddress ?? 'unknown';
+    const addr = addressKey(socket.remoteAddress ?? 'unknown');
     const n = (perAddress.get(addr) ?? 0) + 1;
     if (opts.maxPerAddress > 0 && n > opts.maxPerAddress) {
       refused++;
@@ -100,7 +101,7 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
   });
 
   return {
-    open: (address) => perAddress.get(address) ?? 0,
+    open: (address) => perAddress.get(addressKey(address)) ?? 0,
     get refused() {
       return refused;
     },

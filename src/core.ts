@@ -17,7 +17,11 @@ export interface Core {
 }
 
 export function createCore(config: Config, store: Store): Core {
-  const hub = new Hub<StreamEvent>({ pollsPerDevice: config.pollsPerDevice, maxHeld: config.maxHeldPolls });
+  const hub = new Hub<StreamEvent>({
+    pollsPerDevice: config.pollsPerDevice,
+    pollsPerUser: config.pollsPerUser,
+    maxHeld: config.maxHeldPolls,
+  });
   const presence = new Presence(config.presenceWindowMs, hub);
   return { config, store, hub, presence, limits: new Limits(config) };
 }

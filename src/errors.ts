@@ -59,6 +59,11 @@ export const Errors = {
     new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),
     }),
+  /** 429 for a poll: the user's devices together hold POLLS_PER_USER polls already. */
+  tooManyPolls: (retryAfterS: number) =>
+    new AppError(429, 'rate_limited', `your devices hold as many polls as one account may; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
   overloaded: (retryAfterS: number) =>
     new AppError(503, 'overloaded', `the server holds as many polls as it may; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),

@@ -30,9 +30,17 @@ export type OutcomeKind = Outcome<unknown>['kind'];
 export interface HubLimits {
   /** Held polls per device; past it the oldest one is answered. */
   pollsPerDevice: number;
-  /** Held polls in all; past it hold() refuses. */
+  /** Held polls per user, all their devices together; past it hold() refuses ('limited'). */
+  pollsPerUser: number;
+  /** Held polls in all; past it hold() refuses ('overloaded'). */
   maxHeld: number;
 }
+
+/**
+ * What hold() did: 'held', or refused because the user holds POLLS_PER_USER polls
+ * ('limited') or the server holds MAX_HELD_POLLS ('overloaded').
+ */
+export type HoldResult = 'held' | 'limited' | 'overloaded';
 
 export interface HubStats {
   /** Polls held now (armed with a timeout). */
@@ -100,10 +108,10 @@ export class Waiter<E extends { seq: number }> {
   }
 
   /**
-   * Arms the timeout and takes a slot; 'overloaded' when the server holds its maximum. A waiter
+   * Arms the timeout and takes a slot; refused ('limited', 'overloaded') past the caps. A waiter
    * woken between subscribe and hold is 'held' too: its outcome is already on its way.
    */
-  hold(timeoutMs: number): 'held' | 'overloaded' {
+  hold(timeoutMs: number): HoldResult {
     if (this.state === SETTLED) return 'held';
     return this.hub.hold(this, timeoutMs);
   }
@@ -145,6 +153,8 @@ export class Hub<E extends { seq: number }> {
   private readonly byUser = new Map<number, Waiter<E>[]>();
   /** Held waiters per device, oldest first: for the per-device cap. */
   private readonly heldByDevice = new Map<string, Waiter<E>[]>();
+  /** Held waiters per user (users holding none are not kept): for the per-user cap. */
+  private readonly heldPerUser = new Map<number, number>();
   private heldCount = 0;
   private waiterCount = 0;
   private timerCount = 0;
@@ -174,7 +184,7 @@ export class Hub<E extends { seq: number }> {
   }
 
   /** @internal use Waiter.hold */
-  hold(w: Waiter<E>, timeoutMs: number): 'held' | 'overloaded' {
+  hold(w: Waiter<E>, timeoutMs: number): HoldResult {
     // Per-device cap first: letting the device's own oldest poll go frees a slot, so a device
     // at its own limit (several tabs) is never told the whole server is full.
     for (
@@ -186,8 +196,16 @@ export class Hub<E extends { seq: number }> {
       if (!oldest) break;
       oldest.settle(SUPERSEDED);
     }
+    // Then the user's cap (issue #13): one account with many devices cannot take every slot of
+    // the server. Refused rather than letting the user's oldest poll go: that poll belongs to
+    // another of their devices, which would poll again at once and push out the next one, round
+    // and round. A refused client retries after Retry-After, and polls that have events waiting
+    // are answered before they get here, so every device still gets its messages.
+    const userHeld = this.heldPerUser.get(w.userId) ?? 0;
+    if (userHeld >= this.limits.pollsPerUser) return 'limited';
     if (this.heldCount >= this.limits.maxHeld) return 'overloaded';
     addTo(this.heldByDevice, w.deviceId, w);
+    this.heldPerUser.set(w.userId, userHeld + 1);
     this.heldCount++;
     w.markHeld();
     w.timer = setTimeout(expire, timeoutMs, w);
@@ -224,6 +242,9 @@ export class Hub<E extends { seq: number }> {
         if (list.length === 1) this.heldByDevice.delete(w.deviceId);
         else list.splice(i, 1);
       }
+      const userHeld = (this.heldPerUser.get(w.userId) ?? 1) - 1;
+      if (userHeld > 0) this.heldPerUser.set(w.userId, userHeld);
+      else this.heldPerUser.delete(w.userId);
       this.heldCount--;
     }
   }
@@ -243,8 +264,18 @@ export class Hub<E extends { seq: number }> {
 
   /** The device's token no longer works: its waiters are answered at once. */
   revokeDevice(deviceId: string): void {
+    this.revokeDevices([deviceId]);
+  }
+
+  /**
+   * The devices' tokens no longer work: their waiters are answered at once. One pass over the
+   * waiters however many devices end together (a password reset, a sweep of expired devices).
+   */
+  revokeDevices(deviceIds: Iterable<string>): void {
+    const ended = new Set(deviceIds);
+    if (ended.size === 0) return;
     for (const list of [...this.byUser.values()]) {
-      for (const w of list.slice()) if (w.deviceId === deviceId) w.settle(REVOKED);
+      for (const w of list.slice()) if (ended.has(w.deviceId)) w.settle(REVOKED);
     }
   }
 
@@ -260,7 +291,7 @@ export class Hub<E extends { seq: number }> {
   }
 
   isUserHeld(userId: number): boolean {
-    return this.byUser.get(userId)?.some((w) => w.isHeld) ?? false;
+    return this.heldPerUser.has(userId);
   }
 
   isDeviceHeld(deviceId: string): boolean {
@@ -268,14 +299,12 @@ export class Hub<E extends { seq: number }> {
   }
 
   stats(): HubStats {
-    let users = 0;
-    for (const list of this.byUser.values()) if (list.some((w) => w.isHeld)) users++;
     return {
       held: this.heldCount,
       waiters: this.waiterCount,
       timers: this.timerCount,
       devices: this.heldByDevice.size,
-      users,
+      users: this.heldPerUser.size,
     };
   }
 }

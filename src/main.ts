@@ -1,6 +1,6 @@
 // The process: loadConfig -> openStore -> createCore -> createApp -> listen; signals; shutdown.
 import { type Config, ConfigError, configHelp, loadConfig } from './config';
-import { revokeVanishedDevices } from './auth';
+import { deviceExpiryIntervalMs, expireIdleDevices, revokeVanishedDevices } from './auth';
 import { guardConnections } from './connections';
 import { createCore } from './core';
 import { createLogger, errorFields, flushLogs } from './log';
@@ -79,16 +79,38 @@ function main(): void {
   }, EXTERNAL_CHANGES_CHECK_MS);
   watch.unref();
 
+  // Devices unused for DEVICE_EXPIRY are logged out by a sweep (issue #13).
+  let sweeping = false;
+  const sweep =
+    config.deviceExpiryMs > 0
+      ? setInterval(() => {
+          if (sweeping) return; // a sweep of very many devices outlasting the interval
+          sweeping = true;
+          void expireIdleDevices(core)
+            .then(
+              (n) => {
+                if (n > 0) logger.info({ devices: n }, 'devices unused for DEVICE_EXPIRY were logged out');
+              },
+              (err: unknown) => logger.error({ err: errorFields(err) }, 'expiring unused devices failed'),
+            )
+            .finally(() => {
+              sweeping = false;
+            });
+        }, deviceExpiryIntervalMs(config.deviceExpiryMs))
+      : undefined;
+  sweep?.unref();
+
   let stopping = false;
   function shutdown(signal: string): void {
     if (stopping) return;
     stopping = true;
     clearInterval(watch);
+    clearInterval(sweep);
     logger.info({ signal, held: core.hub.stats().held }, 'shutting down: answering held polls');
     // Held polls are answered at once with no events; clients poll again after the restart.
     core.hub.closeAll();
     server.close(() => {
-      store
+      void store
         .close()
         .then(
           () => {

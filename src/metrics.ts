@@ -29,7 +29,7 @@ export class Metrics {
     });
     this.pollAnswers = new Counter({
       name: 'chat_poll_answers_total',
-      help: 'Poll answers by outcome: immediate, events, timeout, superseded, revoked, shutdown, cancelled (client gone), overloaded, error',
+      help: 'Poll answers by outcome: immediate, events, timeout, superseded, revoked, shutdown, cancelled (client gone), overloaded, limited (past POLLS_PER_USER), error',
       labelNames: ['outcome'],
       registers,
     });

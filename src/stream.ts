@@ -5,8 +5,8 @@
 // comes before reading.
 import type { Core } from './core';
 import { formatCursor } from './cursor';
-import { Errors } from './errors';
-import type { Outcome, OutcomeKind } from './hub';
+import { type AppError, Errors } from './errors';
+import type { HoldResult, Outcome, OutcomeKind } from './hub';
 import type { DeviceAuth, StreamEvent } from './types';
 import { eventRowJson } from './views';
 
@@ -39,9 +39,17 @@ function readEvents(core: Core, device: DeviceAuth, since: number, limit: number
     .then((rows) => rows.map((e) => ({ seq: e.seq, json: eventRowJson(e, device.userId) })));
 }
 
-/** Retry-After for 503: a base plus up to as much again, so a reconnect storm spreads out. */
+/**
+ * Retry-After for a poll refused at a cap (503, or 429 at the user's): a base plus up to as much
+ * again, so a reconnect storm spreads out.
+ */
 function overloadRetryAfter(baseS: number): number {
   return baseS + Math.floor(Math.random() * (baseS + 1));
+}
+
+/** The answer to a poll that hold() refused: the user's cap (429) or the server's (503). */
+function refusedAt(cap: Exclude<HoldResult, 'held'>, retryAfterS: number): AppError {
+  return cap === 'limited' ? Errors.tooManyPolls(retryAfterS) : Errors.overloaded(retryAfterS);
 }
 
 /** How a poll ends for its caller: an answer, or an error (an AppError or a fault). */
@@ -98,14 +106,17 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
         phase = ANSWERED;
         if (early.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
         woken(core, device, since, limit, early, done);
-      } else if (waiter.hold(timeoutMs) === 'overloaded') {
-        phase = ANSWERED;
-        waiter.cancel();
-        done(Errors.overloaded(overloadRetryAfter(core.config.overloadRetryAfterS)));
       } else {
-        // Held (or woken after the reads, before this line: its answer is on its way).
-        phase = HELD;
-        core.presence.touch(device.userId, device.username, device.id);
+        const held = waiter.hold(timeoutMs);
+        if (held === 'held') {
+          // Held (or woken after the reads, before this line: its answer is on its way).
+          phase = HELD;
+          core.presence.touch(device.userId, device.username, device.id);
+        } else {
+          phase = ANSWERED;
+          waiter.cancel();
+          done(refusedAt(held, overloadRetryAfter(core.config.overloadRetryAfterS)));
+        }
       }
     },
     (err: unknown) => {
@@ -118,7 +129,9 @@ export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGo
 
 /** startPoll() as a promise: for the Koa route and tests. */
 export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
-  return new Promise((resolve, reject) => startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err))));
+  return new Promise((resolve, reject) =>
+    startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err instanceof Error ? err : new Error(String(err))))),
+  );
 }
 
 /**

@@ -8,10 +8,12 @@ import { type Config, loadConfig } from '../config';
 import { isAppError } from '../errors';
 import { checkDatabaseFile, type FileCheck, openStore, type SqliteStore } from '../store';
 import { readPassword } from './prompt';
+import { forTerminal, type Line, printer } from './terminal';
 
 interface Ctx {
   config: Config;
-  out: (line: string) => void;
+  /** Prints a line, or a row of fields, escaped for the terminal (terminal.ts): all output goes here. */
+  out: (line: Line) => void;
 }
 
 /** What a command that works on the database gets: the store, opened on DB_PATH. */
@@ -58,7 +60,7 @@ const COMMANDS: Record<string, Command> = {
       const raw = arg(args, 0, 'NAME');
       const name = normalizeUsername(raw);
       if (!name) throw new UsageError('a username is 1 to 32 of a-z 0-9 _ . -');
-      const password = await readPassword(`password for ${name}: `);
+      const password = await readPassword(`password for ${forTerminal(name)}: `);
       await createUser({ store, config }, name, password);
       out(`added user ${name}`);
       return 0;
@@ -70,7 +72,7 @@ const COMMANDS: Record<string, Command> = {
     async run({ store, config, out }, args) {
       const name = arg(args, 0, 'NAME');
       await findUserOrThrow({ store }, name); // fail before asking for a password
-      const password = await readPassword(`new password for ${name}: `);
+      const password = await readPassword(`new password for ${forTerminal(name)}: `);
       const { revoked } = await resetPassword({ store, config }, name, password);
       out(`password reset for ${name.toLowerCase()}; ${revoked} device(s) logged out`);
       return 0;
@@ -80,8 +82,8 @@ const COMMANDS: Record<string, Command> = {
     args: '',
     help: 'List users: name, created, devices, disabled.',
     async run({ store, out }) {
-      out(['USERNAME', 'CREATED', 'DEVICES', 'DISABLED'].join('\t'));
-      for (const u of await store.listUsers()) out([u.username, iso(u.createdAt), String(u.devices), iso(u.disabledAt)].join('\t'));
+      out(['USERNAME', 'CREATED', 'DEVICES', 'DISABLED']);
+      for (const u of await store.listUsers()) out([u.username, iso(u.createdAt), String(u.devices), iso(u.disabledAt)]);
       return 0;
     },
   },
@@ -90,8 +92,10 @@ const COMMANDS: Record<string, Command> = {
     help: "List a user's devices: id, name, created, last seen.",
     async run({ store, out }, args) {
       const user = await findUserOrThrow({ store }, arg(args, 0, 'NAME'));
-      out(['ID', 'NAME', 'CREATED', 'LAST_SEEN'].join('\t'));
-      for (const d of await store.listDevices(user.id)) out([d.id, d.name, iso(d.createdAt), iso(d.lastSeenAt)].join('\t'));
+      out(['ID', 'NAME', 'CREATED', 'LAST_SEEN']);
+      // Names are the clients' own: a tab, a newline or an escape sequence in one is printed
+      // escaped, so the row stays one row and the terminal shows what is stored (#13).
+      for (const d of await store.listDevices(user.id)) out([d.id, d.name, iso(d.createdAt), iso(d.lastSeenAt)]);
       return 0;
     },
   },
@@ -158,7 +162,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Checks a copy or the live file without changing it; 0 when it is sound. */
-function checkFile(file: string, out: (l: string) => void): number {
+function checkFile(file: string, out: (line: Line) => void): number {
   let r: FileCheck;
   try {
     r = checkDatabaseFile(file);
@@ -179,6 +183,9 @@ function usage(): string {
   return lines.join('\n');
 }
 
+const out = printer(process.stdout);
+const fail = printer(process.stderr);
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -187,7 +194,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`unknown command: ${name}\n\n${usage()}\n`);
+    fail(`unknown command: ${name}`);
+    process.stderr.write(`\n${usage()}\n`);
     return 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
@@ -195,13 +203,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(process.env);
-  const out = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
     if (command.needsStore === false) return await command.run({ config, out }, args);
     if (!command.createsDatabase && !fs.existsSync(config.dbPath)) {
       // Opening would create an empty database: a mistyped DB_PATH would then look like a server
       // with no users, and later commands would write to the wrong file.
-      process.stderr.write(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)\n`);
+      fail(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)`);
       return 1;
     }
     const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
@@ -212,11 +219,12 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\nusage: npm run admin -- ${name} ${command.args}\n`);
+      fail(`error: ${err.message}`);
+      fail(`usage: npm run admin -- ${name} ${command.args}`);
       return 2;
     }
     if (isAppError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      fail(`error: ${err.message}`);
       return 1;
     }
     throw err;
@@ -225,8 +233,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`error: ${(err as Error).message}\n`);
+  (err: unknown) => {
+    fail(`error: ${(err as Error).message}`);
     process.exit(1);
   },
 );

@@ -1,16 +1,6 @@
 // Accounts and devices: POST /users, POST /sessions, DELETE /sessions/current, GET /devices,
 // DELETE /devices?except=current, DELETE /devices/:id.
-import {
-  createUser,
-  DEVICE_NAME_MAX,
-  listDevices,
-  logIn,
-  normalizeUsername,
-  PASSWORD_MAX,
-  PASSWORD_MIN,
-  revokeDevice,
-  revokeAllDevices,
-} from '../auth';
+import { createUser, listDevices, logIn, normalizeUsername, PASSWORD_MAX, PASSWORD_MIN, revokeAllDevices, revokeDevice } from '../auth';
 import type { Core } from '../core';
 import { formatCursor } from '../cursor';
 import { Errors } from '../errors';
@@ -18,12 +8,6 @@ import type { Middleware } from 'koa';
 import type { DeviceHandler } from './auth';
 import type { AppRouter, AppState } from './context';
 import { asFields, optionalString, requiredString } from './validate';
-
-/** A device named by its User-Agent when the client gives no name: "curl/8.5.0" says a lot. */
-function defaultDeviceName(userAgent: string): string {
-  const ua = [...userAgent.trim()].slice(0, DEVICE_NAME_MAX).join('');
-  return ua.isWellFormed() && ua ? ua : 'unnamed device';
-}
 
 export function accountRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   router.post('/users', async (ctx) => {
@@ -45,9 +29,8 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
     const f = asFields(ctx.request.body);
     const username = requiredString(f, 'username', { min: 1 });
     const password = requiredString(f, 'password', { min: 1 });
-    const given = optionalString(f, 'device_name', { max: DEVICE_NAME_MAX })?.trim();
-    const name = given ? given : defaultDeviceName(ctx.get('User-Agent'));
-    const session = await logIn(core, username, password, name, ctx.ip);
+    const deviceName = optionalString(f, 'device_name');
+    const session = await logIn(core, { username, password, deviceName, userAgent: ctx.get('User-Agent'), ip: ctx.ip });
     ctx.status = 201;
     ctx.body = {
       token: session.token,
@@ -85,7 +68,7 @@ export function accountRoutes(router: AppRouter, core: Core, authed: (handler: D
   router.delete(
     '/devices/:id',
     authed(async (ctx, device) => {
-      await revokeDevice(core, device, ctx.params.id ?? '');
+      await revokeDevice(core, device, (ctx.params as { id?: string }).id ?? '');
       ctx.status = 204;
     }),
   );

@@ -28,7 +28,10 @@ export function recorder(metrics: Metrics, logger: Logger): Recorder {
   return (f) => {
     metrics.request(f.method, f.route, f.status, f.seconds);
     if (f.route === '/poll') {
-      metrics.pollAnswered(f.pollOutcome ?? (f.errorCode === 'overloaded' ? 'overloaded' : 'error'));
+      // A poll refused at a cap: the server's (503 overloaded) or the user's (429, #13).
+      metrics.pollAnswered(
+        f.pollOutcome ?? (f.errorCode === 'overloaded' ? 'overloaded' : f.errorCode === 'rate_limited' ? 'limited' : 'error'),
+      );
     }
     const line = {
       method: f.method,

@@ -47,7 +47,12 @@ export interface CheckedCredentials {
 }
 
 export type CreateDeviceResult =
-  | { status: 'created'; device: Device }
+  | {
+      status: 'created';
+      device: Device;
+      /** Devices of the user deleted to make room (see createDevice): their ids. */
+      evicted: string[];
+    }
   /** The password was changed (reset) after it was checked: no device. */
   | { status: 'stale' }
   /** The account was disabled after it was checked: no device. */
@@ -97,6 +102,10 @@ export interface CommitStats {
  * - Log-in against current credentials. createDevice makes the device only if the password
  *   hash it was checked against is still the user's and the account is not disabled, checked in
  *   the transaction that inserts the device, so a reset or a disable ends a log-in in progress.
+ * - Bounded devices. createDevice keeps a user within `maxDevices` by deleting their least
+ *   recently used devices in the same transaction; listDevices with a limit reads no more than
+ *   that; deleteIdleDevices removes what has not been used since a time. "Used" is the last
+ *   time recorded with noteDeviceSeen, written or not.
  */
 export interface Store {
   // --- users --------------------------------------------------------------------------------
@@ -124,17 +133,30 @@ export interface Store {
 
   /**
    * A new device at the head of its user's stream (it has seen nothing yet), made only if
-   * `checked` is still the user's password hash and the account is not disabled.
+   * `checked` is still the user's password hash and the account is not disabled. The user then
+   * has at most `maxDevices` devices: as many of their least recently used ones as it takes
+   * (oldest last use first, then oldest created) are deleted in the same transaction, and their
+   * ids returned as `evicted`.
    */
-  createDevice(d: NewDevice, checked: CheckedCredentials): Promise<CreateDeviceResult>;
+  createDevice(d: NewDevice, checked: CheckedCredentials, maxDevices: number): Promise<CreateDeviceResult>;
   /** A device with what authentication needs; undefined when it does not exist (or its user is disabled). */
   getDeviceAuth(id: string): Promise<DeviceAuth | undefined>;
-  /** The user's devices, oldest first, with their newest acknowledgements. */
-  listDevices(userId: number): Promise<Device[]>;
+  /**
+   * The user's devices, oldest first, with their newest acknowledgements. With `limit`, at most
+   * that many: the most recently used (a user has more than the cap only while devices made
+   * under a higher one remain).
+   */
+  listDevices(userId: number, limit?: number): Promise<Device[]>;
   /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
   deleteDevice(id: string, userId: number): Promise<boolean>;
   /** Deletes every device of a user, or every one but `keep`; returns their ids. */
   deleteDevicesOfUser(userId: number, keep?: string): Promise<string[]>;
+  /**
+   * Deletes up to `limit` devices, of any user, last used before `usedBefore` (milliseconds
+   * since the epoch), least recently used first; returns their ids. Fewer than `limit` ids does
+   * not promise that none is left (a backend may skip rows it finds in use meanwhile).
+   */
+  deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]>;
   /**
    * Records that a device polled with `cursor` (its acknowledgement) at `now`. Not awaited: it
    * is visible to reads at once and may be written later, batched (a crash may lose the last

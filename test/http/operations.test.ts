@@ -1,6 +1,7 @@
 // Metrics, rate limits and logs (issue #3).
 import assert from 'node:assert/strict';
 import { begin, expectError, logIn, newUser, send, signUp, startApp, type TestApp, waitHeld } from '../support/app';
+import { heapAfterGc } from '../support/util';
 
 /** Parses Prometheus text exposition; throws on any line that is not valid. */
 function parseProm(text: string): Map<string, number> {
@@ -139,6 +140,52 @@ describe('rate limits (HTTP, #3)', () => {
     await from('10.0.0.2').send({ username: 'classmate', password: 'correct horse' }).expect(201);
     // The address a client claims cannot dodge it: only the proxy's own entry counts.
     expectError(await from('1.2.3.4, 10.0.0.1').send({ username: 'classmate', password: 'correct horse' }), 429, 'rate_limited');
+  });
+
+  it('an IPv6 client is counted by its /64, and an IPv4-mapped address as the IPv4 address it is (#13)', async () => {
+    t = await startApp({ RATE_LOGIN_USER: 'off', RATE_LOGIN_IP: '3/60', RATE_SIGNUP_IP: '2/60', TRUST_PROXY: 'true' });
+    await signUp(t, 'roamer');
+    const from = (ip: string) => t!.http().post('/sessions').set('X-Forwarded-For', ip);
+    const fail = async (ip: string) =>
+      expectError(await from(ip).send({ username: 'roamer', password: 'guess' }), 401, 'invalid_credentials');
+    // Three addresses of one /64, as a client that picks a fresh one per request would use.
+    await fail('2001:db8:1:2::1');
+    await fail('2001:DB8:1:2:abcd:ef01:2345:6789');
+    await fail('2001:0db8:0001:0002::ffff');
+    expectError(await from('2001:db8:1:2::42').send({ username: 'roamer', password: 'correct horse' }), 429, 'rate_limited');
+    await from('2001:db8:1:3::1').send({ username: 'roamer', password: 'correct horse' }).expect(201); // the next /64
+    for (let i = 0; i < 3; i++) await fail('192.0.2.7');
+    expectError(await from('::ffff:192.0.2.7').send({ username: 'roamer', password: 'correct horse' }), 429, 'rate_limited');
+    // Sign-ups too.
+    const signUpFrom = (ip: string, username: string) =>
+      t!.http().post('/users').set('X-Forwarded-For', ip).send({ username, password: 'password1' });
+    await signUpFrom('2001:db8:9:9::1', 'v6one').expect(201);
+    await signUpFrom('2001:db8:9:9::2', 'v6two').expect(201);
+    expectError(await signUpFrom('2001:db8:9:9:1:2:3:4', 'v6three'), 429, 'rate_limited');
+  });
+
+  it('a name that cannot be a username is answered like a wrong password and is never a rate-limit key: 300 of 60,000 characters leave the heap flat (#13)', async () => {
+    t = await startApp({ RATE_LOGIN_IP: 'off' });
+    const app = t;
+    await signUp(app, 'real');
+    const attempt = (username: string) => app.http().post('/sessions').send({ username, password: 'wrong guess' });
+    const wrongPassword = await attempt('real');
+    expectError(wrongPassword, 401, 'invalid_credentials');
+    // The same impossible name again and again: only the address could count it (off here).
+    const long = 'n'.repeat(40);
+    for (let i = 0; i < 12; i++) {
+      const res = await attempt(long);
+      expectError(res, 401, 'invalid_credentials');
+      assert.deepEqual(res.body, wrongPassword.body);
+    }
+    const before = heapAfterGc();
+    for (let i = 0; i < 300; i += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, j) => expectError(await attempt(`${'x'.repeat(60_000)}${i + j}`), 401, 'invalid_credentials')),
+      );
+    }
+    const grown = heapAfterGc() - before;
+    assert.ok(grown < 4 * 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MiB`);
   });
 
   it('sign-ups per address trip at the configured count', async () => {

@@ -1,6 +1,7 @@
 // The event stream: GET /poll and GET /presence (issue #2).
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type request from 'supertest';
 import { begin, expectError, logIn, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
 import { sleep } from '../support/util';
 
@@ -289,5 +290,79 @@ describe('long poll (HTTP, #2)', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe("one account and the server's held-poll slots (HTTP, #13)", () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  /** Waits until `n` of the requests have been answered; returns those answers. */
+  async function firstAnswers(requests: Promise<request.Response>[], n: number, timeoutMs = 5000): Promise<request.Response[]> {
+    const done: request.Response[] = [];
+    for (const r of requests) void r.then((res) => done.push(res));
+    const deadline = Date.now() + timeoutMs;
+    while (done.length < n) {
+      if (Date.now() > deadline) throw new Error(`expected ${n} answers, have ${done.length}`);
+      await sleep(5);
+    }
+    return done.slice();
+  }
+
+  it('at the defaults, 10 devices × 4 polls of one account take POLLS_PER_USER slots of a server set to 40; the rest get 429, everyone else still holds', async () => {
+    t = await startApp({ MAX_HELD_POLLS: '40' });
+    const app = t;
+    const first = await newUser(app, 'greedy');
+    const devices = [first];
+    for (let i = 1; i < 10; i++) devices.push(await logIn(app, first.username, 'correct horse', `device ${i}`));
+    const polls = devices.flatMap((d) => [0, 1, 2, 3].map(() => begin(app.http().get(`/poll?since=${d.cursor}&timeout=20`).set(d.auth))));
+    const refused = await firstAnswers(polls, 40 - 20);
+    for (const res of refused) {
+      expectError(res, 429, 'rate_limited');
+      assert.match(String(res.headers['retry-after']), /^\d+$/);
+      assert.ok(Number(res.headers['retry-after']) >= 1);
+    }
+    await waitHeld(app, 20);
+    assert.equal(app.core.hub.stats().held, 20, 'POLLS_PER_USER (20) of the account, no more');
+
+    const other = await newUser(app, 'bystander');
+    const held = begin(app.http().get(`/poll?since=${other.cursor}&timeout=20`).set(other.auth));
+    await waitHeld(app, 21);
+
+    // Every device still gets its messages: held polls are woken, and a refused device that
+    // polls again with events waiting is answered at once, cap or no cap.
+    await send(app, other, first.username, 'for every device');
+    const answers = (await Promise.all(polls)).filter((r) => r.status === 200);
+    assert.equal(answers.length, 20);
+    for (const res of answers) assert.equal((res.body as PollBody).events[0]?.message?.body, 'for every device');
+    const refusedDevice = devices[9] ?? assert.fail();
+    const again = await app.http().get(`/poll?since=${refusedDevice.cursor}&timeout=20`).set(refusedDevice.auth).expect(200);
+    assert.equal((again.body as PollBody).events.length, 1);
+    assert.equal(((await held).body as PollBody).events.length, 1, "the bystander's own poll got the message it sent");
+    const metrics = (await app.http().get('/metrics').expect(200)).text;
+    assert.match(metrics, /^chat_poll_answers_total\{outcome="limited"\} 20$/m);
+  });
+
+  it("a device at its own cap still replaces its oldest poll when the account is at the user's cap", async () => {
+    t = await startApp({ POLLS_PER_DEVICE: '2', POLLS_PER_USER: '3' });
+    const app = t;
+    const a1 = await newUser(app);
+    const a2 = await logIn(app, a1.username, 'correct horse', 'second');
+    const a3 = await logIn(app, a1.username, 'correct horse', 'third');
+    const poll = (d: typeof a1) => begin(app.http().get(`/poll?since=${d.cursor}&timeout=20`).set(d.auth));
+    const oldest = poll(a1);
+    await waitHeld(app, 1);
+    const kept = [poll(a1), poll(a2)];
+    await waitHeld(app, 3);
+    expectError(await poll(a3), 429, 'rate_limited');
+    expectError(await poll(a2), 429, 'rate_limited'); // a2 holds one of its 2: not at its own cap
+    const replacing = poll(a1); // a1 holds 2 of 2: its oldest makes room
+    assert.deepEqual((await oldest).body, { cursor: a1.cursor, events: [] });
+    await waitHeld(app, 3);
+    await send(app, a3, a1.username, 'hello');
+    for (const res of await Promise.all([...kept, replacing])) assert.equal((res.body as PollBody).events.length, 1);
   });
 });

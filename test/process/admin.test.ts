@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call, logInAs } from '../support/client';
+import { openStore } from '../../src/store';
 import { REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
 import { sleep } from '../support/util';
 
@@ -111,6 +112,48 @@ describe('admin command line (#7)', function () {
     assert.equal(admin(db, ['list-devices', 'nobody']).code, 1);
   });
 
+  it('prints every field escaped: a device name with escape sequences cannot clear the screen, set the title or fake rows (#13)', async () => {
+    const db = tempDbPath();
+    admin(db, ['add-user', 'kiosk'], 'correct horse battery\n');
+    // Clear the screen and home the cursor, set the window title, a fake column and row, a C1
+    // CSI (red), and a right-to-left override: as stored before log-ins refused such names.
+    const hostile = '\u001b[2J\u001b[H\u001b]0;owned\u0007FAKE\tROW\n\u009b31mred\u202elive';
+    const store = openStore(db);
+    try {
+      const u = (await store.findUser('kiosk')) ?? assert.fail('kiosk');
+      const made = await store.createDevice(
+        { id: 'hostile-device-1', userId: u.id, name: hostile, tokenHash: Buffer.alloc(32) },
+        { passwordHash: u.passwordHash },
+        100,
+      );
+      assert.equal(made.status, 'created');
+    } finally {
+      await store.close();
+    }
+    const listed = admin(db, ['list-devices', 'kiosk']);
+    assert.equal(listed.code, 0, listed.err);
+    assert.doesNotMatch(
+      listed.out,
+      // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/,
+      'nothing but the tabs and newlines of the table',
+    );
+    const lines = listed.out.trimEnd().split('\n');
+    assert.equal(lines.length, 2, 'a header and one row');
+    const row = lines[1]?.split('\t') ?? [];
+    assert.equal(row.length, 4, 'four columns');
+    assert.equal(row[1], '\\x1b[2J\\x1b[H\\x1b]0;owned\\x07FAKE\\x09ROW\\x0a\\x9b31mred\\u202elive');
+    // Arguments are echoed escaped too, errors included.
+    const missing = admin(db, ['revoke-device', 'kiosk', '\u001b[2Jnot-a-device']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.out, /^error: kiosk has no device \\x1b\[2Jnot-a-device$/m);
+    const unknown = admin(db, ['list-devices', 'x\u202e\u001b]0;t\u0007']);
+    assert.equal(unknown.code, 1);
+    for (const text of [missing.out, missing.err, unknown.out, unknown.err])
+      // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+      assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+  });
+
   it('reset-password logs out every device; disable-user refuses log-ins and tokens until enabled', async () => {
     const db = tempDbPath();
     admin(db, ['add-user', 'pat'], 'correct horse battery\n');
@@ -151,16 +194,15 @@ describe('admin command line (#7)', function () {
     let acked = 0;
     for (let i = 0; i < 50; i++)
       if ((await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `m${i}` } })).status === 201) acked++;
-    let stop = false;
-    const load = (async () => {
+    const load = { stop: false };
+    const loading = (async () => {
       let i = 0;
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another task while this one awaits
-      while (!stop) await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
+      while (!load.stop) await call(server.url, 'POST', '/messages', { token: w.token, body: { to: 'reader', body: `during ${i++}` } });
     })();
     const file = path.join(path.dirname(db), 'backup.sqlite');
     const b = admin(db, ['backup', file]);
-    stop = true;
-    await load;
+    load.stop = true;
+    await loading;
     assert.equal(b.code, 0, b.err);
     assert.match(b.out, /integrity ok, schema version \d+, 2 user\(s\), (\d+) message\(s\)/);
     const copied = Number(/(\d+) message\(s\)/.exec(b.out)?.[1]);

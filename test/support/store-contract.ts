@@ -20,6 +20,9 @@ export interface StoreFactory {
   propagated(): Promise<void>;
 }
 
+/** A cap on devices per user that the tests below never reach, unless they mean to. */
+const ROOMY = 100;
+
 /** Test-only device tokens: what is stored is all that matters here. */
 function newDevice(id: string, userId: number): NewDevice {
   return { id, userId, name: `device ${id}`, tokenHash: Buffer.alloc(32, 7) };
@@ -58,10 +61,14 @@ export function storeContract(backend: string, factory: StoreFactory): void {
 
     /** A device the log-in way: checked against the user's current password hash. */
     async function device(id: string, user: User, s: Store = store) {
+      return (await deviceEvicting(id, user, ROOMY, s)).device;
+    }
+
+    /** device(), under a cap on the user's devices: what it made and what it deleted for room. */
+    async function deviceEvicting(id: string, user: User, maxDevices: number, s: Store = store) {
       const u = (await s.findUser(user.username)) ?? assert.fail(user.username);
-      const made = await s.createDevice(newDevice(id, user.id), { passwordHash: u.passwordHash });
-      assert.equal(made.status, 'created');
-      return made.device;
+      const made = await s.createDevice(newDevice(id, user.id), { passwordHash: u.passwordHash }, maxDevices);
+      return made.status === 'created' ? made : assert.fail(`no device: ${made.status}`);
     }
 
     function send(from: User, to: User, body: string, clientId: string | null = null) {
@@ -397,23 +404,101 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       });
 
       it('makes a device only against the current password of an enabled account (#13)', async () => {
-        const current = await store.createDevice(newDevice('current', alice.id), { passwordHash: 'hash-a' });
+        const current = await store.createDevice(newDevice('current', alice.id), { passwordHash: 'hash-a' }, ROOMY);
         assert.equal(current.status, 'created', 'the current hash');
         await store.setPassword(alice.id, 'hash-a2');
-        assert.deepEqual(await store.createDevice(newDevice('after-reset', alice.id), { passwordHash: 'hash-a' }), { status: 'stale' });
+        assert.deepEqual(await store.createDevice(newDevice('after-reset', alice.id), { passwordHash: 'hash-a' }, ROOMY), {
+          status: 'stale',
+        });
         await store.setDisabled(alice.id, Date.now());
-        assert.deepEqual(await store.createDevice(newDevice('after-disable', alice.id), { passwordHash: 'hash-a2' }), {
+        assert.deepEqual(await store.createDevice(newDevice('after-disable', alice.id), { passwordHash: 'hash-a2' }, ROOMY), {
           status: 'disabled',
         });
         assert.deepEqual(
-          await store.createDevice(newDevice('nobody', 9999), { passwordHash: 'hash-a2' }),
+          await store.createDevice(newDevice('nobody', 9999), { passwordHash: 'hash-a2' }, ROOMY),
           { status: 'stale' },
           'no such user',
         );
         assert.deepEqual(await store.listDevices(alice.id), [], 'nothing was made');
         assert.equal(await store.getDeviceAuth('after-reset'), undefined);
         await store.setDisabled(alice.id, null);
-        assert.equal((await store.createDevice(newDevice('again', alice.id), { passwordHash: 'hash-a2' })).status, 'created');
+        assert.equal((await store.createDevice(newDevice('again', alice.id), { passwordHash: 'hash-a2' }, ROOMY)).status, 'created');
+      });
+    });
+
+    describe('bounded devices (#13)', () => {
+      it('keeps a user within the cap by deleting their least recently used devices, a use not yet written included', async () => {
+        const t0 = Date.now();
+        await device('a1', alice);
+        await device('a2', alice);
+        await device('a3', alice);
+        await device('b1', bob);
+        store.noteDeviceSeen('a1', t0 + 60_000); // in use since: recorded, not yet written
+        assert.ok(await store.getDeviceAuth('a2'), 'known (and cached, where the backend caches)');
+        const made = await deviceEvicting('a4', alice, 3);
+        assert.deepEqual(made.evicted, ['a2'], 'a2 and a3 were last used when made; a2 was made first');
+        assert.equal(await store.getDeviceAuth('a2'), undefined);
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['a1', 'a3', 'a4'],
+        );
+        const one = await deviceEvicting('a5', alice, 1);
+        assert.deepEqual(one.evicted, ['a3', 'a4', 'a1'], 'least recently used first, down to the new one alone');
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['a5'],
+        );
+        for (const id of ['a1', 'a3', 'a4']) assert.equal(await store.getDeviceAuth(id), undefined, id);
+        assert.deepEqual(
+          (await store.listDevices(bob.id)).map((d) => d.id),
+          ['b1'],
+          "another user's devices are not touched",
+        );
+        assert.deepEqual((await deviceEvicting('a6', alice, 5)).evicted, [], 'within the cap: nothing goes');
+      });
+
+      it('lists at most `limit` devices: the most recently used, oldest first', async () => {
+        const t0 = Date.now();
+        for (const id of ['a1', 'a2', 'a3', 'a4']) await device(id, alice);
+        store.noteDeviceSeen('a1', t0 + 60_000);
+        store.noteDeviceSeen('a3', t0 + 60_000);
+        await store.flush();
+        store.noteDeviceSeen('a2', t0 + 120_000); // not yet written: the listing still shows it
+        const listed = await store.listDevices(alice.id, 2);
+        assert.deepEqual(
+          listed.map((d) => d.id),
+          ['a1', 'a3'],
+        );
+        assert.deepEqual(
+          (await store.listDevices(alice.id, 10)).map((d) => d.id),
+          ['a1', 'a2', 'a3', 'a4'],
+        );
+        assert.equal((await store.listDevices(alice.id, 10))[1]?.lastSeenAt, t0 + 120_000);
+      });
+
+      it('deletes devices unused since a time, least recently used first, skipping a use not yet written', async () => {
+        const t0 = Date.now();
+        await device('a1', alice);
+        await device('a2', alice);
+        await device('b1', bob);
+        await device('b2', bob);
+        store.noteDeviceSeen('b2', t0 + 30_000);
+        await store.flush(); // b2's use is written
+        store.noteDeviceSeen('a2', t0 + 30_000); // a2's is not yet
+        assert.ok(await store.getDeviceAuth('a1'), 'cached, where the backend caches');
+        const cutoff = t0 + 10_000;
+        const first = await store.deleteIdleDevices(cutoff, 1);
+        assert.equal(first.length, 1, 'no more than the limit');
+        const rest = await store.deleteIdleDevices(cutoff, 100);
+        assert.deepEqual([...first, ...rest].sort(), ['a1', 'b1']);
+        assert.equal(await store.getDeviceAuth('a1'), undefined, 'refused at once');
+        assert.equal(await store.getDeviceAuth('b1'), undefined);
+        assert.ok(await store.getDeviceAuth('a2'), 'used since the cutoff, not yet written: kept');
+        assert.ok(await store.getDeviceAuth('b2'), 'used since the cutoff, written: kept');
+        assert.deepEqual(await store.deleteIdleDevices(cutoff, 100), [], 'nothing left to expire');
+        assert.deepEqual((await store.deleteIdleDevices(t0 + 60_000, 100)).sort(), ['a2', 'b2'], 'later, they go too');
+        await store.flush(); // a2's pending use is not written back for a device that is gone
+        assert.deepEqual(await store.listDevices(alice.id), []);
       });
     });
 

@@ -55,6 +55,28 @@ describe('config (unit, #2)', () => {
     assert.throws(() => loadConfig({ BODY_LIMIT: 'lots' }), /BODY_LIMIT/);
   });
 
+  it('per-user caps and device expiry: defaults, units, off, and their bounds (#13)', () => {
+    const d = loadConfig({});
+    assert.equal(d.pollsPerUser, 20);
+    assert.equal(d.maxDevicesPerUser, 100);
+    assert.equal(d.deviceExpiryMs, 90 * 86_400_000);
+    const units: Array<[string, number]> = [
+      ['45s', 45_000],
+      ['45', 45_000],
+      ['30m', 1_800_000],
+      ['12H', 43_200_000],
+      [' 7 d ', 7 * 86_400_000],
+      ['off', 0],
+      ['0', 0],
+    ];
+    for (const [raw, ms] of units) assert.equal(loadConfig({ DEVICE_EXPIRY: raw }).deviceExpiryMs, ms, raw);
+    for (const bad of ['-1d', '1.5d', '1w', 'soon', '', '3651d'])
+      assert.throws(() => loadConfig({ DEVICE_EXPIRY: bad }), /DEVICE_EXPIRY/, JSON.stringify(bad));
+    assert.equal(loadConfig({ POLLS_PER_USER: '8', POLLS_PER_DEVICE: '8' }).pollsPerUser, 8);
+    assert.throws(() => loadConfig({ POLLS_PER_USER: '3' }), /POLLS_PER_USER must not be smaller than POLLS_PER_DEVICE/);
+    assert.throws(() => loadConfig({ MAX_DEVICES_PER_USER: '0' }), /MAX_DEVICES_PER_USER/);
+  });
+
   it('--help lists every setting with its default', () => {
     const help = configHelp();
     for (const s of SETTINGS) assert.ok(help.includes(s.env), `${s.env} in --help`);

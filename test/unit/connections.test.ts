@@ -1,6 +1,7 @@
 // TCP guards (issues #2, #6): connections per address are bounded; a connection that never
 // sends a request is closed at the deadline.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { guardConnections, onePerConnection } from '../../src/connections';
@@ -52,6 +53,41 @@ describe('connection guard (unit, #6)', () => {
     const again = await connect(port);
     assert.equal(await closedWithin(again, 200), false);
     again.destroy();
+  });
+
+  it('counts an IPv6 client by its /64: addresses of one /64 share the limit, another /64 has its own (#13)', () => {
+    // The loopback has one IPv6 address, so the connections are stand-ins with the addresses a
+    // client with a /64 would connect from; the guard sees what Node's sockets show it.
+    server = http.createServer();
+    const events = new EventEmitter();
+    const guard = guardConnections(events as unknown as http.Server, { maxPerAddress: 2, firstRequestMs: 10_000, sendTimeoutMs: 30_000 });
+    guardStop = () => guard.stop();
+    const connect = (remoteAddress: string) => {
+      const socket = Object.assign(new EventEmitter(), {
+        remoteAddress,
+        destroyed: false,
+        writableLength: 0,
+        destroy() {
+          if (socket.destroyed) return;
+          socket.destroyed = true;
+          socket.emit('close');
+        },
+      });
+      events.emit('connection', socket);
+      return socket;
+    };
+    const a = connect('2001:db8:1:2::1');
+    const b = connect('2001:db8:1:2:ffff:ffff:ffff:fffe');
+    const c = connect('2001:db8:1:2::3');
+    assert.deepEqual([a.destroyed, b.destroyed, c.destroyed], [false, false, true], 'the third of one /64 is closed');
+    const d = connect('2001:db8:1:3::1');
+    assert.equal(d.destroyed, false, 'the next /64 is another client');
+    assert.equal(guard.open('2001:db8:1:2::99'), 2);
+    assert.equal(guard.refused, 1);
+    a.destroy();
+    assert.equal(guard.open('2001:db8:1:2::1'), 1);
+    assert.equal(connect('2001:db8:1:2::4').destroyed, false, 'room again once one closed');
+    for (const s of [b, d]) s.destroy();
   });
 
   it('closes a connection that sends nothing, and keeps one that made a request', async () => {

@@ -6,8 +6,8 @@ import { sleep } from '../support/util';
 type E = { seq: number; json: string };
 const ev = (seq: number): E => ({ seq, json: `{"n":${seq}}` });
 
-function hub(pollsPerDevice = 4, maxHeld = 100): Hub<E> {
-  return new Hub<E>({ pollsPerDevice, maxHeld });
+function hub(pollsPerDevice = 4, maxHeld = 100, pollsPerUser = maxHeld): Hub<E> {
+  return new Hub<E>({ pollsPerDevice, pollsPerUser, maxHeld });
 }
 
 /** A subscription whose outcome can be awaited, and which fails the test if delivered twice. */
@@ -100,6 +100,50 @@ describe('hub (unit, #2)', () => {
     assert.deepEqual(await x.promise, { kind: 'superseded' });
     h.closeAll();
     h2.closeAll();
+  });
+
+  it("refuses a hold past the user's cap, counting all their devices, and leaves other users and the user's holds alone (#13)", async () => {
+    const h = hub(2, 100, 3);
+    const mine = [sub(h, 1, 'd1', 0), sub(h, 1, 'd1', 0), sub(h, 1, 'd2', 0)];
+    for (const w of mine) assert.equal(w.hold(10_000), 'held');
+    for (const device of ['d2', 'd3']) {
+      const refused = sub(h, 1, device, 0);
+      assert.equal(refused.hold(10_000), 'limited', `a new poll of ${device}`);
+      refused.cancel();
+    }
+    assert.equal(
+      mine.some((w) => w.isSettled),
+      false,
+      "none of the user's polls was let go",
+    );
+    const other = sub(h, 2, 'e1', 0);
+    assert.equal(other.hold(10_000), 'held', 'another user is not affected');
+    // A device at its own cap makes room from its own polls first, so it is never refused.
+    const again = sub(h, 1, 'd1', 0);
+    assert.equal(again.hold(10_000), 'held');
+    assert.deepEqual(await mine[0]?.promise, { kind: 'superseded' }, 'd1 at its cap of 2 let its oldest go');
+    assert.equal(h.stats().held, 4, '3 of user 1 and 1 of user 2');
+    // A slot freed by any of the user's polls can be taken again, by any of their devices.
+    mine[2]?.cancel();
+    const later = sub(h, 1, 'd3', 0);
+    assert.equal(later.hold(10_000), 'held');
+    h.closeAll();
+    assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
+  });
+
+  it('revokes the waiters of many devices in one call, held or not, and no other (#13)', async () => {
+    const h = hub();
+    const a = sub(h, 1, 'd1', 0);
+    a.hold(10_000);
+    const pending = sub(h, 2, 'd2', 0);
+    const keep = sub(h, 1, 'd3', 0);
+    keep.hold(10_000);
+    h.revokeDevices(['d1', 'd2', 'unknown']);
+    assert.deepEqual(await a.promise, { kind: 'revoked' });
+    assert.deepEqual(await pending.promise, { kind: 'revoked' });
+    assert.equal(keep.isSettled, false);
+    h.revokeDevices([]);
+    h.closeAll();
   });
 
   it('revokes every waiter of one device at once, and no other', async () => {

@@ -47,7 +47,7 @@ describe('SQLite store (unit, #2)', () => {
   afterEach(() => store.close());
 
   function device(id: string, user: User) {
-    return store.createDevice({ id, userId: user.id, name: 'kiosk', tokenHash: Buffer.alloc(32, 7) }, { passwordHash: 'h' });
+    return store.createDevice({ id, userId: user.id, name: 'kiosk', tokenHash: Buffer.alloc(32, 7) }, { passwordHash: 'h' }, 100);
   }
 
   it('opens in WAL mode with FULL sync and the latest schema version', () => {

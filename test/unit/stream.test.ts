@@ -33,7 +33,11 @@ describe('poll ordering (unit, #2)', () => {
   }
 
   async function device(u: User): Promise<DeviceAuth> {
-    await store.createDevice({ id: `dev-${u.username}`, userId: u.id, name: 'test', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' });
+    await store.createDevice(
+      { id: `dev-${u.username}`, userId: u.id, name: 'test', tokenHash: Buffer.alloc(32) },
+      { passwordHash: 'h' },
+      100,
+    );
     return (await store.getDeviceAuth(`dev-${u.username}`)) ?? assert.fail();
   }
 

@@ -80,6 +80,12 @@ export class DeviceLedger implements BatchExtras {
     return { ...d, cursor: Math.max(d.cursor, p.cursor), lastSeenAt: Math.max(d.lastSeenAt, p.seenAt) };
   }
 
+  /** When the device was last used: `stored` (its row's last_seen_at) or a later use not yet written. */
+  lastUsed(id: string, stored: number): number {
+    const p = this.pendingDevices.get(id);
+    return p ? Math.max(stored, p.seenAt) : stored;
+  }
+
   /** This process deleted the device: nothing of it is kept or written. */
   forget(id: string): void {
     this.pendingDevices.delete(id);

@@ -64,12 +64,17 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 
 const NONE: string[] = [];
 
+/** What was thrown, as the Error a rejection carries (everything thrown here already is one). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** A settled promise of what `fn` returns, or of what it throws. */
 function settled<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(asError(err));
   }
 }
 
@@ -168,7 +173,7 @@ export class SqliteStore implements Store {
       }
       return Promise.resolve(user);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 
@@ -203,34 +208,60 @@ export class SqliteStore implements Store {
 
   // --- devices ------------------------------------------------------------------------------
 
-  createDevice(d: NewDevice, checked: CheckedCredentials): Promise<CreateDeviceResult> {
+  createDevice(d: NewDevice, checked: CheckedCredentials, maxDevices: number): Promise<CreateDeviceResult> {
     return settled(() => {
       const now = Date.now();
-      return this.db
+      const made = this.db
         .transaction((): CreateDeviceResult => {
           // Still the credentials the log-in checked? A reset or a disable that committed since
           // then ends the log-in here (issue #13), in the transaction that would add the device.
           const current = this.q.selectCredentials.get(d.userId);
           if (!current || current.passwordHash !== checked.passwordHash) return { status: 'stale' };
           if (current.disabledAt !== null) return { status: 'disabled' };
+          // Room for the new device within the user's cap (issue #13): the least recently used go.
+          const evicted = this.leastRecentlyUsed(d.userId, maxDevices - 1);
+          for (const id of evicted) this.q.deleteDevice.run(id, d.userId);
           const cursor = this.q.selectHeadSeq.get(d.userId) ?? 0;
           this.q.insertDevice.run({ ...d, now, cursor });
-          return { status: 'created', device: { id: d.id, userId: d.userId, name: d.name, createdAt: now, lastSeenAt: now, cursor } };
+          const device = { id: d.id, userId: d.userId, name: d.name, createdAt: now, lastSeenAt: now, cursor };
+          return { status: 'created', device, evicted };
         })
         .immediate();
+      if (made.status === 'created') for (const id of made.evicted) this.devices.forget(id);
+      return made;
     });
+  }
+
+  /**
+   * The user's devices beyond the `keep` most recently used, least recently used first. Last use
+   * as the ledger knows it: a poll's not yet written counts.
+   */
+  private leastRecentlyUsed(userId: number, keep: number): string[] {
+    const rows = this.q.selectDevicesOfUser.all(userId); // oldest created first: ties go by it
+    if (rows.length <= keep) return NONE;
+    return rows
+      .map((r) => ({ id: r.id, used: this.devices.lastUsed(r.id, r.lastSeenAt) }))
+      .sort((a, b) => a.used - b.used)
+      .slice(0, rows.length - keep)
+      .map((r) => r.id);
   }
 
   getDeviceAuth(id: string): Promise<DeviceAuth | undefined> {
     try {
       return Promise.resolve(this.devices.get(id));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 
-  listDevices(userId: number): Promise<Device[]> {
-    return settled(() => this.q.selectDevicesOfUser.all(userId).map((d) => this.devices.withPending(d)));
+  listDevices(userId: number, limit?: number): Promise<Device[]> {
+    return settled(() => {
+      if (limit === undefined) return this.q.selectDevicesOfUser.all(userId).map((d) => this.devices.withPending(d));
+      return this.q.selectRecentDevicesOfUser
+        .all(userId, limit)
+        .map((d) => this.devices.withPending(d))
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
   }
 
   deleteDevice(id: string, userId: number): Promise<boolean> {
@@ -249,6 +280,25 @@ export class SqliteStore implements Store {
     });
   }
 
+  deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]> {
+    return settled(() => {
+      const ids = this.db
+        .transaction(() => {
+          const gone: string[] = [];
+          for (const r of this.q.selectIdleDevices.all(usedBefore, limit)) {
+            // Its row is old, but a use since then may still be waiting to be written.
+            if (this.devices.lastUsed(r.id, 0) >= usedBefore) continue;
+            this.q.deleteDevice.run(r.id, r.userId);
+            gone.push(r.id);
+          }
+          return gone;
+        })
+        .immediate();
+      for (const id of ids) this.devices.forget(id);
+      return ids;
+    });
+  }
+
   noteDeviceSeen(id: string, now: number, cursor = 0): void {
     this.devices.noteSeen(id, now, cursor);
   }
@@ -259,7 +309,7 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(this.q.selectHeadSeq.get(userId) ?? 0);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(asError(err));
     }
   }
 

@@ -73,6 +73,7 @@ interface ReadMarkerParams {
 
 /** Prepares every statement of the catalog on `db`. */
 export function prepareQueries(db: Database) {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- they name what each statement binds and returns
   const q = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
   return {
     // --- users ---
@@ -109,6 +110,15 @@ export function prepareQueries(db: Database) {
     selectDevicesOfUser: q<[number], DeviceRow>(
       `SELECT id, user_id AS userId, name, created_at AS createdAt, last_seen_at AS lastSeenAt, cursor
        FROM devices WHERE user_id = ? ORDER BY created_at, id`,
+    ),
+    // The most recently used first: GET /devices reads no more than its cap.
+    selectRecentDevicesOfUser: q<[number, number], DeviceRow>(
+      `SELECT id, user_id AS userId, name, created_at AS createdAt, last_seen_at AS lastSeenAt, cursor
+       FROM devices WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT ?`,
+    ),
+    // Devices not used since a time, least recently used first (devices_by_last_seen).
+    selectIdleDevices: q<[number, number], { id: string; userId: number }>(
+      `SELECT id, user_id AS userId FROM devices WHERE last_seen_at < ? ORDER BY last_seen_at LIMIT ?`,
     ),
     deleteDevice: q<[string, number]>(`DELETE FROM devices WHERE id = ? AND user_id = ?`),
     // keep '' keeps none: device ids are never empty.
