@@ -35,7 +35,9 @@ export async function backupTo(db: Db, file: string): Promise<void> {
 }
 
 export function integrityCheck(db: Db): string {
-  return String(db.pragma('integrity_check', { simple: true }) ?? 'unknown');
+  // With simple: true, the first column of the first row: "ok", or the first problem found.
+  const first = db.pragma('integrity_check', { simple: true }) as string | undefined;
+  return first ?? 'unknown';
 }
 
 export interface FileCheck {
