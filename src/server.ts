@@ -84,10 +84,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   );
   // Preflight, body and method override in one step: a GET (the held poll) passes straight on.
   const parse = parseBody(core.config.bodyLimitBytes);
-  app.use((ctx, next) => {
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
-    if (ctx.method === 'OPTIONS') return preflight(ctx, next);
-    return parse(ctx, () => methodOverride(ctx, next));
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') await next();
+    else if (ctx.method === 'OPTIONS') await preflight(ctx, next);
+    else
+      await parse(ctx, async () => {
+        await methodOverride(ctx, next);
+      });
   });
   app.use(router.routes());
   const files = serve(PUBLIC_DIR, { index: 'index.html', hidden: false });
@@ -120,8 +123,11 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 function withFastLane(app: Koa<AppState>): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const koa = app.callback();
   const lane = fastLanes.get(app);
-  if (!lane) return koa;
   return (req, res) => {
+    if (!lane) {
+      void koa(req, res);
+      return;
+    }
     if (!lane(req, res)) void koa(req, res);
   };
 }

@@ -42,7 +42,7 @@ export function parseBody(limitBytes: number): Middleware {
       if (text === '') ctx.request.body = {};
       else {
         try {
-          ctx.request.body = JSON.parse(text);
+          ctx.request.body = JSON.parse(text) as typeof ctx.request.body;
         } catch {
           throw Errors.invalidJson();
         }
@@ -50,7 +50,10 @@ export function parseBody(limitBytes: number): Middleware {
     }
     await next();
   };
-  return (ctx, next) => (ctx.method === 'POST' || ctx.method === 'DELETE' ? parse(ctx, next) : next());
+  return async (ctx, next) => {
+    if (ctx.method === 'POST' || ctx.method === 'DELETE') await parse(ctx, next);
+    else await next();
+  };
 }
 
 /**

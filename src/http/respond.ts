@@ -22,8 +22,9 @@ interface HttpLibError {
 /** The catalog's error for what a body parser (co-body, raw-body) threw; null for a fault. */
 export function toAppError(err: unknown, bodyLimit: number): AppError | null {
   if (isAppError(err)) return err;
+  if (typeof err !== 'object' || err === null) return null;
   const e = err as HttpLibError;
-  const status = e?.status ?? e?.statusCode;
+  const status = e.status ?? e.statusCode;
   if (typeof status !== 'number' || status >= 500) return null;
   if (status === 413 || e.type === 'entity.too.large') return Errors.payloadTooLarge(bodyLimit);
   // co-body marks JSON it cannot parse as a SyntaxError with status 400 (no `type`).

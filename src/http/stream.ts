@@ -55,7 +55,7 @@ export function streamRoutes(router: AppRouter, core: Core, authed: (handler: De
 
   router.get(
     '/presence',
-    authed((ctx, device) => {
+    authed((ctx) => {
       ctx.body = { online: core.presence.onlineUsers() };
     }),
   );

@@ -17,7 +17,15 @@ export function asFields(body: unknown): Fields {
 /** Length in characters as people count them (code points), not UTF-16 units. */
 export function charLength(s: string): number {
   let n = 0;
-  for (const _ of s) n++;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point: count the pair once.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
   return n;
 }
 

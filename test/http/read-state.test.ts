@@ -116,7 +116,7 @@ describe('read state and conversations (HTTP, #3)', () => {
     const b1 = await newUser(t, 'peer');
     const b2 = await logIn(t, b1.username);
     let expectedA = 0;
-    let lastFromB = 0;
+    let lastFromB: number;
     for (let round = 0; round < 20; round++) {
       const sender = round % 2 ? b1 : b2;
       lastFromB = (await send(t, sender, a1.username, `r${round}`)).body.message.id;
