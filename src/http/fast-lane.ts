@@ -4,7 +4,7 @@
 // objects, the middleware chain and on-finished listeners, and a held poll keeps all of that
 // alive while it waits (bench/README.md: about a third of the CPU per message, and most of
 // what a held poll kept beyond the bare ceiling's). Here they are answered straight from node:http with the same parts
-// the routes use: pollRequest()/pollBody() (stream.ts), sendFromBody() (messages.ts), the
+// the routes use: pollRequest()/pollBody() (stream-routes.ts), sendFromBody() (messages-routes.ts), the
 // body parser koa-body itself uses (co-body, same options), authenticate(), the error catalog
 // and its mapping of parser errors, the same headers, log line and metrics.
 //
@@ -26,13 +26,13 @@ import { Errors, isAppError } from '../errors';
 import { errorFields, type Logger } from '../log';
 import { type PollDone, startPoll } from '../stream';
 import type { DeviceAuth } from '../types';
-import { bearerToken, deviceSeen } from './auth';
+import { bearerToken, deviceSeen } from './access-token';
 import { overriddenToDelete } from './body';
 import { allowOrigin, EXPOSE_HEADERS } from './cors';
-import { sendFromBody } from './messages';
+import { sendFromBody } from './messages-routes';
 import { toAppError } from './respond';
 import type { Recorder } from './observe';
-import { onClientGone, pollBody, pollRequest, REVOKED_WHILE_HELD } from './stream';
+import { onClientGone, pollBody, pollRequest, REVOKED_WHILE_HELD } from './stream-routes';
 
 export type Lane = (req: IncomingMessage, res: ServerResponse) => boolean;
 

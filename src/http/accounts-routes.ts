@@ -5,7 +5,7 @@ import type { Core } from '../core';
 import { formatCursor } from '../cursor';
 import { Errors } from '../errors';
 import type { Middleware } from 'koa';
-import type { DeviceHandler } from './auth';
+import type { DeviceHandler } from './access-token';
 import type { AppRouter, AppState } from './context';
 import { asFields, optionalString, requiredString } from './validate';
 

@@ -6,7 +6,7 @@ import { listConversations, markRead } from '../conversations';
 import { Errors } from '../errors';
 import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage, type SendOutcome } from '../messages';
 import type { DeviceAuth } from '../types';
-import type { DeviceHandler } from './auth';
+import type { DeviceHandler } from './access-token';
 import type { AppRouter, AppState } from './context';
 import { asFields, optionalInt, optionalString, requiredString } from './validate';
 

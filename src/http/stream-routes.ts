@@ -6,7 +6,7 @@ import type { Core } from '../core';
 import { parseCursor } from '../cursor';
 import { Errors } from '../errors';
 import { poll, type PollAnswer, type PollRequest } from '../stream';
-import type { DeviceHandler } from './auth';
+import type { DeviceHandler } from './access-token';
 import type { AppRouter, AppState } from './context';
 import { type Fields, optionalInt, optionalSeconds, optionalString } from './validate';
 
