@@ -8,7 +8,7 @@
 // client that pipelines and never reads its answers.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { MAX_PIPELINED } from '../../src/connections';
+import { MAX_PIPELINED, MAX_PIPELINED_BODY_BYTES } from '../../src/connections';
 import { type Login, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
 import { call, signUpAndLogIn } from '../support/client';
 import { startServer } from '../support/server';
@@ -157,6 +157,34 @@ describe('faults: requests pipelined on one connection (#13)', function () {
         assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
         report(`3 rounds of 60 000 requests behind a held poll: resident memory +${peak.toFixed(1)} MiB at most`);
         assert.ok(peak < 30, `resident memory +${peak.toFixed(1)} MiB (about +100 before)`);
+      } finally {
+        await s.stop('SIGKILL');
+      }
+    });
+
+    it(`sends pipelined behind held polls: a connection whose waiting bodies pass ${MAX_PIPELINED_BODY_BYTES} bytes is closed, nothing stored`, async () => {
+      // Node reads a waiting request's body into memory as it parses it: 8 sends of 60 KB
+      // behind each of 200 held polls grew the server by 40 to 60 MiB (200 to 300 KiB a connection).
+      const s = await startServer({ env: { SCRYPT_COST: '10', POLLS_PER_USER: '1000', POLLS_PER_DEVICE: '1000' } });
+      try {
+        const u = await signUpAndLogIn(s.url, 'sender');
+        const body = JSON.stringify({ to: 'sender', body: 'x'.repeat(60_000) });
+        const send60k = `POST /messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${u.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+        const socks: net.Socket[] = [];
+        for (let i = 0; i < 200; i++) socks.push(await holdPoll(s.port, u.token, u.cursor));
+        await sleep(300);
+        const rss0 = rssMiB(s.pid);
+        for (const sock of socks) sock.write(send60k.repeat(8));
+        const closed = await Promise.all(socks.map((sock) => closedWithin(sock, 3000)));
+        const grew = rssMiB(s.pid) - rss0;
+        report(
+          `200 held polls with 8 sends of 60 KB pipelined behind each: ${closed.filter(Boolean).length} closed, resident memory +${grew.toFixed(1)} MiB`,
+        );
+        assert.equal(closed.filter(Boolean).length, 200, 'every such connection closed');
+        const history = await call(s.url, 'GET', '/messages?with=sender', { token: u.token });
+        assert.equal(history.status, 200);
+        assert.deepEqual(history.body.messages, [], 'no send was started');
+        assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
       } finally {
         await s.stop('SIGKILL');
       }

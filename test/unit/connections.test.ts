@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { guardConnections, MAX_PIPELINED, onePerConnection } from '../../src/connections';
+import { guardConnections, MAX_PIPELINED, MAX_PIPELINED_BODY_BYTES, onePerConnection } from '../../src/connections';
 import { sleep } from '../support/util';
 
 function listen(server: http.Server): Promise<number> {
@@ -287,5 +287,52 @@ describe('connection guard (unit, #6)', () => {
     await sleep(50);
     assert.deepEqual(started, ['/held']);
     assert.equal(overText, '', 'nothing answered');
+  });
+
+  it(`closes a connection whose waiting requests declare more than ${MAX_PIPELINED_BODY_BYTES} bytes of body, or a chunked one`, async () => {
+    const held: { release?: () => void } = {};
+    const releaseHeld = (): void => held.release?.();
+    const bodies: string[] = [];
+    server = http.createServer(
+      onePerConnection((req, res) => {
+        if (req.url === '/held') {
+          held.release = () => res.end('/held');
+          return;
+        }
+        let b = '';
+        req.on('data', (d: Buffer) => (b += d.toString()));
+        req.on('end', () => {
+          bodies.push(`${req.url} ${b.length}`);
+          res.end(String(req.url));
+        });
+      }),
+    );
+    const port = await listen(server);
+    const post = (path: string, size: number) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n${'a'.repeat(size)}`;
+    const heldFirst = 'GET /held HTTP/1.1\r\nHost: x\r\n\r\n';
+
+    // Within the budget together: kept, then read and answered in order.
+    const half = MAX_PIPELINED_BODY_BYTES / 2;
+    const within = await connect(port);
+    let text = '';
+    within.on('data', (d: Buffer) => (text += d.toString()));
+    within.write(heldFirst + post('/a', half) + post('/b', half));
+    assert.equal(await closedWithin(within, 200), false, 'kept open');
+    releaseHeld();
+    for (const until = Date.now() + 3000; !text.includes('/b') && Date.now() < until;) await sleep(5);
+    assert.deepEqual(bodies, [`/a ${half}`, `/b ${half}`]);
+    within.destroy();
+
+    // One byte more, or a body of unknown size: closed, nothing read.
+    bodies.length = 0;
+    for (const extra of [
+      post('/c', half) + post('/d', half + 1),
+      `POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n`,
+    ]) {
+      const over = await connect(port);
+      over.write(heldFirst + extra);
+      assert.equal(await closedWithin(over, 2000), true, 'closed by the server');
+    }
+    assert.deepEqual(bodies, []);
   });
 });
