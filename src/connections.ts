@@ -129,7 +129,7 @@ export const MAX_PIPELINED = 8;
  * counts as over). Node reads a waiting request's body into memory as it parses it (up to
  * what one read brings, and all of it if the body is complete): 8 sends of 60 KB behind each
  * of 200 held polls grew the server by 40 to 60 MiB, 200 to 300 KiB a connection (a held poll
- * costs about 10).
+ * costs about 10 KiB).
  */
 export const MAX_PIPELINED_BODY_BYTES = 16 * 1024;
 
