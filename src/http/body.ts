@@ -45,7 +45,7 @@ const SUSPECT = /__proto__|constructor/;
 export function parseJson(text: string, strict: boolean): unknown {
   const t = text.trim();
   if (t === '') return {};
-  if (strict && t[0] !== '{' && t[0] !== '[') throw Errors.invalidJson('the request body must be a JSON object');
+  if (strict && t[0] !== '{' && t[0] !== '[') throw Errors.invalidJson();
   try {
     if (!SUSPECT.test(t)) return JSON.parse(t) as unknown;
     return JSON.parse(t, function (this: unknown, key, value: unknown) {
