@@ -18,6 +18,7 @@ import { parseBody } from './http/body';
 import type { AppState } from './http/context';
 import { answerClientErrors } from './http/client-errors';
 import { preflight } from './http/cors';
+import { groupRoutes } from './http/groups-routes';
 import { messageRoutes } from './http/messages-routes';
 import { exactPath } from './http/paths';
 import { respond } from './http/respond';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): App {
   });
   accountRoutes(router, core, authed);
   messageRoutes(router, core, authed);
+  groupRoutes(router, core, authed);
   streamRoutes(router, core, authed);
 
   const record = recorder(metrics, logger);

@@ -21,8 +21,13 @@ import type {
   Device,
   DeviceAuth,
   EventRow,
+  GroupChangeResult,
+  GroupConversationRow,
+  GroupMemberRow,
+  GroupRow,
+  GroupSendResult,
+  GroupSummary,
   HistoryPage,
-  MessageRow,
   ReadResult,
   SendResult,
   User,
@@ -37,14 +42,18 @@ import {
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
+  type NewGroupMessage,
   type NewMessage,
   type Store,
 } from '../store';
 import { DeviceLedger } from './devices';
+import { prepareGroupQueries } from './group-queries';
+import { SqliteGroups } from './groups';
+import { SqliteMessages } from './messages';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
-import { KIND_MESSAGE, KIND_READ, prepareQueries, type Queries, toEventRow } from './queries';
+import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
@@ -58,9 +67,6 @@ const USER_CACHE_MAX = 200_000;
 
 /** Pages of WAL (4 KiB each) that trigger a checkpoint. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 
 const NONE: string[] = [];
 
@@ -85,6 +91,8 @@ export class SqliteStore implements Store {
   private readonly q: Queries;
   private readonly devices: DeviceLedger;
   private readonly writer: GroupCommit;
+  private readonly messages: SqliteMessages;
+  private readonly groups: SqliteGroups;
   private readonly userIds = new Map<string, User>();
 
   constructor(file: string, opts: SqliteOptions = {}) {
@@ -112,6 +120,8 @@ export class SqliteStore implements Store {
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     this.writer = new GroupCommit(db, this.devices);
+    this.messages = new SqliteMessages(this.q, this.writer);
+    this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,
       dataVersion: () => this.devices.dataVersion(),
@@ -318,6 +328,13 @@ export class SqliteStore implements Store {
       const out: EventRow[] = [];
       const budget = answerBudget();
       for (const r of this.q.selectEventsAfter.iterate(userId, afterSeq, limit)) {
+        if (r.kind === KIND_GROUP) {
+          // A group change: its member list counts towards the budget as a body would.
+          const { text, ...e } = this.groups.changeEvent(r.seq, r.messageId ?? 0);
+          if (!budget.take(text)) break;
+          out.push(e);
+          continue;
+        }
         if (!budget.take(r.body ?? '')) break;
         out.push(toEventRow(r));
       }
@@ -325,104 +342,80 @@ export class SqliteStore implements Store {
     });
   }
 
-  // --- messages -----------------------------------------------------------------------------
+  // --- messages (1:1): see messages.ts ------------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return settled(() => this.earlierSendNow(m));
-  }
-
-  /** earlierSend, read now: also inside sendMessage's transaction, where racing retries meet. */
-  private earlierSendNow(m: NewMessage): EarlierSend | null {
-    if (m.clientId === null) return null;
-    const existing = this.q.selectMessageByClientId.get(m.sender.id, m.clientId);
-    if (!existing) return null;
-    const same = existing.recipientId === m.recipient.id && existing.body === m.body;
-    return same ? { status: 'existing', message: existing } : { status: 'conflict' };
+    return settled(() => this.messages.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
   }
 
   sendMessage(m: NewMessage): Promise<SendResult> {
-    return this.writer.run((): SendResult => {
-      // The device may have been logged out since the request authenticated (#13, item 3).
-      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
-      const retry = this.earlierSendNow(m);
-      if (retry) return retry;
-      const sentAt = Date.now();
-      const lo = Math.min(m.sender.id, m.recipient.id);
-      const hi = Math.max(m.sender.id, m.recipient.id);
-      const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
-      const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
-      this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
-      let recipientSeq: number | null = null;
-      if (m.recipient.id !== m.sender.id) {
-        recipientSeq = this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
-        this.q.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
-      }
-      const message: MessageRow = {
-        id,
-        senderId: m.sender.id,
-        recipientId: m.recipient.id,
-        from: m.sender.username,
-        to: m.recipient.username,
-        body: m.body,
-        clientId: m.clientId,
-        sentAt,
-      };
-      return { status: 'created', message, senderSeq, recipientSeq };
-    });
+    return this.messages.send(m);
   }
 
   markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.writer.run((): ReadResult => {
-      const lo = Math.min(user.id, peer.id);
-      const hi = Math.max(user.id, peer.id);
-      const conv = this.q.selectMessageConversation.get(upTo);
-      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
-      const current = this.q.selectReadMarker.get(user.id, peer.id) ?? 0;
-      if (upTo <= current) return { status: 'unchanged', upTo: current };
-      this.q.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
-      const seq = this.appendEvent(user.id, KIND_READ, upTo, peer.id);
-      return { status: 'moved', upTo, seq };
-    });
+    return this.messages.markRead(user, peer, upTo);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
-    return settled(() =>
-      this.q.selectConversations.all(userId).map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m })),
-    );
-  }
-
-  private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
-    const seq = this.q.insertEvent.get({ userId, kind, messageId, peerId });
-    if (seq === undefined) throw new Error('appending an event returned no position');
-    return seq;
+    return settled(() => this.messages.conversations(userId));
   }
 
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
-    return settled(() => {
-      const lo = Math.min(a, b);
-      const hi = Math.max(a, b);
-      const forward = page.after !== undefined;
-      const rows = forward
-        ? this.q.selectHistoryAfter.iterate(lo, hi, page.after ?? 0, page.limit + 1)
-        : this.q.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
-      // One extra row tells has_more; so does stopping early at the answer budget (never before
-      // the first message), which keeps a page of long messages around a megabyte.
-      const messages: MessageRow[] = [];
-      const budget = answerBudget();
-      let hasMore = false;
-      for (const m of rows) {
-        if (messages.length === page.limit || !budget.take(m.body)) {
-          hasMore = true;
-          break;
-        }
-        messages.push(m);
-      }
-      return { messages: forward ? messages : messages.reverse(), hasMore };
-    });
+    return settled(() => this.messages.history(a, b, page));
   }
 
   countMessages(): Promise<number> {
     return settled(() => this.q.countMessages.get() ?? 0);
+  }
+
+  // --- groups (issue #15): see groups.ts ----------------------------------------------------
+
+  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, maxMembers);
+  }
+
+  groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
+    return settled(() => this.groups.groupOf(userId, groupId));
+  }
+
+  groupsOf(userId: number): Promise<GroupConversationRow[]> {
+    return settled(() => this.groups.groupsOf(userId));
+  }
+
+  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+    return this.groups.renameGroup(actor, groupId, name);
+  }
+
+  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  }
+
+  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+    return this.groups.removeGroupMember(actor, groupId, user);
+  }
+
+  sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
+    return this.groups.sendGroupMessage(m);
+  }
+
+  earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
+    return settled(() => this.groups.earlierGroupSend(m));
+  }
+
+  groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null> {
+    return settled(() => this.groups.groupHistory(userId, groupId, page));
+  }
+
+  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo);
+  }
+
+  listGroups(): Promise<GroupSummary[]> {
+    return settled(() => this.groups.listGroups());
+  }
+
+  groupMembers(groupId: number): Promise<GroupMemberRow[] | undefined> {
+    return settled(() => this.groups.groupMembers(groupId));
   }
 
   commitStats(): CommitStats {
