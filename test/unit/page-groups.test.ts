@@ -320,6 +320,33 @@ describe('page model: groups (#15)', () => {
     });
   });
 
+  describe('kept across a reload', () => {
+    it('keeps the open group and the drafts of a group and a user named alike apart', () => {
+      const { Chat: page } = loadPage();
+      const S = page.state;
+      page.model.beginSession(S, { token: 't', username: 'zoe', deviceId: 'd', deviceName: 'Desk' });
+      S.current = '#7';
+      S.drafts.set('#7', 'to the group');
+      S.drafts.set('amy', 'to amy');
+      S.drafts.set('__proto__', 'to __proto__');
+      page.views.saveView();
+      const view = page.views.loadView();
+      assert.equal(view.current, '#7');
+      assert.deepEqual(view.drafts.keys().sort(), ['#7', '__proto__', 'amy']);
+      assert.equal(view.drafts.get('#7'), 'to the group');
+      assert.equal(view.drafts.get('__proto__'), 'to __proto__');
+      // What an older page stored (a username) still reads; anything else is dropped.
+      for (const [stored, expected] of [
+        ['amy', 'amy'],
+        ['#0', null],
+        ['Not A Name', null],
+      ] as const) {
+        page.storage.save(page.storage.viewKey('zoe'), JSON.stringify({ current: stored, drafts: [] }));
+        assert.equal(page.views.loadView().current, expected, stored);
+      }
+    });
+  });
+
   describe('what the user types', () => {
     it('checks a new group: a name, and members separated by commas or spaces', () => {
       assert.deepEqual(G.checkNewGroup('  Class 3b ', 'Amy, @bob  carol,amy zoe', 'zoe'), {
