@@ -365,7 +365,8 @@
   }
 
   function loadOlder(c) {
-    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length) return;
+    // A group we are no longer in: the server shows none of its history any more.
+    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length || !c.member) return;
     c.loadingOlder = true;
     var gen = c.loadGen;
     var before = c.msgs[0].id;

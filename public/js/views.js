@@ -360,6 +360,9 @@
     var isGroup = C.groups.isKey(current);
     var items = [];
     if (c.loadingOlder) items.push({ key: 'top', sig: 'loading', kind: 'note', text: 'Loading older messages\u2026' });
+    else if (c.loaded && c.hasMore && !c.member)
+      // The server shows a member who left none of a group's history (#15).
+      items.push({ key: 'top', sig: 'gone', kind: 'note', text: 'Older messages are not shown: you are no longer in this group.' });
     else if (c.loaded && c.hasMore) items.push({ key: 'top', sig: 'more', kind: 'older' });
     else if (c.loaded && c.msgs.length) {
       items.push({
@@ -376,7 +379,8 @@
     }
     var lastDay = null;
     // The quiet lines (membership changes) go after the message that was the newest when
-    // they happened; the ones from before the first message shown, above it.
+    // they happened. The ones from before the first message shown go above it once the
+    // history is loaded to its start (until then their place is among the older messages).
     var lines = c.lines;
     var li = 0;
     var firstId = c.msgs.length ? c.msgs[0].id : Infinity;
