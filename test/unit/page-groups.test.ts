@@ -139,6 +139,12 @@ describe('page model: groups (#15)', () => {
       );
     });
 
+    it('says why a group send was refused: not in the group (404 not_found), and does not retry it', () => {
+      const res = { status: 404, ok: false, data: null, error: { code: 'not_found', message: 'no such group' }, retryAfterMs: 0 };
+      assert.equal(Chat.send.sendError(res), 'Not sent: you are not in this group.');
+      assert.equal(Chat.send.retryable(res), false);
+    });
+
     it('takes a group message as valid only with a numeric group', () => {
       assert.equal(M.validMessage(gmsg(1, 'amy', 3)), true);
       assert.equal(M.validMessage({ ...gmsg(1, 'amy', 3), group: '3' }), false);
