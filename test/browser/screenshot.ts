@@ -56,10 +56,11 @@ async function main(): Promise<void> {
     // A group (#15), with two messages Maria has not read yet.
     const team = await apiCall(server.url, 'POST', '/groups', { name: 'Front desk team', members: ['sam', 'maria'] }, token.priya);
     if (team.status !== 201) throw new Error(`group failed: ${JSON.stringify(team.body)}`);
-    for (const [from, body] of [
+    const teamChat: [string, string][] = [
       ['priya', 'The December rota is on the board.'],
       ['sam', 'Can someone swap Friday with me?'],
-    ]) {
+    ];
+    for (const [from, body] of teamChat) {
       const res = await apiCall(server.url, 'POST', '/messages', { group: team.body.group.id, body }, token[from]);
       if (res.status !== 201) throw new Error(`send failed: ${JSON.stringify(res.body)}`);
     }
