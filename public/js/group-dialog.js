@@ -17,8 +17,9 @@
     show = D.show,
     setText = D.setText;
 
-  // key: the group shown (null: "New group"); busy: a request of the dialog is under way.
-  var dialog = { key: null, busy: false, returnFocus: null };
+  // key: the group shown (null: "New group"); busy: a request of the dialog is under way, made
+  // in session busyGen.
+  var dialog = { key: null, busy: false, busyGen: 0, returnFocus: null };
 
   function isOpen() {
     return !D.hasClass($('group-dialog'), 'hidden');
@@ -42,6 +43,8 @@
   }
 
   function openDialog(key) {
+    // The answer to a request of a session that has ended never comes (net.js drops it).
+    if (dialog.busy && dialog.busyGen !== S.sessionGen) busy(false);
     dialog.key = key;
     dialog.returnFocus = window.document.activeElement;
     clearMessages();
@@ -128,6 +131,7 @@
 
   function busy(on) {
     dialog.busy = on;
+    dialog.busyGen = S.sessionGen;
     var ids = ['group-create-submit', 'group-rename-submit', 'group-add-submit', 'group-leave'];
     for (var i = 0; i < ids.length; i++) $(ids[i]).disabled = on;
   }
