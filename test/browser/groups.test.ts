@@ -332,4 +332,47 @@ describe('group conversations in the page (#15)', function () {
     await page.keyboard.press('Escape');
     assert.equal(await page.isVisible('#group-dialog'), false, 'Escape closes it');
   });
+
+  it('passes ownership on when the owner leaves, and a member who leaves sees it on every device', async () => {
+    for (const name of ['olga', 'pete', 'quinn']) await createUser(server.url, name);
+    const olgaToken = await apiLogin(server.url, 'olga');
+    const made = await apiCall(server.url, 'POST', '/groups', { name: 'Night shift', members: ['pete', 'quinn'] }, olgaToken);
+    assert.equal(made.status, 201);
+    const key = `#${made.body.group.id as number}`;
+    const pete = await tab();
+    const quinn1 = await tab(SIZES.phone);
+    const quinn2 = await tab(SIZES.kiosk);
+    await logIn(pete, 'pete', 'Desk');
+    await logIn(quinn1, 'quinn', 'Phone');
+    await logIn(quinn2, 'quinn', 'Kiosk');
+    for (const page of [pete, quinn1, quinn2]) {
+      await eventually(async () => assert.equal(await page.locator(`.conv[data-name="${key}"]`).count(), 1));
+      await openKey(page, key);
+    }
+
+    // The owner leaves (through the API): pete joined first, so he owns it now.
+    assert.equal((await apiCall(server.url, 'DELETE', `/groups/${key.slice(1)}/members/olga`, undefined, olgaToken)).status, 204);
+    await eventually(async () =>
+      assert.deepEqual((await quietLines(pete)).slice(-2), ['olga left the group.', 'You are now the owner of the group.']),
+    );
+    await eventually(async () =>
+      assert.deepEqual((await quietLines(quinn1)).slice(-2), ['olga left the group.', 'pete is now the owner of the group.']),
+    );
+    await pete.click('#group-btn');
+    await pete.waitForSelector('#group-members button[data-member="quinn"]');
+    await pete.click('#group-close');
+
+    // quinn leaves on her phone: both her devices say so and close the composer; pete sees it.
+    await quinn1.click('#group-btn');
+    await quinn1.click('#group-leave');
+    await quinn1.click('#confirm-yes');
+    for (const page of [quinn1, quinn2]) {
+      await eventually(async () => assert.equal((await quietLines(page)).pop(), 'You left the group.'));
+      await page.waitForSelector('#composer-closed:not(.hidden)');
+      assert.ok((await onScreen(page, '#composer-closed')).ok);
+      assert.equal(await page.textContent(`.conv[data-name="${key}"] .conv-preview`), 'You are no longer in this group');
+    }
+    await eventually(async () => assert.equal((await quietLines(pete)).pop(), 'quinn left the group.'));
+    assert.equal(await pete.textContent('#chat-status'), 'Only you');
+  });
 });
