@@ -220,12 +220,14 @@
     return c.name === me ? 'Notes to self' : c.name;
   }
 
-  // "You, amy and bob" (the reader first, then in the server's order).
+  // "You, amy and bob" (the reader first, then in the server's order); past five names,
+  // "You, amy, bob, carol and 252 others": a class of 256 must fit in the head.
   function memberSummary(g, me) {
     if (!g) return '';
     var names = isMember(g, me) ? ['You'] : [];
     for (var i = 0; i < g.members.length; i++) if (g.members[i] !== me) names.push(g.members[i]);
     if (names.length <= 1) return names.length ? 'Only you' : 'No members';
+    if (names.length > 5) return names.slice(0, 4).join(', ') + ' and ' + (names.length - 4) + ' others';
     return names.slice(0, -1).join(', ') + ' and ' + names[names.length - 1];
   }
 

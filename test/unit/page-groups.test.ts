@@ -353,6 +353,24 @@ describe('page model: groups (#15)', () => {
     });
   });
 
+  describe('what the list and the head say', () => {
+    it('sums up the members, the reader first, and a large group in a few names', () => {
+      assert.equal(G.memberSummary(group(1, 'g', 'amy', ['amy', 'zoe']), 'zoe'), 'You and amy');
+      assert.equal(G.memberSummary(group(1, 'g', 'zoe', ['zoe']), 'zoe'), 'Only you');
+      assert.equal(G.memberSummary(group(1, 'g', null, []), 'zoe'), 'No members');
+      const big = Array.from({ length: 256 }, (_, i) => `u${String(i).padStart(3, '0')}`);
+      assert.equal(G.memberSummary(group(1, 'g', 'u000', [...big.slice(1), 'zoe']), 'zoe'), 'You, u001, u002, u003 and 252 others');
+    });
+
+    it('calls a group by its name, and an unknown one "Group"', () => {
+      const st = stateFor();
+      M.applyEvents(st, [message(gmsg(3, 'amy', 9))]);
+      assert.equal(G.title(st.convs.get('#9'), 'zoe'), 'Group');
+      assert.equal(G.title(M.conversation(st, 'zoe'), 'zoe'), 'Notes to self');
+      assert.equal(G.title(M.conversation(st, 'amy'), 'zoe'), 'amy');
+    });
+  });
+
   describe('what the user types', () => {
     it('checks a new group: a name, and members separated by commas or spaces', () => {
       assert.deepEqual(G.checkNewGroup('  Class 3b ', 'Amy, @bob  carol,amy zoe', 'zoe'), {
