@@ -18,16 +18,11 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { answerBudget, type EarlierSend, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
+import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
-
-/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
-
-/** Whom an earlier send with the same client_id went to: a user, or a group. */
-export type EarlierSendTarget = { recipientId: number } | { groupId: number };
 
 /** What a group's 'changed' answer carries. */
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
@@ -37,13 +32,8 @@ export class SqliteGroups {
     private readonly q: Pick<Queries, 'insertEvent'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
-    /** The store's earlier-send check, run inside the writing transaction. */
-    private readonly earlierSendNow: (
-      senderId: number,
-      clientId: string | null,
-      target: EarlierSendTarget,
-      body: string,
-    ) => EarlierSend | null,
+    /** For the client_id check every send makes inside its transaction. */
+    private readonly messages: Pick<SqliteMessages, 'earlierSend'>,
   ) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
@@ -124,7 +114,7 @@ export class SqliteGroups {
   }
 
   earlierGroupSend(m: NewGroupMessage): EarlierSend | null {
-    return this.earlierSendNow(m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+    return this.messages.earlierSend(m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
   }
 
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
@@ -156,22 +146,11 @@ export class SqliteGroups {
 
   groupHistory(userId: number, groupId: number, page: HistoryQuery): HistoryPage | null {
     if (this.g.selectIsMember.get(groupId, userId) === undefined) return null;
-    const forward = page.after !== undefined;
-    const rows = forward
-      ? this.g.selectHistoryAfter.iterate(groupId, page.after ?? 0, page.limit + 1)
-      : this.g.selectHistoryBefore.iterate(groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1);
-    // As the 1:1 history (index.ts): one extra row or the answer budget tells has_more.
-    const messages: MessageRow[] = [];
-    const budget = answerBudget();
-    let hasMore = false;
-    for (const m of rows) {
-      if (messages.length === page.limit || !budget.take(m.body)) {
-        hasMore = true;
-        break;
-      }
-      messages.push(m);
-    }
-    return { messages: forward ? messages : messages.reverse(), hasMore };
+    const rows =
+      page.after !== undefined
+        ? this.g.selectHistoryAfter.iterate(groupId, page.after, page.limit + 1)
+        : this.g.selectHistoryBefore.iterate(groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    return historyPage(rows, page);
   }
 
   markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
