@@ -65,9 +65,11 @@
     show($('auth'), false);
     show($('app'), true);
     M.conversation(S, s.username);
-    // After a reload: the conversation that was open, and what was being written (#14).
+    // After a reload: the conversation that was open, what was being written (#14), and the
+    // groups' quiet lines (#15).
     var view = C.views.loadView();
     S.drafts = view.drafts;
+    S.savedLines = view.lines;
     C.views.renderAll();
     if (view.current) C.views.openConversation(view.current, { restoring: true });
     C.sync.start(cursor);

@@ -196,12 +196,44 @@
     return out;
   }
 
+  // The quiet lines are kept in storage with the view (views.js), so a reload keeps them: the
+  // server has no history of a group's changes, only the events as they happen.
+  var KEEP_LINES = 30;
+
   // A quiet line, after the newest message known now (where it happened in the stream).
   function addLine(st, c, text) {
     st.lineSeq += 1;
     c.lines.push({ seq: st.lineSeq, after: c.maxId, text: text });
     // A conversation keeps its latest changes only: a flood of renames holds little memory.
-    if (c.lines.length > 100) c.lines.shift();
+    if (c.lines.length > KEEP_LINES) c.lines.shift();
+    st.linesDirty = true;
+  }
+
+  // What is stored: [key, after, text] for the groups' latest lines.
+  function linesToSave(st) {
+    var out = [];
+    var keys = st.convs.keys();
+    for (var i = 0; i < keys.length; i++) {
+      if (!isKey(keys[i])) continue;
+      var lines = st.convs.get(keys[i]).lines;
+      for (var j = 0; j < lines.length; j++) out.push([keys[i], lines[j].after, lines[j].text]);
+    }
+    return out;
+  }
+
+  // The stored lines back, as a Dict of key -> lines (anything malformed is skipped).
+  function linesFromSaved(st, saved) {
+    var out = new U.Dict();
+    if (!U.isArray(saved)) return out;
+    for (var i = 0; i < saved.length; i++) {
+      var l = saved[i];
+      if (!U.isArray(l) || !isKey(l[0]) || typeof l[1] !== 'number' || typeof l[2] !== 'string') continue;
+      var list = out.get(l[0]) || out.set(l[0], []);
+      st.lineSeq += 1;
+      list.push({ seq: st.lineSeq, after: l[1], text: l[2] });
+      if (list.length > KEEP_LINES) list.shift();
+    }
+    return out;
   }
 
   // A row of GET /conversations for a group.
@@ -271,6 +303,8 @@
     expect: expect,
     applyEvent: applyEvent,
     applySnapshotRow: applySnapshotRow,
+    linesToSave: linesToSave,
+    linesFromSaved: linesFromSaved,
     title: title,
     memberSummary: memberSummary,
     checkNewGroup: checkNewGroup,

@@ -23,6 +23,8 @@
       drafts: new Dict(), // conversation key -> what was being written there
       groupAsks: [], // changes to groups this page asked for, until their event arrives (groups.js)
       lineSeq: 0, // numbers the quiet lines (membership changes) in conversations
+      linesDirty: false, // a quiet line was added since the view was last stored
+      savedLines: new Dict(), // conversation key -> quiet lines kept from before a reload, until it is created
       chatDirty: true, // the open conversation's message list needs redrawing
       incoming: false, // a message from the other person was added to it since the last drawing
       newBelow: false, // the reader is scrolled up and new messages arrived below
@@ -40,6 +42,7 @@
     st.drafts = new Dict();
     st.outbox = [];
     st.groupAsks = [];
+    st.savedLines = new Dict();
     st.chatDirty = true;
     st.incoming = false;
     st.newBelow = false;
@@ -53,6 +56,7 @@
     st.current = null;
     st.drafts = new Dict();
     st.groupAsks = [];
+    st.savedLines = new Dict();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -85,9 +89,20 @@
     };
   }
 
+  // A new conversation, with the quiet lines kept for it across a reload, if any.
+  function createConversation(st, name) {
+    var c = newConversation(name);
+    var kept = st.savedLines.get(name);
+    if (kept) {
+      c.lines = kept;
+      st.savedLines.remove(name);
+    }
+    return c;
+  }
+
   // The conversation with key `name`, created if new.
   function conversation(st, name) {
-    return st.convs.get(name) || st.convs.set(name, newConversation(name));
+    return st.convs.get(name) || st.convs.set(name, createConversation(st, name));
   }
 
   // A 1:1 message has `to`; a group message has `group` (a number) and "to": null.
@@ -202,7 +217,7 @@
       var row = list[i];
       var key = rowKey(row);
       if (key === null) continue;
-      var c = st.convs.get(key) || newConversation(key);
+      var c = st.convs.get(key) || createConversation(st, key);
       if (typeof row['with'] !== 'string') C.groups.applySnapshotRow(c, C.groups.cleanGroup(row.group));
       // The snapshot is the truth: forget cached messages, they may have a gap in them.
       forgetMessages(c);

@@ -242,6 +242,8 @@
             // Someone who has just sent us a message has just been there: ask who is online
             // (the server counts a sender as online), rather than wait for the timer.
             if (changed.heardFrom) refreshPresenceSoon();
+            // A group changed: its quiet line is kept for after a reload.
+            if (S.linesDirty) C.views.saveView();
             // Added back to a group: what was said while we were out never reached us.
             for (var r = 0; r < changed.reload.length; r++) {
               if (changed.reload[r].name === S.current) loadHistory(changed.reload[r]);

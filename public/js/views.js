@@ -545,8 +545,9 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // Opening and closing conversations. Which one is open, and what was being written in each,
-  // is kept in storage, so a reload (a kiosk's, say) brings both back (#14).
+  // Opening and closing conversations. Which one is open, what was being written in each and
+  // the groups' quiet lines are kept in storage, so a reload (a kiosk's, say) brings them back
+  // (#14, #15).
 
   function saveView() {
     if (!S.session) return;
@@ -556,10 +557,14 @@
       var text = S.drafts.get(names[i]);
       if (text) drafts.push([names[i], text]);
     }
-    C.storage.save(C.storage.viewKey(S.session.username), JSON.stringify({ current: S.current, drafts: drafts }));
+    S.linesDirty = false;
+    C.storage.save(
+      C.storage.viewKey(S.session.username),
+      JSON.stringify({ current: S.current, drafts: drafts, lines: C.groups.linesToSave(S) })
+    );
   }
 
-  // What saveView kept for this session's user: {current, drafts: Dict}.
+  // What saveView kept for this session's user: {current, drafts: Dict, lines: Dict}.
   function loadView() {
     var saved = S.session ? C.storage.loadJson(C.storage.viewKey(S.session.username)) : null;
     var drafts = new U.Dict();
@@ -574,7 +579,7 @@
       saved && typeof saved.current === 'string' && (cfg.USERNAME_RE.test(saved.current) || C.groups.isKey(saved.current))
         ? saved.current
         : null;
-    return { current: current, drafts: drafts };
+    return { current: current, drafts: drafts, lines: C.groups.linesFromSaved(S, saved ? saved.lines : null) };
   }
 
   // The composer's text is the open conversation's draft.

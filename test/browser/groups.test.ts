@@ -197,6 +197,8 @@ describe('group conversations in the page (#15)', function () {
     assert.equal(await bob2.inputValue('#composer-input'), 'half-written \u05d8\u05d9\u05d5\u05d8\u05d4');
     assert.equal(await bob2.textContent('#chat-name'), renamed);
     assert.equal(await bob2.getAttribute('#chat-name', 'dir'), 'ltr');
+    // The quiet lines too: the server keeps no history of the changes, the page does.
+    assert.match((await quietLines(bob2)).join('|'), /carol.*\|You renamed the group to \u201cShift B/);
 
     // carol reloads: the group is gone from her list (the server no longer shows it to her).
     await carol.reload();

@@ -341,6 +341,7 @@ describe('page model: groups (#15)', () => {
       assert.deepEqual(view.drafts.keys().sort(), ['#7', '__proto__', 'amy']);
       assert.equal(view.drafts.get('#7'), 'to the group');
       assert.equal(view.drafts.get('__proto__'), 'to __proto__');
+      assert.deepEqual(view.lines.keys(), []);
       // What an older page stored (a username) still reads; anything else is dropped.
       for (const [stored, expected] of [
         ['amy', 'amy'],
@@ -350,6 +351,37 @@ describe('page model: groups (#15)', () => {
         page.storage.save(page.storage.viewKey('zoe'), JSON.stringify({ current: stored, drafts: [] }));
         assert.equal(page.views.loadView().current, expected, stored);
       }
+    });
+  });
+
+  describe('quiet lines kept across a reload', () => {
+    it('stores the groups’ latest lines and gives them back to the group when it is seen again', () => {
+      const { Chat: page } = loadPage();
+      const S = page.state;
+      const session = { token: 't', username: 'zoe', deviceId: 'd', deviceName: 'Desk' };
+      page.model.beginSession(S, session);
+      page.model.applyEvents(S, [groupEvent(group(7, 'g', 'amy', ['amy', 'zoe'])), message(gmsg(3, 'amy', 7))]);
+      for (let i = 1; i <= 40; i++) page.model.applyEvents(S, [groupEvent(group(7, `g${i}`, 'amy', ['amy', 'zoe']))]);
+      assert.equal(S.linesDirty, true);
+      page.views.saveView();
+      assert.equal(S.linesDirty, false);
+
+      // The reload: a new session on the same storage.
+      page.model.beginSession(S, session);
+      const view = page.views.loadView();
+      assert.deepEqual(view.lines.keys(), ['#7']);
+      const kept = view.lines.get('#7');
+      assert.equal(kept.length, 30, 'the latest 30');
+      assert.equal(kept[29].text, 'The group was renamed to \u201cg40\u201d.');
+      assert.equal(kept[29].after, 3);
+      S.savedLines = view.lines;
+      page.model.applySnapshot(S, [{ group: group(7, 'g40', 'amy', ['amy', 'zoe']), last_message: gmsg(3, 'amy', 7), unread: 0 }]);
+      assert.equal(S.convs.get('#7').lines.length, 30, 'the group has them back');
+      assert.equal(new Set(S.convs.get('#7').lines.map((l: { seq: number }) => l.seq)).size, 30, 'each with its own number');
+      // Malformed lines are dropped.
+      assert.deepEqual(page.groups.linesFromSaved(S, [['amy', 1, 'x'], ['#7', '1', 'x'], ['#7', 1, 2], null, ['#8', 0, 'ok']]).keys(), [
+        '#8',
+      ]);
     });
   });
 
