@@ -1,5 +1,5 @@
 /*
- * The chat page, file 1 of 10: the namespace, the settings and the helpers every other file
+ * The chat page, file 1 of 12: the namespace, the settings and the helpers every other file
  * uses. Pure apart from the DOM helpers at the end, which touch the document only when called.
  *
  * The page is plain ECMAScript 5 with no build step and no framework, because it must run on
@@ -14,12 +14,14 @@
  *   base.js    Chat.config, Chat.util, Chat.time, Chat.dom      settings and helpers
  *   net.js     Chat.storage, Chat.http                          storage, XHR, the request queue
  *   model.js   Chat.model, Chat.state                           the state and its pure transitions
+ *   groups.js  Chat.groups                                      groups: keys, events, quiet lines (pure)
  *   outbox.js  Chat.outbox                                      unsent messages, in order (pure)
  *   sync.js    Chat.sync                                        the poll loop, health check, presence
  *   send.js    Chat.send                                        the outbox stored and sent
  *   views.js   Chat.views                                       drawing; opening a conversation
  *   forms.js   Chat.forms                                       sessions, log-in/sign-up, composer
  *   devices.js Chat.devices                                     the Devices dialog
+ *   group-dialog.js Chat.groupDialog                            new group; rename, members, leave
  *   boot.js    Chat.boot                                        event wiring and start-up
  * Files call each other through the namespace when they run (never while loading), so the
  * order matters only for the namespace objects themselves. Everything but boot.js can be
@@ -394,11 +396,14 @@
     }
   }
 
-  // Tab (e, a keydown) and Shift+Tab go round the buttons shown in a modal container.
+  // Tab (e, a keydown) and Shift+Tab go round the buttons and fields shown in a modal
+  // container, in document order.
   function trapFocus(container, e) {
-    var all = container.getElementsByTagName('button');
+    var all = container.getElementsByTagName('*');
     var list = [];
     for (var i = 0; i < all.length; i++) {
+      var tag = all[i].nodeName;
+      if (tag !== 'BUTTON' && tag !== 'INPUT' && tag !== 'TEXTAREA') continue;
       if (!all[i].disabled && (all[i].offsetWidth > 0 || all[i].offsetHeight > 0)) list.push(all[i]);
     }
     if (!list.length) return;

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 10 of 10: wiring. The layout is picked (the page-scroll one for engines
+ * The chat page, file 12 of 12: wiring. The layout is picked (the page-scroll one for engines
  * that cannot scroll an inner pane with one finger), every event handler is attached here
  * (index.html has no handler attributes, so a Content-Security-Policy without
  * 'unsafe-inline' holds), then the page resumes the saved session or shows the log-in screen.
@@ -51,9 +51,14 @@
       C.devices.trapFocus(e);
       return;
     }
+    if (key === 9 && C.groupDialog.isOpen()) {
+      C.groupDialog.trapFocus(e);
+      return;
+    }
     if (key !== 27) return; // Escape
     if (V.isConfirmOpen()) V.answerConfirm(false);
     else if (C.devices.isOpen()) C.devices.close();
+    else if (C.groupDialog.isOpen()) C.groupDialog.close();
     else if (
       S.current &&
       D.hasClass($('app'), 'chat-open') &&
@@ -112,6 +117,18 @@
       if (D.eventTarget(e) === $('devices')) C.devices.close();
     });
     on($('device-list'), 'click', C.devices.onClick);
+    var GD = C.groupDialog;
+    on($('new-group-btn'), 'click', GD.openNew);
+    on($('group-btn'), 'click', GD.openCurrent);
+    on($('group-close'), 'click', GD.close);
+    on($('group-dialog'), 'click', function (e) {
+      if (D.eventTarget(e) === $('group-dialog')) GD.close();
+    });
+    on($('group-create'), 'submit', GD.onCreate);
+    on($('group-rename'), 'submit', GD.onRename);
+    on($('group-add'), 'submit', GD.onAdd);
+    on($('group-members'), 'click', GD.onMembersClick);
+    on($('group-leave'), 'click', GD.onLeave);
     on($('devices-others'), 'click', C.devices.logOutOthers);
     on($('confirm-yes'), 'click', function () {
       V.answerConfirm(true);

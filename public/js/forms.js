@@ -1,5 +1,5 @@
 /*
- * The chat page, file 8 of 10: sessions and what the user types. Starting and ending a
+ * The chat page, file 9 of 12: sessions and what the user types. Starting and ending a
  * session, the log-in and sign-up forms, logging out; the composer and the "start a
  * conversation" box. The checks of what was typed are pure functions (tested under Node).
  */
@@ -65,9 +65,11 @@
     show($('auth'), false);
     show($('app'), true);
     M.conversation(S, s.username);
-    // After a reload: the conversation that was open, and what was being written (#14).
+    // After a reload: the conversation that was open, what was being written (#14), and the
+    // groups' quiet lines (#15).
     var view = C.views.loadView();
     S.drafts = view.drafts;
+    S.savedLines = view.lines;
     C.views.renderAll();
     if (view.current) C.views.openConversation(view.current, { restoring: true });
     C.sync.start(cursor);
@@ -109,6 +111,7 @@
     D.clear($('messages'));
     if (C.views.isConfirmOpen()) C.views.answerConfirm(false);
     show($('devices'), false);
+    show($('group-dialog'), false);
     show($('notice'), false);
     show($('app'), false);
     showAuth('login');
@@ -360,6 +363,8 @@
   function onComposerSubmit(e) {
     if (e) D.preventDefault(e);
     if (!S.current) return;
+    var c = S.convs.get(S.current);
+    if (c && !c.member) return; // a group we are no longer in (the composer is disabled)
     var input = $('composer-input');
     var body = input.value;
     var problem = checkMessage(body);

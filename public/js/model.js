@@ -1,5 +1,5 @@
 /*
- * The chat page, file 3 of 10: the state, and every change to it that needs neither the
+ * The chat page, file 3 of 12: the state, and every change to it that needs neither the
  * network nor the document (the outbox's are in outbox.js). Each function takes the state (st) it changes and reports what
  * its caller must still do (save the outbox, refresh the counts), so it can be tested under
  * Node (test/unit/page-model.test.ts). Chat.state is the page's one state object: it is never
@@ -16,11 +16,15 @@
     return {
       session: null, // {token, username, deviceId, deviceName}
       sessionGen: 0, // bumped whenever a session starts or ends; stale answers are dropped
-      convs: new Dict(), // username -> conversation
-      current: null, // username of the open conversation
+      convs: new Dict(), // conversation key (a username, or "#" and a group's id: groups.js) -> conversation
+      current: null, // key of the open conversation
       online: new Dict(), // username -> true
       outbox: [], // messages not yet confirmed by the server, in the order written
-      drafts: new Dict(), // username -> what was being written there
+      drafts: new Dict(), // conversation key -> what was being written there
+      groupAsks: [], // changes to groups this page asked for, until their event arrives (groups.js)
+      lineSeq: 0, // numbers the quiet lines (membership changes) in conversations
+      linesDirty: false, // a quiet line was added since the view was last stored
+      savedLines: new Dict(), // conversation key -> quiet lines kept from before a reload, until it is created
       chatDirty: true, // the open conversation's message list needs redrawing
       incoming: false, // a message from the other person was added to it since the last drawing
       newBelow: false, // the reader is scrolled up and new messages arrived below
@@ -37,6 +41,8 @@
     st.online = new Dict();
     st.drafts = new Dict();
     st.outbox = [];
+    st.groupAsks = [];
+    st.savedLines = new Dict();
     st.chatDirty = true;
     st.incoming = false;
     st.newBelow = false;
@@ -49,14 +55,20 @@
     st.outbox = [];
     st.current = null;
     st.drafts = new Dict();
+    st.groupAsks = [];
+    st.savedLines = new Dict();
   }
 
   // ---------------------------------------------------------------------------------------
   // Conversations and messages
 
+  // name: the conversation's key (a username, or "#" and a group id: see groups.js).
   function newConversation(name) {
     return {
       name: name,
+      group: null, // a group's GROUP, as the server last said (groups.js)
+      member: true, // false once we left or were removed from the group
+      lines: [], // quiet lines {seq, after: the newest message id when it happened, text}
       last: null, // newest message we know of
       maxId: 0, // its id: any message with id <= maxId is already counted
       maxIncomingId: 0, // newest message from the other person
@@ -77,13 +89,31 @@
     };
   }
 
-  // The conversation with `name`, created if new.
-  function conversation(st, name) {
-    return st.convs.get(name) || st.convs.set(name, newConversation(name));
+  // A new conversation, with the quiet lines kept for it across a reload, if any.
+  function createConversation(st, name) {
+    var c = newConversation(name);
+    var kept = st.savedLines.get(name);
+    if (kept) {
+      c.lines = kept;
+      st.savedLines.remove(name);
+    }
+    return c;
   }
 
+  // The conversation with key `name`, created if new.
+  function conversation(st, name) {
+    return st.convs.get(name) || st.convs.set(name, createConversation(st, name));
+  }
+
+  // A 1:1 message has `to`; a group message has `group` (a number) and "to": null.
   function validMessage(m) {
-    return !!m && typeof m.id === 'number' && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.body === 'string';
+    return (
+      !!m &&
+      typeof m.id === 'number' &&
+      typeof m.from === 'string' &&
+      typeof m.body === 'string' &&
+      (typeof m.to === 'string' || (typeof m.group === 'number' && m.group > 0))
+    );
   }
 
   // Adds m to the loaded messages in id order; false if it was there already.
@@ -101,7 +131,7 @@
   function receiveMessage(st, m) {
     if (!validMessage(m) || !st.session) return false;
     var me = st.session.username;
-    var other = m.from === me ? m.to : m.from;
+    var other = C.groups.messageKey(me, m);
     var c = conversation(st, other);
     var confirmed = m.from === me && !!m.client_id && C.outbox.remove(st, m.client_id);
     if ((c.loaded || c.loading) && insertMessage(c, m) && other === st.current) {
@@ -142,9 +172,10 @@
 
   // The events of one poll answer. Returns {outbox: an outbox message was confirmed,
   // refresh: the unread counts must be asked for, heardFrom: a message from someone else
-  // arrived (who is online may have changed)}.
+  // arrived (who is online may have changed), reload: conversations whose history must be
+  // loaded again (a group we were added back to)}.
   function applyEvents(st, events) {
-    var out = { outbox: false, refresh: false, heardFrom: false };
+    var out = { outbox: false, refresh: false, heardFrom: false, reload: [] };
     for (var i = 0; i < events.length; i++) {
       var ev = events[i];
       if (!ev) continue;
@@ -152,7 +183,11 @@
         if (receiveMessage(st, ev.message)) out.outbox = true;
         if (validMessage(ev.message) && st.session && ev.message.from !== st.session.username) out.heardFrom = true;
       } else if (ev.type === 'read') {
-        if (applyRead(st, ev['with'], ev.up_to)) out.refresh = true;
+        var key = typeof ev.group === 'number' ? C.groups.keyOf(ev.group) : C.groups.isKey(ev['with']) ? null : ev['with'];
+        if (applyRead(st, key, ev.up_to)) out.refresh = true;
+      } else if (ev.type === 'group') {
+        var reload = C.groups.applyEvent(st, ev).reload;
+        if (reload) out.reload.push(reload);
       }
     }
     return out;
@@ -166,14 +201,24 @@
     c.loadGen += 1;
   }
 
+  // The key of a row of GET /conversations ({"with": name} or {"group": GROUP}), or null.
+  function rowKey(row) {
+    if (!row) return null;
+    if (typeof row['with'] === 'string') return C.groups.isKey(row['with']) ? null : row['with'];
+    var g = C.groups.cleanGroup(row.group);
+    return g ? C.groups.keyOf(g.id) : null;
+  }
+
   // The answer of GET /conversations: the truth about every conversation.
   function applySnapshot(st, list) {
     var me = st.session.username;
     var fresh = new Dict();
     for (var i = 0; i < list.length; i++) {
       var row = list[i];
-      if (!row || typeof row['with'] !== 'string') continue;
-      var c = st.convs.get(row['with']) || newConversation(row['with']);
+      var key = rowKey(row);
+      if (key === null) continue;
+      var c = st.convs.get(key) || createConversation(st, key);
+      if (typeof row['with'] !== 'string') C.groups.applySnapshotRow(c, C.groups.cleanGroup(row.group));
       // The snapshot is the truth: forget cached messages, they may have a gap in them.
       forgetMessages(c);
       c.hasMore = false;
@@ -188,11 +233,12 @@
       c.readUpTo = c.unread === 0 ? c.maxId : 0;
       fresh.set(c.name, c);
     }
-    // Keep conversations opened here that have no messages yet.
+    // Keep conversations opened here that have no messages yet (not groups: one we are in is
+    // in the snapshot).
     var names = st.convs.keys();
     for (var j = 0; j < names.length; j++) {
       var keep = st.convs.get(names[j]);
-      if (!fresh.has(names[j]) && keep.maxId === 0) {
+      if (!fresh.has(names[j]) && keep.maxId === 0 && !C.groups.isKey(names[j])) {
         forgetMessages(keep);
         fresh.set(names[j], keep);
       }
@@ -209,7 +255,8 @@
   function applyUnreadCounts(st, list) {
     for (var i = 0; i < list.length; i++) {
       var row = list[i];
-      var c = row && typeof row['with'] === 'string' ? st.convs.get(row['with']) : undefined;
+      var key = rowKey(row);
+      var c = key === null ? undefined : st.convs.get(key);
       if (c && typeof row.unread === 'number' && row.last_message && row.last_message.id === c.maxId) {
         c.unread = row.unread;
       }
@@ -312,15 +359,17 @@
   }
 
   function isOnline(st, name) {
-    return presenceKnown(st) && st.online.get(name) === true;
+    return presenceKnown(st) && !C.groups.isKey(name) && st.online.get(name) === true;
   }
 
-  // A name that turned out to be no user. Returns true if the outbox changed.
+  // A name that turned out to be no user, or a group we are not in (any more). Returns true if
+  // the outbox changed.
   function forgetConversation(st, name) {
     var c = st.convs.get(name);
-    if (c && c.maxId === 0 && name !== (st.session && st.session.username)) st.convs.remove(name);
-    // Messages written to a name that turned out to be no user could never be sent, and with
-    // the conversation gone they would be nowhere to see: drop them with it.
+    if (c && (c.maxId === 0 || C.groups.isKey(name)) && name !== (st.session && st.session.username)) st.convs.remove(name);
+    // Messages written to a name that turned out to be no user, or to a group we are not in,
+    // could never be sent, and with the conversation gone they would be nowhere to see: drop
+    // them with it.
     return C.outbox.dropTo(st, name);
   }
 
@@ -335,7 +384,9 @@
     receiveMessage: receiveMessage,
     applyRead: applyRead,
     applyEvents: applyEvents,
+    rowKey: rowKey,
     applySnapshot: applySnapshot,
+    forgetMessages: forgetMessages,
     applyUnreadCounts: applyUnreadCounts,
     startHistory: startHistory,
     applyHistory: applyHistory,

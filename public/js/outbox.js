@@ -1,10 +1,11 @@
 /*
- * The chat page, file 4 of 10: the outbox, the messages written here that the server has not
+ * The chat page, file 5 of 12: the outbox, the messages written here that the server has not
  * confirmed yet. Pure, like model.js: each function takes the state (st) and changes its
  * outbox; send.js stores it and sends it. The order written is the order sent: one message
  * at a time, and a message retried keeps its place.
  *
- * One item: {client_id, to, body, state: queued|sending|failed, error (what to show),
+ * One item: {client_id, to (the conversation's key: a username, or "#" and a group's id, see
+ * groups.js), body, state: queued|sending|failed, error (what to show),
  * auto (failed for want of a connection: goes again by itself once the poll reconnects),
  * createdAt, firstTry (when its current retry period began), attempts}.
  */
@@ -172,8 +173,8 @@
     return out;
   }
 
-  // Drops the messages written to `name` (a name that turned out to be no user), except one
-  // being sent. Returns true if any was dropped.
+  // Drops the messages written to `name` (a name that turned out to be no user, or a group we
+  // are not in), except one being sent. Returns true if any was dropped.
   function dropTo(st, name) {
     var kept = [];
     for (var i = 0; i < st.outbox.length; i++) if (st.outbox[i].to !== name || st.outbox[i].state === 'sending') kept.push(st.outbox[i]);

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 6 of 10: sending. Optimistic display, a client_id per message so retries
+ * The chat page, file 7 of 12: sending. Optimistic display, a client_id per message so retries
  * never duplicate, and a strict order: one send at a time, the next only after the previous
  * one is settled. The outbox itself (its order, its states) is in outbox.js; here it is kept
  * in storage and sent.
@@ -68,6 +68,8 @@
         return 'Not sent yet: the server did not answer. It goes out when the connection is back.';
       case 'user_not_found':
         return 'Not sent: there is no such user.';
+      case 'not_found':
+        return 'Not sent: you are not in this group.';
       case 'payload_too_large':
         return 'Not sent: the message is too long.';
       case 'rate_limited':
@@ -84,7 +86,11 @@
     sender.busy = true;
     item.state = 'sending';
     var gen = sender.gen;
-    C.http.api('POST', '/messages', { to: item.to, body: item.body, client_id: item.client_id }, function (res) {
+    var groupId = C.groups.idOf(item.to);
+    var body = groupId
+      ? { group: groupId, body: item.body, client_id: item.client_id }
+      : { to: item.to, body: item.body, client_id: item.client_id };
+    C.http.api('POST', '/messages', body, function (res) {
       if (gen !== sender.gen) return;
       sender.busy = false;
       if (res.ok && res.data && M.validMessage(res.data.message)) {

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 5 of 10: staying in sync with the server. The poll loop and the
+ * The chat page, file 6 of 12: staying in sync with the server. The poll loop and the
  * connection state, then what else is fetched: history, unread counts, read markers, presence.
  *
  * How the page stays exactly in sync (see syncFromScratch and poll below):
@@ -242,6 +242,13 @@
             // Someone who has just sent us a message has just been there: ask who is online
             // (the server counts a sender as online), rather than wait for the timer.
             if (changed.heardFrom) refreshPresenceSoon();
+            // A group changed: its quiet line is kept for after a reload.
+            if (S.linesDirty) C.views.saveView();
+            // Added back to a group: what was said while we were out never reached us.
+            for (var r = 0; r < changed.reload.length; r++) {
+              if (changed.reload[r].name === S.current) loadHistory(changed.reload[r]);
+              else M.forgetMessages(changed.reload[r]);
+            }
             C.views.renderAll();
           }
           maybeMarkRead();
@@ -317,16 +324,29 @@
     }, 500);
   }
 
+  // The query naming a conversation in GET /messages: with=NAME, or group=ID for a group.
+  function conversationQuery(c) {
+    var groupId = C.groups.idOf(c.name);
+    return groupId ? 'group=' + groupId : 'with=' + encodeURIComponent(c.name);
+  }
+
   function loadHistory(c) {
     var gen = M.startHistory(c);
     S.chatDirty = true;
-    api('GET', '/messages?with=' + encodeURIComponent(c.name) + '&limit=' + cfg.HISTORY_PAGE, null, function (res) {
+    api('GET', '/messages?' + conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE, null, function (res) {
       if (gen !== c.loadGen) return;
       if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
         c.loading = false;
         if (res.error && res.error.code === 'user_not_found') {
           forgetConversation(c.name);
           C.views.notify('There is no user called \u201c' + c.name + '\u201d.');
+          return;
+        }
+        if (res.error && res.error.code === 'not_found' && C.groups.isKey(c.name)) {
+          // A group we left or were removed from (the page was reloaded since): the server
+          // shows none of it any more, so neither does the page.
+          forgetConversation(c.name);
+          C.views.notify('You are not in that group any more, so its messages are not shown.');
           return;
         }
         c.loadError = res.error ? res.error.message : 'The server sent something unexpected.';
@@ -347,13 +367,14 @@
   }
 
   function loadOlder(c) {
-    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length) return;
+    // A group we are no longer in: the server shows none of its history any more.
+    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length || !c.member) return;
     c.loadingOlder = true;
     var gen = c.loadGen;
     var before = c.msgs[0].id;
     S.chatDirty = true;
     C.views.renderChat();
-    api('GET', '/messages?with=' + encodeURIComponent(c.name) + '&limit=' + cfg.HISTORY_PAGE + '&before=' + before, null, function (res) {
+    api('GET', '/messages?' + conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE + '&before=' + before, null, function (res) {
       if (gen !== c.loadGen) return;
       if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
         c.loadingOlder = false;
@@ -385,11 +406,13 @@
   function maybeMarkRead() {
     if (!S.current || !S.session || !pageVisible() || !C.views.isNearBottom()) return;
     var c = M.conversation(S, S.current);
+    if (!c.member) return; // a group we are no longer in: no marker can be posted
     var upTo = M.startRead(c);
     if (upTo === null) return;
     C.views.renderConversationList();
     var gen = S.sessionGen;
-    api('POST', '/read', { with: c.name, up_to: upTo }, function (res) {
+    var groupId = C.groups.idOf(c.name);
+    api('POST', '/read', groupId ? { group: groupId, up_to: upTo } : { with: c.name, up_to: upTo }, function (res) {
       if (gen !== S.sessionGen) return;
       // A 4xx will not get better by retrying; anything else is retried at the next event.
       var settled = res.ok || (res.status >= 400 && res.status < 500);
@@ -456,7 +479,7 @@
     if (pageVisible() && !presence.asking && U.now() - presence.lastAt >= cfg.PRESENCE_MIN_GAP_MS) refreshPresence();
   }
 
-  // A conversation was started with a name that is no user.
+  // A conversation was started with a name that is no user, or is a group we are not in.
   function forgetConversation(name) {
     if (M.forgetConversation(S, name)) C.send.save();
     if (S.current === name) C.views.closeConversation();

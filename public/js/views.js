@@ -1,5 +1,5 @@
 /*
- * The chat page, file 7 of 10: drawing the state. The conversation list, the open
+ * The chat page, file 8 of 12: drawing the state. The conversation list, the open
  * conversation's head and messages, the connection indicator and banner, notices, the
  * in-page confirmation; and opening and closing a conversation (remembered across reloads).
  * Nothing here talks to the server except through sync.js.
@@ -59,8 +59,18 @@
     return name ? name.charAt(0).toUpperCase() : '?';
   }
 
-  function displayName(name) {
-    return S.session && name === S.session.username ? 'Notes to self' : name;
+  // What a conversation is called: the group's name, "Notes to self" or the username.
+  function displayName(key) {
+    var c = S.convs.get(key);
+    if (c) return C.groups.title(c, S.session ? S.session.username : null);
+    return S.session && key === S.session.username ? 'Notes to self' : key;
+  }
+
+  // Sets dir on a node showing a text in a right-to-left script (a group's name, a message).
+  function setDir(node, text) {
+    var dir = U.textDirection(text);
+    if (dir) node.setAttribute('dir', dir);
+    else node.removeAttribute('dir');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -166,17 +176,20 @@
 
   function conversationItem(c) {
     var me = S.session.username;
-    var known = M.presenceKnown(S);
+    var isGroup = C.groups.isKey(c.name);
+    var known = M.presenceKnown(S) && !isGroup;
     var online = M.isOnline(S, c.name);
+    var name = displayName(c.name);
     var li = el('li', 'conv-item');
     var btn = el('button', 'conv' + (c.name === S.current ? ' active' : '') + (c.unread ? ' has-unread' : ''));
     btn.setAttribute('type', 'button');
     btn.setAttribute('data-name', c.name);
     var self = c.name === me;
-    var avatar = el('span', 'avatar' + (self ? ' avatar-self' : ''), self ? '\u270e' : initial(c.name));
+    var avatar = el('span', 'avatar' + (self ? ' avatar-self' : isGroup ? ' avatar-group' : ''), self ? '\u270e' : initial(name));
     avatar.setAttribute('aria-hidden', 'true');
     btn.appendChild(avatar);
-    // No dot at all while the page cannot reach the server: it cannot know (#14).
+    // No dot at all while the page cannot reach the server: it cannot know (#14). None for a
+    // group either.
     if (!self && known) {
       var dot = el('span', 'dot ' + (online ? 'dot-on' : 'dot-off'));
       dot.setAttribute('title', online ? 'Online' : 'Offline');
@@ -184,7 +197,9 @@
     }
     var main = el('span', 'conv-main');
     var top = el('span', 'conv-top');
-    top.appendChild(el('span', 'conv-name', displayName(c.name)));
+    var nameNode = el('span', 'conv-name', name);
+    setDir(nameNode, name);
+    top.appendChild(nameNode);
     var when = c.last ? T.parseTime(c.last.sent_at) : null;
     if (when) top.appendChild(el('span', 'conv-when', T.shortWhen(when)));
     main.appendChild(top);
@@ -192,11 +207,14 @@
     var preview;
     var failed = C.outbox.failedCount(S, c.name);
     if (failed) preview = el('span', 'conv-preview conv-failed', failed === 1 ? '1 message not sent' : failed + ' messages not sent');
+    else if (!c.member) preview = el('span', 'conv-preview muted', 'You are no longer in this group');
     else if (c.last) {
-      preview = el('span', 'conv-preview', (c.last.from === me && !self ? 'You: ' : '') + c.last.body.replace(/\s+/g, ' '));
+      var by = c.last.from === me ? (self ? '' : 'You: ') : isGroup ? c.last.from + ': ' : '';
+      preview = el('span', 'conv-preview', by + c.last.body.replace(/\s+/g, ' '));
       var previewDir = U.textDirection(c.last.body);
       if (previewDir) preview.setAttribute('dir', previewDir);
-    } else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
+    } else if (isGroup) preview = el('span', 'conv-preview muted', C.groups.memberSummary(c.group, me) || 'No messages yet');
+    else preview = el('span', 'conv-preview muted', self ? 'Jot things down; they reach all your devices' : 'No messages yet');
     if (c.unread > 0) {
       // Before the preview, so it floats right of it rather than below it.
       var badge = el('span', 'badge', c.unread > 99 ? '99+' : c.unread);
@@ -207,7 +225,10 @@
     main.appendChild(bottom);
     btn.appendChild(main);
     var label =
-      displayName(c.name) + (self || !known ? '' : online ? ', online' : ', offline') + (c.unread ? ', ' + c.unread + ' unread' : '');
+      name +
+      (isGroup ? ', group' + (c.member ? '' : ' you are no longer in') : '') +
+      (self || !known ? '' : online ? ', online' : ', offline') +
+      (c.unread ? ', ' + c.unread + ' unread' : '');
     btn.setAttribute('aria-label', label);
     li.appendChild(btn);
     return li;
@@ -252,14 +273,31 @@
   function renderChatHead() {
     var current = S.current;
     if (!current || !S.session) return;
-    var self = current === S.session.username;
+    var me = S.session.username;
+    var self = current === me;
+    var c = M.conversation(S, current);
+    var isGroup = C.groups.isKey(current);
     var online = M.isOnline(S, current);
-    setText($('chat-name'), displayName(current));
+    var name = displayName(current);
+    setText($('chat-name'), name);
+    setDir($('chat-name'), name);
     var avatar = $('chat-avatar');
-    setText(avatar, self ? '\u270e' : initial(current));
-    avatar.className = 'avatar' + (self ? ' avatar-self' : '');
+    setText(avatar, self ? '\u270e' : initial(name));
+    avatar.className = 'avatar' + (self ? ' avatar-self' : isGroup ? ' avatar-group' : '');
     var status = $('chat-status');
-    if (self) {
+    show($('group-btn'), isGroup && c.member);
+    D.toggleClass($('chat'), 'chat-group', isGroup);
+    // A group we left or were removed from can be read (what reached this page) but not
+    // written to: the composer gives way to a line saying why.
+    var closed = isGroup && !c.member;
+    D.toggleClass($('composer'), 'composer-closed', closed);
+    show($('composer-closed'), closed);
+    $('composer-input').disabled = closed;
+    $('send-btn').disabled = closed;
+    if (isGroup) {
+      setText(status, c.member ? C.groups.memberSummary(c.group, me) : 'You are no longer in this group');
+      status.className = 'chat-status';
+    } else if (self) {
       setText(status, 'Only you see these. They reach all your devices.');
       status.className = 'chat-status';
     } else if (!M.presenceKnown(S)) {
@@ -269,7 +307,7 @@
       setText(status, online ? 'Online' : 'Offline');
       status.className = 'chat-status ' + (online ? 'status-on' : 'status-off');
     }
-    $('composer-input').setAttribute('placeholder', self ? 'Write a note to yourself' : 'Message ' + current);
+    $('composer-input').setAttribute('placeholder', self ? 'Write a note to yourself' : 'Message ' + name);
   }
 
   function actionButton(className, text, action, clientId) {
@@ -280,11 +318,13 @@
     return btn;
   }
 
-  // One message; pending: its outbox item when it is not confirmed yet.
-  function messageNode(m, mine, pending) {
+  // One message; pending: its outbox item when it is not confirmed yet; sender: who wrote it,
+  // shown above the text (in a group, for the others' messages).
+  function messageNode(m, mine, pending, sender) {
     var row = el('div', 'msg ' + (mine ? 'mine' : 'theirs') + (pending ? ' ' + pending.state : ''));
     if (!pending) row.setAttribute('data-id', String(m.id));
     var bubble = el('div', 'bubble');
+    if (sender) bubble.appendChild(el('div', 'sender', sender));
     var text = el('div', 'text', m.body);
     // Right-to-left paragraphs laid out as such (#14): the direction of the first strong
     // letter, worked out here rather than with dir="auto", which old engines do not know.
@@ -317,18 +357,37 @@
   function chatItems(c) {
     var current = S.current;
     var me = S.session.username;
+    var isGroup = C.groups.isKey(current);
     var items = [];
     if (c.loadingOlder) items.push({ key: 'top', sig: 'loading', kind: 'note', text: 'Loading older messages\u2026' });
+    else if (c.loaded && c.hasMore && !c.member)
+      // The server shows a member who left none of a group's history (#15).
+      items.push({ key: 'top', sig: 'gone', kind: 'note', text: 'Older messages are not shown: you are no longer in this group.' });
     else if (c.loaded && c.hasMore) items.push({ key: 'top', sig: 'more', kind: 'older' });
     else if (c.loaded && c.msgs.length) {
       items.push({
         key: 'top',
         sig: 'start ' + current,
         kind: 'note',
-        text: current === me ? 'This is where your notes begin.' : 'This is the start of your conversation with ' + current + '.'
+        text:
+          current === me
+            ? 'This is where your notes begin.'
+            : isGroup
+              ? 'This is the start of the group\u2019s messages.'
+              : 'This is the start of your conversation with ' + current + '.'
       });
     }
     var lastDay = null;
+    // The quiet lines (membership changes) go after the message that was the newest when
+    // they happened. The ones from before the first message shown go above it once the
+    // history is loaded to its start (until then their place is among the older messages).
+    var lines = c.lines;
+    var li = 0;
+    var firstId = c.msgs.length ? c.msgs[0].id : Infinity;
+    while (li < lines.length && lines[li].after < firstId && (c.msgs.length || c.loaded)) {
+      if (!c.hasMore || !c.msgs.length) items.push(lineItem(lines[li]));
+      li++;
+    }
     for (var i = 0; i < c.msgs.length; i++) {
       var m = c.msgs[i];
       var when = T.parseTime(m.sent_at);
@@ -342,7 +401,9 @@
         });
         lastDay = when;
       }
-      items.push({ key: 'm' + m.id, sig: '', kind: 'message', message: m });
+      items.push({ key: 'm' + m.id, sig: '', kind: 'message', message: m, sender: isGroup && m.from !== me ? m.from : null });
+      var nextId = i + 1 < c.msgs.length ? c.msgs[i + 1].id : Infinity;
+      while (li < lines.length && lines[li].after < nextId) items.push(lineItem(lines[li++]));
     }
     var pendingHere = 0;
     for (var j = 0; j < S.outbox.length; j++) {
@@ -362,12 +423,19 @@
     return items;
   }
 
+  function lineItem(line) {
+    return { key: 'g' + line.seq, sig: '', kind: 'line', text: line.text };
+  }
+
   function itemNode(item) {
     var current = S.current;
     var me = S.session.username;
+    var isGroup = C.groups.isKey(current);
     switch (item.kind) {
       case 'message':
-        return messageNode(item.message, item.message.from === me, null);
+        return messageNode(item.message, item.message.from === me, null, item.sender);
+      case 'line':
+        return el('div', 'group-line', item.text);
       case 'pending':
         return messageNode({ body: item.pending.body }, true, item.pending);
       case 'older':
@@ -390,7 +458,9 @@
             null,
             current === me
               ? 'Write something below. Notes to self appear on every device you are logged in on.'
-              : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
+              : isGroup
+                ? 'Say hello to the group. Everyone in it sees messages as soon as they are sent.'
+                : 'Say hello to ' + current + '. Messages appear here as soon as they are sent.'
           )
         );
         return empty;
@@ -460,6 +530,7 @@
     renderConversationList();
     renderChatHead();
     renderChat();
+    C.groupDialog.refresh();
   }
 
   var noticeTimer = null;
@@ -474,8 +545,9 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // Opening and closing conversations. Which one is open, and what was being written in each,
-  // is kept in storage, so a reload (a kiosk's, say) brings both back (#14).
+  // Opening and closing conversations. Which one is open, what was being written in each and
+  // the groups' quiet lines are kept in storage, so a reload (a kiosk's, say) brings them back
+  // (#14, #15).
 
   function saveView() {
     if (!S.session) return;
@@ -485,10 +557,14 @@
       var text = S.drafts.get(names[i]);
       if (text) drafts.push([names[i], text]);
     }
-    C.storage.save(C.storage.viewKey(S.session.username), JSON.stringify({ current: S.current, drafts: drafts }));
+    S.linesDirty = false;
+    C.storage.save(
+      C.storage.viewKey(S.session.username),
+      JSON.stringify({ current: S.current, drafts: drafts, lines: C.groups.linesToSave(S) })
+    );
   }
 
-  // What saveView kept for this session's user: {current, drafts: Dict}.
+  // What saveView kept for this session's user: {current, drafts: Dict, lines: Dict}.
   function loadView() {
     var saved = S.session ? C.storage.loadJson(C.storage.viewKey(S.session.username)) : null;
     var drafts = new U.Dict();
@@ -498,8 +574,12 @@
         if (U.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string') drafts.set(d[0], d[1]);
       }
     }
-    var current = saved && typeof saved.current === 'string' && cfg.USERNAME_RE.test(saved.current) ? saved.current : null;
-    return { current: current, drafts: drafts };
+    // A username, or a group's key ("#7", see groups.js): the two never collide.
+    var current =
+      saved && typeof saved.current === 'string' && (cfg.USERNAME_RE.test(saved.current) || C.groups.isKey(saved.current))
+        ? saved.current
+        : null;
+    return { current: current, drafts: drafts, lines: C.groups.linesFromSaved(S, saved ? saved.lines : null) };
   }
 
   // The composer's text is the open conversation's draft.

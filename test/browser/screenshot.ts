@@ -53,6 +53,17 @@ async function main(): Promise<void> {
       ['maria', 'tom', 'You are a star, thank you!'],
     ];
     for (const [from, to, body] of chat) await say(from, to, body);
+    // A group (#15), with two messages Maria has not read yet.
+    const team = await apiCall(server.url, 'POST', '/groups', { name: 'Front desk team', members: ['sam', 'maria'] }, token.priya);
+    if (team.status !== 201) throw new Error(`group failed: ${JSON.stringify(team.body)}`);
+    const teamChat: [string, string][] = [
+      ['priya', 'The December rota is on the board.'],
+      ['sam', 'Can someone swap Friday with me?'],
+    ];
+    for (const [from, body] of teamChat) {
+      const res = await apiCall(server.url, 'POST', '/messages', { group: team.body.group.id, body }, token[from]);
+      if (res.status !== 201) throw new Error(`send failed: ${JSON.stringify(res.body)}`);
+    }
     await say('lena', 'maria', 'Are we still on for lunch?');
     await say('lena', 'maria', '12:30 at the usual place?');
     // Maria read her other conversations on another device.

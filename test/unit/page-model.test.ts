@@ -34,7 +34,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
     it('counts incoming messages as unread, not our own, and never one twice', () => {
       const st = stateFor();
       const out = M.applyEvents(st, [message(msg(1, 'amy', 'zoe')), message(msg(2, 'zoe', 'amy')), message(msg(3, 'amy', 'zoe'))]);
-      assert.deepEqual(out, { outbox: false, refresh: false, heardFrom: true });
+      assert.deepEqual(out, { outbox: false, refresh: false, heardFrom: true, reload: [] });
       const c = st.convs.get('amy');
       assert.equal(c.unread, 2);
       assert.equal(c.maxId, 3);
@@ -125,7 +125,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
       const st = stateFor();
       M.applyEvents(st, [message(msg(1, 'amy', 'zoe')), message(msg(2, 'amy', 'zoe')), message(msg(3, 'zoe', 'amy'))]);
       assert.equal(st.convs.get('amy').unread, 2);
-      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: false, heardFrom: false });
+      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: false, heardFrom: false, reload: [] });
       assert.equal(st.convs.get('amy').unread, 0);
       M.applyEvents(st, [message(msg(4, 'amy', 'zoe'))]);
       assert.equal(st.convs.get('amy').unread, 1, 'a later message is unread again');
@@ -149,7 +149,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
         false,
       );
       assert.equal(c.unread, 4);
-      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: false, heardFrom: false });
+      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: false, heardFrom: false, reload: [] });
       assert.equal(c.unread, 2);
     });
 
@@ -159,7 +159,7 @@ describe('page model: events, snapshot, history, read markers (#12)', () => {
         st,
         [1, 2, 3].map((id) => message(msg(id, 'amy', 'zoe'))),
       );
-      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: true, heardFrom: false });
+      assert.deepEqual(M.applyEvents(st, [read('amy', 2)]), { outbox: false, refresh: true, heardFrom: false, reload: [] });
       assert.equal(st.convs.get('amy').unread, 3, 'left as it was until the server says');
       M.applyUnreadCounts(st, [{ with: 'amy', unread: 1, last_message: msg(3, 'amy', 'zoe') }]);
       assert.equal(st.convs.get('amy').unread, 1);
