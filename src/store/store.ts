@@ -51,7 +51,7 @@ export interface NewGroupMessage {
   groupId: number;
   body: string;
   clientId: string | null;
-  /** As NewMessage.device: a send from a device that no longer exists stores nothing. */
+  /** As NewMessage's: a device that no longer exists when the send commits stores nothing. */
   device?: string;
 }
 

@@ -29,11 +29,11 @@ type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'selectDeviceAuth'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
-    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists'>,
+    private readonly messages: Pick<SqliteMessages, 'earlierSend'>,
   ) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
@@ -119,7 +119,8 @@ export class SqliteGroups {
 
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
     return this.writer.run((): GroupSendResult => {
-      if (!this.messages.deviceExists(m.device)) return { status: 'revoked' };
+      // As a 1:1 send: the device may have been logged out since the request authenticated.
+      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
       if (this.g.selectIsMember.get(m.groupId, m.sender.id) === undefined) return { status: 'not_found' };
       const retry = this.earlierGroupSend(m);
       if (retry) return retry;

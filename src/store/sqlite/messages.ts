@@ -31,18 +31,10 @@ export class SqliteMessages {
     return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
   }
 
-  /**
-   * Whether the sending device still exists (no device given: an administrator's send), read
-   * inside the sending transaction so a log-out that commits first is seen (#13, item 3).
-   */
-  deviceExists(device: string | undefined): boolean {
-    return device === undefined || this.q.selectDeviceAuth.get(device) !== undefined;
-  }
-
   send(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
       // The device may have been logged out since the request authenticated (#13, item 3).
-      if (!this.deviceExists(m.device)) return { status: 'revoked' };
+      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
       const retry = this.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
       if (retry) return retry;
       const sentAt = Date.now();
