@@ -342,8 +342,10 @@ export class SqliteStore implements Store {
 
   sendMessage(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
-      // The device may have been logged out since the request authenticated (#13, item 3).
-      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
+      // The device may have been logged out since the request authenticated (#13, item 3). The
+      // ledger answers from its cache, which a deletion here clears at once and one by another
+      // process once data_version moves: no query on the send's path.
+      if (m.device !== undefined && this.devices.get(m.device) === undefined) return { status: 'revoked' };
       const retry = this.earlierSendNow(m);
       if (retry) return retry;
       const sentAt = Date.now();
