@@ -89,8 +89,6 @@ export interface HeaderInputs {
   closing: boolean;
 }
 
-const CACHING = { 'Cache-Control': 'no-store', Pragma: 'no-cache', Expires: '0' } as const;
-
 /**
  * The headers the contract promises on every answer, errors included: no caching anywhere
  * (old proxies and caches must never store a chat answer), CORS, no content sniffing (a JSON
@@ -99,7 +97,9 @@ const CACHING = { 'Cache-Control': 'no-store', Pragma: 'no-cache', Expires: '0' 
  */
 export function contractHeaders(h: HeaderInputs): Record<string, string> {
   const out: Record<string, string> = {
-    ...CACHING,
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    Expires: '0',
     'Access-Control-Allow-Origin': h.origin.origin,
     'Access-Control-Expose-Headers': EXPOSE_HEADERS,
     'X-Content-Type-Options': 'nosniff',

@@ -120,7 +120,10 @@ export class SqliteStore implements Store {
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     this.writer = new GroupCommit(db, this.devices);
-    this.messages = new SqliteMessages(this.q, this.writer);
+    // The device check of every send reads the ledger's cache, which a deletion here clears at
+    // once and one by another process once data_version moves: no query on the send's path.
+    const deviceExists = (id: string): boolean => this.devices.get(id) !== undefined;
+    this.messages = new SqliteMessages(this.q, this.writer, deviceExists);
     this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,

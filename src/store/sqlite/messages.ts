@@ -16,6 +16,8 @@ export class SqliteMessages {
   constructor(
     private readonly q: Queries,
     private readonly writer: GroupCommit,
+    /** Whether a device still exists, read inside the sending transaction (#13, item 3). */
+    readonly deviceExists: (id: string) => boolean,
   ) {}
 
   /**
@@ -34,7 +36,7 @@ export class SqliteMessages {
   send(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
       // The device may have been logged out since the request authenticated (#13, item 3).
-      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
+      if (m.device !== undefined && !this.deviceExists(m.device)) return { status: 'revoked' };
       const retry = this.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
       if (retry) return retry;
       const sentAt = Date.now();
