@@ -18,6 +18,7 @@ import { answerClientErrors } from './http/client-errors';
 import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages-routes';
 import { respond } from './http/respond';
+import { searchRoutes } from './http/search-routes';
 import { streamRoutes } from './http/stream-routes';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   accountRoutes(router, core, authed);
   messageRoutes(router, core, authed);
+  searchRoutes(router, core, authed);
   streamRoutes(router, core, authed);
 
   const record = recorder(metrics, logger);

@@ -69,6 +69,20 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/** A search in history (issue #17): what the caller asked for, in the domain's terms. */
+export interface SearchQuery {
+  /**
+   * Words that must all be in a message's text, each at the start of one of its words (in
+   * scripts written without spaces, anywhere): src/search.ts says what a word is. At least one.
+   */
+  words: readonly string[];
+  /** Only the conversation between the caller and this user. */
+  peerId?: number;
+  /** Only messages with an id below this one. */
+  before?: number;
+  limit: number;
+}
+
 export interface CommitStats {
   /** Transactions that carried writes (a backend without group commit: one per write). */
   batches: number;
@@ -92,7 +106,9 @@ export interface CommitStats {
  * - Idempotent sends. One message per (sender, client_id), also when retries race each other:
  *   a repeat with the same recipient and body returns the original, anything else a conflict;
  *   decided inside the writing transaction, enforced by a unique key.
- * - Bounded answers. eventsAfter and history stop early, never before their first row, once
+ * - Searchable at once. A message is in the search index from the commit that stores it (in
+ *   the same transaction), and a database that had no index gets one, filled, when it opens.
+ * - Bounded answers. eventsAfter, history and search stop early, never before their first row, once
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
  * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
  *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
@@ -195,6 +211,12 @@ export interface Store {
   conversations(userId: number): Promise<ConversationRow[]>;
   /** One page of the conversation between two users, oldest first, within the answer budget. */
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Messages the user can see (their 1:1 conversations) that hold every word of the query,
+   * newest first, at most `limit`, within the answer budget; hasMore says whether older matches
+   * exist. Who may see what is part of the query itself, never a filter after a limit.
+   */
+  search(userId: number, query: SearchQuery): Promise<HistoryPage>;
   /** Messages stored in all (for metrics; may be an estimate that never goes down). */
   countMessages(): Promise<number>;
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { ANSWER_BODY_CHARS, type NewDevice, type Store } from '../../src/store';
 import type { EventRow, User } from '../../src/types';
+import { searchContract } from './search-contract';
 import { sleep } from './util';
 
 export interface StoreFactory {
@@ -517,4 +518,5 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       });
     });
   });
+  searchContract(backend, factory);
 }

@@ -38,12 +38,15 @@ import {
   type HistoryQuery,
   type NewDevice,
   type NewMessage,
+  type SearchQuery,
   type Store,
 } from '../store';
 import { DeviceLedger } from './devices';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
+import { type FillProgress, fillSearchIndex } from './search-fill';
+import { directScope, indexText, matchExpression, termsOf } from './search-text';
 import { KIND_MESSAGE, KIND_READ, prepareQueries, type Queries, toEventRow } from './queries';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
@@ -51,6 +54,8 @@ export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 export interface SqliteOptions {
   synchronous?: SqliteSynchronous;
   migrationsDir?: string;
+  /** Told after each batch while messages stored before search existed are indexed (issue #17). */
+  onSearchFill?: (p: FillProgress) => void;
 }
 
 /** Bound on cached user ids. */
@@ -104,6 +109,7 @@ export class SqliteStore implements Store {
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       db.pragma('foreign_keys = ON');
       migrate(db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
+      fillSearchIndex(db, opts.onSearchFill);
       this.q = prepareQueries(db);
     } catch (err) {
       db.close();
@@ -348,6 +354,7 @@ export class SqliteStore implements Store {
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
+      this.indexForSearch(id, m.body, directScope(m.sender.id, m.recipient.id));
       const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
       this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
       let recipientSeq: number | null = null;
@@ -405,18 +412,41 @@ export class SqliteStore implements Store {
         : this.q.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
       // One extra row tells has_more; so does stopping early at the answer budget (never before
       // the first message), which keeps a page of long messages around a megabyte.
-      const messages: MessageRow[] = [];
-      const budget = answerBudget();
-      let hasMore = false;
-      for (const m of rows) {
-        if (messages.length === page.limit || !budget.take(m.body)) {
-          hasMore = true;
-          break;
-        }
-        messages.push(m);
-      }
+      const { messages, hasMore } = this.budgeted(rows, page.limit);
       return { messages: forward ? messages : messages.reverse(), hasMore };
     });
+  }
+
+  /** Makes a message searchable, in the transaction that stores it (issue #17). */
+  private indexForSearch(id: number, body: string, scope: string): void {
+    const text = indexText(body);
+    this.q.insertSearch.run(id, text, scope);
+    for (const t of termsOf(text)) this.q.insertSearchTerm.run(t.key, t.term);
+  }
+
+  search(userId: number, query: SearchQuery): Promise<HistoryPage> {
+    return settled(() => {
+      const scope =
+        query.peerId === undefined ? { kind: 'user' as const, userId } : { kind: 'conversation' as const, a: userId, b: query.peerId };
+      const expand = (key: string, max: number) => this.q.selectSearchTerms.all(key, `${key}\u{10FFFF}`, max);
+      const match = matchExpression(scope, query.words, expand);
+      return this.budgeted(this.q.selectSearch.iterate(match, query.before ?? NO_UPPER_BOUND, query.limit + 1), query.limit);
+    });
+  }
+
+  /** Up to `limit` rows within the answer budget; hasMore when a row was left (see history). */
+  private budgeted(rows: Iterable<MessageRow>, limit: number): HistoryPage {
+    const messages: MessageRow[] = [];
+    const budget = answerBudget();
+    let hasMore = false;
+    for (const m of rows) {
+      if (messages.length === limit || !budget.take(m.body)) {
+        hasMore = true;
+        break;
+      }
+      messages.push(m);
+    }
+    return { messages, hasMore };
   }
 
   countMessages(): Promise<number> {
