@@ -182,7 +182,7 @@ describe('SQLite store (unit, #2)', () => {
     );
   });
 
-  it('migration 005 indexes the messages stored before it, in batches that resume after a stop (#17)', async () => {
+  it('migration 006 indexes the messages stored before it, in batches that resume after a stop (#17)', async () => {
     await store.close();
     // A database as a version-4 server left it, with more messages than one batch.
     const old = tempDbPath('chat-migrate-');

@@ -170,7 +170,7 @@ export function prepareQueries(db: Database) {
        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
        ORDER BY m.id ASC LIMIT ?`,
     ),
-    // --- search (db/005_search.sql; the MATCH expression comes from search-text.ts) ---
+    // --- search (db/006_search.sql; the MATCH expression comes from search-text.ts) ---
     insertSearch: q<[number, string, string]>(`INSERT INTO message_search (rowid, body, scope) VALUES (?, ?, ?)`),
     insertSearchTerm: q<[string, string]>(`INSERT INTO search_terms (key, term) VALUES (?, ?) ON CONFLICT DO NOTHING`),
     // Words whose key starts with ?1: ?2 is ?1 followed by the largest code point, so the range

@@ -1,4 +1,4 @@
-// Indexing the messages a database held before it had a search index (db/005_search.sql left
+// Indexing the messages a database held before it had a search index (db/006_search.sql left
 // what is to do in search_fill). Runs when the store opens, before it serves anything, so a
 // search never misses an old message; a large history takes a while (about 30 s a million
 // messages), so it goes in batches, each committed with its progress: a server stopped half

@@ -1,4 +1,4 @@
-// What the SQLite search index (db/005_search.sql) holds and how a query reads it (issue #17).
+// What the SQLite search index (db/006_search.sql) holds and how a query reads it (issue #17).
 // The same preparation is applied to a message's text when it is indexed and to each word of a
 // query, so the two always meet in the same form.
 //
@@ -37,7 +37,7 @@ const UNSPACED_ONE = /^[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Bopomo
 const TOKEN = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
 const MARKS = /\p{M}/gu;
 
-/** The longest prefix with an index of its own (db/005_search.sql: prefix='1 2 3'). */
+/** The longest prefix with an index of its own (db/006_search.sql: prefix='1 2 3'). */
 export const PREFIX_INDEXED = 3;
 /** The most words a longer prefix is expanded to before the plain prefix query is cheaper. */
 export const EXPANSION_MAX = 64;
@@ -69,7 +69,7 @@ export function termsOf(prepared: string): { key: string; term: string }[] {
   return out;
 }
 
-/** Who may find a 1:1 message: both sides, and the conversation (see db/005_search.sql). */
+/** Who may find a 1:1 message: both sides, and the conversation (see db/006_search.sql). */
 export function directScope(senderId: number, recipientId: number): string {
   const lo = Math.min(senderId, recipientId);
   const hi = Math.max(senderId, recipientId);

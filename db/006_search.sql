@@ -1,4 +1,4 @@
--- 005: search in history (issue #17). One full-text index over every message, kept in step
+-- 006: search in history (issue #17). One full-text index over every message, kept in step
 -- with messages in the same transaction as each send (src/store/sqlite/index.ts, sendMessage).
 --
 -- Contentless (content=''): the text is in messages already, and the index holds a prepared
