@@ -3,6 +3,7 @@
 import { findUserOrThrow } from './auth';
 import type { Core } from './core';
 import { Errors } from './errors';
+import { groupNotFound } from './groups';
 import type { DeviceAuth } from './types';
 import { messageView, type MessageView } from './views';
 
@@ -33,10 +34,9 @@ export interface SearchInput {
 export async function search(core: Core, caller: DeviceAuth, input: SearchInput): Promise<{ messages: MessageView[]; has_more: boolean }> {
   const words = searchWords(input.q);
   if (words.length === 0) throw Errors.invalidRequest('q', 'must hold at least one letter or digit');
-  // No groups yet: a group the caller is in does not exist, and the answer for one they are not
-  // in is the same 404 every group endpoint gives (the contract's Groups section).
-  if (input.group !== undefined) throw Errors.notFound('no such group');
   const peerId = input.with === undefined ? undefined : (await findUserOrThrow(core, input.with)).id;
-  const page = await core.store.search(caller.userId, { words, peerId, before: input.before, limit: input.limit });
+  const page = await core.store.search(caller.userId, { words, peerId, groupId: input.group, before: input.before, limit: input.limit });
+  // Not a member (now), or no such group: the one answer every group endpoint gives.
+  if (!page) throw groupNotFound(input.group ?? 0);
   return { messages: page.messages.map((m) => messageView(m, caller.userId)), has_more: page.hasMore };
 }

@@ -2,6 +2,7 @@
 // finds what. The matching rules themselves are the Store contract's (test/support/search-contract.ts).
 import assert from 'node:assert/strict';
 import { expectError, newUser, send, startApp, type TestApp } from '../support/app';
+import { makeGroup, sentToGroup } from '../support/groups';
 
 describe('search (HTTP, #17)', () => {
   let t: TestApp;
@@ -32,7 +33,7 @@ describe('search (HTTP, #17)', () => {
       ],
     );
     const m = res.body.messages[1];
-    assert.deepEqual(Object.keys(m).sort(), ['body', 'client_id', 'from', 'id', 'sent_at', 'to']);
+    assert.deepEqual(Object.keys(m).sort(), ['body', 'client_id', 'from', 'group', 'id', 'sent_at', 'to']);
     const other = await search(b.auth, { q: 'address main' }).expect(200);
     assert.equal(other.body.messages.length, 1);
     assert.equal(other.body.messages[0].client_id, null, "client_id is the sender's own key");
@@ -152,6 +153,42 @@ describe('search (HTTP, #17)', () => {
     }
     assert.equal((await search(b.auth, { q: 'swordfish' }).expect(200)).body.messages.length, 1);
     assert.equal((await search(c.auth, { q: 'swordfish', with: b.username }).expect(200)).body.messages.length, 1);
+  });
+
+  it('finds group messages only while a member: group= narrows, outside it 404 not_found, removed finds nothing (#15)', async () => {
+    const a = await newUser(t);
+    const b = await newUser(t);
+    const c = await newUser(t);
+    const g = await makeGroup(t, b, 'trip', [a, c]);
+    const secret = await makeGroup(t, b, 'surprise for a', [c]);
+    await sentToGroup(t, b, g.id, 'tickets booked');
+    await sentToGroup(t, c, secret.id, 'tickets for the surprise party');
+    await send(t, a, b.username, 'tickets? thanks');
+    const mine = await search(a.auth, { q: 'tickets' }).expect(200);
+    assert.deepEqual(
+      mine.body.messages.map((m: { body: string; group: number | null; to: string | null }) => [m.body, m.group, m.to]),
+      [
+        ['tickets? thanks', null, b.username],
+        ['tickets booked', g.id, null],
+      ],
+    );
+    const narrowed = await search(a.auth, { q: 'tickets', group: g.id }).expect(200);
+    assert.deepEqual(
+      narrowed.body.messages.map((m: { body: string }) => m.body),
+      ['tickets booked'],
+    );
+    expectError(await search(a.auth, { q: 'tickets', group: secret.id }), 404, 'not_found');
+    expectError(await search(a.auth, { q: 'tickets', group: 424242 }), 404, 'not_found');
+    expectError(await search(a.auth, { q: 'tickets', group: 'x' }), 400, 'invalid_request');
+    // a leaves the group: nothing of it is found any more, however asked.
+    await t.http().delete(`/groups/${g.id}/members/${a.username}`).set(a.auth).expect(204);
+    assert.deepEqual(
+      (await search(a.auth, { q: 'tickets' }).expect(200)).body.messages.map((m: { body: string }) => m.body),
+      ['tickets? thanks'],
+    );
+    assert.deepEqual((await search(a.auth, { q: 'booked' }).expect(200)).body, { messages: [], has_more: false });
+    expectError(await search(a.auth, { q: 'booked', group: g.id }), 404, 'not_found');
+    assert.equal((await search(c.auth, { q: 'booked', group: g.id }).expect(200)).body.messages.length, 1);
   });
 
   it('answers JSONP like any GET', async () => {

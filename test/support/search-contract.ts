@@ -4,7 +4,7 @@
 // user text never query syntax; newest first, paged; and only what the caller may see.
 import assert from 'node:assert/strict';
 import type { SearchQuery, Store } from '../../src/store';
-import type { User } from '../../src/types';
+import type { HistoryPage, User } from '../../src/types';
 import type { StoreFactory } from './store-contract';
 
 export function searchContract(backend: string, factory: StoreFactory): void {
@@ -27,9 +27,14 @@ export function searchContract(backend: string, factory: StoreFactory): void {
       return r.status === 'created' ? r.message.id : assert.fail(`not stored: ${r.status}`);
     }
 
+    /** A search that must be answered (not a group the user is outside of). */
+    async function searchPage(userId: number, q: SearchQuery): Promise<HistoryPage> {
+      return (await store.search(userId, q)) ?? assert.fail('no page');
+    }
+
     /** The bodies alice finds for these words (newest first). */
     async function found(words: string[], q: Partial<SearchQuery> = {}, who: User = alice): Promise<string[]> {
-      const page = await store.search(who.id, { words, limit: 100, ...q });
+      const page = await searchPage(who.id, { words, limit: 100, ...q });
       return page.messages.map((m) => m.body);
     }
 
@@ -135,7 +140,7 @@ export function searchContract(backend: string, factory: StoreFactory): void {
         ids.push(await send(i % 2 ? bob : alice, i % 2 ? alice : bob, `report ${i}`));
         await send(alice, bob, `noise ${i}`);
       }
-      const page = (q: Partial<SearchQuery>) => store.search(alice.id, { words: ['report'], limit: 3, ...q });
+      const page = (q: Partial<SearchQuery>) => searchPage(alice.id, { words: ['report'], limit: 3, ...q });
       const ids_ = (p: { messages: { id: number }[] }) => p.messages.map((m) => m.id);
       const first = await page({});
       assert.deepEqual(ids_(first), [ids[6], ids[5], ids[4]]);
@@ -177,6 +182,39 @@ export function searchContract(backend: string, factory: StoreFactory): void {
       assert.deepEqual(await found(['zebra'], { peerId: bob.id }, carol), ['zebra zebra', 'the vault code is zebra']);
     });
 
+    it('finds the messages of the groups the caller is in now, from before they joined too; group narrows (#15)', async () => {
+      const made = await store.createGroup(bob, 'class 3b', [carol], 10);
+      const groupId = made.status === 'changed' ? made.group.id : assert.fail(made.status);
+      const other = await store.createGroup(carol, 'no alice here', [bob], 10);
+      const otherId = other.status === 'changed' ? other.group.id : assert.fail(other.status);
+      const say = async (from: User, gid: number, body: string) => {
+        const r = await store.sendGroupMessage({ sender: from, groupId: gid, body, clientId: null });
+        assert.equal(r.status, 'created');
+      };
+      await say(bob, groupId, 'picnic on friday');
+      await say(carol, otherId, 'picnic without alice');
+      await send(bob, alice, 'picnic? ask carol');
+      assert.deepEqual(await found(['picnic']), ['picnic? ask carol'], 'not a member of either group yet');
+      assert.equal(await store.search(alice.id, { words: ['picnic'], limit: 10, groupId }), null, 'narrowed to a group she is not in');
+      assert.equal((await store.addGroupMember(bob, groupId, alice, 10)).status, 'changed');
+      await say(alice, groupId, 'picnic: I bring bread');
+      assert.deepEqual(
+        await found(['picnic']),
+        ['picnic: I bring bread', 'picnic? ask carol', 'picnic on friday'],
+        'from before she joined',
+      );
+      assert.deepEqual(await found(['picnic'], { groupId }), ['picnic: I bring bread', 'picnic on friday']);
+      assert.deepEqual(await found(['picnic'], { groupId }, carol), ['picnic: I bring bread', 'picnic on friday']);
+      assert.equal(await store.search(alice.id, { words: ['picnic'], limit: 10, groupId: otherId }), null);
+      assert.equal(await store.search(alice.id, { words: ['picnic'], limit: 10, groupId: 987654 }), null, 'no such group: the same');
+      // Removed: nothing of the group is found any more, not even what she wrote there.
+      assert.equal((await store.removeGroupMember(bob, groupId, alice)).status, 'changed');
+      assert.deepEqual(await found(['picnic']), ['picnic? ask carol']);
+      assert.deepEqual(await found(['bread']), []);
+      assert.equal(await store.search(alice.id, { words: ['picnic'], limit: 10, groupId }), null);
+      assert.deepEqual(await found(['bread'], {}, bob), ['picnic: I bring bread'], 'the members still find it');
+    });
+
     it('finds a message from the commit that stores it; a refused send leaves nothing to find', async () => {
       await send(alice, bob, 'first version', 'k1');
       const conflict = await store.sendMessage({ sender: alice, recipient: bob, body: 'second version', clientId: 'k1' });
@@ -189,7 +227,7 @@ export function searchContract(backend: string, factory: StoreFactory): void {
     it('stops within the answer budget, never before the first match', async () => {
       const long = 'x'.repeat(3999);
       for (let i = 0; i < 80; i++) await send(alice, bob, `needle ${long}`);
-      const page = await store.search(alice.id, { words: ['needle'], limit: 100 });
+      const page = await searchPage(alice.id, { words: ['needle'], limit: 100 });
       assert.ok(page.messages.length > 0 && page.messages.length < 80, `${page.messages.length} messages`);
       assert.equal(page.hasMore, true);
     });

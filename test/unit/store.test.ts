@@ -224,17 +224,20 @@ describe('SQLite store (unit, #2)', () => {
         [total + 1 - 5000, total + 1 - 5000, true],
       ],
     );
-    const all = await store.search(a, { words: ['uber'], limit: 100 });
+    const all = (await store.search(a, { words: ['uber'], limit: 100 })) ?? assert.fail('no page');
     assert.equal(all.messages.length, 100);
     assert.equal(all.messages[0]?.body, `old message ${total - 1} Übersicht`, 'newest first, each indexed once');
-    const one = await store.search(a, { words: ['message', '5000'], limit: 10 });
+    const one = (await store.search(a, { words: ['message', '5000'], limit: 10 })) ?? assert.fail('no page');
     assert.deepEqual(
       one.messages.map((m) => m.body),
       ['old message 5000 Übersicht'],
       'the first message of the second run',
     );
-    assert.equal((await store.search(a, { words: ['übersicht'], limit: 100, before: 5001 })).messages.length, 100);
-    assert.equal((await store.search(c, { words: ['ubersicht'], limit: 100 })).messages.length, 1);
+    assert.equal(
+      ((await store.search(a, { words: ['übersicht'], limit: 100, before: 5001 })) ?? assert.fail('no page')).messages.length,
+      100,
+    );
+    assert.equal(((await store.search(c, { words: ['ubersicht'], limit: 100 })) ?? assert.fail('no page')).messages.length, 1);
     const left = store.sqlite.db.prepare('SELECT count(*) FROM search_fill').pluck().get();
     assert.equal(left, 0, 'nothing left to do');
     await store.close();

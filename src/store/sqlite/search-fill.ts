@@ -4,7 +4,7 @@
 // messages), so it goes in batches, each committed with its progress: a server stopped half
 // way resumes where it was, and `progress` (the log, from main.ts) shows how far it is.
 import type { Database } from 'better-sqlite3';
-import { directScope, indexText, termsOf } from './search-text';
+import { directScope, groupScope, indexText, termsOf } from './search-text';
 
 /** Messages per transaction: long enough to be quick, short enough to resume close to where it stopped. */
 const FILL_BATCH = 5000;
@@ -20,7 +20,8 @@ export interface FillProgress {
 interface OldMessage {
   id: number;
   senderId: number;
-  recipientId: number;
+  recipientId: number | null;
+  groupId: number | null;
   body: string;
 }
 
@@ -30,7 +31,7 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
   const first = selectFill.get();
   if (!first) return;
   const selectBatch = db.prepare<[number, number, number], OldMessage>(
-    `SELECT id, sender_id AS senderId, recipient_id AS recipientId, body
+    `SELECT id, sender_id AS senderId, recipient_id AS recipientId, group_id AS groupId, body
      FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
   );
   const insert = db.prepare<[number, string, string]>(`INSERT INTO message_search (rowid, body, scope) VALUES (?, ?, ?)`);
@@ -46,7 +47,7 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     const rows = selectBatch.all(fill.done, fill.upTo, FILL_BATCH);
     for (const m of rows) {
       const text = indexText(m.body);
-      insert.run(m.id, text, directScope(m.senderId, m.recipientId));
+      insert.run(m.id, text, m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId));
       for (const t of termsOf(text)) insertTerm.run(t.key, t.term);
     }
     indexed += rows.length;

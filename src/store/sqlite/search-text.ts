@@ -76,12 +76,21 @@ export function directScope(senderId: number, recipientId: number): string {
   return lo === hi ? `u${lo} ${conversationToken(lo, hi)}` : `u${lo} u${hi} ${conversationToken(lo, hi)}`;
 }
 
+/** Who may find a group message: the group's members at the time of the search. */
+export function groupScope(groupId: number): string {
+  return `g${groupId}`;
+}
+
 function conversationToken(a: number, b: number): string {
   return `c${Math.min(a, b)}x${Math.max(a, b)}`;
 }
 
 /** Whose messages a search may find: one of the scope's words must be in a match. */
-export type SearchScope = { kind: 'user'; userId: number } | { kind: 'conversation'; a: number; b: number };
+export type SearchScope =
+  /** The user's 1:1 messages and those of the groups given (the ones they are in now). */
+  | { kind: 'user'; userId: number; groupIds: readonly number[] }
+  | { kind: 'conversation'; a: number; b: number }
+  | { kind: 'group'; groupId: number };
 
 /** One quoted FTS5 string: the only escape inside one is a doubled quote. */
 function quoted(s: string): string {
@@ -97,13 +106,25 @@ export type ExpandPrefix = (key: string, max: number) => string[];
  * start of a word (see the top of this file for how).
  */
 export function matchExpression(scope: SearchScope, words: readonly string[], expand: ExpandPrefix): string {
-  const who = scope.kind === 'user' ? `u${scope.userId}` : conversationToken(scope.a, scope.b);
-  const parts = [`scope : ${quoted(who)}`];
+  const parts = [`scope : ${scopeExpression(scope)}`];
   for (const w of words) {
     const text = indexText(w).trim();
     if (text !== '') parts.push(`body : ${wordExpression(text, expand)}`);
   }
   return parts.join(' AND ');
+}
+
+function scopeExpression(scope: SearchScope): string {
+  switch (scope.kind) {
+    case 'conversation':
+      return quoted(conversationToken(scope.a, scope.b));
+    case 'group':
+      return quoted(groupScope(scope.groupId));
+    case 'user':
+      return scope.groupIds.length === 0
+        ? quoted(`u${scope.userId}`)
+        : `(${[`u${scope.userId}`, ...scope.groupIds.map(groupScope)].map(quoted).join(' OR ')})`;
+  }
 }
 
 function wordExpression(text: string, expand: ExpandPrefix): string {
