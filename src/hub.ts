@@ -285,6 +285,20 @@ export class Hub<E extends { seq: number }> {
     for (const list of [...this.byUser.values()]) for (const w of list.slice()) w.settle(SHUTDOWN);
   }
 
+  /**
+   * Every user with a waiter now, with the smallest cursor among their waiters: whose streams to
+   * look at when another process may have written to them (the admin command line, #15).
+   */
+  waitingUsers(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [userId, list] of this.byUser) {
+      let since = Infinity;
+      for (const w of list) since = Math.min(since, w.since);
+      if (list.length > 0) out.set(userId, since);
+    }
+    return out;
+  }
+
   /** Devices holding at least one poll now. */
   heldDeviceIds(): string[] {
     return [...this.heldByDevice.keys()];

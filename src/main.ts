@@ -5,6 +5,7 @@ import { guardConnections } from './connections';
 import { createCore } from './core';
 import { createLogger, errorFields, flushLogs } from './log';
 import { createApp, createHttpServer } from './server';
+import { wakeOutsideWrites } from './stream';
 import { openStore, SchemaTooNewError, type SqliteStore } from './store';
 
 /** How often to look for writes by other processes (the admin command line). */
@@ -71,8 +72,9 @@ function main(): void {
   });
 
   // The admin command line writes to the same file from another process. When it has (SQLite's
-  // data_version moved), let go of held polls whose device it revoked, instead of waiting for
-  // their timeouts. One pragma every 2 s costs nothing.
+  // data_version moved), let go of held polls whose device it revoked, and wake those whose
+  // streams it appended to (a group member removed), instead of waiting for their timeouts. One
+  // pragma every 2 s costs nothing.
   let dataVersion = store.sqlite.dataVersion();
   const watch = setInterval(() => {
     const v = store.sqlite.dataVersion();
@@ -83,6 +85,13 @@ function main(): void {
         if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
       },
       (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for devices revoked elsewhere failed'),
+    );
+    // It may also have written group events (remove-member, #15): wake the polls they are for.
+    wakeOutsideWrites(core).then(
+      (n) => {
+        if (n > 0) logger.info({ streams: n }, 'held polls woken for events written elsewhere');
+      },
+      (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for events written elsewhere failed'),
     );
   }, EXTERNAL_CHANGES_CHECK_MS);
   watch.unref();
