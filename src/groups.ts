@@ -23,7 +23,7 @@ function me(caller: Pick<DeviceAuth, 'userId' | 'username'>): User {
 }
 
 /** Not a member, or no such group: one answer. */
-function groupNotFound(id: number): Error {
+export function groupNotFound(id: number): Error {
   return Errors.notFound(`no group ${id} that you are a member of`);
 }
 

@@ -44,7 +44,15 @@ function main(): void {
 
   let store: SqliteStore;
   try {
-    store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+    store = openStore(config.dbPath, {
+      synchronous: config.dbSynchronous,
+      // A database from before search (issue #17) has its history indexed once, before the
+      // server listens: a large one takes a while, so say how far it is.
+      onSearchFill: (p) => {
+        logger.info({ indexed: p.indexed, total: p.total }, p.done ? 'search index ready' : 'indexing stored messages for search');
+        if (p.done) flushLogs(logger);
+      },
+    });
   } catch (err) {
     if (err instanceof SchemaTooNewError) {
       logger.fatal({ dbPath: config.dbPath }, err.message);

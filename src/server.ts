@@ -22,6 +22,7 @@ import { groupRoutes } from './http/groups-routes';
 import { messageRoutes } from './http/messages-routes';
 import { exactPath } from './http/paths';
 import { respond } from './http/respond';
+import { searchRoutes } from './http/search-routes';
 import { streamRoutes } from './http/stream-routes';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): App {
   });
   accountRoutes(router, core, authed);
   messageRoutes(router, core, authed);
+  searchRoutes(router, core, authed);
   groupRoutes(router, core, authed);
   streamRoutes(router, core, authed);
 

@@ -94,6 +94,22 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/** A search in history (issue #17): what the caller asked for, in the domain's terms. */
+export interface SearchQuery {
+  /**
+   * Words that must all be in a message's text, each at the start of one of its words (in
+   * scripts written without spaces, anywhere): src/search.ts says what a word is. At least one.
+   */
+  words: readonly string[];
+  /** Only the conversation between the caller and this user. */
+  peerId?: number;
+  /** Only this group's messages (the caller must be a member now); not with peerId. */
+  groupId?: number;
+  /** Only messages with an id below this one. */
+  before?: number;
+  limit: number;
+}
+
 export interface CommitStats {
   /** Transactions that carried writes (a backend without group commit: one per write). */
   batches: number;
@@ -127,7 +143,11 @@ export interface CommitStats {
  *   N, and a member added gets every message committed after the add. Membership is checked in
  *   the writing or reading transaction itself, never before it. A group that loses its last
  *   member is gone for good: every group method answers for it as for a group that never was.
- * - Bounded answers. eventsAfter and history stop early, never before their first row, once
+ * - Searchable at once (issue #17). A message is in the search index from the commit that stores
+ *   it (in the same transaction), and a database that had no index gets one, filled, when it
+ *   opens. Who may find a message is decided inside the search itself: the two sides of a 1:1
+ *   message, and the members of its group at the time of the search.
+ * - Bounded answers. eventsAfter, history and search stop early, never before their first row, once
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
  * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
  *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
@@ -232,6 +252,14 @@ export interface Store {
   conversations(userId: number): Promise<ConversationRow[]>;
   /** One page of the conversation between two users, oldest first, within the answer budget. */
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Messages the user can see (their 1:1 conversations, and the groups they are a member of at
+   * the time of the search) that hold every word of the query, newest first, at most `limit`,
+   * within the answer budget; hasMore says whether older matches exist. Who may see what is
+   * part of the query itself, never a filter after a limit. null: `groupId` is not a group the
+   * user is in now.
+   */
+  search(userId: number, query: SearchQuery): Promise<HistoryPage | null>;
   /** Messages stored in all (for metrics; may be an estimate that never goes down). */
   countMessages(): Promise<number>;
 
@@ -324,17 +352,26 @@ export function answerBudget(limit = ANSWER_BODY_CHARS): { take(body: string): b
  * a megabyte. Shared by every backend and by 1:1 and group histories, so they page alike.
  */
 export function historyPage(rows: Iterable<MessageRow>, page: HistoryQuery): HistoryPage {
+  const { messages, hasMore } = budgetedPage(rows, page.limit);
+  return { messages: page.after !== undefined ? messages : messages.reverse(), hasMore };
+}
+
+/**
+ * Up to `limit` of `rows` (asked for with one more), in their order, within the answer budget;
+ * hasMore when a row was left. historyPage and search pages (newest first) are made with it.
+ */
+export function budgetedPage(rows: Iterable<MessageRow>, limit: number): HistoryPage {
   const messages: MessageRow[] = [];
   const budget = answerBudget();
   let hasMore = false;
   for (const m of rows) {
-    if (messages.length === page.limit || !budget.take(m.body)) {
+    if (messages.length === limit || !budget.take(m.body)) {
       hasMore = true;
       break;
     }
     messages.push(m);
   }
-  return { messages: page.after !== undefined ? messages : messages.reverse(), hasMore };
+  return { messages, hasMore };
 }
 
 /** Code points of a string: its UTF-16 units less one for each surrogate pair. */

@@ -43,6 +43,7 @@ const CONTRACT = [
   'DELETE /devices/{id}',
   'POST /messages',
   'GET /messages',
+  'GET /search',
   'GET /conversations',
   'POST /read',
   'GET /poll',
@@ -420,6 +421,23 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_nobody', up_to: 1 } }, 404, 'user_not_found');
       await errorCode('POST', '/read', { token: bob.token, json: { with: 'oa_alice', up_to: 99_999_999 } }, 404, 'not_found');
       await errorCode('POST', '/read', { json: { with: 'oa_alice', up_to: 1 } }, 401, 'unauthorized');
+    });
+
+    it('GET /search: matches, pages, JSONP, and its errors (#17)', async function () {
+      await served.call(this, '/search', 'GET');
+      await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'the openapi needle, 100% plain' } });
+      const found = await api('GET', '/search?q=NEEDLE&limit=1', { token: alice.token });
+      assert.equal(found.body.messages.length, 1);
+      const id = Number(found.body.messages[0].id);
+      await api('GET', `/search?q=needle&with=oa_bob&before=${id + 1}&callback=s`, { token: alice.token });
+      const quoted = await api('GET', '/search?q=%22needle%2A%20100%25&with=oa_alice', { token: bob.token });
+      assert.equal(quoted.body.messages.length, 1, 'quotes, * and % are plain text');
+      await errorCode('GET', '/search?q=---', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&limit=101', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&with=oa_bob&group=1', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&with=oa_nobody', { token: alice.token }, 404, 'user_not_found');
+      await errorCode('GET', '/search?q=x&group=999999', { token: alice.token }, 404, 'not_found');
+      await errorCode('GET', '/search?q=x', {}, 401, 'unauthorized');
     });
 
     it('GET /conversations', async function () {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { ANSWER_BODY_CHARS, type NewDevice, type Store } from '../../src/store';
 import type { EventRow, User } from '../../src/types';
+import { searchContract } from './search-contract';
 import { storeGroupsContract } from './store-contract-groups';
 import { sleep } from './util';
 
@@ -546,6 +547,6 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       });
     });
   });
-
+  searchContract(backend, factory);
   storeGroupsContract(backend, factory);
 }

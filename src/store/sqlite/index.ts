@@ -44,6 +44,7 @@ import {
   type NewDevice,
   type NewGroupMessage,
   type NewMessage,
+  type SearchQuery,
   type Store,
 } from '../store';
 import { DeviceLedger } from './devices';
@@ -54,12 +55,16 @@ import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
 import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
+import { searchMessages } from './search';
+import { type FillProgress, fillSearchIndex } from './search-fill';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
 export interface SqliteOptions {
   synchronous?: SqliteSynchronous;
   migrationsDir?: string;
+  /** Told after each batch while messages stored before search existed are indexed (issue #17). */
+  onSearchFill?: (p: FillProgress) => void;
 }
 
 /** Bound on cached user ids. */
@@ -112,6 +117,7 @@ export class SqliteStore implements Store {
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       db.pragma('foreign_keys = ON');
       migrate(db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
+      fillSearchIndex(db, opts.onSearchFill);
       this.q = prepareQueries(db);
     } catch (err) {
       db.close();
@@ -365,6 +371,11 @@ export class SqliteStore implements Store {
 
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
     return settled(() => this.messages.history(a, b, page));
+  }
+
+  search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
+    // One read transaction: the groups the caller is in and the matches are of the same moment.
+    return settled(() => this.db.transaction(() => searchMessages(this.q, userId, query))());
   }
 
   countMessages(): Promise<number> {

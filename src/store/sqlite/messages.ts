@@ -5,6 +5,8 @@ import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, 
 import { type EarlierSend, historyPage, type HistoryQuery, type NewMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import { appendEvent, KIND_MESSAGE, KIND_READ, type Queries } from './queries';
+import { indexForSearch } from './search';
+import { directScope } from './search-text';
 
 /** Larger than any id SQLite hands out in practice and still exact in a JS number. */
 export const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
@@ -43,6 +45,7 @@ export class SqliteMessages {
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
+      indexForSearch(this.q, id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
       const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
       this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
       let recipientSeq: number | null = null;

@@ -177,6 +177,24 @@ export function prepareQueries(db: Database) {
        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
        ORDER BY m.id ASC LIMIT ?`,
     ),
+    // --- search (db/006_search.sql; the MATCH expression comes from search-text.ts) ---
+    insertSearch: q<[number, string, string]>(`INSERT INTO message_search (rowid, body, scope) VALUES (?, ?, ?)`),
+    // The groups a user is in now (group_members_by_user): whose messages their search may find.
+    selectGroupIdsOfUser: q<[number], number>(`SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`).pluck(),
+    insertSearchTerm: q<[string, string]>(`INSERT INTO search_terms (key, term) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+    // Words whose key starts with ?1: ?2 is ?1 followed by the largest code point, so the range
+    // is one walk of the primary key (BINARY collation compares UTF-8 bytes, in code point order).
+    selectSearchTerms: q<[string, string, number], string>(
+      `SELECT term FROM search_terms WHERE key >= ? AND key < ? ORDER BY key, term LIMIT ?`,
+    ).pluck(),
+    // Newest first: FTS5 walks the matches in descending rowid (= message id) order and stops at
+    // the LIMIT, so only the rows of the answer are joined. The caller's scope is in the MATCH.
+    selectSearch: q<[string, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM message_search f
+       JOIN messages m ON m.id = f.rowid ${MESSAGE_JOINS}
+       WHERE message_search MATCH ? AND f.rowid < ?
+       ORDER BY f.rowid DESC LIMIT ?`,
+    ),
     // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
     // read from the rowid index instead of counting a million rows on every metrics scrape.
     countMessages: q<[], number>(`SELECT coalesce(max(id), 0) FROM messages`).pluck(),
