@@ -1,0 +1,483 @@
+// The PostgreSQL backend of the Store interface (../store.ts), for any number of server
+// processes sharing one database (issue #16). The only code that imports `pg`, and it is loaded
+// only when DATABASE_URL asks for PostgreSQL (see ../index.ts): a server on SQLite never loads it.
+//
+// Ordering: every write that appends to event streams first takes those streams' rows
+// (streams table, SELECT ... FOR UPDATE in user id order) and hands out positions while it holds
+// them, so within a stream commit order is position order and a reader that has seen N never
+// later finds a new event below N (the Store interface's first promise; db/postgres/001_init.sql).
+// Message ids are taken under the same hold, so within a conversation they increase in commit
+// order too. Idempotent sends meet on the sender's stream row: a retry racing its original waits
+// for it, then finds it; the unique (sender, client_id) key stays as the last word.
+import path from 'node:path';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { REPO_ROOT } from '../../config';
+import type {
+  ConversationRow,
+  Device,
+  DeviceAuth,
+  EventRow,
+  HistoryPage,
+  MessageRow,
+  ReadResult,
+  SendResult,
+  User,
+  UserSummary,
+  UserWithSecret,
+} from '../../types';
+import {
+  ANSWER_BODY_CHARS,
+  answerBudget,
+  type CheckedCredentials,
+  type CommitStats,
+  type CreateDeviceResult,
+  type EarlierSend,
+  type HistoryQuery,
+  type NewDevice,
+  type NewMessage,
+  type Store,
+} from '../store';
+import { loadMigrations } from '../sqlite/migrate';
+import { AckLedger } from './acks';
+import { migratePostgres } from './migrate';
+import { KIND_MESSAGE, KIND_READ, Q, type Sql, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
+import { escapeNul, hasNul } from './text';
+
+export const POSTGRES_MIGRATIONS_DIR = path.join(REPO_ROOT, 'db', 'postgres');
+
+export interface PostgresOptions {
+  /** Connections in this process's pool. */
+  poolSize?: number;
+  migrationsDir?: string;
+}
+
+/** Bound on cached user ids (as SQLite's). */
+const USER_CACHE_MAX = 200_000;
+/** Larger than any id handed out in practice and still exact in a JS number. */
+const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
+/** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+/** Deadlock and serialization failures: the transaction is run again, a few times. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const TX_ATTEMPTS = 3;
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+type Queryable = Pick<Pool, 'query'> | PoolClient;
+
+async function rows<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T[]> {
+  const res = await c.query<T>({ name: q.name, text: q.text, values });
+  return res.rows;
+}
+
+async function first<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T | undefined> {
+  return (await rows<T>(c, q, values))[0];
+}
+
+export class PostgresStore implements Store {
+  private readonly acks: AckLedger;
+  private readonly userIds = new Map<string, User>();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly stats: CommitStats = { batches: 0, jobs: 0, fallbacks: 0 };
+
+  /** Use openPostgresStore(): it migrates first. */
+  constructor(private readonly pool: Pool) {
+    this.acks = new AckLedger(async (ids, cursors, seenAts) => {
+      await this.tx(async (c) => {
+        await rows(c, Q.lockDevices, [ids]);
+        await rows(c, Q.updateDevicesSeen, [ids, cursors, seenAts]);
+      });
+    });
+  }
+
+  /** Runs `fn` in one transaction on one connection, again after a deadlock (up to TX_ATTEMPTS). */
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the store is closed');
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query('BEGIN');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        this.stats.batches++;
+        this.stats.jobs++;
+        return out;
+      } catch (err) {
+        await c.query('ROLLBACK').catch((e: unknown) => {
+          broken = asError(e); // the connection is gone: the pool drops it
+        });
+        if (attempt < TX_ATTEMPTS && RETRYABLE.has(pgCode(err) ?? '')) {
+          this.stats.fallbacks++;
+          continue;
+        }
+        throw asError(err);
+      } finally {
+        c.release(broken);
+      }
+    }
+  }
+
+  /** A read outside any transaction; refused once closed. */
+  private read<T extends QueryResultRow>(q: Sql, values: unknown[]): Promise<T[]> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return rows<T>(this.pool, q, values);
+  }
+
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        this.acks.stop();
+        try {
+          await this.acks.flush();
+        } finally {
+          this.closed = true;
+          await this.pool.end();
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  flush(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.acks.flush();
+  }
+
+  // --- users --------------------------------------------------------------------------------
+
+  async createUser(username: string, passwordHash: string): Promise<User | null> {
+    const r = (await this.read<{ id: number }>(Q.insertUser, [username, passwordHash, Date.now()]))[0];
+    return r ? { id: r.id, username } : null;
+  }
+
+  async findUser(username: string): Promise<UserWithSecret | undefined> {
+    return (await this.read<UserWithSecret>(Q.selectUserByName, [username]))[0];
+  }
+
+  async userByName(username: string): Promise<User | undefined> {
+    const cached = this.userIds.get(username);
+    if (cached) return cached;
+    const row = (await this.read<UserWithSecret>(Q.selectUserByName, [username]))[0];
+    if (!row) return undefined;
+    const user = { id: row.id, username: row.username };
+    if (this.userIds.size >= USER_CACHE_MAX) this.userIds.clear();
+    this.userIds.set(username, user);
+    return user;
+  }
+
+  listUsers(): Promise<UserSummary[]> {
+    return this.read<UserSummary>(Q.selectUserSummaries, []);
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<string[]> {
+    return this.deletingDevices(userId, async (c) => {
+      await rows(c, Q.updatePasswordHash, [passwordHash, userId]);
+      return true;
+    });
+  }
+
+  setDisabled(userId: number, at: number | null): Promise<string[]> {
+    return this.deletingDevices(userId, async (c) => {
+      await rows(c, Q.updateUserDisabled, [at, userId]);
+      return at !== null;
+    });
+  }
+
+  /** Runs `change` and, when it says so, deletes the user's devices, in one transaction. */
+  private async deletingDevices(userId: number, change: (c: PoolClient) => Promise<boolean>): Promise<string[]> {
+    const ids = await this.tx(async (c) =>
+      (await change(c)) ? (await rows<{ id: string }>(c, Q.deleteDevicesOfUser, [userId, ''])).map((r) => r.id) : [],
+    );
+    for (const id of ids) this.acks.forget(id);
+    return ids;
+  }
+
+  // --- devices ------------------------------------------------------------------------------
+
+  async createDevice(d: NewDevice, checked: CheckedCredentials, maxDevices: number): Promise<CreateDeviceResult> {
+    const now = Date.now();
+    const made = await this.tx(async (c): Promise<CreateDeviceResult> => {
+      // Still the credentials the log-in checked? The user's row is held until this commits, so
+      // a reset or a disable either committed before (and is seen here) or waits for this one.
+      const current = await first<{ passwordHash: string; disabledAt: number | null }>(c, Q.lockCredentials, [d.userId]);
+      if (!current || current.passwordHash !== checked.passwordHash) return { status: 'stale' };
+      if (current.disabledAt !== null) return { status: 'disabled' };
+      const evicted = await this.leastRecentlyUsed(c, d.userId, maxDevices - 1);
+      for (const id of evicted) await rows(c, Q.deleteDevice, [id, d.userId]);
+      const cursor = (await first<{ head: number }>(c, Q.selectHead, [d.userId]))?.head ?? 0;
+      await rows(c, Q.insertDevice, [d.id, d.userId, d.name, d.tokenHash, now, cursor]);
+      const device = { id: d.id, userId: d.userId, name: d.name, createdAt: now, lastSeenAt: now, cursor };
+      return { status: 'created', device, evicted };
+    });
+    if (made.status === 'created') for (const id of made.evicted) this.acks.forget(id);
+    return made;
+  }
+
+  /** The user's devices beyond the `keep` most recently used, least recently used first (a use recorded here counts). */
+  private async leastRecentlyUsed(c: PoolClient, userId: number, keep: number): Promise<string[]> {
+    const all = await rows<Device>(c, Q.selectDevicesOfUser, [userId]); // oldest created first: ties go by it
+    if (all.length <= keep) return [];
+    return all
+      .map((r) => ({ id: r.id, used: this.acks.lastUsed(r.id, r.lastSeenAt) }))
+      .sort((a, b) => a.used - b.used)
+      .slice(0, all.length - keep)
+      .map((r) => r.id);
+  }
+
+  async getDeviceAuth(id: string): Promise<DeviceAuth | undefined> {
+    // Read every time, not cached: a device revoked through any process is refused at once here.
+    const row = (await this.read<DeviceAuth>(Q.selectDeviceAuth, [id]))[0];
+    return row ? this.acks.withPending(row) : undefined;
+  }
+
+  async listDevices(userId: number, limit?: number): Promise<Device[]> {
+    if (limit === undefined) return (await this.read<Device>(Q.selectDevicesOfUser, [userId])).map((d) => this.acks.withPending(d));
+    return (await this.read<Device>(Q.selectRecentDevicesOfUser, [userId, limit]))
+      .map((d) => this.acks.withPending(d))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async deleteDevice(id: string, userId: number): Promise<boolean> {
+    if (this.closed) throw new Error('the store is closed');
+    const res = await this.pool.query({ name: Q.deleteDevice.name, text: Q.deleteDevice.text, values: [id, userId] });
+    const changed = (res.rowCount ?? 0) > 0;
+    if (changed) this.acks.forget(id);
+    return changed;
+  }
+
+  async deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
+    const ids = (await this.read<{ id: string }>(Q.deleteDevicesOfUser, [userId, keep])).map((r) => r.id);
+    for (const id of ids) this.acks.forget(id);
+    return ids;
+  }
+
+  async deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]> {
+    const idle = await this.read<{ id: string }>(Q.selectIdleDevices, [usedBefore, limit]);
+    // A use recorded here and not yet written keeps a device; one recorded by another process
+    // and written meanwhile does too (the delete checks last_seen_at again).
+    const candidates = idle.map((r) => r.id).filter((id) => this.acks.lastUsed(id, 0) < usedBefore);
+    if (candidates.length === 0) return [];
+    const ids = (await this.read<{ id: string }>(Q.deleteIdleDevices, [candidates, usedBefore])).map((r) => r.id);
+    for (const id of ids) this.acks.forget(id);
+    return ids;
+  }
+
+  noteDeviceSeen(id: string, now: number, cursor = 0): void {
+    this.acks.note(id, now, cursor);
+  }
+
+  /** Of these device ids, the ones that still exist with their user enabled: for noticing revocations made elsewhere. */
+  async existingDevices(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    return new Set((await this.read<{ id: string }>(Q.existingDevices, [ids])).map((r) => r.id));
+  }
+
+  // --- the event stream ---------------------------------------------------------------------
+
+  async headSeq(userId: number): Promise<number> {
+    return (await this.read<{ head: number }>(Q.selectHead, [userId]))[0]?.head ?? 0;
+  }
+
+  /** The heads of many streams in one query (users without a stream are left out). */
+  async headSeqs(userIds: readonly number[]): Promise<Map<number, number>> {
+    if (userIds.length === 0) return new Map();
+    const found = await this.read<{ userId: number; head: number }>(Q.selectHeads, [userIds]);
+    return new Map(found.map((r) => [r.userId, r.head]));
+  }
+
+  async eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]> {
+    // Stored text is at most twice the characters it stands for (escaped bodies), so this bound
+    // never leaves out a row the exact budget below would take.
+    const found = await this.read<StoredEvent>(Q.selectEventsAfter, [userId, afterSeq, limit, 2 * ANSWER_BODY_CHARS]);
+    const out: EventRow[] = [];
+    const budget = answerBudget();
+    for (const r of found) {
+      const e = toEventRow(r);
+      if (!budget.take(e.kind === 'message' ? e.message.body : '')) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  earlierSend(m: NewMessage): Promise<EarlierSend | null> {
+    return this.earlierSendOn(this.pool, m);
+  }
+
+  private async earlierSendOn(c: Queryable, m: NewMessage): Promise<EarlierSend | null> {
+    if (m.clientId === null) return null;
+    if (this.closed) throw new Error('the store is closed');
+    const row = await first<StoredMessage>(c, Q.selectMessageByClientId, [m.sender.id, escapeNul(m.clientId)]);
+    if (!row) return null;
+    const existing = toMessageRow(row);
+    const same = existing.recipientId === m.recipient.id && existing.body === m.body;
+    return same ? { status: 'existing', message: existing } : { status: 'conflict' };
+  }
+
+  /** Takes the streams of `userIds` (see the top of this file); their heads, by user. */
+  private async lockStreams(c: PoolClient, userIds: number[]): Promise<Map<number, number>> {
+    const unique = [...new Set(userIds)];
+    const held = await rows<{ userId: number; head: number }>(c, Q.lockStreams, [unique]);
+    if (held.length !== unique.length) throw new Error('no such user');
+    return new Map(held.map((r) => [r.userId, r.head]));
+  }
+
+  /** Appends one event to a stream whose row this transaction holds; returns its position. */
+  private async append(
+    c: PoolClient,
+    heads: Map<number, number>,
+    userId: number,
+    kind: number,
+    ref: number,
+    peer: number | null,
+  ): Promise<number> {
+    const seq = (heads.get(userId) ?? 0) + 1;
+    heads.set(userId, seq);
+    await rows(c, Q.insertEvent, [userId, seq, kind, ref, peer]);
+    await rows(c, Q.advanceStream, [userId, seq]);
+    return seq;
+  }
+
+  async sendMessage(m: NewMessage): Promise<SendResult> {
+    try {
+      return await this.tx(async (c): Promise<SendResult> => {
+        const heads = await this.lockStreams(c, [m.sender.id, m.recipient.id]);
+        // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
+        const retry = await this.earlierSendOn(c, m);
+        if (retry) return retry;
+        const sentAt = Date.now();
+        const lo = Math.min(m.sender.id, m.recipient.id);
+        const hi = Math.max(m.sender.id, m.recipient.id);
+        const escaped = hasNul(m.body);
+        const clientId = m.clientId === null ? null : escapeNul(m.clientId);
+        const body = escaped ? escapeNul(m.body) : m.body;
+        const inserted = await first<{ id: number }>(c, Q.insertMessage, [
+          m.sender.id,
+          m.recipient.id,
+          lo,
+          hi,
+          body,
+          escaped,
+          clientId,
+          sentAt,
+        ]);
+        const id = inserted?.id ?? 0;
+        const senderSeq = await this.append(c, heads, m.sender.id, KIND_MESSAGE, id, null);
+        await rows(c, Q.upsertConversationSent, [m.sender.id, m.recipient.id, id]);
+        let recipientSeq: number | null = null;
+        if (m.recipient.id !== m.sender.id) {
+          recipientSeq = await this.append(c, heads, m.recipient.id, KIND_MESSAGE, id, null);
+          await rows(c, Q.upsertConversationReceived, [m.recipient.id, m.sender.id, id]);
+        }
+        const message: MessageRow = {
+          id,
+          senderId: m.sender.id,
+          recipientId: m.recipient.id,
+          from: m.sender.username,
+          to: m.recipient.username,
+          body: m.body,
+          clientId: m.clientId,
+          sentAt,
+        };
+        return { status: 'created', message, senderSeq, recipientSeq };
+      });
+    } catch (err) {
+      // The unique key caught a duplicate the stream row did not (it always should): the original.
+      if (pgCode(err) === '23505') {
+        const earlier = await this.earlierSend(m);
+        if (earlier) return earlier;
+      }
+      throw err;
+    }
+  }
+
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+    return this.tx(async (c): Promise<ReadResult> => {
+      const lo = Math.min(user.id, peer.id);
+      const hi = Math.max(user.id, peer.id);
+      const heads = await this.lockStreams(c, [user.id]);
+      const conv = await first<{ lo: number; hi: number }>(c, Q.selectMessageConversation, [upTo]);
+      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
+      const current = (await first<{ upTo: number }>(c, Q.selectReadMarker, [user.id, peer.id]))?.upTo ?? 0;
+      if (upTo <= current) return { status: 'unchanged', upTo: current };
+      await rows(c, Q.updateReadMarker, [upTo, lo, hi, peer.id, user.id]);
+      const seq = await this.append(c, heads, user.id, KIND_READ, upTo, peer.id);
+      return { status: 'moved', upTo, seq };
+    });
+  }
+
+  async conversations(userId: number): Promise<ConversationRow[]> {
+    const found = await this.read<StoredMessage & { peer: string; unread: number; readUpTo: number }>(Q.selectConversations, [userId]);
+    return found.map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: toMessageRow(m) }));
+  }
+
+  async history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    const forward = page.after !== undefined;
+    const found = forward
+      ? await this.read<StoredMessage>(Q.selectHistoryAfter, [lo, hi, page.after ?? 0, page.limit + 1])
+      : await this.read<StoredMessage>(Q.selectHistoryBefore, [lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
+    const messages: MessageRow[] = [];
+    const budget = answerBudget();
+    let hasMore = false;
+    for (const r of found) {
+      const m = toMessageRow(r);
+      if (messages.length === page.limit || !budget.take(m.body)) {
+        hasMore = true;
+        break;
+      }
+      messages.push(m);
+    }
+    return { messages: forward ? messages : messages.reverse(), hasMore };
+  }
+
+  async countMessages(): Promise<number> {
+    return (await this.read<{ n: number }>(Q.countMessages, []))[0]?.n ?? 0;
+  }
+
+  commitStats(): CommitStats {
+    return { ...this.stats };
+  }
+}
+
+/**
+ * Opens a pool on `url`, runs the migrations (under an advisory lock: N processes may start
+ * together) and returns the store. `pg` is required here, not at the top: only a server on
+ * PostgreSQL loads it.
+ */
+export async function openPostgresStore(url: string, opts: PostgresOptions = {}): Promise<PostgresStore> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when PostgreSQL is asked for
+  const pg = require('pg') as typeof import('pg');
+  // Ids, times and positions are bigint: numbers, exact up to 2^53.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, Number);
+  types.setTypeParser(NUMERIC_OID, Number);
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  // An idle connection that breaks (the server restarted) is dropped by the pool; without a
+  // listener its error would end the process.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    try {
+      await migratePostgres(client, loadMigrations(opts.migrationsDir ?? POSTGRES_MIGRATIONS_DIR));
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return new PostgresStore(pool);
+}
