@@ -41,7 +41,7 @@ function send(s: RunningServer, token: string, to: string, body: string, clientI
 describe('Several processes on PostgreSQL and Redis (#16)', function () {
   this.timeout(60_000);
   let db: TestDatabase;
-  let servers: RunningServer[];
+  let servers: RunningServer[] = [];
   const at = (i: number): RunningServer => servers[i % servers.length] ?? assert.fail('no server');
 
   before(async () => {
@@ -49,7 +49,7 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
     servers = await startCluster(3, db.url, REDIS_TEST_URL);
   });
   after(async () => {
-    if (servers) await stopAll(servers);
+    await stopAll(servers);
     await db.drop();
   });
 
@@ -192,17 +192,18 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
 describe('Several processes when Redis goes away (#16)', function () {
   this.timeout(60_000);
   let db: TestDatabase;
-  let redis: OwnRedis;
-  let servers: RunningServer[];
+  let redis: OwnRedis | undefined;
+  let servers: RunningServer[] = [];
 
   before(async () => {
     db = await freshDatabase('chat_cluster');
-    redis = await ownRedis();
-    servers = await startCluster(2, db.url, redis.url);
+    const own = await ownRedis();
+    redis = own;
+    servers = await startCluster(2, db.url, own.url);
   });
   after(async () => {
-    if (servers) await stopAll(servers);
-    if (redis) await redis.kill();
+    await stopAll(servers);
+    await redis?.kill();
     await db.drop();
   });
 
@@ -212,7 +213,7 @@ describe('Several processes when Redis goes away (#16)', function () {
     const alice = await signUpAndLogIn(b.url, 'out_alice');
     const held = poll(a, bob.token, `since=${bob.cursor}&timeout=20`);
     await untilHeld(a, 1);
-    await redis.kill();
+    await redis?.kill();
     const t0 = Date.now();
     assert.equal((await send(b, alice.token, 'out_bob', 'during the outage')).status, 201, 'a send does not need Redis');
     const answer = await held;
@@ -226,7 +227,7 @@ describe('Several processes when Redis goes away (#16)', function () {
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, { ok: true, store: 'postgresql', redis: 'down', degraded: true });
 
-    await redis.start();
+    await redis?.start();
     const deadline = Date.now() + 10_000;
     while ((await call(a.url, 'GET', '/healthz')).body.redis !== 'up' || (await call(b.url, 'GET', '/healthz')).body.redis !== 'up') {
       if (Date.now() > deadline) assert.fail('never reconnected to Redis');
