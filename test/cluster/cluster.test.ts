@@ -7,7 +7,8 @@ import { call, signUpAndLogIn } from '../support/client';
 import { clusterEnv, ownRedis, REDIS_TEST_URL, startCluster, stopAll, type OwnRedis } from '../support/cluster';
 import { freshDatabase, type TestDatabase } from '../support/postgres';
 import { type RunningServer, startServer } from '../support/server';
-import { sleep } from '../support/util';
+import { freePort, sleep } from '../support/util';
+import { clusterSite, startNginx } from '../../src/cli/cluster';
 
 interface Event {
   type: string;
@@ -179,6 +180,61 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
       );
     } finally {
       await extra.stop('SIGKILL');
+    }
+  });
+
+  it('through nginx round-robin (the shipped site, no sticky sessions): every poll on whichever process, nothing lost, none twice', async () => {
+    const port = await freePort();
+    const nginx = await startNginx(
+      clusterSite(
+        servers.map((s) => s.port),
+        port,
+      ),
+      port,
+    );
+    const proxy = { url: `http://127.0.0.1:${port}` } as RunningServer;
+    try {
+      const bob = await signUpAndLogIn(proxy.url, 'rr_bob');
+      const senders = await Promise.all(Array.from({ length: 3 }, (_, i) => signUpAndLogIn(proxy.url, `rr_s${i}`)));
+      const total = 60;
+      const seen: Event[] = [];
+      let cursor = bob.cursor;
+      const reader = (async () => {
+        while (seen.length < total) {
+          const r = await poll(proxy, bob.token, `since=${cursor}&timeout=10`);
+          assert.equal(r.status, 200);
+          seen.push(...(r.body.events as Event[]));
+          cursor = r.body.cursor as string;
+        }
+      })();
+      const sent = await Promise.all(
+        Array.from({ length: total }, (_, i) => send(proxy, (senders[i % 3] ?? assert.fail()).token, 'rr_bob', `p${i}`, `k${i}`)),
+      );
+      assert.ok(sent.every((r) => r.status === 201));
+      await reader;
+      const ids = seen.map((e) => e.message?.id ?? 0);
+      assert.equal(new Set(ids).size, total, 'every message once');
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        'in order',
+      );
+      // A held poll behind the proxy is answered within milliseconds of a send through it.
+      const held = poll(proxy, bob.token, `since=${cursor}&timeout=20`);
+      const deadline = Date.now() + 5000;
+      while ((await Promise.all(servers.map(heldPolls))).reduce((a, b) => a + b, 0) < 1) {
+        if (Date.now() > deadline) assert.fail('the poll was never held');
+        await sleep(10);
+      }
+      const t0 = Date.now();
+      assert.equal((await send(proxy, (senders[0] ?? assert.fail()).token, 'rr_bob', 'last')).status, 201);
+      assert.deepEqual(
+        ((await held).body.events as Event[]).map((e) => e.message?.body),
+        ['last'],
+      );
+      assert.ok(Date.now() - t0 < 1000, `woken after ${Date.now() - t0} ms`);
+    } finally {
+      await nginx.stop();
     }
   });
 
