@@ -53,6 +53,10 @@ export interface Config {
   readonly rateLoginIp: RateRule;
   readonly rateSignupIp: RateRule;
   readonly rateMessagesUser: RateRule;
+  /** Groups one user may create per window (issue #15). */
+  readonly rateGroupsUser: RateRule;
+  /** Members a group may have, its owner included (issue #15). */
+  readonly groupMembersMax: number;
 }
 
 /** The repository root: this file runs compiled as dist/src/config.js. */
@@ -405,7 +409,21 @@ export const SETTINGS: readonly Setting[] = [
     env: 'RATE_MESSAGES_USER',
     default: '300/60',
     parse: rate,
-    help: 'Messages a user may send (from all their devices together) per window.',
+    help: 'Messages a user may send (from all their devices together) per window. Renaming a group and adding or removing a member count as messages: each reaches every member.',
+  }),
+  setting({
+    key: 'rateGroupsUser',
+    env: 'RATE_GROUPS_USER',
+    default: '20/3600',
+    parse: rate,
+    help: 'Groups a user may create per window in seconds; past it POST /groups gets 429 rate_limited naming the limit. Bounds the groups, and the events of their creation, that one account can make.',
+  }),
+  setting({
+    key: 'groupMembersMax',
+    env: 'GROUP_MEMBERS_MAX',
+    default: '256',
+    parse: integer(1, 100_000),
+    help: 'Members a group may have, its owner included; past it adding gets 409 group_full. Every group message is written into the stream of each member, so this bounds the work of one send.',
   }),
 ];
 

@@ -31,6 +31,13 @@ function quote(s: string): string {
   return JSON.stringify(chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : s);
 }
 
+/** A window in words: "per hour", "per 2 hours", "per 90 seconds". */
+function perWindow(windowS: number): string {
+  if (windowS % 3600 === 0) return windowS === 3600 ? 'per hour' : `per ${windowS / 3600} hours`;
+  if (windowS % 60 === 0) return windowS === 60 ? 'per minute' : `per ${windowS / 60} minutes`;
+  return windowS === 1 ? 'per second' : `per ${windowS} seconds`;
+}
+
 export const Errors = {
   /** 400: the message always names the field, so a client author can fix the call. */
   invalidRequest: (field: string, problem: string) => new AppError(400, 'invalid_request', `${field}: ${problem}`),
@@ -49,7 +56,9 @@ export const Errors = {
     }),
   usernameTaken: () => new AppError(409, 'username_taken', 'that username is taken'),
   clientIdReused: () =>
-    new AppError(409, 'client_id_reused', 'client_id was already used for a different message (another "to" or "body")'),
+    new AppError(409, 'client_id_reused', 'client_id was already used for a different message (another "to", "group" or "body")'),
+  /** 409: a group has GROUP_MEMBERS_MAX members (issue #15). */
+  groupFull: (max: number) => new AppError(409, 'group_full', `a group has at most ${max} members`),
   /** 408: the request (headers and body) did not arrive within the server's deadline. */
   requestTimeout: () => new AppError(408, 'request_timeout', 'the request was not received in time'),
   /** 431: Node's HTTP parser refuses a request line and headers over its limit (16 KiB). */
@@ -57,6 +66,11 @@ export const Errors = {
   payloadTooLarge: (limitBytes: number) => new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
   rateLimited: (retryAfterS: number) =>
     new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
+  /** 429 for a new group: the user made RATE_GROUPS_USER groups within its window already (issue #15). */
+  tooManyGroups: (points: number, windowS: number, retryAfterS: number) =>
+    new AppError(429, 'rate_limited', `you may create at most ${points} groups ${perWindow(windowS)}; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),
     }),
   /** 429 for a poll: the user's devices together hold POLLS_PER_USER polls already. */

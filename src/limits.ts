@@ -133,17 +133,19 @@ export class Limits {
   private readonly loginIp: Limiter;
   private readonly signupIp: Limiter;
   private readonly messagesUser: Limiter;
+  private readonly groupsUser: Limiter;
 
-  constructor(config: Pick<Config, 'rateLoginUser' | 'rateLoginIp' | 'rateSignupIp' | 'rateMessagesUser'>) {
+  constructor(config: Pick<Config, 'rateLoginUser' | 'rateLoginIp' | 'rateSignupIp' | 'rateMessagesUser' | 'rateGroupsUser'>) {
     this.loginUser = limiter(config.rateLoginUser);
     this.loginIp = limiter(config.rateLoginIp);
     this.signupIp = limiter(config.rateSignupIp);
     this.messagesUser = limiter(config.rateMessagesUser);
+    this.groupsUser = limiter(config.rateGroupsUser);
   }
 
   /** Keys held by all the limiters together: for tests and metrics. */
   get keys(): number {
-    return [this.loginUser, this.loginIp, this.signupIp, this.messagesUser].reduce((n, l) => n + (l?.size ?? 0), 0);
+    return [this.loginUser, this.loginIp, this.signupIp, this.messagesUser, this.groupsUser].reduce((n, l) => n + (l?.size ?? 0), 0);
   }
 
   /**
@@ -186,5 +188,19 @@ export class Limits {
   /** The send turned out to be a retry of a stored one (or a reused client_id): no point. */
   messageNotStored(userId: number): Promise<void> {
     return settled(() => this.messagesUser?.give(String(userId)));
+  }
+
+  /** A new group (issue #15): 429 naming the limit once the user has made as many as they may. */
+  group(userId: number): Promise<void> {
+    return settled(() => {
+      const l = this.groupsUser;
+      const waitMs = l?.take(String(userId)) ?? 0;
+      if (l && waitMs > 0) throw Errors.tooManyGroups(l.points, l.windowMs / 1000, Math.max(1, Math.ceil(waitMs / 1000)));
+    });
+  }
+
+  /** The group was not made after all (refused by the store): no point. */
+  groupNotMade(userId: number): Promise<void> {
+    return settled(() => this.groupsUser?.give(String(userId)));
   }
 }

@@ -33,7 +33,15 @@ interface Backend {
 
 async function openBackend(config: Config, logger: Logger): Promise<Backend> {
   if (!config.databaseUrl) {
-    const sqlite = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+    const sqlite = openStore(config.dbPath, {
+      synchronous: config.dbSynchronous,
+      // A database from before search (issue #17) has its history indexed once, before the
+      // server listens: a large one takes a while, so say how far it is.
+      onSearchFill: (p) => {
+        logger.info({ indexed: p.indexed, total: p.total }, p.done ? 'search index ready' : 'indexing stored messages for search');
+        if (p.done) flushLogs(logger);
+      },
+    });
     return { store: sqlite, sqlite };
   }
   const store = await openPostgresStore(config.databaseUrl, { poolSize: config.databasePoolSize });

@@ -2,6 +2,7 @@
 import { findUserOrThrow } from './auth';
 import type { Core } from './core';
 import { Errors, isAppError } from './errors';
+import { sendToGroup } from './groups';
 import type { DeviceAuth, SendResult, User } from './types';
 import { messageEventJson, messageView, type MessageView } from './views';
 
@@ -11,7 +12,10 @@ export const HISTORY_LIMIT_DEFAULT = 50;
 export const HISTORY_LIMIT_MAX = 200;
 
 export interface SendInput {
-  to: string;
+  /** A username: a 1:1 message. Exactly one of `to` and `group`. */
+  to?: string;
+  /** A group's id: a group message (issue #15). */
+  group?: number;
   body: string;
   clientId: string | null;
 }
@@ -23,6 +27,9 @@ export interface SendOutcome {
 }
 
 export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInput): Promise<SendOutcome> {
+  if (input.to !== undefined && input.group !== undefined) throw Errors.invalidRequest('to', 'give either to (a user) or group, not both');
+  if (input.group !== undefined) return sendToGroup(core, sender, { group: input.group, body: input.body, clientId: input.clientId });
+  if (input.to === undefined) throw Errors.invalidRequest('to', 'is required (or group, to send to a group)');
   const recipient = await findUserOrThrow(core, input.to);
   const from: User = { id: sender.userId, username: sender.username };
   const m = { sender: from, recipient, body: input.body, clientId: input.clientId };

@@ -16,8 +16,10 @@ import { methodOverride, parseBody } from './http/body';
 import type { AppState } from './http/context';
 import { answerClientErrors } from './http/client-errors';
 import { corsHeaders, preflight } from './http/cors';
+import { groupRoutes } from './http/groups-routes';
 import { messageRoutes } from './http/messages-routes';
 import { respond } from './http/respond';
+import { searchRoutes } from './http/search-routes';
 import { streamRoutes } from './http/stream-routes';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
@@ -66,6 +68,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   accountRoutes(router, core, authed);
   messageRoutes(router, core, authed);
+  searchRoutes(router, core, authed);
+  groupRoutes(router, core, authed);
   streamRoutes(router, core, authed);
 
   const record = recorder(metrics, logger);

@@ -37,16 +37,49 @@ export interface DeviceAuth extends Device {
 export interface MessageRow {
   id: number;
   senderId: number;
-  recipientId: number;
+  /** The recipient of a 1:1 message; null for a group message. */
+  recipientId: number | null;
+  /** The group of a group message; null for a 1:1 message. */
+  groupId: number | null;
   from: string;
-  to: string;
+  /** The recipient's name; null for a group message. */
+  to: string | null;
   body: string;
   clientId: string | null;
   sentAt: number;
 }
 
+/** A group as its members see it (issue #15): members sorted by name; owner null once it is gone. */
+export interface GroupRow {
+  id: number;
+  name: string;
+  owner: string | null;
+  members: string[];
+  createdAt: number;
+}
+
+export type GroupAction = 'created' | 'renamed' | 'added' | 'removed' | 'left';
+
+/** What a change to a group was: who did it (null: an administrator) and to whom. */
+export interface GroupChange {
+  action: GroupAction;
+  actor: string | null;
+  subject: string | null;
+}
+
 /** One entry of a user's event stream, as stored. */
-export type EventRow = { seq: number; kind: 'message'; message: MessageRow } | { seq: number; kind: 'read'; with: string; upTo: number };
+export type EventRow =
+  | { seq: number; kind: 'message'; message: MessageRow }
+  | { seq: number; kind: 'read'; with: string; upTo: number }
+  /** A change to a group, with the group's state right after it (not its state now). */
+  | { seq: number; kind: 'group'; group: GroupRow; change: GroupChange }
+  | { seq: number; kind: 'group_read'; group: number; upTo: number };
+
+/** An event appended to a user's stream by a write: whom to wake, at which position. */
+export interface Delivery {
+  userId: number;
+  seq: number;
+}
 
 /** An event ready to send: its position in the owner's stream and its JSON text. */
 export interface StreamEvent {
@@ -58,6 +91,51 @@ export type SendResult =
   | { status: 'created'; message: MessageRow; senderSeq: number; recipientSeq: number | null }
   | { status: 'existing'; message: MessageRow }
   | { status: 'conflict' };
+
+export type GroupSendResult =
+  | { status: 'created'; message: MessageRow; deliveries: Delivery[] }
+  | { status: 'existing'; message: MessageRow }
+  | { status: 'conflict' }
+  /** No such group, or the sender is not a member of it (the same answer: existence is not theirs to learn). */
+  | { status: 'not_found' };
+
+/** What a change to a group did. */
+export type GroupChangeResult =
+  | { status: 'changed'; group: GroupRow; change: GroupChange; deliveries: Delivery[] }
+  /** Nothing to change (already a member, the same name): no event. */
+  | { status: 'unchanged'; group: GroupRow }
+  /** No such group, or the caller is not a member. */
+  | { status: 'not_found' }
+  /** The group has as many members as it may. */
+  | { status: 'full' }
+  /** A member who is not the owner removing someone else. */
+  | { status: 'forbidden' }
+  /** The user to remove is not a member. */
+  | { status: 'not_member' };
+
+/** One of a user's groups with their read state, for GET /groups and GET /conversations. */
+export interface GroupConversationRow {
+  group: GroupRow;
+  /** null: no message yet. */
+  lastMessage: MessageRow | null;
+  unread: number;
+  readUpTo: number;
+}
+
+/** A group for administration. */
+export interface GroupSummary {
+  id: number;
+  name: string;
+  owner: string | null;
+  members: number;
+  createdAt: number;
+}
+
+/** A member for administration, in join order. */
+export interface GroupMemberRow {
+  username: string;
+  joinedAt: number;
+}
 
 export interface HistoryPage {
   messages: MessageRow[];

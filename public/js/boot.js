@@ -24,6 +24,7 @@
     else if (action === 'discard') C.send.discard(target.getAttribute('data-cid'));
     else if (action === 'older' && S.current) C.sync.loadOlder(C.model.conversation(S, S.current));
     else if (action === 'reload' && S.current) C.sync.loadHistory(C.model.conversation(S, S.current));
+    else if (action === 'newer' || action === 'latest') C.search.onAction(action);
   }
 
   var scrollTimer = null;
@@ -86,6 +87,10 @@
     on($('login-form'), 'submit', F.onLoginSubmit);
     on($('signup-form'), 'submit', F.onSignupSubmit);
     on($('new-form'), 'submit', F.onNewConversation);
+    on($('search-form'), 'submit', C.search.onSubmit);
+    on($('search-list'), 'click', C.search.onResultClick);
+    on($('search-more'), 'click', C.search.more);
+    on($('search-close'), 'click', C.search.close);
     on($('composer'), 'submit', F.onComposerSubmit);
     on($('composer-input'), 'keydown', F.onComposerKey);
     on($('composer-input'), 'input', F.onComposerInput);

@@ -107,6 +107,7 @@
     $('composer-input').value = '';
     D.clear($('conv-list'));
     D.clear($('messages'));
+    C.search.close();
     if (C.views.isConfirmOpen()) C.views.answerConfirm(false);
     show($('devices'), false);
     show($('notice'), false);
@@ -371,6 +372,7 @@
     C.views.keepDraft();
     C.views.setComposerDirection();
     C.views.fitComposer();
+    C.search.toLatest(S.current); // opened at a search result: the newest messages first
     C.send.queue(S.current, body);
   }
 

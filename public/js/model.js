@@ -73,6 +73,9 @@
       loadError: null,
       hasMore: false,
       loadingOlder: false,
+      // Opened at a search result (search.js): the loaded messages stop short of the newest.
+      hasNewer: false,
+      loadingNewer: false,
       touched: 0 // when a conversation without messages was opened, for ordering
     };
   }
@@ -104,7 +107,8 @@
     var other = m.from === me ? m.to : m.from;
     var c = conversation(st, other);
     var confirmed = m.from === me && !!m.client_id && C.outbox.remove(st, m.client_id);
-    if ((c.loaded || c.loading) && insertMessage(c, m) && other === st.current) {
+    // While the newer messages are not loaded (search.js), a new one would leave a gap.
+    if ((c.loaded || c.loading) && !c.hasNewer && insertMessage(c, m) && other === st.current) {
       st.chatDirty = true;
       if (m.from !== me) st.incoming = true;
     }
@@ -159,6 +163,8 @@
   }
 
   function forgetMessages(c) {
+    c.hasNewer = false;
+    c.loadingNewer = false;
     c.msgs = [];
     c.byId = new Dict();
     c.loaded = false;
@@ -226,6 +232,8 @@
     c.msgs = [];
     c.byId = new Dict();
     c.hasMore = false;
+    c.hasNewer = false;
+    c.loadingNewer = false;
     return c.loadGen;
   }
 

@@ -150,7 +150,8 @@
     var windowHeight = window.innerHeight || doc.clientHeight || 480;
     var min = 46;
     var max = Math.max(min, Math.floor(windowHeight * cfg.COMPOSER_MAX_SHARE));
-    var wasNearBottom = isNearBottom();
+    // Opened at a search result, the bottom is not the newest: it is not followed.
+    var wasNearBottom = isNearBottom() && !M.conversation(S, S.current).hasNewer;
     input.style.height = min + 'px';
     var wanted = input.scrollHeight + 2; // its 1px borders: the box is border-box
     var height = Math.min(Math.max(min, wanted), max);
@@ -344,6 +345,9 @@
       }
       items.push({ key: 'm' + m.id, sig: '', kind: 'message', message: m });
     }
+    // Opened at a search result (search.js): the newest messages are not loaded yet.
+    if (c.loadingNewer) items.push({ key: 'bottom', sig: 'loading', kind: 'note', text: 'Loading newer messages\u2026' });
+    else if (c.loaded && c.hasNewer) items.push({ key: 'bottom', sig: 'newer', kind: 'newer' });
     var pendingHere = 0;
     for (var j = 0; j < S.outbox.length; j++) {
       var p = S.outbox[j];
@@ -372,6 +376,11 @@
         return messageNode({ body: item.pending.body }, true, item.pending);
       case 'older':
         return actionButton('link history-more', 'Load older messages', 'older');
+      case 'newer':
+        var bar = el('div', 'history-newer');
+        bar.appendChild(actionButton('link history-more', 'Load newer messages', 'newer'));
+        bar.appendChild(actionButton('link history-more', 'Jump to the latest', 'latest'));
+        return bar;
       case 'day':
         var sep = el('div', 'day');
         sep.appendChild(el('span', null, item.text));
@@ -437,7 +446,8 @@
     show($('placeholder'), !S.current);
     show($('chat'), !!S.current);
     if (!S.current) return;
-    var wasNearBottom = isNearBottom();
+    // Opened at a search result, the bottom is not the newest: it is not followed.
+    var wasNearBottom = isNearBottom() && !M.conversation(S, S.current).hasNewer;
     // A message from the other person arrived out of sight: say so ("New messages").
     if (S.incoming && !wasNearBottom) S.newBelow = true;
     S.incoming = false;
@@ -560,6 +570,10 @@
 
   // The reader asked to jump to the newest message.
   function scrollToNewest() {
+    if (S.current && M.conversation(S, S.current).hasNewer) {
+      C.search.toLatest(S.current);
+      return;
+    }
     setScrollTop(scrollState().height);
     S.newBelow = false;
     show($('new-below'), false);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createUser, findUserOrThrow, normalizeUsername, resetPassword, revokeAllDevices, revokeDevice, setUserDisabled } from '../auth';
 import { type Config, loadConfig } from '../config';
 import { isAppError } from '../errors';
+import { removeMember } from '../groups';
 import { checkDatabaseFile, type FileCheck, openPostgresStore, openStore, type SqliteStore, type Store } from '../store';
 import { readPassword } from './prompt';
 import { forTerminal, type Line, printer } from './terminal';
@@ -52,6 +53,12 @@ function arg(args: string[], i: number, name: string): string {
   const v = args[i];
   if (v === undefined || v.startsWith('-')) throw new UsageError(`missing ${name}`);
   return v;
+}
+
+function groupIdArg(args: string[], i: number): number {
+  const v = arg(args, i, 'GROUP_ID');
+  if (!/^[1-9]\d{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('GROUP_ID is a number (see list-groups)');
+  return Number(v);
 }
 
 const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
@@ -142,6 +149,42 @@ const COMMANDS: Record<string, Command> = {
       const name = arg(args, 0, 'NAME');
       await setUserDisabled({ store, config }, name, false);
       out(`${name.toLowerCase()} enabled`);
+      return 0;
+    },
+  },
+  'list-groups': {
+    args: '',
+    help: 'List groups that still have members: id, name, owner, members, created.',
+    async run({ store, out }) {
+      out(['ID', 'NAME', 'OWNER', 'MEMBERS', 'CREATED']);
+      // Names are the members' own: printed escaped, one row per group (#13).
+      for (const g of await store.listGroups()) out([String(g.id), g.name, g.owner ?? '-', String(g.members), iso(g.createdAt)]);
+      return 0;
+    },
+  },
+  'show-group': {
+    args: 'GROUP_ID',
+    help: "A group's members in the order they joined (the first is the owner's successor).",
+    async run({ store, out }, args) {
+      const id = groupIdArg(args, 0);
+      const members = await store.groupMembers(id);
+      if (!members) {
+        out(`error: no group ${id}`);
+        return 1;
+      }
+      out(['USERNAME', 'JOINED']);
+      for (const m of members) out([m.username, iso(m.joinedAt)]);
+      return 0;
+    },
+  },
+  'remove-member': {
+    args: 'GROUP_ID NAME',
+    help: "Remove a user from a group: the members (and the user) get the group's event as if the owner had done it; a running server delivers it at their next poll.",
+    async run({ store, config, out }, args) {
+      const id = groupIdArg(args, 0);
+      const name = arg(args, 1, 'NAME');
+      const group = await removeMember({ store, config }, null, id, name);
+      out(`${name.toLowerCase()} removed from group ${id}; ${group.members.length} member(s) left`);
       return 0;
     },
   },

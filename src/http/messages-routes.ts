@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import type { Core } from '../core';
 import { listConversations, markRead } from '../conversations';
 import { Errors } from '../errors';
+import { groupHistory, markGroupRead } from '../groups';
 import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage, type SendOutcome } from '../messages';
 import type { DeviceAuth } from '../types';
 import type { DeviceHandler } from './access-token';
@@ -13,11 +14,15 @@ import { asFields, optionalInt, optionalString, requiredString } from './validat
 /** POST /messages from its parsed body: shared by the route and the fast lane (fast-lane.ts). */
 export async function sendFromBody(core: Core, device: DeviceAuth, parsed: unknown): Promise<SendOutcome> {
   const f = asFields(parsed);
-  const to = requiredString(f, 'to', { min: 1 });
+  const to = optionalString(f, 'to', { min: 1 });
+  const group = optionalInt(f, 'group', GROUP_ID);
   const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
   const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
-  return sendMessage(core, device, { to, body, clientId });
+  return sendMessage(core, device, { to, group, body, clientId });
 }
+
+/** A group's id as a field (issue #15). */
+const GROUP_ID = { min: 1, max: Number.MAX_SAFE_INTEGER };
 
 export function messageRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   router.post(
@@ -33,12 +38,18 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     '/messages',
     authed(async (ctx, device) => {
       const q = ctx.query;
-      const withUser = requiredString(q, 'with', { min: 1 });
+      const withUser = optionalString(q, 'with', { min: 1 });
+      const group = optionalInt(q, 'group', GROUP_ID);
+      if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
+      if (withUser === undefined && group === undefined) throw Errors.invalidRequest('with', 'is required (or group, for a group)');
       const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
       const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
       if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
       const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-      ctx.body = await history(core, device, { with: withUser, before, after, limit });
+      ctx.body =
+        group !== undefined
+          ? await groupHistory(core, device, { group, before, after, limit })
+          : await history(core, device, { with: withUser ?? '', before, after, limit });
     }),
   );
 
@@ -53,10 +64,14 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     '/read',
     authed(async (ctx, device) => {
       const f = asFields(ctx.request.body);
-      const withUser = requiredString(f, 'with', { min: 1 });
+      const withUser = optionalString(f, 'with', { min: 1 });
+      const group = optionalInt(f, 'group', GROUP_ID);
+      if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
+      if (withUser === undefined && group === undefined) throw Errors.invalidRequest('with', 'is required (or group, for a group)');
       const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
       if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
-      await markRead(core, device, withUser, upTo);
+      if (group !== undefined) await markGroupRead(core, device, group, upTo);
+      else await markRead(core, device, withUser ?? '', upTo);
       ctx.status = 204;
     }),
   );

@@ -12,6 +12,12 @@ import type {
   Device,
   DeviceAuth,
   EventRow,
+  GroupChangeResult,
+  GroupConversationRow,
+  GroupMemberRow,
+  GroupRow,
+  GroupSendResult,
+  GroupSummary,
   HistoryPage,
   ReadResult,
   SendResult,
@@ -29,6 +35,14 @@ export const ANSWER_BODY_CHARS = 256 * 1024;
 export interface NewMessage {
   sender: User;
   recipient: User;
+  body: string;
+  clientId: string | null;
+}
+
+/** A message to a group (issue #15). */
+export interface NewGroupMessage {
+  sender: User;
+  groupId: number;
   body: string;
   clientId: string | null;
 }
@@ -61,11 +75,30 @@ export type CreateDeviceResult =
 /** What an earlier send with the same sender and client_id decides for a new one. */
 export type EarlierSend = Extract<SendResult, { status: 'existing' | 'conflict' }>;
 
+/** A store answer to a read marker of a group: as markRead's. */
+export type GroupReadResult = ReadResult;
+
 export interface HistoryQuery {
   /** The newest `limit` messages below this id (none given, and no `after`: the newest). */
   before?: number;
   /** The oldest `limit` messages above this id. */
   after?: number;
+  limit: number;
+}
+
+/** A search in history (issue #17): what the caller asked for, in the domain's terms. */
+export interface SearchQuery {
+  /**
+   * Words that must all be in a message's text, each at the start of one of its words (in
+   * scripts written without spaces, anywhere): src/search.ts says what a word is. At least one.
+   */
+  words: readonly string[];
+  /** Only the conversation between the caller and this user. */
+  peerId?: number;
+  /** Only this group's messages (the caller must be a member now); not with peerId. */
+  groupId?: number;
+  /** Only messages with an id below this one. */
+  before?: number;
   limit: number;
 }
 
@@ -90,9 +123,23 @@ export interface CommitStats {
  * - Durable acknowledgement. sendMessage and markRead resolve only after their transaction has
  *   committed, so the domain publishes (wakes polls) only what can no longer be rolled back.
  * - Idempotent sends. One message per (sender, client_id), also when retries race each other:
- *   a repeat with the same recipient and body returns the original, anything else a conflict;
- *   decided inside the writing transaction, enforced by a unique key.
- * - Bounded answers. eventsAfter and history stop early, never before their first row, once
+ *   a repeat with the same recipient (or group) and body returns the original, anything else
+ *   (another recipient, another group, a group instead of a user) a conflict; decided inside
+ *   the writing transaction, enforced by a unique key.
+ * - Groups (issue #15). A group message is stored once and appended to the stream of every
+ *   member at the time of its commit; a change to a group (created, renamed, member added,
+ *   removed, left) is appended, with the group's state after it, to the stream of every member
+ *   after it and of the member who was removed or left. Sends, changes and read markers of a
+ *   group are serialized with each other (SQLite: one writer; PostgreSQL: lock the group's row
+ *   first), so a member removed at position N of their stream gets nothing of the group after
+ *   N, and a member added gets every message committed after the add. Membership is checked in
+ *   the writing or reading transaction itself, never before it. A group that loses its last
+ *   member is gone for good: every group method answers for it as for a group that never was.
+ * - Searchable at once (issue #17). A message is in the search index from the commit that stores
+ *   it (in the same transaction), and a database that had no index gets one, filled, when it
+ *   opens. Who may find a message is decided inside the search itself: the two sides of a 1:1
+ *   message, and the members of its group at the time of the search.
+ * - Bounded answers. eventsAfter, history and search stop early, never before their first row, once
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
  * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
  *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
@@ -195,8 +242,55 @@ export interface Store {
   conversations(userId: number): Promise<ConversationRow[]>;
   /** One page of the conversation between two users, oldest first, within the answer budget. */
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Messages the user can see (their 1:1 conversations, and the groups they are a member of at
+   * the time of the search) that hold every word of the query, newest first, at most `limit`,
+   * within the answer budget; hasMore says whether older matches exist. Who may see what is
+   * part of the query itself, never a filter after a limit. null: `groupId` is not a group the
+   * user is in now.
+   */
+  search(userId: number, query: SearchQuery): Promise<HistoryPage | null>;
   /** Messages stored in all (for metrics; may be an estimate that never goes down). */
   countMessages(): Promise<number>;
+
+  // --- groups (issue #15) ---------------------------------------------------------------------
+
+  /**
+   * A new group owned by `owner`, whose members are the owner and then `members` in that order
+   * (their join order; duplicates and the owner again are ignored); refused as 'full' with more
+   * than `maxMembers` members in all. Its 'created' event reaches every member.
+   */
+  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult>;
+  /** The group, if `userId` is a member of it now. */
+  groupOf(userId: number, groupId: number): Promise<GroupRow | undefined>;
+  /** The user's groups, latest message first (a group without one by its creation), with their read state. */
+  groupsOf(userId: number): Promise<GroupConversationRow[]>;
+  /** Renames the group if `actor` is a member; the same name again changes nothing. */
+  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult>;
+  /**
+   * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at `maxMembers`).
+   * The new member's read marker starts at the group's last message.
+   */
+  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult>;
+  /**
+   * Removes `user` from the group: `actor` themselves (leaving), or the owner removing anyone
+   * ('forbidden' for another member); `actor` null is an administrator. When the owner goes, the
+   * member who joined earliest becomes owner; when the last member goes, the group is gone (its
+   * last event shows no members and no owner).
+   */
+  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult>;
+  /** Stores a group message and appends it to every member's stream; 'not_found' unless the sender is a member. */
+  sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult>;
+  /** earlierSend() for a group message. */
+  earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null>;
+  /** One page of a group's history if `userId` is a member now (else null): the whole history, from before they joined too. */
+  groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null>;
+  /** markRead() for a group the user is a member of; 'not_found' for anything else. */
+  markGroupRead(user: User, groupId: number, upTo: number): Promise<GroupReadResult>;
+  /** Every group that still has members, by id: administration. */
+  listGroups(): Promise<GroupSummary[]>;
+  /** A group's members in join order (undefined: no such group, or gone): administration. */
+  groupMembers(groupId: number): Promise<GroupMemberRow[] | undefined>;
 
   // --- running ------------------------------------------------------------------------------
 

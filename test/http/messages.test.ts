@@ -22,9 +22,10 @@ describe('messages (HTTP, #2)', () => {
       .send({ to: b.username.toUpperCase(), body: 'hello', client_id: 'k1' })
       .expect(201);
     const m = res.body.message;
-    assert.deepEqual(Object.keys(m).sort(), ['body', 'client_id', 'from', 'id', 'sent_at', 'to']);
+    assert.deepEqual(Object.keys(m).sort(), ['body', 'client_id', 'from', 'group', 'id', 'sent_at', 'to']);
     assert.equal(m.from, a.username);
     assert.equal(m.to, b.username);
+    assert.equal(m.group, null, 'a 1:1 message has no group (#15)');
     assert.equal(m.body, 'hello');
     assert.equal(m.client_id, 'k1');
     assert.ok(Number.isInteger(m.id));

@@ -43,6 +43,7 @@ const CONTRACT = [
   'DELETE /devices/{id}',
   'POST /messages',
   'GET /messages',
+  'GET /search',
   'GET /conversations',
   'POST /read',
   'GET /poll',
@@ -50,6 +51,12 @@ const CONTRACT = [
   'GET /healthz',
   'GET /metrics',
   'GET /openapi.json',
+  'POST /groups',
+  'GET /groups',
+  'GET /groups/{id}',
+  'POST /groups/{id}',
+  'POST /groups/{id}/members',
+  'DELETE /groups/{id}/members/{username}',
 ];
 
 /** Paths of the contract the server does not serve yet (a plain OPTIONS on them is 404). */
@@ -106,7 +113,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       // docs/API.md: every "### `METHOD /path`" heading.
       const api = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'API.md'), 'utf8');
       for (const m of api.matchAll(/^### `([A-Z]+) (\/[^`?\s]*)/gm)) {
-        const e = `${m[1]} ${m[2]!.replace(/\/ID\b/g, '/{id}')}`;
+        const e = `${m[1]} ${m[2]!.replace(/\/ID\b/g, '/{id}').replace(/\/USERNAME\b/g, '/{username}')}`;
         assert.ok(documented.has(e), `${e} (docs/API.md) is in docs/openapi.json`);
       }
       // The server's own router.
@@ -416,12 +423,108 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await errorCode('POST', '/read', { json: { with: 'oa_alice', up_to: 1 } }, 401, 'unauthorized');
     });
 
+    it('GET /search: matches, pages, JSONP, and its errors (#17)', async function () {
+      await served.call(this, '/search', 'GET');
+      await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'the openapi needle, 100% plain' } });
+      const found = await api('GET', '/search?q=NEEDLE&limit=1', { token: alice.token });
+      assert.equal(found.body.messages.length, 1);
+      await api('GET', `/search?q=needle&with=oa_bob&before=${found.body.messages[0].id + 1}&callback=s`, { token: bob.token });
+      const quoted = await api('GET', '/search?q=%22needle%2A%20100%25&with=oa_alice', { token: bob.token });
+      assert.equal(quoted.body.messages.length, 1, 'quotes, * and % are plain text');
+      await errorCode('GET', '/search?q=---', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&limit=101', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&with=oa_bob&group=1', { token: alice.token }, 400, 'invalid_request');
+      await errorCode('GET', '/search?q=x&with=oa_nobody', { token: alice.token }, 404, 'user_not_found');
+      await errorCode('GET', '/search?q=x&group=999999', { token: alice.token }, 404, 'not_found');
+      await errorCode('GET', '/search?q=x', {}, 401, 'unauthorized');
+    });
+
     it('GET /conversations', async function () {
       await served.call(this, '/conversations', 'GET');
       const c = await api('GET', '/conversations', { token: alice.token });
       assert.ok(c.body.conversations.some((x: { with: string }) => x.with === 'oa_bob'));
       await api('GET', `/conversations?callback=c&access_token=${alice.token}`);
       await errorCode('GET', '/conversations', {}, 401, 'unauthorized');
+    });
+
+    it('groups (#15): create, list, read, rename, add, remove or leave, send, history, read marker, conversations', async () => {
+      const made = await api('POST', '/groups', { token: alice.token, json: { name: 'oa group', members: ['oa_bob'] } });
+      assert.equal(made.status, 201);
+      const id = made.body.group.id as number;
+      assert.equal(
+        (await api('POST', '/groups', { form: { name: 'by form', members: 'oa_bob,oa_carol', access_token: alice.token } })).status,
+        201,
+      );
+      assert.equal((await api('POST', '/groups', { token: bob.token, text: JSON.stringify({ name: 'by text' }) })).status, 201);
+      await errorCode('POST', '/groups', { token: alice.token, json: { name: 'x', members: ['oa_nobody'] } }, 404, 'user_not_found');
+      await errorCode(
+        'POST',
+        '/groups',
+        { token: alice.token, rawBody: { type: 'application/json', body: '{"name":" "}' } },
+        400,
+        'invalid_request',
+      );
+      await errorCode('POST', '/groups', { json: { name: 'x' } }, 401, 'unauthorized');
+      const crowd = Array.from({ length: 300 }, (_, i) => `oa_x${i}`);
+      await errorCode('POST', '/groups', { token: alice.token, json: { name: 'x', members: crowd } }, 409, 'group_full');
+
+      assert.ok((await api('GET', '/groups', { token: bob.token })).body.groups.some((g: { id: number }) => g.id === id));
+      await api('GET', `/groups?callback=g&access_token=${bob.token}`);
+      await errorCode('GET', '/groups', {}, 401, 'unauthorized');
+      assert.equal((await api('GET', `/groups/${id}`, { token: bob.token })).body.group.name, 'oa group');
+      await api('GET', `/groups/${id}?callback=g&access_token=${bob.token}`);
+      await errorCode('GET', `/groups/${id + 1000}`, { token: bob.token }, 404, 'not_found');
+      assert.equal((await api('POST', `/groups/${id}`, { token: bob.token, form: { name: 'renamed' } })).body.group.name, 'renamed');
+      await errorCode(
+        'POST',
+        `/groups/${id}`,
+        { token: bob.token, rawBody: { type: 'application/json', body: '{}' } },
+        400,
+        'invalid_request',
+      );
+      await errorCode('POST', `/groups/${id + 1000}`, { token: bob.token, json: { name: 'x' } }, 404, 'not_found');
+      const added = await api('POST', `/groups/${id}/members`, { token: bob.token, json: { username: 'oa_carol' } });
+      assert.deepEqual(added.body.group.members, ['oa_alice', 'oa_bob', 'oa_carol']);
+      await errorCode('POST', `/groups/${id}/members`, { token: bob.token, json: { username: 'oa_nobody' } }, 404, 'user_not_found');
+      await errorCode('POST', `/groups/${id + 1000}/members`, { token: bob.token, json: { username: 'oa_carol' } }, 404, 'not_found');
+
+      const sent = await api('POST', '/messages', { token: alice.token, json: { group: id, body: 'to the group', client_id: 'oa-g1' } });
+      assert.equal(sent.status, 201);
+      assert.equal(sent.body.message.group, id);
+      assert.equal(
+        (await api('POST', '/messages', { token: alice.token, json: { group: id, body: 'to the group', client_id: 'oa-g1' } })).status,
+        200,
+      );
+      await errorCode('POST', '/messages', { token: alice.token, json: { group: id + 1000, body: 'x' } }, 404, 'not_found');
+      await errorCode('POST', '/messages', { token: alice.token, json: { group: id, to: 'oa_bob', body: 'x' } }, 400, 'invalid_request');
+      const page = await api('GET', `/messages?group=${id}&limit=5`, { token: bob.token });
+      assert.deepEqual(
+        page.body.messages.map((m: { body: string }) => m.body),
+        ['to the group'],
+      );
+      await errorCode('GET', `/messages?group=${id + 1000}`, { token: bob.token }, 404, 'not_found');
+      await errorCode('GET', `/messages?group=${id}&with=oa_alice`, { token: bob.token }, 400, 'invalid_request');
+      const before = await api('GET', '/poll?timeout=0&limit=1000', { token: bob.token });
+      assert.equal((await api('POST', '/read', { token: bob.token, json: { group: id, up_to: sent.body.message.id } })).status, 204);
+      await errorCode('POST', '/read', { token: bob.token, json: { group: id + 1000, up_to: sent.body.message.id } }, 404, 'not_found');
+      const conversations = await api('GET', '/conversations', { token: bob.token });
+      assert.ok(conversations.body.conversations.some((c: { group?: { id: number } }) => c.group?.id === id));
+
+      await errorCode('DELETE', `/groups/${id}/members/oa_alice`, { token: bob.token }, 403, 'forbidden');
+      assert.equal((await api('DELETE', `/groups/${id}/members/oa_carol`, { token: alice.token })).status, 204);
+      await errorCode('DELETE', `/groups/${id}/members/oa_carol`, { token: alice.token }, 404, 'not_found');
+      assert.equal(
+        (await api('POST', `/groups/${id}/members/oa_alice`, { form: { _method: 'DELETE', access_token: alice.token } })).status,
+        204,
+      );
+      await errorCode('POST', `/groups/${id}/members/oa_bob`, { token: bob.token }, 405, 'method_not_allowed');
+      await errorCode('DELETE', `/groups/${id}/members/oa_bob`, {}, 401, 'unauthorized');
+      // Every kind of event of the stream, checked against the document by this poll.
+      const events = await api('GET', `/poll?since=${before.body.cursor}&timeout=0&limit=1000`, { token: bob.token });
+      const kinds = new Set(
+        events.body.events.map((e: { type: string; group?: unknown }) => `${e.type}${typeof e.group === 'number' ? ' group' : ''}`),
+      );
+      assert.deepEqual([...kinds].sort(), ['group', 'read group']);
     });
 
     it('GET /metrics', async function () {
@@ -440,7 +543,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
     it('OPTIONS (preflight and plain) on every path, 405 with Allow, 404 for unknown paths', async () => {
       for (const template of Object.keys(doc.paths)) {
         if (notServed.has(template)) continue;
-        const p = template.replace('{id}', 'some-device');
+        const p = template.replace(/\{(\w+)\}/g, 'some-$1');
         const res = await raw(`${base}${p}`, {
           method: 'OPTIONS',
           headers: {

@@ -25,9 +25,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Settings tests change; everything else is the production default. */
+/**
+ * Settings tests change; everything else is the production default. A fresh database, unless
+ * env.DB_PATH names one (a restart on the same data).
+ */
 export async function startApp(env: Record<string, string> = {}, logTo?: { write(line: string): void }): Promise<TestApp> {
-  const dbPath = tempDbPath('chat-http-');
+  const dbPath = env.DB_PATH ?? tempDbPath('chat-http-');
   // scrypt at its lowest allowed cost keeps sign-ups fast in tests; cost is tested on its own.
   const config = loadConfig({ SCRYPT_COST: '10', LOG_LEVEL: 'silent', ...env, DB_PATH: dbPath });
   const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { ANSWER_BODY_CHARS, type NewDevice, type Store } from '../../src/store';
 import type { EventRow, User } from '../../src/types';
+import { searchContract } from './search-contract';
+import { storeGroupsContract } from './store-contract-groups';
 import { sleep } from './util';
 
 export interface StoreFactory {
@@ -33,7 +35,18 @@ function seqs(events: readonly EventRow[]): number[] {
 }
 
 function bodies(events: readonly EventRow[]): string[] {
-  return events.map((e) => (e.kind === 'message' ? e.message.body : `read ${e.with} ${e.upTo}`));
+  return events.map((e) => {
+    switch (e.kind) {
+      case 'message':
+        return e.message.body;
+      case 'read':
+        return `read ${e.with} ${e.upTo}`;
+      case 'group':
+        return `group ${e.change.action} ${e.group.members.join(',')}`;
+      case 'group_read':
+        return `read group ${e.upTo}`;
+    }
+  });
 }
 
 export function storeContract(backend: string, factory: StoreFactory): void {
@@ -517,4 +530,6 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       });
     });
   });
+  searchContract(backend, factory);
+  storeGroupsContract(backend, factory);
 }

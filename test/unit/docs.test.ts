@@ -27,7 +27,8 @@ describe('documentation (unit, #2)', () => {
       const koa = createApp({ core: t.core, logger: t.logger });
       for (const mw of koa.middleware as Array<{ router?: { stack: Array<{ path: string; methods: string[] }> } }>) {
         for (const layer of mw.router?.stack ?? []) {
-          for (const m of layer.methods.filter((x) => x !== 'HEAD')) routes.add(`${m} ${layer.path.replace(/:(\w+)/g, 'ID')}`);
+          for (const m of layer.methods.filter((x) => x !== 'HEAD'))
+            routes.add(`${m} ${layer.path.replace(/:(\w+)/g, (_, name: string) => (name === 'username' ? 'USERNAME' : 'ID'))}`);
         }
       }
       assert.ok(routes.size >= 10, `found ${routes.size} routes`);

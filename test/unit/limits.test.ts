@@ -51,6 +51,7 @@ describe('rate limits (unit, #3, #13)', () => {
       rateLoginIp: { points: 50, windowS: 300 },
       rateSignupIp: { points: 50, windowS: 3600 },
       rateMessagesUser: { points: 300, windowS: 60 },
+      rateGroupsUser: { points: 20, windowS: 3600 },
     });
     const before = heapAfterGc();
     const flood = 5 * LIMITER_KEYS_MAX;
@@ -70,7 +71,13 @@ describe('rate limits (unit, #3, #13)', () => {
   });
 
   it('counts two addresses of one IPv6 /64 together, and an IPv4-mapped address as its IPv4 address', async () => {
-    const limits = new Limits({ rateLoginUser: null, rateLoginIp: { points: 2, windowS: 60 }, rateSignupIp: null, rateMessagesUser: null });
+    const limits = new Limits({
+      rateLoginUser: null,
+      rateLoginIp: { points: 2, windowS: 60 },
+      rateSignupIp: null,
+      rateMessagesUser: null,
+      rateGroupsUser: null,
+    });
     await limits.beginLogin(null, '2001:db8:1:2::1');
     await limits.beginLogin(null, '2001:db8:1:2:ffff:ffff:ffff:ffff');
     await assert.rejects(limits.beginLogin(null, '2001:db8:1:2::3'), (e) => isAppError(e) && e.status === 429);

@@ -182,6 +182,71 @@ describe('SQLite store (unit, #2)', () => {
     );
   });
 
+  it('migration 006 indexes the messages stored before it, in batches that resume after a stop (#17)', async () => {
+    await store.close();
+    // A database as a version-4 server left it, with more messages than one batch.
+    const old = tempDbPath('chat-migrate-');
+    const v4 = new Database(old);
+    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 4)) v4.exec(m.sql);
+    v4.pragma('user_version = 4');
+    const addUser = v4
+      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
+      .pluck();
+    const a = addUser.get('alice') ?? assert.fail();
+    const b = addUser.get('bob') ?? assert.fail();
+    const c = addUser.get('carol') ?? assert.fail();
+    const addMessage = v4.prepare<[number, number, number, number, string]>(
+      'INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0)',
+    );
+    const total = 12_001;
+    v4.transaction(() => {
+      for (let i = 0; i < total; i++) addMessage.run(a, b, a, b, `old message ${i} Übersicht`);
+      addMessage.run(b, c, b, c, 'not for alice: Übersicht');
+    })();
+    v4.close();
+    // The first batch commits, then the server stops (here: its log throws).
+    const seen: number[] = [];
+    assert.throws(() =>
+      openStore(old, {
+        onSearchFill: (p) => {
+          seen.push(p.indexed);
+          throw new Error('stopped');
+        },
+      }),
+    );
+    assert.deepEqual(seen, [5000]);
+    const progress: { indexed: number; total: number; done: boolean }[] = [];
+    store = openStore(old, { onSearchFill: (p) => progress.push(p) });
+    assert.deepEqual(
+      progress.map((p) => [p.indexed, p.total, p.done]),
+      [
+        [5000, total + 1 - 5000, false],
+        [total + 1 - 5000, total + 1 - 5000, true],
+      ],
+    );
+    const all = (await store.search(a, { words: ['uber'], limit: 100 })) ?? assert.fail('no page');
+    assert.equal(all.messages.length, 100);
+    assert.equal(all.messages[0]?.body, `old message ${total - 1} Übersicht`, 'newest first, each indexed once');
+    const one = (await store.search(a, { words: ['message', '5000'], limit: 10 })) ?? assert.fail('no page');
+    assert.deepEqual(
+      one.messages.map((m) => m.body),
+      ['old message 5000 Übersicht'],
+      'the first message of the second run',
+    );
+    assert.equal(
+      ((await store.search(a, { words: ['übersicht'], limit: 100, before: 5001 })) ?? assert.fail('no page')).messages.length,
+      100,
+    );
+    assert.equal(((await store.search(c, { words: ['ubersicht'], limit: 100 })) ?? assert.fail('no page')).messages.length, 1);
+    const left = store.sqlite.db.prepare('SELECT count(*) FROM search_fill').pluck().get();
+    assert.equal(left, 0, 'nothing left to do');
+    await store.close();
+    const again: unknown[] = [];
+    store = openStore(old, { onSearchFill: (p) => again.push(p) });
+    assert.deepEqual(again, [], 'a reopened database has nothing to index');
+    assert.equal(store.sqlite.integrityCheck(), 'ok');
+  });
+
   it('close() writes queued work before closing, synchronously', async () => {
     const p = store.sendMessage({ sender: alice, recipient: bob, body: 'last words', clientId: null });
     void store.close();

@@ -21,6 +21,12 @@ import type {
   Device,
   DeviceAuth,
   EventRow,
+  GroupChangeResult,
+  GroupConversationRow,
+  GroupMemberRow,
+  GroupRow,
+  GroupSendResult,
+  GroupSummary,
   HistoryPage,
   MessageRow,
   ReadResult,
@@ -37,20 +43,28 @@ import {
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
+  type NewGroupMessage,
   type NewMessage,
+  type SearchQuery,
   type Store,
 } from '../store';
 import { DeviceLedger } from './devices';
+import { prepareGroupQueries } from './group-queries';
+import { type EarlierSendTarget, SqliteGroups } from './groups';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
-import { KIND_MESSAGE, KIND_READ, prepareQueries, type Queries, toEventRow } from './queries';
+import { type FillProgress, fillSearchIndex } from './search-fill';
+import { directScope, indexText, matchExpression, type SearchScope, termsOf } from './search-text';
+import { appendEvent, KIND_GROUP, KIND_MESSAGE, KIND_READ, prepareQueries, type Queries, toEventRow } from './queries';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
 export interface SqliteOptions {
   synchronous?: SqliteSynchronous;
   migrationsDir?: string;
+  /** Told after each batch while messages stored before search existed are indexed (issue #17). */
+  onSearchFill?: (p: FillProgress) => void;
 }
 
 /** Bound on cached user ids. */
@@ -85,6 +99,7 @@ export class SqliteStore implements Store {
   private readonly q: Queries;
   private readonly devices: DeviceLedger;
   private readonly writer: GroupCommit;
+  private readonly groups: SqliteGroups;
   private readonly userIds = new Map<string, User>();
 
   constructor(file: string, opts: SqliteOptions = {}) {
@@ -104,6 +119,7 @@ export class SqliteStore implements Store {
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       db.pragma('foreign_keys = ON');
       migrate(db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
+      fillSearchIndex(db, opts.onSearchFill);
       this.q = prepareQueries(db);
     } catch (err) {
       db.close();
@@ -112,6 +128,13 @@ export class SqliteStore implements Store {
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     this.writer = new GroupCommit(db, this.devices);
+    this.groups = new SqliteGroups(
+      this.q,
+      prepareGroupQueries(db),
+      this.writer,
+      (sender, clientId, target, body) => this.earlierSendNow(sender, clientId, target, body),
+      (id, body, scope) => this.indexForSearch(id, body, scope),
+    );
     this.sqlite = {
       db,
       dataVersion: () => this.devices.dataVersion(),
@@ -318,6 +341,13 @@ export class SqliteStore implements Store {
       const out: EventRow[] = [];
       const budget = answerBudget();
       for (const r of this.q.selectEventsAfter.iterate(userId, afterSeq, limit)) {
+        if (r.kind === KIND_GROUP) {
+          // A group change: its member list counts towards the budget as a body would.
+          const { text, ...e } = this.groups.changeEvent(r.seq, r.messageId ?? 0);
+          if (!budget.take(text)) break;
+          out.push(e);
+          continue;
+        }
         if (!budget.take(r.body ?? '')) break;
         out.push(toEventRow(r));
       }
@@ -328,26 +358,31 @@ export class SqliteStore implements Store {
   // --- messages -----------------------------------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return settled(() => this.earlierSendNow(m));
+    return settled(() => this.earlierSendNow(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
   }
 
-  /** earlierSend, read now: also inside sendMessage's transaction, where racing retries meet. */
-  private earlierSendNow(m: NewMessage): EarlierSend | null {
-    if (m.clientId === null) return null;
-    const existing = this.q.selectMessageByClientId.get(m.sender.id, m.clientId);
+  /**
+   * earlierSend, read now: also inside the sending transaction, where racing retries meet. The
+   * same client_id with another recipient, another group, or a group instead of a user (or the
+   * other way round) is a conflict.
+   */
+  private earlierSendNow(senderId: number, clientId: string | null, target: EarlierSendTarget, body: string): EarlierSend | null {
+    if (clientId === null) return null;
+    const existing = this.q.selectMessageByClientId.get(senderId, clientId);
     if (!existing) return null;
-    const same = existing.recipientId === m.recipient.id && existing.body === m.body;
-    return same ? { status: 'existing', message: existing } : { status: 'conflict' };
+    const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
+    return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
   }
 
   sendMessage(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
-      const retry = this.earlierSendNow(m);
+      const retry = this.earlierSendNow(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
       if (retry) return retry;
       const sentAt = Date.now();
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
+      this.indexForSearch(id, m.body, directScope(m.sender.id, m.recipient.id));
       const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
       this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
       let recipientSeq: number | null = null;
@@ -359,6 +394,7 @@ export class SqliteStore implements Store {
         id,
         senderId: m.sender.id,
         recipientId: m.recipient.id,
+        groupId: null,
         from: m.sender.username,
         to: m.recipient.username,
         body: m.body,
@@ -390,9 +426,7 @@ export class SqliteStore implements Store {
   }
 
   private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
-    const seq = this.q.insertEvent.get({ userId, kind, messageId, peerId });
-    if (seq === undefined) throw new Error('appending an event returned no position');
-    return seq;
+    return appendEvent(this.q, userId, kind, messageId, peerId);
   }
 
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
@@ -405,22 +439,106 @@ export class SqliteStore implements Store {
         : this.q.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
       // One extra row tells has_more; so does stopping early at the answer budget (never before
       // the first message), which keeps a page of long messages around a megabyte.
-      const messages: MessageRow[] = [];
-      const budget = answerBudget();
-      let hasMore = false;
-      for (const m of rows) {
-        if (messages.length === page.limit || !budget.take(m.body)) {
-          hasMore = true;
-          break;
-        }
-        messages.push(m);
-      }
+      const { messages, hasMore } = this.budgeted(rows, page.limit);
       return { messages: forward ? messages : messages.reverse(), hasMore };
     });
   }
 
+  /** Makes a message searchable, in the transaction that stores it (issue #17). */
+  private indexForSearch(id: number, body: string, scope: string): void {
+    const text = indexText(body);
+    this.q.insertSearch.run(id, text, scope);
+    for (const t of termsOf(text)) this.q.insertSearchTerm.run(t.key, t.term);
+  }
+
+  search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
+    // One read transaction: the groups the caller is in and the matches are of the same moment.
+    return settled(() => this.db.transaction(() => this.searchNow(userId, query))());
+  }
+
+  private searchNow(userId: number, query: SearchQuery): HistoryPage | null {
+    let scope: SearchScope;
+    if (query.peerId !== undefined) {
+      scope = { kind: 'conversation', a: userId, b: query.peerId };
+    } else {
+      // Authorization is the scope: the caller's 1:1 messages and the groups they are in now.
+      const groupIds = this.q.selectGroupIdsOfUser.all(userId);
+      if (query.groupId === undefined) scope = { kind: 'user', userId, groupIds };
+      else if (groupIds.includes(query.groupId)) scope = { kind: 'group', groupId: query.groupId };
+      else return null;
+    }
+    const expand = (key: string, max: number) => this.q.selectSearchTerms.all(key, `${key}\u{10FFFF}`, max);
+    const match = matchExpression(scope, query.words, expand);
+    return this.budgeted(this.q.selectSearch.iterate(match, query.before ?? NO_UPPER_BOUND, query.limit + 1), query.limit);
+  }
+
+  /** Up to `limit` rows within the answer budget; hasMore when a row was left (see history). */
+  private budgeted(rows: Iterable<MessageRow>, limit: number): HistoryPage {
+    const messages: MessageRow[] = [];
+    const budget = answerBudget();
+    let hasMore = false;
+    for (const m of rows) {
+      if (messages.length === limit || !budget.take(m.body)) {
+        hasMore = true;
+        break;
+      }
+      messages.push(m);
+    }
+    return { messages, hasMore };
+  }
+
   countMessages(): Promise<number> {
     return settled(() => this.q.countMessages.get() ?? 0);
+  }
+
+  // --- groups (issue #15): see groups.ts ----------------------------------------------------
+
+  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, maxMembers);
+  }
+
+  groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
+    return settled(() => this.groups.groupOf(userId, groupId));
+  }
+
+  groupsOf(userId: number): Promise<GroupConversationRow[]> {
+    return settled(() => this.groups.groupsOf(userId));
+  }
+
+  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+    return this.groups.renameGroup(actor, groupId, name);
+  }
+
+  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  }
+
+  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+    return this.groups.removeGroupMember(actor, groupId, user);
+  }
+
+  sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
+    return this.groups.sendGroupMessage(m);
+  }
+
+  earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
+    return settled(() => this.groups.earlierGroupSend(m));
+  }
+
+  groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null> {
+    return settled(() => this.groups.groupHistory(userId, groupId, page));
+  }
+
+  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo);
+  }
+
+  listGroups(): Promise<GroupSummary[]> {
+    return settled(() => this.groups.listGroups());
+  }
+
+  groupMembers(groupId: number): Promise<GroupMemberRow[] | undefined> {
+    return settled(() => this.groups.groupMembers(groupId));
   }
 
   commitStats(): CommitStats {

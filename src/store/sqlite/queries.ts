@@ -7,12 +7,17 @@ import type { DeviceAuth, EventRow, MessageRow, UserSummary, UserWithSecret } fr
 
 export const KIND_MESSAGE = 1;
 export const KIND_READ = 2;
+/** A change to a group: message_id is its group_changes row (005_groups.sql). */
+export const KIND_GROUP = 3;
+/** A read marker of a group: message_id is up_to, peer_id the group. */
+export const KIND_GROUP_READ = 4;
 
 /** Columns of a message as MessageRow names them (with the sender's and recipient's names). */
-const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.recipient_id AS recipientId,
+export const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.recipient_id AS recipientId, m.group_id AS groupId,
                         s.username AS "from", r.username AS "to", m.body,
                         m.client_id AS clientId, m.sent_at AS sentAt`;
-const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+/** A group message has no recipient: LEFT JOIN, so it is not lost (its "to" is null). */
+export const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id LEFT JOIN users r ON r.id = m.recipient_id`;
 
 /** A device row as authentication reads it; the token hash as stored (a BLOB). */
 export type DeviceAuthRow = Omit<DeviceAuth, 'tokenHash'> & { tokenHash: Buffer };
@@ -35,9 +40,11 @@ export interface EventJoinRow {
   seq: number;
   kind: number;
   messageId: number | null;
+  peerId: number | null;
   peer: string | null;
   senderId: number | null;
   recipientId: number | null;
+  groupId: number | null;
   sender: string | null;
   recipient: string | null;
   body: string | null;
@@ -139,15 +146,15 @@ export function prepareQueries(db: Database) {
        RETURNING seq`,
     ).pluck(),
     selectEventsAfter: q<[number, number, number], EventJoinRow>(
-      `SELECT e.seq, e.kind, e.message_id AS messageId, p.username AS peer,
-              m.sender_id AS senderId, m.recipient_id AS recipientId,
+      `SELECT e.seq, e.kind, e.message_id AS messageId, e.peer_id AS peerId, p.username AS peer,
+              m.sender_id AS senderId, m.recipient_id AS recipientId, m.group_id AS groupId,
               s.username AS sender, r.username AS recipient,
               m.body, m.client_id AS clientId, m.sent_at AS sentAt
        FROM events e
        LEFT JOIN messages m ON e.kind = ${KIND_MESSAGE} AND m.id = e.message_id
        LEFT JOIN users s ON s.id = m.sender_id
        LEFT JOIN users r ON r.id = m.recipient_id
-       LEFT JOIN users p ON p.id = e.peer_id
+       LEFT JOIN users p ON e.kind = ${KIND_READ} AND p.id = e.peer_id
        WHERE e.user_id = ? AND e.seq > ?
        ORDER BY e.seq LIMIT ?`,
     ),
@@ -169,6 +176,24 @@ export function prepareQueries(db: Database) {
       `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}
        WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.id > ?
        ORDER BY m.id ASC LIMIT ?`,
+    ),
+    // --- search (db/006_search.sql; the MATCH expression comes from search-text.ts) ---
+    insertSearch: q<[number, string, string]>(`INSERT INTO message_search (rowid, body, scope) VALUES (?, ?, ?)`),
+    // The groups a user is in now (group_members_by_user): whose messages their search may find.
+    selectGroupIdsOfUser: q<[number], number>(`SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`).pluck(),
+    insertSearchTerm: q<[string, string]>(`INSERT INTO search_terms (key, term) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+    // Words whose key starts with ?1: ?2 is ?1 followed by the largest code point, so the range
+    // is one walk of the primary key (BINARY collation compares UTF-8 bytes, in code point order).
+    selectSearchTerms: q<[string, string, number], string>(
+      `SELECT term FROM search_terms WHERE key >= ? AND key < ? ORDER BY key, term LIMIT ?`,
+    ).pluck(),
+    // Newest first: FTS5 walks the matches in descending rowid (= message id) order and stops at
+    // the LIMIT, so only the rows of the answer are joined. The caller's scope is in the MATCH.
+    selectSearch: q<[string, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM message_search f
+       JOIN messages m ON m.id = f.rowid ${MESSAGE_JOINS}
+       WHERE message_search MATCH ? AND f.rowid < ?
+       ORDER BY f.rowid DESC LIMIT ?`,
     ),
     // Messages are never deleted and ids come from AUTOINCREMENT, so the largest id is the count,
     // read from the rowid index instead of counting a million rows on every metrics scrape.
@@ -210,21 +235,39 @@ export function prepareQueries(db: Database) {
 
 export type Queries = ReturnType<typeof prepareQueries>;
 
-/** An event as stored, from its row joined with its message or its peer. */
+/**
+ * An event as stored, from its row joined with its message or its peer. A group change (kind 3)
+ * is read on its own (groups.ts): it is not joined here, to keep the poll's query as it was.
+ */
 export function toEventRow(r: EventJoinRow): EventRow {
   if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  if (r.kind === KIND_GROUP_READ) return { seq: r.seq, kind: 'group_read', group: r.peerId ?? 0, upTo: r.messageId ?? 0 };
   return {
     seq: r.seq,
     kind: 'message',
     message: {
       id: r.messageId ?? 0,
       senderId: r.senderId ?? 0,
-      recipientId: r.recipientId ?? 0,
+      recipientId: r.recipientId,
+      groupId: r.groupId,
       from: r.sender ?? '',
-      to: r.recipient ?? '',
+      to: r.recipient,
       body: r.body ?? '',
       clientId: r.clientId,
       sentAt: r.sentAt ?? 0,
     },
   };
+}
+
+/** Appends an event to a user's stream at its next position; returns the position. */
+export function appendEvent(
+  q: Pick<Queries, 'insertEvent'>,
+  userId: number,
+  kind: number,
+  messageId: number,
+  peerId: number | null,
+): number {
+  const seq = q.insertEvent.get({ userId, kind, messageId, peerId });
+  if (seq === undefined) throw new Error('appending an event returned no position');
+  return seq;
 }
