@@ -68,7 +68,7 @@ describe('PostgreSQL store (unit, #16)', () => {
       const versions = await sql<{ version: number }>(`SELECT version FROM m${schemas}.schema_migrations ORDER BY version`);
       assert.deepEqual(
         versions.map((v) => v.version),
-        [1],
+        [1, 2, 3],
       );
     } finally {
       await Promise.all(stores.map((s) => s.close()));

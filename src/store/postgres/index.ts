@@ -3,20 +3,27 @@
 // only when DATABASE_URL asks for PostgreSQL (see ../index.ts): a server on SQLite never loads it.
 //
 // Ordering: every write that appends to event streams first takes those streams' rows
-// (streams table, SELECT ... FOR UPDATE in user id order) and hands out positions while it holds
-// them, so within a stream commit order is position order and a reader that has seen N never
-// later finds a new event below N (the Store interface's first promise; db/postgres/001_init.sql).
-// Message ids are taken under the same hold, so within a conversation they increase in commit
-// order too. Idempotent sends meet on the sender's stream row: a retry racing its original waits
-// for it, then finds it; the unique (sender, client_id) key stays as the last word.
+// (streams table, SELECT ... FOR UPDATE in user id order: db.ts, Streams) and hands out
+// positions while it holds them, so within a stream commit order is position order and a reader
+// that has seen N never later finds a new event below N (the Store interface's first promise;
+// db/postgres/001_init.sql). A write to a group takes the group's row before any stream
+// (groups.ts). Message ids are taken under the same hold, so within a conversation they increase
+// in commit order too. Idempotent sends meet on the sender's stream row: a retry racing its
+// original waits for it, then finds it; the unique (sender, client_id) key stays as the last word.
 import path from 'node:path';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { REPO_ROOT } from '../../config';
 import type {
   ConversationRow,
   Device,
   DeviceAuth,
   EventRow,
+  GroupChangeResult,
+  GroupConversationRow,
+  GroupMemberRow,
+  GroupRow,
+  GroupSendResult,
+  GroupSummary,
   HistoryPage,
   MessageRow,
   ReadResult,
@@ -34,13 +41,18 @@ import {
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
+  type NewGroupMessage,
   type NewMessage,
+  type SearchQuery,
   type Store,
 } from '../store';
 import { loadMigrations } from '../sqlite/migrate';
 import { AckLedger } from './acks';
+import { first, PgDb, pgCode, type Queryable, rows, Streams } from './db';
+import { type EarlierSendTarget, PostgresGroups } from './groups';
 import { migratePostgres } from './migrate';
-import { KIND_MESSAGE, KIND_READ, Q, type Sql, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
+import { KIND_MESSAGE, KIND_READ, Q, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
+import { directScope, fillSearch, SEARCH_Q, searchQuery, type SearchScope, searchVector } from './search';
 import { escapeNul, hasNul } from './text';
 
 export const POSTGRES_MIGRATIONS_DIR = path.join(REPO_ROOT, 'db', 'postgres');
@@ -58,80 +70,39 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 /** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
-/** Deadlock and serialization failures: the transaction is run again, a few times. */
-const RETRYABLE = new Set(['40P01', '40001']);
-const TX_ATTEMPTS = 3;
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function pgCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-type Queryable = Pick<Pool, 'query'> | PoolClient;
-
-async function rows<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T[]> {
-  const res = await c.query<T>({ name: q.name, text: q.text, values });
-  return res.rows;
-}
-
-async function first<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T | undefined> {
-  return (await rows<T>(c, q, values))[0];
-}
 
 export class PostgresStore implements Store {
+  private readonly db: PgDb;
+  private readonly pool: Pool;
   private readonly acks: AckLedger;
+  private readonly groups: PostgresGroups;
   private readonly userIds = new Map<string, User>();
-  private closed = false;
   private closing: Promise<void> | null = null;
-  private readonly stats: CommitStats = { batches: 0, jobs: 0, fallbacks: 0 };
 
   /** Use openPostgresStore(): it migrates first. */
-  constructor(private readonly pool: Pool) {
+  constructor(pool: Pool) {
+    this.pool = pool;
+    this.db = new PgDb(pool);
     this.acks = new AckLedger(async (ids, cursors, seenAts) => {
       await this.tx(async (c) => {
         await rows(c, Q.lockDevices, [ids]);
         await rows(c, Q.updateDevicesSeen, [ids, cursors, seenAts]);
       });
     });
+    this.groups = new PostgresGroups(this.db, (c, senderId, clientId, target, body) =>
+      this.earlierSendOn(c, senderId, clientId, target, body),
+    );
   }
 
-  /** Runs `fn` in one transaction on one connection, again after a deadlock (up to TX_ATTEMPTS). */
-  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new Error('the store is closed');
-    for (let attempt = 1; ; attempt++) {
-      const c = await this.pool.connect();
-      let broken: Error | undefined;
-      try {
-        await c.query('BEGIN');
-        const out = await fn(c);
-        await c.query('COMMIT');
-        this.stats.batches++;
-        this.stats.jobs++;
-        return out;
-      } catch (err) {
-        await c.query('ROLLBACK').catch((e: unknown) => {
-          broken = asError(e); // the connection is gone: the pool drops it
-        });
-        if (attempt < TX_ATTEMPTS && RETRYABLE.has(pgCode(err) ?? '')) {
-          this.stats.fallbacks++;
-          continue;
-        }
-        throw asError(err);
-      } finally {
-        c.release(broken);
-      }
-    }
+  private get closed(): boolean {
+    return this.db.closed;
   }
 
-  /** A read outside any transaction; refused once closed. */
-  private read<T extends QueryResultRow>(q: Sql, values: unknown[]): Promise<T[]> {
-    if (this.closed) return Promise.reject(new Error('the store is closed'));
-    return rows<T>(this.pool, q, values);
+  private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    return this.db.tx(fn);
   }
+
+  private read: PgDb['read'] = (q, values) => this.db.read(q, values);
 
   async close(): Promise<void> {
     if (!this.closing) {
@@ -140,7 +111,7 @@ export class PostgresStore implements Store {
         try {
           await this.acks.flush();
         } finally {
-          this.closed = true;
+          this.db.closed = true;
           await this.pool.end();
         }
       })();
@@ -303,7 +274,8 @@ export class PostgresStore implements Store {
     const budget = answerBudget();
     for (const r of found) {
       const e = toEventRow(r);
-      if (!budget.take(e.kind === 'message' ? e.message.body : '')) break;
+      // A group change's member list counts towards the budget as a body would (as on SQLite).
+      if (!budget.take(e.kind === 'message' ? e.message.body : e.kind === 'group' ? (r.changeMembers ?? '') : '')) break;
       out.push(e);
     }
     return out;
@@ -312,49 +284,36 @@ export class PostgresStore implements Store {
   // --- messages -----------------------------------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return this.earlierSendOn(this.pool, m);
+    return this.earlierSendOn(this.pool, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
   }
 
-  private async earlierSendOn(c: Queryable, m: NewMessage): Promise<EarlierSend | null> {
-    if (m.clientId === null) return null;
+  /**
+   * earlierSend on a connection: also inside the sending transaction, where racing retries
+   * meet. The same client_id with another recipient, another group, or a group instead of a
+   * user (or the other way round) is a conflict.
+   */
+  private async earlierSendOn(
+    c: Queryable,
+    senderId: number,
+    clientId: string | null,
+    target: EarlierSendTarget,
+    body: string,
+  ): Promise<EarlierSend | null> {
+    if (clientId === null) return null;
     if (this.closed) throw new Error('the store is closed');
-    const row = await first<StoredMessage>(c, Q.selectMessageByClientId, [m.sender.id, escapeNul(m.clientId)]);
+    const row = await first<StoredMessage>(c, Q.selectMessageByClientId, [senderId, escapeNul(clientId)]);
     if (!row) return null;
     const existing = toMessageRow(row);
-    const same = existing.recipientId === m.recipient.id && existing.body === m.body;
-    return same ? { status: 'existing', message: existing } : { status: 'conflict' };
-  }
-
-  /** Takes the streams of `userIds` (see the top of this file); their heads, by user. */
-  private async lockStreams(c: PoolClient, userIds: number[]): Promise<Map<number, number>> {
-    const unique = [...new Set(userIds)];
-    const held = await rows<{ userId: number; head: number }>(c, Q.lockStreams, [unique]);
-    if (held.length !== unique.length) throw new Error('no such user');
-    return new Map(held.map((r) => [r.userId, r.head]));
-  }
-
-  /** Appends one event to a stream whose row this transaction holds; returns its position. */
-  private async append(
-    c: PoolClient,
-    heads: Map<number, number>,
-    userId: number,
-    kind: number,
-    ref: number,
-    peer: number | null,
-  ): Promise<number> {
-    const seq = (heads.get(userId) ?? 0) + 1;
-    heads.set(userId, seq);
-    await rows(c, Q.insertEvent, [userId, seq, kind, ref, peer]);
-    await rows(c, Q.advanceStream, [userId, seq]);
-    return seq;
+    const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
+    return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
   }
 
   async sendMessage(m: NewMessage): Promise<SendResult> {
     try {
       return await this.tx(async (c): Promise<SendResult> => {
-        const heads = await this.lockStreams(c, [m.sender.id, m.recipient.id]);
+        const streams = await Streams.lock(c, [m.sender.id, m.recipient.id]);
         // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
-        const retry = await this.earlierSendOn(c, m);
+        const retry = await this.earlierSendOn(c, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
         if (retry) return retry;
         const sentAt = Date.now();
         const lo = Math.min(m.sender.id, m.recipient.id);
@@ -371,19 +330,21 @@ export class PostgresStore implements Store {
           escaped,
           clientId,
           sentAt,
+          searchVector(m.body, directScope(m.sender.id, m.recipient.id)),
         ]);
         const id = inserted?.id ?? 0;
-        const senderSeq = await this.append(c, heads, m.sender.id, KIND_MESSAGE, id, null);
+        const senderSeq = await streams.appendOne(m.sender.id, KIND_MESSAGE, id, null);
         await rows(c, Q.upsertConversationSent, [m.sender.id, m.recipient.id, id]);
         let recipientSeq: number | null = null;
         if (m.recipient.id !== m.sender.id) {
-          recipientSeq = await this.append(c, heads, m.recipient.id, KIND_MESSAGE, id, null);
+          recipientSeq = await streams.appendOne(m.recipient.id, KIND_MESSAGE, id, null);
           await rows(c, Q.upsertConversationReceived, [m.recipient.id, m.sender.id, id]);
         }
         const message: MessageRow = {
           id,
           senderId: m.sender.id,
           recipientId: m.recipient.id,
+          groupId: null,
           from: m.sender.username,
           to: m.recipient.username,
           body: m.body,
@@ -406,13 +367,13 @@ export class PostgresStore implements Store {
     return this.tx(async (c): Promise<ReadResult> => {
       const lo = Math.min(user.id, peer.id);
       const hi = Math.max(user.id, peer.id);
-      const heads = await this.lockStreams(c, [user.id]);
+      const streams = await Streams.lock(c, [user.id]);
       const conv = await first<{ lo: number; hi: number }>(c, Q.selectMessageConversation, [upTo]);
       if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
       const current = (await first<{ upTo: number }>(c, Q.selectReadMarker, [user.id, peer.id]))?.upTo ?? 0;
       if (upTo <= current) return { status: 'unchanged', upTo: current };
       await rows(c, Q.updateReadMarker, [upTo, lo, hi, peer.id, user.id]);
-      const seq = await this.append(c, heads, user.id, KIND_READ, upTo, peer.id);
+      const seq = await streams.appendOne(user.id, KIND_READ, upTo, peer.id);
       return { status: 'moved', upTo, seq };
     });
   }
@@ -429,27 +390,105 @@ export class PostgresStore implements Store {
     const found = forward
       ? await this.read<StoredMessage>(Q.selectHistoryAfter, [lo, hi, page.after ?? 0, page.limit + 1])
       : await this.read<StoredMessage>(Q.selectHistoryBefore, [lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
-    const messages: MessageRow[] = [];
-    const budget = answerBudget();
-    let hasMore = false;
-    for (const r of found) {
-      const m = toMessageRow(r);
-      if (messages.length === page.limit || !budget.take(m.body)) {
-        hasMore = true;
-        break;
-      }
-      messages.push(m);
-    }
+    const { messages, hasMore } = budgeted(found, page.limit);
     return { messages: forward ? messages : messages.reverse(), hasMore };
+  }
+
+  search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
+    // One snapshot: the groups the caller is in and the matches are of the same moment.
+    return this.db.snapshot(async (c) => {
+      let scope: SearchScope;
+      if (query.peerId !== undefined) {
+        scope = { kind: 'conversation', a: userId, b: query.peerId };
+      } else {
+        // Authorization is the scope: the caller's 1:1 messages and the groups they are in now.
+        const groupIds = (await rows<{ groupId: number }>(c, SEARCH_Q.selectGroupIdsOfUser, [userId])).map((r) => r.groupId);
+        if (query.groupId === undefined) scope = { kind: 'user', userId, groupIds };
+        else if (groupIds.includes(query.groupId)) scope = { kind: 'group', groupId: query.groupId };
+        else return null;
+      }
+      const tsquery = searchQuery(scope, query.words);
+      if (tsquery === null) return { messages: [], hasMore: false };
+      return budgeted(
+        await rows<StoredMessage>(c, SEARCH_Q.selectSearch, [tsquery, query.before ?? NO_UPPER_BOUND, query.limit + 1]),
+        query.limit,
+      );
+    });
   }
 
   async countMessages(): Promise<number> {
     return (await this.read<{ n: number }>(Q.countMessages, []))[0]?.n ?? 0;
   }
 
-  commitStats(): CommitStats {
-    return { ...this.stats };
+  // --- groups (issue #15): see groups.ts ----------------------------------------------------
+
+  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, maxMembers);
   }
+
+  groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
+    return this.groups.groupOf(userId, groupId);
+  }
+
+  groupsOf(userId: number): Promise<GroupConversationRow[]> {
+    return this.groups.groupsOf(userId);
+  }
+
+  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+    return this.groups.renameGroup(actor, groupId, name);
+  }
+
+  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  }
+
+  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+    return this.groups.removeGroupMember(actor, groupId, user);
+  }
+
+  sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
+    return this.groups.sendGroupMessage(m);
+  }
+
+  earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
+    return this.groups.earlierGroupSend(m);
+  }
+
+  groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null> {
+    return this.groups.groupHistory(userId, groupId, page);
+  }
+
+  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo);
+  }
+
+  listGroups(): Promise<GroupSummary[]> {
+    return this.groups.listGroups();
+  }
+
+  groupMembers(groupId: number): Promise<GroupMemberRow[] | undefined> {
+    return this.groups.groupMembers(groupId);
+  }
+
+  commitStats(): CommitStats {
+    return { ...this.db.stats };
+  }
+}
+
+/** Up to `limit` stored messages within the answer budget; hasMore when one was left (history, search). */
+function budgeted(found: readonly StoredMessage[], limit: number): HistoryPage {
+  const messages: MessageRow[] = [];
+  const budget = answerBudget();
+  let hasMore = false;
+  for (const r of found) {
+    const m = toMessageRow(r);
+    if (messages.length === limit || !budget.take(m.body)) {
+      hasMore = true;
+      break;
+    }
+    messages.push(m);
+  }
+  return { messages, hasMore };
 }
 
 /**
@@ -471,7 +510,8 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   try {
     const client = await pool.connect();
     try {
-      await migratePostgres(client, loadMigrations(opts.migrationsDir ?? POSTGRES_MIGRATIONS_DIR));
+      // Messages stored before search existed are indexed by the process that holds the lock.
+      await migratePostgres(client, loadMigrations(opts.migrationsDir ?? POSTGRES_MIGRATIONS_DIR), (c) => fillSearch(c));
     } finally {
       client.release();
     }

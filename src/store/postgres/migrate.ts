@@ -10,8 +10,16 @@ import { type Migration, SchemaTooNewError } from '../sqlite/migrate';
 /** The advisory lock key migrations run under (any constant of this project's own: "lpch"). */
 const MIGRATION_LOCK = 0x6c706368;
 
-/** Applies what is missing on `client` (a connection of its own); returns the version it ends at. */
-export async function migratePostgres(client: PoolClient, migrations: readonly Migration[]): Promise<number> {
+/**
+ * Applies what is missing on `client` (a connection of its own), then runs `after` (work a
+ * migration left to the server, such as filling the search index) still under the lock; returns
+ * the version it ends at.
+ */
+export async function migratePostgres(
+  client: PoolClient,
+  migrations: readonly Migration[],
+  after?: (client: PoolClient) => Promise<unknown>,
+): Promise<number> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -38,6 +46,7 @@ export async function migratePostgres(client: PoolClient, migrations: readonly M
         throw err;
       }
     }
+    await after?.(client);
     return latest;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);

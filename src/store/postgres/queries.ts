@@ -2,16 +2,21 @@
 // message_cache.go style), sent as a named prepared statement, so each connection of the pool
 // parses and plans it once. Column aliases are the names the domain's types use; bigint columns
 // arrive as numbers (see the pool's type parser in index.ts).
-import type { EventRow, MessageRow } from '../../types';
+import type { EventRow, GroupAction, MessageRow } from '../../types';
 import { unescapeNul } from './text';
 
 export const KIND_MESSAGE = 1;
 export const KIND_READ = 2;
+/** A change to a group: message_id is its group_changes row (db/postgres/002_groups.sql). */
+export const KIND_GROUP = 3;
+/** A read marker of a group: message_id is up_to, peer_id the group. */
+export const KIND_GROUP_READ = 4;
 
-const MESSAGE_COLUMNS = `m.id, m.sender_id AS "senderId", m.recipient_id AS "recipientId",
+export const MESSAGE_COLUMNS = `m.id, m.sender_id AS "senderId", m.recipient_id AS "recipientId", m.group_id AS "groupId",
                          s.username AS "from", r.username AS "to", m.body, m.body_escaped AS "bodyEscaped",
                          m.client_id AS "clientId", m.sent_at AS "sentAt"`;
-const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id JOIN users r ON r.id = m.recipient_id`;
+/** A group message has no recipient: LEFT JOIN, so it is not lost (its "to" is null). */
+export const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id LEFT JOIN users r ON r.id = m.recipient_id`;
 const DEVICE_COLUMNS = `id, user_id AS "userId", name, created_at AS "createdAt", last_seen_at AS "lastSeenAt", cursor`;
 
 /** A message as stored: its body and client_id possibly escaped (text.ts). */
@@ -21,15 +26,27 @@ export interface StoredEvent {
   seq: number;
   kind: number;
   messageId: number | null;
+  peerId: number | null;
   peer: string | null;
   senderId: number | null;
   recipientId: number | null;
+  groupId: number | null;
   sender: string | null;
   recipient: string | null;
   body: string | null;
   bodyEscaped: boolean | null;
   clientId: string | null;
   sentAt: number | null;
+  /** A group change (kind 3): the group as it was right after it. */
+  changeGroupId: number | null;
+  changeName: string | null;
+  changeOwner: string | null;
+  /** JSON array of usernames, sorted. */
+  changeMembers: string | null;
+  changeAction: GroupAction | null;
+  changeActor: string | null;
+  changeSubject: string | null;
+  groupCreatedAt: number | null;
 }
 
 /** A statement: its name (the prepared statement's) and text. */
@@ -115,30 +132,31 @@ export const Q = {
   // --- the event stream ---
   selectHead: sql('select_head', `SELECT head FROM streams WHERE user_id = $1`),
   selectHeads: sql('select_heads', `SELECT user_id AS "userId", head FROM streams WHERE user_id = ANY($1::integer[])`),
-  // The writer's hold on the streams it appends to, in user id order (see streams in 001).
-  lockStreams: sql(
-    'lock_streams',
-    `SELECT user_id AS "userId", head FROM streams WHERE user_id = ANY($1::integer[]) ORDER BY user_id FOR NO KEY UPDATE`,
-  ),
-  advanceStream: sql('advance_stream', `UPDATE streams SET head = $2 WHERE user_id = $1`),
-  insertEvent: sql('insert_event', `INSERT INTO events (user_id, seq, kind, message_id, peer_id) VALUES ($1, $2, $3, $4, $5)`),
-  // At most $3 events, and no more than it takes to pass $4 characters of bodies (counted on the
-  // stored text, which an escaped body makes at most twice as long): the exact answer budget is
+  // Appending is db.ts's (Streams): under the writer's hold on the streams, in user id order.
+  // At most $3 events, and no more than it takes to pass $4 characters of bodies and of group
+  // changes' member lists (counted on the stored text, which an escaped body makes at most twice
+  // as long): the exact answer budget is
   // applied after, in index.ts, on what arrives. Keeps a poll far behind from fetching megabytes
   // to answer a quarter of one.
   selectEventsAfter: sql(
     'select_events_after',
     `SELECT * FROM (
-       SELECT e.seq, e.kind, e.message_id AS "messageId", p.username AS peer,
-              m.sender_id AS "senderId", m.recipient_id AS "recipientId",
+       SELECT e.seq, e.kind, e.message_id AS "messageId", e.peer_id AS "peerId", p.username AS peer,
+              m.sender_id AS "senderId", m.recipient_id AS "recipientId", m.group_id AS "groupId",
               s.username AS sender, r.username AS recipient,
               m.body, m.body_escaped AS "bodyEscaped", m.client_id AS "clientId", m.sent_at AS "sentAt",
-              coalesce(sum(char_length(m.body)) OVER (ORDER BY e.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS chars_before
+              gc.group_id AS "changeGroupId", gc.name AS "changeName", gc.owner AS "changeOwner",
+              gc.members AS "changeMembers", gc.action AS "changeAction", gc.actor AS "changeActor",
+              gc.subject AS "changeSubject", g.created_at AS "groupCreatedAt",
+              coalesce(sum(coalesce(char_length(m.body), char_length(gc.members), 0))
+                         OVER (ORDER BY e.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS chars_before
        FROM (SELECT * FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) e
        LEFT JOIN messages m ON e.kind = ${KIND_MESSAGE} AND m.id = e.message_id
        LEFT JOIN users s ON s.id = m.sender_id
        LEFT JOIN users r ON r.id = m.recipient_id
-       LEFT JOIN users p ON p.id = e.peer_id
+       LEFT JOIN users p ON e.kind = ${KIND_READ} AND p.id = e.peer_id
+       LEFT JOIN group_changes gc ON e.kind = ${KIND_GROUP} AND gc.id = e.message_id
+       LEFT JOIN groups g ON g.id = gc.group_id
      ) x
      WHERE chars_before < $4 ORDER BY seq`,
   ),
@@ -146,8 +164,8 @@ export const Q = {
   // --- messages ---
   insertMessage: sql(
     'insert_message',
-    `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, body_escaped, client_id, sent_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, body_escaped, client_id, sent_at, search)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::tsvector) RETURNING id`,
   ),
   selectMessageByClientId: sql(
     'select_message_by_client_id',
@@ -178,6 +196,7 @@ export const Q = {
      ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
                                                   unread = conversations.unread + 1`,
   ),
+  // A group message has no pair: NULL, which matches no conversation.
   selectMessageConversation: sql('select_message_conversation', `SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = $1`),
   selectReadMarker: sql('select_read_marker', `SELECT read_up_to AS "upTo" FROM conversations WHERE user_id = $1 AND peer_id = $2`),
   updateReadMarker: sql(
@@ -206,6 +225,7 @@ export function toMessageRow(r: StoredMessage): MessageRow {
     id: r.id,
     senderId: r.senderId,
     recipientId: r.recipientId,
+    groupId: r.groupId,
     from: r.from,
     to: r.to,
     body: r.bodyEscaped ? unescapeNul(r.body) : r.body,
@@ -214,9 +234,25 @@ export function toMessageRow(r: StoredMessage): MessageRow {
   };
 }
 
-/** An event as stored, from its row joined with its message or its peer. */
+/** An event as stored, from its row joined with its message, its peer or its group change. */
 export function toEventRow(r: StoredEvent): EventRow {
   if (r.kind === KIND_READ) return { seq: r.seq, kind: 'read', with: r.peer ?? '', upTo: r.messageId ?? 0 };
+  if (r.kind === KIND_GROUP_READ) return { seq: r.seq, kind: 'group_read', group: r.peerId ?? 0, upTo: r.messageId ?? 0 };
+  if (r.kind === KIND_GROUP) {
+    if (r.changeGroupId === null || r.changeAction === null) throw new Error(`group change ${r.messageId ?? 0} is missing`);
+    return {
+      seq: r.seq,
+      kind: 'group',
+      group: {
+        id: r.changeGroupId,
+        name: unescapeNul(r.changeName ?? ''),
+        owner: r.changeOwner,
+        members: JSON.parse(r.changeMembers ?? '[]') as string[],
+        createdAt: r.groupCreatedAt ?? 0,
+      },
+      change: { action: r.changeAction, actor: r.changeActor, subject: r.changeSubject },
+    };
+  }
   const body = r.body ?? '';
   return {
     seq: r.seq,
@@ -224,9 +260,10 @@ export function toEventRow(r: StoredEvent): EventRow {
     message: {
       id: r.messageId ?? 0,
       senderId: r.senderId ?? 0,
-      recipientId: r.recipientId ?? 0,
+      recipientId: r.recipientId,
+      groupId: r.groupId,
       from: r.sender ?? '',
-      to: r.recipient ?? '',
+      to: r.recipient,
       body: r.bodyEscaped ? unescapeNul(body) : body,
       clientId: r.clientId === null ? null : unescapeNul(r.clientId),
       sentAt: r.sentAt ?? 0,
