@@ -238,6 +238,30 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
     }
   });
 
+  it('presence across processes: online through one is online through all within seconds; a log-out anywhere ends it at once', async () => {
+    const watcher = await signUpAndLogIn(at(1).url, 'pres_watch');
+    const phone = await signUpAndLogIn(at(0).url, 'pres_bob', 'phone');
+    const online = async (s: RunningServer) =>
+      ((await call(s.url, 'GET', '/presence', { token: watcher.token })).body.online as string[]).includes('pres_bob');
+    const held = poll(at(0), phone.token, `since=${phone.cursor}&timeout=20`);
+    await untilHeld(at(0), 1);
+    const deadline = Date.now() + 5000;
+    while (!(await online(at(1))) || !(await online(at(2)))) {
+      if (Date.now() > deadline) assert.fail('never online through the other processes');
+      await sleep(50);
+    }
+    const devices = await call(at(2).url, 'GET', '/devices', { token: phone.token });
+    assert.equal(devices.body.devices[0].online, true, 'holding a poll on process 0: online in GET /devices through process 2');
+    assert.equal((await call(at(2).url, 'DELETE', '/sessions/current', { token: phone.token })).status, 204);
+    assert.equal((await held).status, 401);
+    // Through process 1 too, sooner than a share of presence (every second) could say it.
+    const t0 = Date.now();
+    while (await online(at(1))) {
+      if (Date.now() - t0 > 900) assert.fail('still online through process 1');
+      await sleep(10);
+    }
+  });
+
   it('says how the processes are linked in /healthz', async () => {
     const h = await call(at(0).url, 'GET', '/healthz');
     assert.equal(h.status, 200);
