@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { call, logInAs } from '../support/client';
-import { REDIS_TEST_URL, startCluster, stopAll } from '../support/cluster';
+import { call, logInAs, signUpAndLogIn } from '../support/client';
+import { clusterEnv, REDIS_TEST_URL, startCluster, stopAll } from '../support/cluster';
 import { freshDatabase, type TestDatabase } from '../support/postgres';
-import { REPO_ROOT, type RunningServer } from '../support/server';
+import { REPO_ROOT, type RunningServer, startServer } from '../support/server';
 import { sleep } from '../support/util';
 
 const ADMIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'admin.js');
@@ -63,5 +63,60 @@ describe('admin command line on PostgreSQL (#16)', function () {
     const r = admin(['backup', '/tmp/never-written.sqlite']);
     assert.equal(r.code, 2);
     assert.match(r.err, /pg_dump/);
+  });
+
+  it('import-sqlite moves a SQLite database to an empty PostgreSQL one: tokens, cursors, history and ids carry on (#16)', async () => {
+    const target = await freshDatabase('chat_import');
+    const lite = await startServer({ env: { SCRYPT_COST: '10' } });
+    let pg: RunningServer | undefined;
+    try {
+      const alice = await signUpAndLogIn(lite.url, 'imp_alice');
+      const bob = await signUpAndLogIn(lite.url, 'imp_bob');
+      const bodies = ['hi', 'with a \u0000 NUL and a \\0', 'émoji \u{1F600}'];
+      for (const [i, body] of bodies.entries()) {
+        const r = await call(lite.url, 'POST', '/messages', {
+          token: alice.token,
+          body: { to: 'imp_bob', body, client_id: `c\u0000${i}` },
+        });
+        assert.equal(r.status, 201);
+      }
+      const seen = await call(lite.url, 'GET', `/poll?since=${bob.cursor}&timeout=0&limit=2`, { token: bob.token });
+      await lite.stop();
+
+      const r = spawnSync(process.execPath, [ADMIN_JS, 'import-sqlite', lite.dbPath], {
+        env: { ...process.env, DATABASE_URL: target.url },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /copied 2 users, 2 streams, 2 devices, 3 messages, 6 events, 2 conversations/);
+      assert.match(r.stdout, /3 message\(s\) compared/);
+      const again = spawnSync(process.execPath, [ADMIN_JS, 'import-sqlite', lite.dbPath], {
+        env: { ...process.env, DATABASE_URL: target.url },
+        encoding: 'utf8',
+      });
+      assert.equal(again.status, 1, 'refused: the database has users now');
+      assert.match(again.stderr, /empty/);
+
+      pg = await startServer({ env: clusterEnv(target.url, null) });
+      // The same tokens, the same stream positions, the same messages, exactly.
+      const rest = await call(pg.url, 'GET', `/poll?since=${seen.body.cursor}&timeout=0`, { token: bob.token });
+      assert.equal(rest.status, 200);
+      assert.deepEqual(
+        (rest.body.events as { message: { body: string } }[]).map((e) => e.message.body),
+        [bodies[2]],
+      );
+      const history = await call(pg.url, 'GET', '/messages?with=imp_bob', { token: alice.token });
+      assert.deepEqual(
+        (history.body.messages as { body: string; client_id: string }[]).map((m) => [m.body, m.client_id]),
+        bodies.map((b, i) => [b, `c\u0000${i}`]),
+      );
+      const next = await call(pg.url, 'POST', '/messages', { token: alice.token, body: { to: 'imp_bob', body: 'after the move' } });
+      assert.equal(next.status, 201);
+      assert.ok((next.body.message.id as number) > (history.body.messages as { id: number }[])[2]!.id, 'ids go on after the copied ones');
+    } finally {
+      await lite.stop();
+      await pg?.stop();
+      await target.drop();
+    }
   });
 });

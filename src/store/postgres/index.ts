@@ -39,6 +39,7 @@ import {
 } from '../store';
 import { loadMigrations } from '../sqlite/migrate';
 import { AckLedger } from './acks';
+import { type ImportReport, importSqlite } from './import-sqlite';
 import { migratePostgres } from './migrate';
 import { KIND_MESSAGE, KIND_READ, Q, type Sql, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
 import { escapeNul, hasNul } from './text';
@@ -449,6 +450,11 @@ export class PostgresStore implements Store {
 
   commitStats(): CommitStats {
     return { ...this.stats };
+  }
+
+  /** Copies a SQLite database of this server into this one, which must have no users yet (import-sqlite.ts). */
+  importSqlite(file: string): Promise<ImportReport> {
+    return importSqlite(file, this.pool);
   }
 }
 
