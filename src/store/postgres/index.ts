@@ -1,10 +1,13 @@
 // The PostgreSQL backend of the Store interface (../store.ts), for any number of server
-// processes sharing one database (issue #16). The only code that imports `pg`, and it is loaded
-// only when DATABASE_URL asks for PostgreSQL (see ../index.ts): a server on SQLite never loads it.
+// processes sharing one database (issue #16), composed of the query catalog (queries.ts),
+// transactions (db.ts), writes to event streams (streams.ts), batched device acknowledgements
+// (acks.ts), migrations and NUL escaping (text.ts). `pg` is loaded here, in openPostgresStore(),
+// only when DATABASE_URL asks for PostgreSQL: a server on SQLite never loads it (the other files
+// import only its types).
 //
 // Ordering: every write that appends to event streams first takes those streams' rows
-// (streams table, SELECT ... FOR UPDATE in user id order) and hands out positions while it holds
-// them, so within a stream commit order is position order and a reader that has seen N never
+// (streams table, SELECT ... FOR UPDATE in user id order; streams.ts) and hands out positions
+// while it holds them, so within a stream commit order is position order and a reader that has seen N never
 // later finds a new event below N (the Store interface's first promise; db/postgres/001_init.sql).
 // Message ids are taken under the same hold, so within a conversation they increase in commit
 // order too. Idempotent sends meet on the sender's stream row: a retry racing its original waits
@@ -41,8 +44,10 @@ import { loadMigrations } from '../sqlite/migrate';
 import { AckLedger } from './acks';
 import { type ImportReport, importSqlite } from './import-sqlite';
 import { migratePostgres } from './migrate';
-import { KIND_MESSAGE, KIND_READ, Q, type Sql, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
-import { escapeNul, hasNul } from './text';
+import { first, type Queryable, rows, pgCode, transaction } from './db';
+import { Q, type Sql, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
+import { insertMessage, lockStreams, moveReadMarker } from './streams';
+import { escapeNul } from './text';
 
 export const POSTGRES_MIGRATIONS_DIR = path.join(REPO_ROOT, 'db', 'postgres');
 
@@ -59,30 +64,6 @@ const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 /** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
-/** Deadlock and serialization failures: the transaction is run again, a few times. */
-const RETRYABLE = new Set(['40P01', '40001']);
-const TX_ATTEMPTS = 3;
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function pgCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-type Queryable = Pick<Pool, 'query'> | PoolClient;
-
-async function rows<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T[]> {
-  const res = await c.query<T>({ name: q.name, text: q.text, values });
-  return res.rows;
-}
-
-async function first<T extends QueryResultRow>(c: Queryable, q: Sql, values: unknown[]): Promise<T | undefined> {
-  return (await rows<T>(c, q, values))[0];
-}
-
 export class PostgresStore implements Store {
   private readonly acks: AckLedger;
   private readonly userIds = new Map<string, User>();
@@ -100,32 +81,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Runs `fn` in one transaction on one connection, again after a deadlock (up to TX_ATTEMPTS). */
-  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new Error('the store is closed');
-    for (let attempt = 1; ; attempt++) {
-      const c = await this.pool.connect();
-      let broken: Error | undefined;
-      try {
-        await c.query('BEGIN');
-        const out = await fn(c);
-        await c.query('COMMIT');
-        this.stats.batches++;
-        this.stats.jobs++;
-        return out;
-      } catch (err) {
-        await c.query('ROLLBACK').catch((e: unknown) => {
-          broken = asError(e); // the connection is gone: the pool drops it
-        });
-        if (attempt < TX_ATTEMPTS && RETRYABLE.has(pgCode(err) ?? '')) {
-          this.stats.fallbacks++;
-          continue;
-        }
-        throw asError(err);
-      } finally {
-        c.release(broken);
-      }
-    }
+  /** Runs `fn` in one transaction (db.ts); refused once closed. */
+  private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return transaction(this.pool, this.stats, fn);
   }
 
   /** A read outside any transaction; refused once closed. */
@@ -326,72 +285,12 @@ export class PostgresStore implements Store {
     return same ? { status: 'existing', message: existing } : { status: 'conflict' };
   }
 
-  /** Takes the streams of `userIds` (see the top of this file); their heads, by user. */
-  private async lockStreams(c: PoolClient, userIds: number[]): Promise<Map<number, number>> {
-    const unique = [...new Set(userIds)];
-    const held = await rows<{ userId: number; head: number }>(c, Q.lockStreams, [unique]);
-    if (held.length !== unique.length) throw new Error('no such user');
-    return new Map(held.map((r) => [r.userId, r.head]));
-  }
-
-  /** Appends one event to a stream whose row this transaction holds; returns its position. */
-  private async append(
-    c: PoolClient,
-    heads: Map<number, number>,
-    userId: number,
-    kind: number,
-    ref: number,
-    peer: number | null,
-  ): Promise<number> {
-    const seq = (heads.get(userId) ?? 0) + 1;
-    heads.set(userId, seq);
-    await rows(c, Q.insertEvent, [userId, seq, kind, ref, peer]);
-    await rows(c, Q.advanceStream, [userId, seq]);
-    return seq;
-  }
-
   async sendMessage(m: NewMessage): Promise<SendResult> {
     try {
       return await this.tx(async (c): Promise<SendResult> => {
-        const heads = await this.lockStreams(c, [m.sender.id, m.recipient.id]);
+        const heads = await lockStreams(c, [m.sender.id, m.recipient.id]);
         // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
-        const retry = await this.earlierSendOn(c, m);
-        if (retry) return retry;
-        const sentAt = Date.now();
-        const lo = Math.min(m.sender.id, m.recipient.id);
-        const hi = Math.max(m.sender.id, m.recipient.id);
-        const escaped = hasNul(m.body);
-        const clientId = m.clientId === null ? null : escapeNul(m.clientId);
-        const body = escaped ? escapeNul(m.body) : m.body;
-        const inserted = await first<{ id: number }>(c, Q.insertMessage, [
-          m.sender.id,
-          m.recipient.id,
-          lo,
-          hi,
-          body,
-          escaped,
-          clientId,
-          sentAt,
-        ]);
-        const id = inserted?.id ?? 0;
-        const senderSeq = await this.append(c, heads, m.sender.id, KIND_MESSAGE, id, null);
-        await rows(c, Q.upsertConversationSent, [m.sender.id, m.recipient.id, id]);
-        let recipientSeq: number | null = null;
-        if (m.recipient.id !== m.sender.id) {
-          recipientSeq = await this.append(c, heads, m.recipient.id, KIND_MESSAGE, id, null);
-          await rows(c, Q.upsertConversationReceived, [m.recipient.id, m.sender.id, id]);
-        }
-        const message: MessageRow = {
-          id,
-          senderId: m.sender.id,
-          recipientId: m.recipient.id,
-          from: m.sender.username,
-          to: m.recipient.username,
-          body: m.body,
-          clientId: m.clientId,
-          sentAt,
-        };
-        return { status: 'created', message, senderSeq, recipientSeq };
+        return (await this.earlierSendOn(c, m)) ?? (await insertMessage(c, heads, m));
       });
     } catch (err) {
       // The unique key caught a duplicate the stream row did not (it always should): the original.
@@ -404,18 +303,7 @@ export class PostgresStore implements Store {
   }
 
   markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.tx(async (c): Promise<ReadResult> => {
-      const lo = Math.min(user.id, peer.id);
-      const hi = Math.max(user.id, peer.id);
-      const heads = await this.lockStreams(c, [user.id]);
-      const conv = await first<{ lo: number; hi: number }>(c, Q.selectMessageConversation, [upTo]);
-      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
-      const current = (await first<{ upTo: number }>(c, Q.selectReadMarker, [user.id, peer.id]))?.upTo ?? 0;
-      if (upTo <= current) return { status: 'unchanged', upTo: current };
-      await rows(c, Q.updateReadMarker, [upTo, lo, hi, peer.id, user.id]);
-      const seq = await this.append(c, heads, user.id, KIND_READ, upTo, peer.id);
-      return { status: 'moved', upTo, seq };
-    });
+    return this.tx((c) => moveReadMarker(c, user, peer, upTo));
   }
 
   async conversations(userId: number): Promise<ConversationRow[]> {
