@@ -10,7 +10,7 @@ import { createUser, findUserOrThrow, normalizeUsername, resetPassword, revokeAl
 import { type Config, loadConfig } from '../config';
 import { isAppError } from '../errors';
 import { removeMember } from '../groups';
-import { checkDatabaseFile, type FileCheck, openPostgresStore, openStore, type SqliteStore, type Store } from '../store';
+import { checkDatabaseFile, type FileCheck, openPostgresStore, openStore, PostgresStore, type SqliteStore, type Store } from '../store';
 import { readPassword } from './prompt';
 import { forTerminal, type Line, printer } from './terminal';
 
@@ -198,6 +198,23 @@ const COMMANDS: Record<string, Command> = {
       await sqlite.sqlite.backup(file);
       out(`backup written to ${file}`);
       return checkFile(file, out);
+    },
+  },
+  'import-sqlite': {
+    args: 'FILE',
+    help: 'With DATABASE_URL: copy the SQLite database FILE (servers on it stopped) into the empty PostgreSQL database, then check counts and a sample.',
+    async run({ store, out }, args) {
+      if (!(store instanceof PostgresStore)) throw new UsageError('import-sqlite copies into PostgreSQL: set DATABASE_URL');
+      const file = path.resolve(arg(args, 0, 'FILE'));
+      if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
+      const r = await store.importSqlite(file);
+      out(
+        `copied ${Object.entries(r.counts)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(', ')}`,
+      );
+      out(`checked: the same row counts in every table; ${r.sampled} message(s) compared field by field`);
+      return 0;
     },
   },
   check: {

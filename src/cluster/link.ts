@@ -17,7 +17,7 @@
 // - Revocations through any process are announced too; every process answers the revoked
 //   devices' held polls at once and stops counting them as online.
 import type { Hub, HubObserver } from '../hub';
-import type { Presence } from '../presence';
+import type { Presence, SeenElsewhere } from '../presence';
 import type { EventRow, StreamEvent } from '../types';
 import { eventRowJson } from '../views';
 
@@ -32,6 +32,10 @@ export interface Bus {
   start(handlers: { message(text: string): void; subscribed(): void }): void;
   /** Connected and subscribed now. */
   readonly healthy: boolean;
+  /** Stores this process's shared state (`id`: the process), kept `ttlMs` unless put again. */
+  putState(id: string, text: string, ttlMs: number): Promise<void>;
+  /** Every process's shared state that has not expired, by process. */
+  readStates(): Promise<Map<string, string>>;
   close(): Promise<void>;
 }
 
@@ -54,6 +58,14 @@ export interface LinkOptions {
 /** Middle of the re-check interval: the longest a lost hint delays a message, on average. */
 export const RECHECK_MS = 3000;
 
+/**
+ * How often each process shares who is online through it (presence) and reads the others':
+ * how late a user online through one process appears in GET /presence through another.
+ */
+export const PRESENCE_SHARE_MS = 1000;
+/** A process's shared presence outlives it by this much (it crashed: its users drop out). */
+const PRESENCE_TTL_MS = 5 * PRESENCE_SHARE_MS;
+
 /** The wire form of one bus message. */
 interface Wire {
   /** The sending process. */
@@ -74,6 +86,21 @@ function parse(text: string): Wire | null {
   }
 }
 
+/** A shared presence snapshot (Presence.snapshot()), checked: whatever does not fit is left out. */
+function parseSnapshot(text: string): [string, string, boolean][] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(v)) return [];
+  return v.filter(
+    (d): d is [string, string, boolean] =>
+      Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'string' && typeof d[2] === 'boolean',
+  );
+}
+
 export interface LinkStatus {
   /** 'up': hints flow; 'down': the bus is disconnected (wake-ups by re-check only); 'off': no bus configured. */
   bus: 'up' | 'down' | 'off';
@@ -89,6 +116,7 @@ export class ClusterLink implements HubObserver {
   /** Users with a catch-up read in flight: true when another is wanted after it. */
   private readonly reading = new Map<number, boolean>();
   private timer: NodeJS.Timeout | null = null;
+  private presenceTimer: NodeJS.Timeout | null = null;
   private rechecking = false;
   private stopped = false;
   private readonly recheckMs: number;
@@ -111,12 +139,18 @@ export class ClusterLink implements HubObserver {
       subscribed: () => void this.recheck(),
     });
     this.arm();
+    if (this.bus) {
+      this.presenceTimer = setInterval(() => void this.sharePresence(), PRESENCE_SHARE_MS);
+      this.presenceTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    this.presenceTimer = null;
     this.flushOut();
     await this.bus?.close();
   }
@@ -211,6 +245,36 @@ export class ClusterLink implements HubObserver {
       }
     } catch (err) {
       this.opts.onError?.(err, 'reading events for a hint');
+    }
+  }
+
+  // --- presence ----------------------------------------------------------------------------
+
+  /** Shares who is online through this process and takes in what the others share. */
+  async sharePresence(): Promise<void> {
+    const bus = this.bus;
+    const presence = this.presence;
+    if (!bus || !presence) return;
+    if (!bus.healthy) {
+      presence.setElsewhere(new Map()); // not known now: this process's own view only
+      return;
+    }
+    try {
+      await bus.putState(this.processId, JSON.stringify(presence.snapshot()), PRESENCE_TTL_MS);
+      const states = await bus.readStates();
+      const elsewhere = new Map<string, SeenElsewhere>();
+      for (const [id, text] of states) {
+        if (id === this.processId) continue;
+        const devices = parseSnapshot(text);
+        for (const [deviceId, username, held] of devices) {
+          const known = elsewhere.get(deviceId);
+          elsewhere.set(deviceId, { username, held: held || (known?.held ?? false) });
+        }
+      }
+      presence.setElsewhere(elsewhere);
+    } catch (err) {
+      presence.setElsewhere(new Map());
+      this.opts.onError?.(err, 'sharing presence');
     }
   }
 

@@ -89,6 +89,33 @@ export class RedisBus implements Bus {
     this.pub.publish(this.channel, text).catch((err: unknown) => this.failed(err instanceof Error ? err : new Error(String(err))));
   }
 
+  /** Presence of processes: one key per process, and a sorted set of them by expiry. */
+  private get statesKey(): string {
+    return `${this.channel}:states`;
+  }
+
+  async putState(id: string, text: string, ttlMs: number): Promise<void> {
+    const now = Date.now();
+    await this.pub
+      .multi()
+      .set(`${this.statesKey}:${id}`, text, 'PX', ttlMs)
+      .zadd(this.statesKey, now + ttlMs, id)
+      .zremrangebyscore(this.statesKey, '-inf', now)
+      .exec();
+  }
+
+  async readStates(): Promise<Map<string, string>> {
+    const ids = await this.pub.zrangebyscore(this.statesKey, Date.now(), '+inf');
+    if (ids.length === 0) return new Map();
+    const texts = await this.pub.mget(...ids.map((id) => `${this.statesKey}:${id}`));
+    const out = new Map<string, string>();
+    ids.forEach((id, i) => {
+      const t = texts[i];
+      if (typeof t === 'string') out.set(id, t);
+    });
+    return out;
+  }
+
   async close(): Promise<void> {
     this.subscribed = false;
     this.pub.disconnect();

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { call, logInAs } from '../support/client';
-import { REDIS_TEST_URL, startCluster, stopAll } from '../support/cluster';
+import { call, logInAs, signUpAndLogIn } from '../support/client';
+import { clusterEnv, REDIS_TEST_URL, startCluster, stopAll } from '../support/cluster';
 import { freshDatabase, type TestDatabase } from '../support/postgres';
-import { REPO_ROOT, type RunningServer } from '../support/server';
+import { REPO_ROOT, type RunningServer, startServer } from '../support/server';
 import { sleep } from '../support/util';
 
 const ADMIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'admin.js');
@@ -63,5 +63,84 @@ describe('admin command line on PostgreSQL (#16)', function () {
     const r = admin(['backup', '/tmp/never-written.sqlite']);
     assert.equal(r.code, 2);
     assert.match(r.err, /pg_dump/);
+  });
+
+  it('import-sqlite moves a SQLite database to an empty PostgreSQL one: tokens, cursors, history, groups, search and ids carry on (#15, #16, #17)', async () => {
+    const target = await freshDatabase('chat_import');
+    const lite = await startServer({ env: { SCRYPT_COST: '10' } });
+    let pg: RunningServer | undefined;
+    try {
+      const alice = await signUpAndLogIn(lite.url, 'imp_alice');
+      const bob = await signUpAndLogIn(lite.url, 'imp_bob');
+      const bodies = ['hi', 'with a \u0000 NUL and a \\0', 'émoji \u{1F600}'];
+      for (const [i, body] of bodies.entries()) {
+        const r = await call(lite.url, 'POST', '/messages', {
+          token: alice.token,
+          body: { to: 'imp_bob', body, client_id: `c\u0000${i}` },
+        });
+        assert.equal(r.status, 201);
+      }
+      const seen = await call(lite.url, 'GET', `/poll?since=${bob.cursor}&timeout=0&limit=2`, { token: bob.token });
+      // A group, its name with a NUL (escaped on PostgreSQL), and a message to it.
+      const made = await call(lite.url, 'POST', '/groups', { token: alice.token, body: { name: 'imp\u0000group', members: ['imp_bob'] } });
+      assert.equal(made.status, 201);
+      const groupId = made.body.group.id as number;
+      const inGroup = await call(lite.url, 'POST', '/messages', { token: bob.token, body: { group: groupId, body: 'Grüße an alle' } });
+      assert.equal(inGroup.status, 201);
+      await lite.stop();
+
+      const r = spawnSync(process.execPath, [ADMIN_JS, 'import-sqlite', lite.dbPath], {
+        env: { ...process.env, DATABASE_URL: target.url },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        /copied 2 users, 2 streams, 2 devices, 1 groups, 2 group_members, 1 group_changes, 4 messages, 10 events, 2 conversations/,
+      );
+      assert.match(r.stdout, /4 message\(s\) compared/);
+      const again = spawnSync(process.execPath, [ADMIN_JS, 'import-sqlite', lite.dbPath], {
+        env: { ...process.env, DATABASE_URL: target.url },
+        encoding: 'utf8',
+      });
+      assert.equal(again.status, 1, 'refused: the database has users now');
+      assert.match(again.stderr, /empty/);
+
+      pg = await startServer({ env: clusterEnv(target.url, null) });
+      // The same tokens, the same stream positions, the same messages, exactly.
+      const rest = await call(pg.url, 'GET', `/poll?since=${seen.body.cursor}&timeout=0`, { token: bob.token });
+      assert.equal(rest.status, 200);
+      assert.deepEqual(
+        (rest.body.events as { type: string; message?: { body: string }; group?: { name: string } }[]).map(
+          (e) => e.message?.body ?? e.group?.name,
+        ),
+        [bodies[2], 'imp\u0000group', 'Grüße an alle'],
+      );
+      // Searchable on PostgreSQL: the copy was indexed (1:1 and group messages alike).
+      const found = await call(pg.url, 'GET', '/search?q=GRUSSE', { token: alice.token });
+      assert.deepEqual(found.body.messages, []);
+      const gr = await call(pg.url, 'GET', '/search?q=grü', { token: alice.token });
+      assert.deepEqual(
+        (gr.body.messages as { body: string; group: number }[]).map((m) => [m.body, m.group]),
+        [['Grüße an alle', groupId]],
+      );
+      const emoji = await call(pg.url, 'GET', '/search?q=EMOJI', { token: bob.token });
+      assert.deepEqual(
+        (emoji.body.messages as { body: string }[]).map((m) => m.body),
+        [bodies[2]],
+      );
+      const history = await call(pg.url, 'GET', '/messages?with=imp_bob', { token: alice.token });
+      assert.deepEqual(
+        (history.body.messages as { body: string; client_id: string }[]).map((m) => [m.body, m.client_id]),
+        bodies.map((b, i) => [b, `c\u0000${i}`]),
+      );
+      const next = await call(pg.url, 'POST', '/messages', { token: alice.token, body: { to: 'imp_bob', body: 'after the move' } });
+      assert.equal(next.status, 201);
+      assert.ok((next.body.message.id as number) > (history.body.messages as { id: number }[])[2]!.id, 'ids go on after the copied ones');
+    } finally {
+      await lite.stop();
+      await pg?.stop();
+      await target.drop();
+    }
   });
 });

@@ -4,7 +4,7 @@
 // test of a Redis outage starts a redis-server of its own.
 import assert from 'node:assert/strict';
 import { call, signUpAndLogIn } from '../support/client';
-import { clusterEnv, ownRedis, REDIS_TEST_URL, startCluster, stopAll, type OwnRedis } from '../support/cluster';
+import { clusterEnv, ownRedis, REDIS_TEST_URL, redisCommand, startCluster, stopAll, type OwnRedis } from '../support/cluster';
 import { freshDatabase, type TestDatabase } from '../support/postgres';
 import { type RunningServer, startServer } from '../support/server';
 import { freePort, sleep } from '../support/util';
@@ -238,6 +238,30 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
     }
   });
 
+  it('presence across processes: online through one is online through all within seconds; a log-out anywhere ends it at once', async () => {
+    const watcher = await signUpAndLogIn(at(1).url, 'pres_watch');
+    const phone = await signUpAndLogIn(at(0).url, 'pres_bob', 'phone');
+    const online = async (s: RunningServer) =>
+      ((await call(s.url, 'GET', '/presence', { token: watcher.token })).body.online as string[]).includes('pres_bob');
+    const held = poll(at(0), phone.token, `since=${phone.cursor}&timeout=20`);
+    await untilHeld(at(0), 1);
+    const deadline = Date.now() + 5000;
+    while (!(await online(at(1))) || !(await online(at(2)))) {
+      if (Date.now() > deadline) assert.fail('never online through the other processes');
+      await sleep(50);
+    }
+    const devices = await call(at(2).url, 'GET', '/devices', { token: phone.token });
+    assert.equal(devices.body.devices[0].online, true, 'holding a poll on process 0: online in GET /devices through process 2');
+    assert.equal((await call(at(2).url, 'DELETE', '/sessions/current', { token: phone.token })).status, 204);
+    assert.equal((await held).status, 401);
+    // Through process 1 too, sooner than a share of presence (every second) could say it.
+    const t0 = Date.now();
+    while (await online(at(1))) {
+      if (Date.now() - t0 > 900) assert.fail('still online through process 1');
+      await sleep(10);
+    }
+  });
+
   it('says how the processes are linked in /healthz', async () => {
     const h = await call(at(0).url, 'GET', '/healthz');
     assert.equal(h.status, 200);
@@ -261,6 +285,29 @@ describe('Several processes when Redis goes away (#16)', function () {
     await stopAll(servers);
     await redis?.kill();
     await db.drop();
+  });
+
+  it('the subscriptions killed (CLIENT KILL TYPE pubsub): a send meanwhile still arrives, within the re-check bound, and they come back', async () => {
+    const [a, b] = [servers[0] ?? assert.fail(), servers[1] ?? assert.fail()];
+    const bob = await signUpAndLogIn(a.url, 'kill_sub_bob');
+    const alice = await signUpAndLogIn(b.url, 'kill_sub_alice');
+    const held = poll(a, bob.token, `since=${bob.cursor}&timeout=20`);
+    await untilHeld(a, 1);
+    const killed = await redisCommand(redis?.port ?? assert.fail(), 'CLIENT KILL TYPE pubsub');
+    assert.match(killed, /^:[1-9]/, 'the subscriptions of both processes were killed');
+    const t0 = Date.now();
+    assert.equal((await send(b, alice.token, 'kill_sub_bob', 'while resubscribing')).status, 201);
+    const answer = await held;
+    assert.deepEqual(
+      (answer.body.events as Event[]).map((e) => e.message?.body),
+      ['while resubscribing'],
+    );
+    assert.ok(Date.now() - t0 < 6000, `answered after ${Date.now() - t0} ms`);
+    const deadline = Date.now() + 5000;
+    while ((await call(a.url, 'GET', '/healthz')).body.redis !== 'up') {
+      if (Date.now() > deadline) assert.fail('never subscribed again');
+      await sleep(50);
+    }
   });
 
   it('Redis killed: sends succeed, held polls are answered by the re-check, /healthz says degraded; back: hints flow again', async () => {

@@ -10,6 +10,15 @@ import type { EventRow, StreamEvent } from '../../src/types';
 class FakeBus implements Bus {
   sent: string[] = [];
   healthy = true;
+  /** Shared state of every process, as Redis would keep it (shared between fake buses). */
+  constructor(readonly states = new Map<string, string>()) {}
+  putState(id: string, text: string): Promise<void> {
+    this.states.set(id, text);
+    return Promise.resolve();
+  }
+  readStates(): Promise<Map<string, string>> {
+    return Promise.resolve(new Map(this.states));
+  }
   handlers: { message(text: string): void; subscribed(): void } | null = null;
   publish(text: string): void {
     this.sent.push(text);
@@ -60,10 +69,10 @@ class FakeStreams implements StreamReads {
   }
 }
 
-function setUp() {
-  const bus = new FakeBus();
+function setUp(states = new Map<string, string>(), id = 'me') {
+  const bus = new FakeBus(states);
   const streams = new FakeStreams();
-  const link = new ClusterLink(streams, bus, 'me', { readLimit: 100, recheckMs: 60_000 });
+  const link = new ClusterLink(streams, bus, id, { readLimit: 100, recheckMs: 60_000 });
   const hub = new Hub<StreamEvent>({ pollsPerDevice: 4, pollsPerUser: 100, maxHeld: 100 }, link);
   const presence = new Presence(60_000, hub);
   link.start(hub, presence);
@@ -168,5 +177,28 @@ describe('cluster link (unit, #16)', () => {
     assert.deepEqual(await w, { kind: 'revoked' });
     assert.equal(link.status().bus, 'up');
     await link.stop();
+  });
+
+  it('presence: who is online through one process is online through the others; a device revoked anywhere is forgotten at once', async () => {
+    const states = new Map<string, string>();
+    const a = setUp(states, 'a');
+    const b = setUp(states, 'b');
+    a.presence.touch(1, 'alice', 'phone');
+    void held(a.hub, 1, 'phone', 0);
+    b.presence.touch(2, 'bob', 'laptop');
+    await a.link.sharePresence();
+    await b.link.sharePresence();
+    await a.link.sharePresence();
+    assert.deepEqual(a.presence.onlineUsers(), ['alice', 'bob']);
+    assert.deepEqual(b.presence.onlineUsers(), ['alice', 'bob']);
+    assert.equal(b.presence.isDeviceOnline('phone'), true, 'held on a: online in GET /devices through b');
+    assert.equal(a.presence.isDeviceOnline('laptop'), false, 'seen, not holding a poll');
+    b.bus.from('a', { r: ['phone'] });
+    assert.deepEqual(b.presence.onlineUsers(), ['bob'], 'forgotten at once, before a shares again');
+    b.bus.healthy = false;
+    await b.link.sharePresence();
+    assert.deepEqual(b.presence.onlineUsers(), ['bob'], 'Redis away: its own view only');
+    await a.link.stop();
+    await b.link.stop();
   });
 });

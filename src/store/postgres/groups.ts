@@ -1,6 +1,6 @@
 // Groups on PostgreSQL (issue #15): the group methods of the Store, which PostgresStore
 // (index.ts) hands to this class. Every write takes the group's row first (lockGroup), then
-// reads the members under that hold and takes their streams in user id order (db.ts, Streams):
+// reads the members under that hold and takes their streams in user id order (streams.ts):
 // sends, changes and read markers of a group are serialized with each other, a member removed at
 // position N of their stream is never read by a later send, and a member added gets every
 // message committed after the add. Reads that check membership and then read (groupOf,
@@ -19,35 +19,19 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { answerBudget, type EarlierSend, type HistoryQuery, type NewGroupMessage } from '../store';
-import { first, type PgDb, pgCode, type Queryable, rows, Streams } from './db';
+import type { EarlierSend, HistoryQuery, NewGroupMessage } from '../store';
+import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { G, type GroupOfUserRow, type GroupStateRow } from './group-queries';
+import { budgeted, earlierSendOn, NO_UPPER_BOUND } from './messages';
 import { KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type StoredMessage, toMessageRow } from './queries';
 import { groupScope, searchVector } from './search';
+import { append, appendToAll, lockStreams } from './streams';
 import { escapeNul, hasNul, unescapeNul } from './text';
-
-/** Larger than any id handed out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
-
-/** Whom an earlier send with the same client_id went to: a user, or a group. */
-export type EarlierSendTarget = { recipientId: number } | { groupId: number };
-
-/** The store's earlier-send check, on a connection (inside the writing transaction, or not). */
-export type EarlierSendOn = (
-  c: Queryable,
-  senderId: number,
-  clientId: string | null,
-  target: EarlierSendTarget,
-  body: string,
-) => Promise<EarlierSend | null>;
 
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class PostgresGroups {
-  constructor(
-    private readonly db: PgDb,
-    private readonly earlierSendOn: EarlierSendOn,
-  ) {}
+  constructor(private readonly db: PgDb) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
     const seen = new Set<number>();
@@ -141,7 +125,7 @@ export class PostgresGroups {
 
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
     if (this.db.closed) return Promise.reject(new Error('the store is closed'));
-    return this.earlierSendOn(this.db.pool, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+    return earlierSendOn(this.db.pool, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
   }
 
   async sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
@@ -151,8 +135,8 @@ export class PostgresGroups {
         const members = await this.memberIds(c, m.groupId);
         // Every member's stream, the sender's among them: a racing retry of the same client_id
         // (to this group, another, or a user) has committed or waits behind this.
-        const streams = await Streams.lock(c, members);
-        const retry = await this.earlierSendOn(c, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+        const heads = await lockStreams(c, members);
+        const retry = await earlierSendOn(c, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
         if (retry) return retry;
         const sentAt = Date.now();
         const escaped = hasNul(m.body);
@@ -168,7 +152,7 @@ export class PostgresGroups {
         const id = inserted?.id ?? 0;
         await rows(c, G.updateGroupLastMessage, [id, m.groupId]);
         await rows(c, G.bumpUnread, [m.groupId, m.sender.id]);
-        const deliveries = await streams.append(members, KIND_MESSAGE, id, null);
+        const deliveries = await appendToAll(c, heads, members, KIND_MESSAGE, id, null);
         const message: MessageRow = {
           id,
           senderId: m.sender.id,
@@ -200,17 +184,7 @@ export class PostgresGroups {
         ? await rows<StoredMessage>(c, G.selectHistoryAfter, [groupId, page.after ?? 0, page.limit + 1])
         : await rows<StoredMessage>(c, G.selectHistoryBefore, [groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
       // As the 1:1 history: one extra row or the answer budget tells has_more.
-      const messages: MessageRow[] = [];
-      const budget = answerBudget();
-      let hasMore = false;
-      for (const r of found) {
-        const msg = toMessageRow(r);
-        if (messages.length === page.limit || !budget.take(msg.body)) {
-          hasMore = true;
-          break;
-        }
-        messages.push(msg);
-      }
+      const { messages, hasMore } = budgeted(found, page.limit);
       return { messages: forward ? messages : messages.reverse(), hasMore };
     });
   }
@@ -222,9 +196,9 @@ export class PostgresGroups {
       const of = await first<{ groupId: number | null }>(c, G.selectMessageGroup, [upTo]);
       if (of?.groupId !== groupId) return { status: 'not_found' };
       if (upTo <= current) return { status: 'unchanged', upTo: current };
-      const streams = await Streams.lock(c, [user.id]);
+      const heads = await lockStreams(c, [user.id]);
       await rows(c, G.updateReadMarker, [groupId, user.id, upTo]);
-      const seq = await streams.appendOne(user.id, KIND_GROUP_READ, upTo, groupId);
+      const seq = await append(c, heads, user.id, KIND_GROUP_READ, upTo, groupId);
       return { status: 'moved', upTo, seq };
     });
   }
@@ -283,7 +257,7 @@ export class PostgresGroups {
     const state = await first<GroupStateRow>(c, G.selectGroup, [groupId]);
     if (!state) throw new Error(`group ${groupId} is missing`);
     const group = await this.row(c, state);
-    const streams = await Streams.lock(c, recipients);
+    const heads = await lockStreams(c, recipients);
     const change = await first<{ id: number }>(c, G.insertChange, [
       groupId,
       state.name,
@@ -295,7 +269,7 @@ export class PostgresGroups {
       Date.now(),
     ]);
     if (!change) throw new Error('recording a group change returned no id');
-    const deliveries = await streams.append(recipients, KIND_GROUP, change.id, null);
+    const deliveries = await appendToAll(c, heads, recipients, KIND_GROUP, change.id, null);
     return { status: 'changed', group, change: { action, actor, subject }, deliveries };
   }
 }

@@ -1,15 +1,19 @@
 // The PostgreSQL backend of the Store interface (../store.ts), for any number of server
-// processes sharing one database (issue #16). The only code that imports `pg`, and it is loaded
-// only when DATABASE_URL asks for PostgreSQL (see ../index.ts): a server on SQLite never loads it.
+// processes sharing one database (issue #16), composed of the query catalog (queries.ts),
+// transactions (db.ts), writes to event streams (streams.ts), batched device acknowledgements
+// (acks.ts), 1:1 messages and search (messages.ts, search.ts), groups (groups.ts), migrations
+// and NUL escaping (text.ts). `pg` is loaded here, in openPostgresStore(),
+// only when DATABASE_URL asks for PostgreSQL: a server on SQLite never loads it (the other files
+// import only its types).
 //
 // Ordering: every write that appends to event streams first takes those streams' rows
-// (streams table, SELECT ... FOR UPDATE in user id order: db.ts, Streams) and hands out
-// positions while it holds them, so within a stream commit order is position order and a reader
-// that has seen N never later finds a new event below N (the Store interface's first promise;
-// db/postgres/001_init.sql). A write to a group takes the group's row before any stream
-// (groups.ts). Message ids are taken under the same hold, so within a conversation they increase
-// in commit order too. Idempotent sends meet on the sender's stream row: a retry racing its
-// original waits for it, then finds it; the unique (sender, client_id) key stays as the last word.
+// (streams table, SELECT ... FOR UPDATE in user id order; streams.ts) and hands out positions
+// while it holds them, so within a stream commit order is position order and a reader that has seen N never
+// later finds a new event below N (the Store interface's first promise; db/postgres/001_init.sql).
+// A write to a group takes the group's row before any stream (groups.ts).
+// Message ids are taken under the same hold, so within a conversation they increase in commit
+// order too. Idempotent sends meet on the sender's stream row: a retry racing its original waits
+// for it, then finds it; the unique (sender, client_id) key stays as the last word.
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { REPO_ROOT } from '../../config';
@@ -25,7 +29,6 @@ import type {
   GroupSendResult,
   GroupSummary,
   HistoryPage,
-  MessageRow,
   ReadResult,
   SendResult,
   User,
@@ -48,12 +51,13 @@ import {
 } from '../store';
 import { loadMigrations } from '../sqlite/migrate';
 import { AckLedger } from './acks';
-import { first, PgDb, pgCode, type Queryable, rows, Streams } from './db';
-import { type EarlierSendTarget, PostgresGroups } from './groups';
+import { first, PgDb, rows } from './db';
+import { PostgresGroups } from './groups';
+import { type ImportReport, importSqlite } from './import-sqlite';
+import { PostgresMessages } from './messages';
 import { migratePostgres } from './migrate';
-import { KIND_MESSAGE, KIND_READ, Q, type StoredEvent, type StoredMessage, toEventRow, toMessageRow } from './queries';
-import { directScope, fillSearch, SEARCH_Q, searchQuery, type SearchScope, searchVector } from './search';
-import { escapeNul, hasNul } from './text';
+import { Q, type StoredEvent, toEventRow } from './queries';
+import { fillSearch } from './search';
 
 export const POSTGRES_MIGRATIONS_DIR = path.join(REPO_ROOT, 'db', 'postgres');
 
@@ -65,23 +69,19 @@ export interface PostgresOptions {
 
 /** Bound on cached user ids (as SQLite's). */
 const USER_CACHE_MAX = 200_000;
-/** Larger than any id handed out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 /** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
-
 export class PostgresStore implements Store {
   private readonly db: PgDb;
-  private readonly pool: Pool;
   private readonly acks: AckLedger;
+  private readonly messages: PostgresMessages;
   private readonly groups: PostgresGroups;
   private readonly userIds = new Map<string, User>();
   private closing: Promise<void> | null = null;
 
   /** Use openPostgresStore(): it migrates first. */
-  constructor(pool: Pool) {
-    this.pool = pool;
+  constructor(private readonly pool: Pool) {
     this.db = new PgDb(pool);
     this.acks = new AckLedger(async (ids, cursors, seenAts) => {
       await this.tx(async (c) => {
@@ -89,19 +89,20 @@ export class PostgresStore implements Store {
         await rows(c, Q.updateDevicesSeen, [ids, cursors, seenAts]);
       });
     });
-    this.groups = new PostgresGroups(this.db, (c, senderId, clientId, target, body) =>
-      this.earlierSendOn(c, senderId, clientId, target, body),
-    );
+    this.messages = new PostgresMessages(this.db);
+    this.groups = new PostgresGroups(this.db);
   }
 
   private get closed(): boolean {
     return this.db.closed;
   }
 
+  /** Runs `fn` in one transaction (db.ts); refused once closed. */
   private tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
     return this.db.tx(fn);
   }
 
+  /** A read outside any transaction; refused once closed. */
   private read: PgDb['read'] = (q, values) => this.db.read(q, values);
 
   async close(): Promise<void> {
@@ -281,143 +282,34 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  // --- messages -----------------------------------------------------------------------------
+  // --- messages and search: see messages.ts -------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return this.earlierSendOn(this.pool, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
+    return this.messages.earlierSend(m);
   }
 
-  /**
-   * earlierSend on a connection: also inside the sending transaction, where racing retries
-   * meet. The same client_id with another recipient, another group, or a group instead of a
-   * user (or the other way round) is a conflict.
-   */
-  private async earlierSendOn(
-    c: Queryable,
-    senderId: number,
-    clientId: string | null,
-    target: EarlierSendTarget,
-    body: string,
-  ): Promise<EarlierSend | null> {
-    if (clientId === null) return null;
-    if (this.closed) throw new Error('the store is closed');
-    const row = await first<StoredMessage>(c, Q.selectMessageByClientId, [senderId, escapeNul(clientId)]);
-    if (!row) return null;
-    const existing = toMessageRow(row);
-    const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
-    return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
-  }
-
-  async sendMessage(m: NewMessage): Promise<SendResult> {
-    try {
-      return await this.tx(async (c): Promise<SendResult> => {
-        const streams = await Streams.lock(c, [m.sender.id, m.recipient.id]);
-        // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
-        const retry = await this.earlierSendOn(c, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
-        if (retry) return retry;
-        const sentAt = Date.now();
-        const lo = Math.min(m.sender.id, m.recipient.id);
-        const hi = Math.max(m.sender.id, m.recipient.id);
-        const escaped = hasNul(m.body);
-        const clientId = m.clientId === null ? null : escapeNul(m.clientId);
-        const body = escaped ? escapeNul(m.body) : m.body;
-        const inserted = await first<{ id: number }>(c, Q.insertMessage, [
-          m.sender.id,
-          m.recipient.id,
-          lo,
-          hi,
-          body,
-          escaped,
-          clientId,
-          sentAt,
-          searchVector(m.body, directScope(m.sender.id, m.recipient.id)),
-        ]);
-        const id = inserted?.id ?? 0;
-        const senderSeq = await streams.appendOne(m.sender.id, KIND_MESSAGE, id, null);
-        await rows(c, Q.upsertConversationSent, [m.sender.id, m.recipient.id, id]);
-        let recipientSeq: number | null = null;
-        if (m.recipient.id !== m.sender.id) {
-          recipientSeq = await streams.appendOne(m.recipient.id, KIND_MESSAGE, id, null);
-          await rows(c, Q.upsertConversationReceived, [m.recipient.id, m.sender.id, id]);
-        }
-        const message: MessageRow = {
-          id,
-          senderId: m.sender.id,
-          recipientId: m.recipient.id,
-          groupId: null,
-          from: m.sender.username,
-          to: m.recipient.username,
-          body: m.body,
-          clientId: m.clientId,
-          sentAt,
-        };
-        return { status: 'created', message, senderSeq, recipientSeq };
-      });
-    } catch (err) {
-      // The unique key caught a duplicate the stream row did not (it always should): the original.
-      if (pgCode(err) === '23505') {
-        const earlier = await this.earlierSend(m);
-        if (earlier) return earlier;
-      }
-      throw err;
-    }
+  sendMessage(m: NewMessage): Promise<SendResult> {
+    return this.messages.sendMessage(m);
   }
 
   markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.tx(async (c): Promise<ReadResult> => {
-      const lo = Math.min(user.id, peer.id);
-      const hi = Math.max(user.id, peer.id);
-      const streams = await Streams.lock(c, [user.id]);
-      const conv = await first<{ lo: number; hi: number }>(c, Q.selectMessageConversation, [upTo]);
-      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
-      const current = (await first<{ upTo: number }>(c, Q.selectReadMarker, [user.id, peer.id]))?.upTo ?? 0;
-      if (upTo <= current) return { status: 'unchanged', upTo: current };
-      await rows(c, Q.updateReadMarker, [upTo, lo, hi, peer.id, user.id]);
-      const seq = await streams.appendOne(user.id, KIND_READ, upTo, peer.id);
-      return { status: 'moved', upTo, seq };
-    });
+    return this.messages.markRead(user, peer, upTo);
   }
 
-  async conversations(userId: number): Promise<ConversationRow[]> {
-    const found = await this.read<StoredMessage & { peer: string; unread: number; readUpTo: number }>(Q.selectConversations, [userId]);
-    return found.map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: toMessageRow(m) }));
+  conversations(userId: number): Promise<ConversationRow[]> {
+    return this.messages.conversations(userId);
   }
 
-  async history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
-    const lo = Math.min(a, b);
-    const hi = Math.max(a, b);
-    const forward = page.after !== undefined;
-    const found = forward
-      ? await this.read<StoredMessage>(Q.selectHistoryAfter, [lo, hi, page.after ?? 0, page.limit + 1])
-      : await this.read<StoredMessage>(Q.selectHistoryBefore, [lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
-    const { messages, hasMore } = budgeted(found, page.limit);
-    return { messages: forward ? messages : messages.reverse(), hasMore };
+  history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
+    return this.messages.history(a, b, page);
   }
 
   search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
-    // One snapshot: the groups the caller is in and the matches are of the same moment.
-    return this.db.snapshot(async (c) => {
-      let scope: SearchScope;
-      if (query.peerId !== undefined) {
-        scope = { kind: 'conversation', a: userId, b: query.peerId };
-      } else {
-        // Authorization is the scope: the caller's 1:1 messages and the groups they are in now.
-        const groupIds = (await rows<{ groupId: number }>(c, SEARCH_Q.selectGroupIdsOfUser, [userId])).map((r) => r.groupId);
-        if (query.groupId === undefined) scope = { kind: 'user', userId, groupIds };
-        else if (groupIds.includes(query.groupId)) scope = { kind: 'group', groupId: query.groupId };
-        else return null;
-      }
-      const tsquery = searchQuery(scope, query.words);
-      if (tsquery === null) return { messages: [], hasMore: false };
-      return budgeted(
-        await rows<StoredMessage>(c, SEARCH_Q.selectSearch, [tsquery, query.before ?? NO_UPPER_BOUND, query.limit + 1]),
-        query.limit,
-      );
-    });
+    return this.messages.search(userId, query);
   }
 
-  async countMessages(): Promise<number> {
-    return (await this.read<{ n: number }>(Q.countMessages, []))[0]?.n ?? 0;
+  countMessages(): Promise<number> {
+    return this.messages.countMessages();
   }
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
@@ -473,22 +365,11 @@ export class PostgresStore implements Store {
   commitStats(): CommitStats {
     return { ...this.db.stats };
   }
-}
 
-/** Up to `limit` stored messages within the answer budget; hasMore when one was left (history, search). */
-function budgeted(found: readonly StoredMessage[], limit: number): HistoryPage {
-  const messages: MessageRow[] = [];
-  const budget = answerBudget();
-  let hasMore = false;
-  for (const r of found) {
-    const m = toMessageRow(r);
-    if (messages.length === limit || !budget.take(m.body)) {
-      hasMore = true;
-      break;
-    }
-    messages.push(m);
+  /** Copies a SQLite database of this server into this one, which must have no users yet (import-sqlite.ts). */
+  importSqlite(file: string): Promise<ImportReport> {
+    return importSqlite(file, this.pool);
   }
-  return { messages, hasMore };
 }
 
 /**

@@ -132,7 +132,20 @@ export const Q = {
   // --- the event stream ---
   selectHead: sql('select_head', `SELECT head FROM streams WHERE user_id = $1`),
   selectHeads: sql('select_heads', `SELECT user_id AS "userId", head FROM streams WHERE user_id = ANY($1::integer[])`),
-  // Appending is db.ts's (Streams): under the writer's hold on the streams, in user id order.
+  // The writer's hold on the streams it appends to, in user id order (streams.ts; see streams in 001).
+  lockStreams: sql(
+    'lock_streams',
+    `SELECT user_id AS "userId", head FROM streams WHERE user_id = ANY($1::integer[]) ORDER BY user_id FOR NO KEY UPDATE`,
+  ),
+  advanceStream: sql('advance_stream', `UPDATE streams SET head = $2 WHERE user_id = $1`),
+  insertEvent: sql('insert_event', `INSERT INTO events (user_id, seq, kind, message_id, peer_id) VALUES ($1, $2, $3, $4, $5)`),
+  // One event in each of many streams ($1 users, $2 their positions): a group's fan-out.
+  appendEvents: sql(
+    'append_events',
+    `WITH v AS (SELECT * FROM unnest($1::integer[], $2::bigint[]) AS v(user_id, seq)),
+          e AS (INSERT INTO events (user_id, seq, kind, message_id, peer_id) SELECT user_id, seq, $3, $4, $5 FROM v)
+     UPDATE streams s SET head = v.seq FROM v WHERE s.user_id = v.user_id`,
+  ),
   // At most $3 events, and no more than it takes to pass $4 characters of bodies and of group
   // changes' member lists (counted on the stored text, which an escaped body makes at most twice
   // as long): the exact answer budget is
