@@ -6,6 +6,7 @@ import { createCore } from './core';
 import { createLogger, errorFields, flushLogs, type Logger } from './log';
 import { createApp, createHttpServer } from './server';
 import { openPostgresStore, openStore, SchemaTooNewError, type SqliteStore, type Store } from './store';
+import { wakeOutsideWrites } from './stream';
 import { type ClusterLink, createClusterLink, linkHealth, redactUrl } from './cluster';
 
 /** How often to look for writes by other processes (the admin command line). */
@@ -92,9 +93,10 @@ function run(config: Config, logger: Logger, backend: Backend): void {
   });
 
   // The admin command line writes to the same file from another process. When it has (SQLite's
-  // data_version moved), let go of held polls whose device it revoked, instead of waiting for
-  // their timeouts. One pragma every 2 s costs nothing. On PostgreSQL the cluster link's
-  // re-check does this for every process (cluster/link.ts).
+  // data_version moved), let go of held polls whose device it revoked, and wake those whose
+  // streams it appended to (a group member removed), instead of waiting for their timeouts. One
+  // pragma every 2 s costs nothing. On PostgreSQL the cluster link's re-check does both for
+  // every process (cluster/link.ts).
   const sqlite = backend.sqlite;
   let dataVersion = sqlite ? sqlite.sqlite.dataVersion() : 0;
   const watch = sqlite
@@ -107,6 +109,13 @@ function run(config: Config, logger: Logger, backend: Backend): void {
             if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
           },
           (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for devices revoked elsewhere failed'),
+        );
+        // It may also have written group events (remove-member, #15): wake the polls they are for.
+        wakeOutsideWrites(core).then(
+          (n) => {
+            if (n > 0) logger.info({ streams: n }, 'held polls woken for events written elsewhere');
+          },
+          (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for events written elsewhere failed'),
         );
       }, EXTERNAL_CHANGES_CHECK_MS)
     : undefined;

@@ -196,3 +196,25 @@ function woken(core: Core, device: DeviceAuth, since: number, limit: number, out
       done(null, answer(outcome.kind, since, []));
   }
 }
+
+/**
+ * Wakes the polls of users whose streams another process wrote to: the admin command line
+ * removing a member from a group appends to the streams of the group's members (#15), and only
+ * this process can wake its held polls. Called when SQLite's data_version moved; reads only the
+ * streams of users who have a waiter now, each from the smallest cursor among its waiters
+ * (publish() hands every waiter only what is after its own). Returns how many streams had news.
+ */
+export async function wakeOutsideWrites(core: Core): Promise<number> {
+  let woken = 0;
+  for (const userId of core.hub.waitingUsers()) {
+    const since = core.hub.waitingSince(userId);
+    if (since === undefined || (await core.store.headSeq(userId)) <= since) continue;
+    const rows = await core.store.eventsAfter(userId, since, core.config.pollLimitMax);
+    core.hub.publish(
+      userId,
+      rows.map((e) => ({ seq: e.seq, json: eventRowJson(e, userId) })),
+    );
+    woken++;
+  }
+  return woken;
+}

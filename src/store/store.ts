@@ -19,6 +19,7 @@ import type {
   GroupSendResult,
   GroupSummary,
   HistoryPage,
+  MessageRow,
   ReadResult,
   SendResult,
   User,
@@ -333,6 +334,26 @@ export function answerBudget(limit = ANSWER_BODY_CHARS): { take(body: string): b
       return true;
     },
   };
+}
+
+/**
+ * One page of history from rows read `page.limit + 1` at most, newest first (`before`) or oldest
+ * first (`after`): returned oldest first. The extra row tells has_more; so does stopping early at
+ * the answer budget (never before the first message), which keeps a page of long messages around
+ * a megabyte. Shared by every backend and by 1:1 and group histories, so they page alike.
+ */
+export function historyPage(rows: Iterable<MessageRow>, page: HistoryQuery): HistoryPage {
+  const messages: MessageRow[] = [];
+  const budget = answerBudget();
+  let hasMore = false;
+  for (const m of rows) {
+    if (messages.length === page.limit || !budget.take(m.body)) {
+      hasMore = true;
+      break;
+    }
+    messages.push(m);
+  }
+  return { messages: page.after !== undefined ? messages : messages.reverse(), hasMore };
 }
 
 /** Code points of a string: its UTF-16 units less one for each surrogate pair. */

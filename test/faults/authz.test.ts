@@ -197,6 +197,82 @@ describe('faults: authorization matrix (#6)', function () {
     assert.ok(aliceView.filter((m) => m.from === alice.username).every((m) => m.client_id?.startsWith('alice-cid-')));
   });
 
+  it('groups (#15): an outsider, a removed member and a revoked device get 404 (401) on every endpoint, the same as for no group', async () => {
+    const eve = await newUser(t, 'eve');
+    const made = await t
+      .http()
+      .post('/groups')
+      .set(alice.auth)
+      .send({ name: 'private: the board', members: [bob.username, eve.username] })
+      .expect(201);
+    const id = made.body.group.id as number;
+    const before = await t
+      .http()
+      .post('/messages')
+      .set(bob.auth)
+      .send({ group: id, body: 'private: while eve was in', client_id: 'bob-g-1' });
+    await t.http().delete(`/groups/${id}/members/${eve.username}`).set(alice.auth).expect(204);
+    const after = await t
+      .http()
+      .post('/messages')
+      .set(alice.auth)
+      .send({ group: id, body: 'private: after eve left', client_id: 'alice-g-1' });
+    secrets.push('private: the board', 'private: while eve was in', 'bob-g-1', 'private: after eve left', 'alice-g-1');
+    const eveTexts: string[] = [];
+    const lostPhone = await logIn(t, bob.username, 'correct horse', 'lost phone');
+    await t.http().delete(`/devices/${lostPhone.deviceId}`).set(bob.auth).expect(204);
+    const viewBefore = await victimsView();
+    const groupView = async () => (await t.http().get(`/groups/${id}`).set(bob.auth).expect(200)).text;
+    const groupBefore = await groupView();
+    /** Every group endpoint as `who`, on group `g`: the answers, in order. */
+    const sweep = (who: Login, g: number): request.Test[] => [
+      t.http().get(`/groups/${g}`).set(who.auth),
+      t.http().post(`/groups/${g}`).set(who.auth).send({ name: 'mine' }),
+      t.http().post(`/groups/${g}/members`).set(who.auth).send({ username: who.username }),
+      t.http().post(`/groups/${g}/members`).set(who.auth).send({ username: 'nobody-at-all' }),
+      t.http().delete(`/groups/${g}/members/${alice.username}`).set(who.auth),
+      t.http().delete(`/groups/${g}/members/${who.username}`).set(who.auth),
+      t.http().post(`/groups/${g}/members/${bob.username}`).set(who.auth).send({ _method: 'DELETE' }),
+      t.http().post('/messages').set(who.auth).send({ group: g, body: 'let me in' }),
+      t.http().post('/messages').set(who.auth).send({ group: g, body: 'private: while eve was in', client_id: 'bob-g-1' }),
+      t.http().get(`/messages?group=${g}&after=0&limit=200`).set(who.auth),
+      t.http().post('/read').set(who.auth).send({ group: g, up_to: after.body.message.id }),
+    ];
+    const missing = 987_654;
+    for (const who of [mallory, eve]) {
+      const answers: request.Response[] = [];
+      for (const req of sweep(who, id)) answers.push(who === mallory ? await asMallory(req) : await req);
+      const none: request.Response[] = [];
+      for (const req of sweep(who, missing)) none.push(await req);
+      answers.forEach((a, i) => {
+        if (who === eve) eveTexts.push(a.text);
+        expectError(a, 404, 'not_found');
+        assert.deepEqual(
+          String(a.body.error.message).replace(String(id), 'G'),
+          String(none[i]?.body.error.message).replace(String(missing), 'G'),
+          'the same answer as for a group that does not exist',
+        );
+      });
+      for (const path of ['/groups', '/conversations']) {
+        const res = who === mallory ? await asMallory(t.http().get(path).set(who.auth)) : await t.http().get(path).set(who.auth);
+        if (who === eve) eveTexts.push(res.text);
+        assert.doesNotMatch(res.text, /private/);
+      }
+    }
+    for (const req of sweep(lostPhone, id)) expectError(await req, 401, 'unauthorized');
+    // Eve's stream: what she got while she was in, her removal, and nothing after it.
+    const eveStream = await t.http().get('/poll?since=0&timeout=0&limit=1000').set(eve.auth).expect(200);
+    assert.deepEqual(
+      eveStream.body.events.map(
+        (e: { type: string; message?: { body: string }; change?: { action: string } }) => e.message?.body ?? e.change?.action,
+      ),
+      ['created', before.body.message.body, 'removed'],
+    );
+    assert.ok(![...eveTexts, eveStream.text].join('\n').includes('after eve left'), 'eve saw nothing from after her removal');
+    assert.equal(await victimsView(), viewBefore, 'nothing alice or bob see changed');
+    assert.equal(await groupView(), groupBefore, 'nor the group');
+  });
+
   it('presence shows names only; metrics, health and errors show nothing of anyone', async () => {
     const pres = await asMallory(t.http().get('/presence').set(mallory.auth));
     assert.deepEqual(Object.keys(pres.body), ['online']);

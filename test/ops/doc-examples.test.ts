@@ -124,8 +124,8 @@ describe('the curl examples of the README and docs/, run against a real server (
 
   it('README: the session in two terminals, as written, stores and delivers the message exactly as typed', async () => {
     await serve();
-    const [terminal1, terminal2] = shBlocks(section(read('README.md'), 'A session with curl'));
-    assert.ok(terminal1 && terminal2, 'two blocks');
+    const [terminal1, terminal2, group] = shBlocks(section(read('README.md'), 'A session with curl'));
+    assert.ok(terminal1 && terminal2 && group, 'three blocks');
     const body = urlencoded(terminal2, 'body');
     assert.match(body, /[&+%?]/, 'the example carries the characters a form body would eat');
 
@@ -150,6 +150,20 @@ describe('the curl examples of the README and docs/, run against a real server (
     // The answer the README shows is what really comes (but for the time).
     const shown = JSON.parse(/^# (\{"cursor".*)$/m.exec(terminal1)![1]!);
     assert.deepEqual({ ...shown.events[0].message, sent_at: '' }, { ...answers[2].events[0].message, sent_at: '' });
+
+    // The group (#15): terminal 2 again, with alice's token, then bob's stream after cursor 1.
+    const alice = await call(server.url, 'POST', '/sessions', { body: { username: 'alice', password: 'correct-horse' } });
+    const grouped = await sh(here(group), shellEnv({ ALICE: alice.body.token })).done;
+    assert.equal(grouped.code, 0, grouped.stderr);
+    const groupSent = lines(grouped.stdout, 'group').map((l) => JSON.parse(l));
+    assert.equal(groupSent.length, 1);
+    assert.equal(groupSent[0].message.body, urlencoded(group, 'body'), 'stored exactly as typed');
+    const bob = await call(server.url, 'POST', '/sessions', { body: { username: 'bob', password: 'battery-staple' } });
+    const next = await call(server.url, 'GET', '/poll?since=1&timeout=0', { token: bob.body.token });
+    assert.deepEqual(
+      next.body.events.map((e: { type: string; group?: { name: string }; message?: { body: string } }) => e.group?.name ?? e.message?.body),
+      ['Tea club', urlencoded(group, 'body')],
+    );
 
     // What the README says about -d is true: it is why the examples use --data-urlencode.
     const token = JSON.parse(

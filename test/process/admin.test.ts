@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, logInAs } from '../support/client';
+import { call, logInAs, signUpAndLogIn } from '../support/client';
 import { openStore } from '../../src/store';
 import { REPO_ROOT, type RunningServer, startServer, tempDbPath } from '../support/server';
 import { sleep } from '../support/util';
@@ -40,6 +40,9 @@ describe('admin command line (#7)', function () {
       'revoke-device',
       'disable-user',
       'enable-user',
+      'list-groups',
+      'show-group',
+      'remove-member',
       'backup',
       'check',
     ])
@@ -110,6 +113,57 @@ describe('admin command line (#7)', function () {
     assert.equal(admin(db, ['revoke-device', 'kiosk', '--all']).code, 0);
     assert.equal((await call(server.url, 'GET', '/devices', { token: k2.token })).status, 401);
     assert.equal(admin(db, ['list-devices', 'nobody']).code, 1);
+  });
+
+  it('lists groups and their members, and removes a member through the domain: the running server delivers the event (#15)', async () => {
+    const db = tempDbPath();
+    admin(db, ['add-user', 'owner'], 'correct horse battery\n');
+    server = await startServer({ dbPath: db });
+    const owner = await logInAs(server.url, 'owner');
+    const bob = await signUpAndLogIn(server.url, 'bob');
+    const carol = await signUpAndLogIn(server.url, 'carol');
+    const made = await call(server.url, 'POST', '/groups', { token: owner.token, body: { name: 'shift\t"B"', members: ['carol', 'bob'] } });
+    assert.equal(made.status, 201);
+    const id = made.body.group.id as number;
+    const groups = admin(db, ['list-groups']);
+    assert.equal(groups.code, 0, groups.err);
+    assert.match(groups.out, new RegExp(`^${id}\\tshift\\\\x09"B"\\towner\\t3\\t\\S+$`, 'm'), 'one row, the tab escaped');
+    const members = admin(db, ['show-group', String(id)]);
+    assert.deepEqual(
+      members.out
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split('\t')[0]),
+      ['USERNAME', 'owner', 'carol', 'bob'],
+      'in join order',
+    );
+    const first = await call(server.url, 'GET', `/poll?since=${carol.cursor}&timeout=0`, { token: carol.token });
+    const held = call(server.url, 'GET', `/poll?since=${first.body.cursor}&timeout=40`, { token: carol.token });
+    await sleep(300);
+    const started = Date.now();
+    const removed = admin(db, ['remove-member', String(id), 'Carol']);
+    assert.equal(removed.code, 0, removed.err);
+    assert.match(removed.out, /carol removed from group \d+; 2 member\(s\) left/);
+    const answer = await held;
+    assert.ok(Date.now() - started < 10_000, `held poll answered ${Date.now() - started} ms after the removal`);
+    assert.deepEqual(answer.body.events, [
+      {
+        type: 'group',
+        group: { ...made.body.group, members: ['bob', 'owner'] },
+        change: { action: 'removed', by: null, user: 'carol' },
+      },
+    ]);
+    assert.equal((await call(server.url, 'GET', `/groups/${id}`, { token: carol.token })).status, 404);
+    const bobs = await call(server.url, 'GET', `/poll?since=${bob.cursor}&timeout=0`, { token: bob.token });
+    assert.deepEqual(
+      bobs.body.events.map((e: { change: { action: string } }) => e.change.action),
+      ['created', 'removed'],
+    );
+    assert.equal(admin(db, ['remove-member', String(id), 'carol']).code, 1, 'not a member');
+    assert.equal(admin(db, ['remove-member', String(id + 1), 'bob']).code, 1, 'no such group');
+    assert.equal(admin(db, ['show-group', String(id + 1)]).code, 1);
+    assert.equal(admin(db, ['remove-member', 'seven', 'bob']).code, 2);
+    assert.equal(admin(db, ['show-group']).code, 2);
   });
 
   it('prints every field escaped: a device name with escape sequences cannot clear the screen, set the title or fake rows (#13)', async () => {

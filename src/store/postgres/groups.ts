@@ -19,10 +19,10 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import type { EarlierSend, HistoryQuery, NewGroupMessage } from '../store';
+import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { G, type GroupOfUserRow, type GroupStateRow } from './group-queries';
-import { budgeted, earlierSendOn, NO_UPPER_BOUND } from './messages';
+import { earlierSendOn, NO_UPPER_BOUND } from './messages';
 import { KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type StoredMessage, toMessageRow } from './queries';
 import { groupScope, searchVector } from './search';
 import { append, appendToAll, lockStreams } from './streams';
@@ -179,13 +179,12 @@ export class PostgresGroups {
   groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null> {
     return this.db.snapshot(async (c) => {
       if (!(await this.isMember(c, groupId, userId))) return null;
-      const forward = page.after !== undefined;
-      const found = forward
-        ? await rows<StoredMessage>(c, G.selectHistoryAfter, [groupId, page.after ?? 0, page.limit + 1])
-        : await rows<StoredMessage>(c, G.selectHistoryBefore, [groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
-      // As the 1:1 history: one extra row or the answer budget tells has_more.
-      const { messages, hasMore } = budgeted(found, page.limit);
-      return { messages: forward ? messages : messages.reverse(), hasMore };
+      const found =
+        page.after !== undefined
+          ? await rows<StoredMessage>(c, G.selectHistoryAfter, [groupId, page.after, page.limit + 1])
+          : await rows<StoredMessage>(c, G.selectHistoryBefore, [groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
+      // As the 1:1 history, and as on SQLite (historyPage).
+      return historyPage(found.map(toMessageRow), page);
     });
   }
 

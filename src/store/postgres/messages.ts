@@ -2,7 +2,7 @@
 // (index.ts) hands to this class; groups.ts has the group ones. Writes go through streams.ts
 // (the streams' rows first, in user id order), search through search.ts.
 import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, User } from '../../types';
-import { answerBudget, type EarlierSend, type HistoryQuery, type NewMessage, type SearchQuery } from '../store';
+import { answerBudget, type EarlierSend, historyPage, type HistoryQuery, type NewMessage, type SearchQuery } from '../store';
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { Q, type StoredMessage, toMessageRow } from './queries';
 import { SEARCH_Q, searchQuery, type SearchScope } from './search';
@@ -36,8 +36,8 @@ export async function earlierSendOn(
   return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
 }
 
-/** Up to `limit` stored messages within the answer budget; hasMore when a row was left (histories, search). */
-export function budgeted(found: readonly StoredMessage[], limit: number): HistoryPage {
+/** Up to `limit` stored messages within the answer budget, newest first; hasMore when a row was left (search). */
+function budgeted(found: readonly StoredMessage[], limit: number): HistoryPage {
   const messages: MessageRow[] = [];
   const budget = answerBudget();
   let hasMore = false;
@@ -90,13 +90,11 @@ export class PostgresMessages {
   async history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
     const lo = Math.min(a, b);
     const hi = Math.max(a, b);
-    const forward = page.after !== undefined;
-    const found = forward
-      ? await this.db.read<StoredMessage>(Q.selectHistoryAfter, [lo, hi, page.after ?? 0, page.limit + 1])
-      : await this.db.read<StoredMessage>(Q.selectHistoryBefore, [lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
-    // One extra row tells has_more; so does stopping early at the answer budget.
-    const { messages, hasMore } = budgeted(found, page.limit);
-    return { messages: forward ? messages : messages.reverse(), hasMore };
+    const found =
+      page.after !== undefined
+        ? await this.db.read<StoredMessage>(Q.selectHistoryAfter, [lo, hi, page.after, page.limit + 1])
+        : await this.db.read<StoredMessage>(Q.selectHistoryBefore, [lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1]);
+    return historyPage(found.map(toMessageRow), page);
   }
 
   search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {

@@ -18,17 +18,12 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { answerBudget, type EarlierSend, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { groupScope } from './search-text';
+import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
-
-/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
-
-/** Whom an earlier send with the same client_id went to: a user, or a group. */
-export type EarlierSendTarget = { recipientId: number } | { groupId: number };
 
 /** What a group's 'changed' answer carries. */
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
@@ -38,15 +33,8 @@ export class SqliteGroups {
     private readonly q: Pick<Queries, 'insertEvent'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
-    /** The store's earlier-send check, run inside the writing transaction. */
-    private readonly earlierSendNow: (
-      senderId: number,
-      clientId: string | null,
-      target: EarlierSendTarget,
-      body: string,
-    ) => EarlierSend | null,
-    /** Makes a stored message searchable by whoever `scope` names, in the same transaction (#17). */
-    private readonly indexForSearch: (id: number, body: string, scope: string) => void,
+    /** The client_id check every send makes inside its transaction, and the search index (#17). */
+    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'indexForSearch'>,
   ) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
@@ -127,7 +115,7 @@ export class SqliteGroups {
   }
 
   earlierGroupSend(m: NewGroupMessage): EarlierSend | null {
-    return this.earlierSendNow(m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+    return this.messages.earlierSend(m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
   }
 
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
@@ -137,7 +125,7 @@ export class SqliteGroups {
       if (retry) return retry;
       const sentAt = Date.now();
       const id = Number(this.g.insertGroupMessage.run(m.sender.id, m.groupId, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.indexForSearch(id, m.body, groupScope(m.groupId));
+      this.messages.indexForSearch(id, m.body, groupScope(m.groupId));
       this.g.updateGroupLastMessage.run(id, m.groupId);
       this.g.bumpUnread.run(m.groupId, m.sender.id);
       const deliveries: Delivery[] = this.g.selectMemberIds
@@ -160,22 +148,11 @@ export class SqliteGroups {
 
   groupHistory(userId: number, groupId: number, page: HistoryQuery): HistoryPage | null {
     if (this.g.selectIsMember.get(groupId, userId) === undefined) return null;
-    const forward = page.after !== undefined;
-    const rows = forward
-      ? this.g.selectHistoryAfter.iterate(groupId, page.after ?? 0, page.limit + 1)
-      : this.g.selectHistoryBefore.iterate(groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1);
-    // As the 1:1 history (index.ts): one extra row or the answer budget tells has_more.
-    const messages: MessageRow[] = [];
-    const budget = answerBudget();
-    let hasMore = false;
-    for (const m of rows) {
-      if (messages.length === page.limit || !budget.take(m.body)) {
-        hasMore = true;
-        break;
-      }
-      messages.push(m);
-    }
-    return { messages: forward ? messages : messages.reverse(), hasMore };
+    const rows =
+      page.after !== undefined
+        ? this.g.selectHistoryAfter.iterate(groupId, page.after, page.limit + 1)
+        : this.g.selectHistoryBefore.iterate(groupId, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    return historyPage(rows, page);
   }
 
   markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {

@@ -50,13 +50,14 @@ import {
 } from '../store';
 import { DeviceLedger } from './devices';
 import { prepareGroupQueries } from './group-queries';
-import { type EarlierSendTarget, SqliteGroups } from './groups';
+import { SqliteGroups } from './groups';
+import { NO_UPPER_BOUND, SqliteMessages } from './messages';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
 import { type FillProgress, fillSearchIndex } from './search-fill';
-import { directScope, indexText, matchExpression, type SearchScope, termsOf } from './search-text';
-import { appendEvent, KIND_GROUP, KIND_MESSAGE, KIND_READ, prepareQueries, type Queries, toEventRow } from './queries';
+import { matchExpression, type SearchScope } from './search-text';
+import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
@@ -72,9 +73,6 @@ const USER_CACHE_MAX = 200_000;
 
 /** Pages of WAL (4 KiB each) that trigger a checkpoint. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
-const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
 
 const NONE: string[] = [];
 
@@ -99,6 +97,7 @@ export class SqliteStore implements Store {
   private readonly q: Queries;
   private readonly devices: DeviceLedger;
   private readonly writer: GroupCommit;
+  private readonly messages: SqliteMessages;
   private readonly groups: SqliteGroups;
   private readonly userIds = new Map<string, User>();
 
@@ -128,13 +127,8 @@ export class SqliteStore implements Store {
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     this.writer = new GroupCommit(db, this.devices);
-    this.groups = new SqliteGroups(
-      this.q,
-      prepareGroupQueries(db),
-      this.writer,
-      (sender, clientId, target, body) => this.earlierSendNow(sender, clientId, target, body),
-      (id, body, scope) => this.indexForSearch(id, body, scope),
-    );
+    this.messages = new SqliteMessages(this.q, this.writer);
+    this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,
       dataVersion: () => this.devices.dataVersion(),
@@ -355,100 +349,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  // --- messages -----------------------------------------------------------------------------
+  // --- messages (1:1): see messages.ts ------------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return settled(() => this.earlierSendNow(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
-  }
-
-  /**
-   * earlierSend, read now: also inside the sending transaction, where racing retries meet. The
-   * same client_id with another recipient, another group, or a group instead of a user (or the
-   * other way round) is a conflict.
-   */
-  private earlierSendNow(senderId: number, clientId: string | null, target: EarlierSendTarget, body: string): EarlierSend | null {
-    if (clientId === null) return null;
-    const existing = this.q.selectMessageByClientId.get(senderId, clientId);
-    if (!existing) return null;
-    const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
-    return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
+    return settled(() => this.messages.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
   }
 
   sendMessage(m: NewMessage): Promise<SendResult> {
-    return this.writer.run((): SendResult => {
-      const retry = this.earlierSendNow(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
-      if (retry) return retry;
-      const sentAt = Date.now();
-      const lo = Math.min(m.sender.id, m.recipient.id);
-      const hi = Math.max(m.sender.id, m.recipient.id);
-      const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.indexForSearch(id, m.body, directScope(m.sender.id, m.recipient.id));
-      const senderSeq = this.appendEvent(m.sender.id, KIND_MESSAGE, id, null);
-      this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
-      let recipientSeq: number | null = null;
-      if (m.recipient.id !== m.sender.id) {
-        recipientSeq = this.appendEvent(m.recipient.id, KIND_MESSAGE, id, null);
-        this.q.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
-      }
-      const message: MessageRow = {
-        id,
-        senderId: m.sender.id,
-        recipientId: m.recipient.id,
-        groupId: null,
-        from: m.sender.username,
-        to: m.recipient.username,
-        body: m.body,
-        clientId: m.clientId,
-        sentAt,
-      };
-      return { status: 'created', message, senderSeq, recipientSeq };
-    });
+    return this.messages.send(m);
   }
 
   markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.writer.run((): ReadResult => {
-      const lo = Math.min(user.id, peer.id);
-      const hi = Math.max(user.id, peer.id);
-      const conv = this.q.selectMessageConversation.get(upTo);
-      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
-      const current = this.q.selectReadMarker.get(user.id, peer.id) ?? 0;
-      if (upTo <= current) return { status: 'unchanged', upTo: current };
-      this.q.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
-      const seq = this.appendEvent(user.id, KIND_READ, upTo, peer.id);
-      return { status: 'moved', upTo, seq };
-    });
+    return this.messages.markRead(user, peer, upTo);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
-    return settled(() =>
-      this.q.selectConversations.all(userId).map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m })),
-    );
-  }
-
-  private appendEvent(userId: number, kind: number, messageId: number, peerId: number | null): number {
-    return appendEvent(this.q, userId, kind, messageId, peerId);
+    return settled(() => this.messages.conversations(userId));
   }
 
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
-    return settled(() => {
-      const lo = Math.min(a, b);
-      const hi = Math.max(a, b);
-      const forward = page.after !== undefined;
-      const rows = forward
-        ? this.q.selectHistoryAfter.iterate(lo, hi, page.after ?? 0, page.limit + 1)
-        : this.q.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
-      // One extra row tells has_more; so does stopping early at the answer budget (never before
-      // the first message), which keeps a page of long messages around a megabyte.
-      const { messages, hasMore } = this.budgeted(rows, page.limit);
-      return { messages: forward ? messages : messages.reverse(), hasMore };
-    });
-  }
-
-  /** Makes a message searchable, in the transaction that stores it (issue #17). */
-  private indexForSearch(id: number, body: string, scope: string): void {
-    const text = indexText(body);
-    this.q.insertSearch.run(id, text, scope);
-    for (const t of termsOf(text)) this.q.insertSearchTerm.run(t.key, t.term);
+    return settled(() => this.messages.history(a, b, page));
   }
 
   search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {

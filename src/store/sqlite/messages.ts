@@ -1,0 +1,101 @@
+// 1:1 messages on SQLite: sends, read markers, the conversation list and history, which
+// SqliteStore (index.ts) hands to this class, and the client_id check every send (1:1 or group)
+// makes inside its transaction, and the search index every send (1:1 or group) writes in it
+// (issue #17). Writes go through the group commit (group-commit.ts).
+import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, User } from '../../types';
+import { type EarlierSend, historyPage, type HistoryQuery, type NewMessage } from '../store';
+import type { GroupCommit } from './group-commit';
+import { appendEvent, KIND_MESSAGE, KIND_READ, type Queries } from './queries';
+import { directScope, indexText, termsOf } from './search-text';
+
+/** Larger than any id SQLite hands out in practice and still exact in a JS number. */
+export const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
+
+/** Whom an earlier send with the same client_id went to: a user, or a group. */
+export type EarlierSendTarget = { recipientId: number } | { groupId: number };
+
+export class SqliteMessages {
+  constructor(
+    private readonly q: Queries,
+    private readonly writer: GroupCommit,
+  ) {}
+
+  /**
+   * What an earlier send with this sender and client_id decides, read now: also inside the
+   * sending transaction, where racing retries meet. The same client_id with another recipient,
+   * another group, or a group instead of a user (or the other way round) is a conflict.
+   */
+  earlierSend(senderId: number, clientId: string | null, target: EarlierSendTarget, body: string): EarlierSend | null {
+    if (clientId === null) return null;
+    const existing = this.q.selectMessageByClientId.get(senderId, clientId);
+    if (!existing) return null;
+    const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
+    return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
+  }
+
+  /** Makes a message searchable, in the transaction that stores it (issue #17). */
+  indexForSearch(id: number, body: string, scope: string): void {
+    const text = indexText(body);
+    this.q.insertSearch.run(id, text, scope);
+    for (const t of termsOf(text)) this.q.insertSearchTerm.run(t.key, t.term);
+  }
+
+  send(m: NewMessage): Promise<SendResult> {
+    return this.writer.run((): SendResult => {
+      const retry = this.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
+      if (retry) return retry;
+      const sentAt = Date.now();
+      const lo = Math.min(m.sender.id, m.recipient.id);
+      const hi = Math.max(m.sender.id, m.recipient.id);
+      const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
+      this.indexForSearch(id, m.body, directScope(m.sender.id, m.recipient.id));
+      const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
+      this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
+      let recipientSeq: number | null = null;
+      if (m.recipient.id !== m.sender.id) {
+        recipientSeq = appendEvent(this.q, m.recipient.id, KIND_MESSAGE, id, null);
+        this.q.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
+      }
+      const message: MessageRow = {
+        id,
+        senderId: m.sender.id,
+        recipientId: m.recipient.id,
+        groupId: null,
+        from: m.sender.username,
+        to: m.recipient.username,
+        body: m.body,
+        clientId: m.clientId,
+        sentAt,
+      };
+      return { status: 'created', message, senderSeq, recipientSeq };
+    });
+  }
+
+  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+    return this.writer.run((): ReadResult => {
+      const lo = Math.min(user.id, peer.id);
+      const hi = Math.max(user.id, peer.id);
+      const conv = this.q.selectMessageConversation.get(upTo);
+      if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
+      const current = this.q.selectReadMarker.get(user.id, peer.id) ?? 0;
+      if (upTo <= current) return { status: 'unchanged', upTo: current };
+      this.q.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      const seq = appendEvent(this.q, user.id, KIND_READ, upTo, peer.id);
+      return { status: 'moved', upTo, seq };
+    });
+  }
+
+  conversations(userId: number): ConversationRow[] {
+    return this.q.selectConversations.all(userId).map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
+  }
+
+  history(a: number, b: number, page: HistoryQuery): HistoryPage {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    const rows =
+      page.after !== undefined
+        ? this.q.selectHistoryAfter.iterate(lo, hi, page.after, page.limit + 1)
+        : this.q.selectHistoryBefore.iterate(lo, hi, page.before ?? NO_UPPER_BOUND, page.limit + 1);
+    return historyPage(rows, page);
+  }
+}
