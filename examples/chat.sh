@@ -5,9 +5,11 @@
 #   chat.sh login URL USER [DEVICE]   log in once; the token is kept in a file only you can read
 #   chat.sh send USER TEXT...         send a message (TEXT "-": read it from stdin)
 #   chat.sh follow                    print each message as it arrives, until stopped
+#   chat.sh search [-w USER | -g GROUP] [-n N] [-b ID] WORDS...
+#                                     the messages that hold every word, newest first
 #   chat.sh logout                    end this device's session and forget the token
 #
-# follow prints one line per message, with the time it was sent in local time (TZ) and its
+# follow and search print one line per message, with the time it was sent in local time (TZ) and its
 # offset from UTC:  [2026-11-25 20:00:00 +0100] alice -> bob: hi bob
 # (with an awk that has no strftime, such as a strictly POSIX one, the time is in UTC and
 # says so: [2026-11-25 19:00:00 UTC]).
@@ -53,6 +55,10 @@ usage() {
 usage: chat.sh login URL USER [DEVICE]   log in (password from $CHAT_PASSWORD or a prompt)
        chat.sh send USER TEXT...         send a message (TEXT "-" reads stdin)
        chat.sh follow                    print messages as they arrive (in local time)
+       chat.sh search [-w USER | -g GROUP] [-n N] [-b ID] WORDS...
+                                         messages holding every word, newest first: only
+                                         those with USER or in GROUP, at most N (1-100,
+                                         default 20), older than message ID (to page on)
        chat.sh logout                    log this device out
 
 Environment: CHAT_PASSWORD, CHAT_TOKEN_FILE (default ~/.config/chat/token), CHAT_URL,
@@ -164,7 +170,8 @@ json_get() {
   json_flat < "$2" 2>/dev/null | LC_ALL=C awk -F "$TAB" -v k="$1" '$1 == k { print substr($0, length(k) + 2); exit }'
 }
 
-# The message events of a poll answer (flattened on stdin), one display line each. The time
+# The messages of an answer (flattened on stdin), one display line each: the message events
+# of a poll (format_events), or a page of messages (format_messages: GET /search). The time
 # (sent_at, ISO 8601 UTC) is shown in local time where awk has strftime (gawk, mawk 1.3.4,
 # busybox), else in UTC, saying so.
 if LC_ALL=C awk 'BEGIN { if (strftime("%Y", 0) == "") exit 1 }' < /dev/null > /dev/null 2>&1; then
@@ -172,8 +179,11 @@ if LC_ALL=C awk 'BEGIN { if (strftime("%Y", 0) == "") exit 1 }' < /dev/null > /d
 else
   SHOW_TIME='utc_text'
 fi
-format_events() {
-  LC_ALL=C awk -F "$TAB" '
+format_events() { format_lines events message.; }
+format_messages() { format_lines messages ''; }
+# format_lines LIST FIELD_PREFIX: LIST.N.FIELD_PREFIX{from,to,...} are the messages.
+format_lines() {
+  LC_ALL=C awk -F "$TAB" -v list="$1" -v mp="$2" '
     # Days from 1970-01-01 to the date (proleptic Gregorian).
     function days(y, m, d,   era, yoe, doy) {
       y -= (m <= 2)
@@ -189,19 +199,27 @@ format_events() {
       t = days(p[1] + 0, p[2] + 0, p[3] + 0) * 86400 + p[4] * 3600 + p[5] * 60 + p[6]
       return '"$SHOW_TIME"'
     }
-    $1 ~ /^events\.[0-9]+\./ {
+    index($1, list ".") == 1 && split($1, part, ".") >= 3 && part[2] ~ /^[0-9]+$/ {
       v = substr($0, length($1) + 2)
-      split($1, part, ".")
       i = part[2] + 0
       f = substr($1, length(part[1] "." part[2] ".") + 1)
       if (i > max) max = i
+      if (mp == "") type[i] = "message"
       if (f == "type") type[i] = v
-      else if (f == "message.sent_at") at[i] = v
-      else if (f == "message.from") from[i] = v
-      else if (f == "message.to") to[i] = v
-      else if (f == "message.body") body[i] = v
+      else if (f == mp "sent_at") at[i] = v
+      else if (f == mp "from") from[i] = v
+      else if (f == mp "to") to[i] = v
+      else if (f == mp "group") group[i] = v
+      else if (f == mp "body") body[i] = v
     }
-    END { for (i = 0; i <= max; i++) if (type[i] == "message") printf "[%s] %s -> %s: %s\n", when(at[i]), from[i], to[i], body[i] }'
+    END {
+      for (i = 0; i <= max; i++) {
+        if (type[i] != "message") continue
+        # A group message has no "to" (null): it went to its group.
+        if (group[i] != "" && group[i] != "null") to[i] = "group " group[i]
+        printf "[%s] %s -> %s: %s\n", when(at[i]), from[i], to[i], body[i]
+      }
+    }'
 }
 
 # --- state files ----------------------------------------------------------------------------
@@ -475,6 +493,43 @@ cmd_follow() {
   done
 }
 
+cmd_search() {
+  _with= _group= _limit= _before=
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -w) [ $# -ge 2 ] || { usage >&2; exit 1; }; _with=$2; shift 2 ;;
+      -g) [ $# -ge 2 ] || { usage >&2; exit 1; }; _group=$2; shift 2 ;;
+      -n) [ $# -ge 2 ] || { usage >&2; exit 1; }; _limit=$2; shift 2 ;;
+      -b) [ $# -ge 2 ] || { usage >&2; exit 1; }; _before=$2; shift 2 ;;
+      --) shift; break ;;
+      *) break ;;
+    esac
+  done
+  [ $# -ge 1 ] || { usage >&2; exit 1; }
+  load_session
+  make_tmp
+  # The words go to curl in a file, url-encoded as they are: quotes, *, %, & stay text.
+  printf '%s' "$*" > "$TMP/words"
+  set -- --data-urlencode "q@$TMP/words"
+  [ -z "$_with" ] || set -- "$@" --data-urlencode "with=$_with"
+  [ -z "$_group" ] || set -- "$@" --data-urlencode "group=$_group"
+  [ -z "$_limit" ] || set -- "$@" --data-urlencode "limit=$_limit"
+  [ -z "$_before" ] || set -- "$@" --data-urlencode "before=$_before"
+  request GET /search 30 "$@"
+  case $STATUS in
+    200) ;;
+    401) die 3 "not logged in any more: $(error_text); run $PROG login URL USER" ;;
+    000) die 4 "cannot reach $URL: $(curl_error)" ;;
+    *) die 2 "search refused: $(error_text)" ;;
+  esac
+  json_flat < "$TMP/body" > "$TMP/flat" 2>/dev/null || die 2 "unexpected answer from $URL"
+  format_messages < "$TMP/flat"
+  if [ "$(LC_ALL=C awk -F "$TAB" '$1 == "has_more" { print $2 }' "$TMP/flat")" = true ]; then
+    _oldest=$(LC_ALL=C awk -F "$TAB" '$1 ~ /^messages\.[0-9]+\.id$/ { v = $2 } END { print v }' "$TMP/flat")
+    msg "more matches: add -b $_oldest for older ones"
+  fi
+}
+
 cmd_logout() {
   [ $# -eq 0 ] || { usage >&2; exit 1; }
   load_session
@@ -497,6 +552,7 @@ case $_cmd in
   login) cmd_login "$@" ;;
   send) cmd_send "$@" ;;
   follow) cmd_follow "$@" ;;
+  search) cmd_search "$@" ;;
   logout) cmd_logout "$@" ;;
   help | -h | --help) usage ;;
   *) usage >&2; exit 1 ;;

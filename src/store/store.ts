@@ -343,17 +343,26 @@ export function answerBudget(limit = ANSWER_BODY_CHARS): { take(body: string): b
  * a megabyte. Shared by every backend and by 1:1 and group histories, so they page alike.
  */
 export function historyPage(rows: Iterable<MessageRow>, page: HistoryQuery): HistoryPage {
+  const { messages, hasMore } = budgetedPage(rows, page.limit);
+  return { messages: page.after !== undefined ? messages : messages.reverse(), hasMore };
+}
+
+/**
+ * Up to `limit` of `rows` (asked for with one more), in their order, within the answer budget;
+ * hasMore when a row was left. historyPage and search pages (newest first) are made with it.
+ */
+export function budgetedPage(rows: Iterable<MessageRow>, limit: number): HistoryPage {
   const messages: MessageRow[] = [];
   const budget = answerBudget();
   let hasMore = false;
   for (const m of rows) {
-    if (messages.length === page.limit || !budget.take(m.body)) {
+    if (messages.length === limit || !budget.take(m.body)) {
       hasMore = true;
       break;
     }
     messages.push(m);
   }
-  return { messages: page.after !== undefined ? messages : messages.reverse(), hasMore };
+  return { messages, hasMore };
 }
 
 /** Code points of a string: its UTF-16 units less one for each surrogate pair. */

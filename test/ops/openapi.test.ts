@@ -428,7 +428,8 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       await api('POST', '/messages', { token: alice.token, json: { to: 'oa_bob', body: 'the openapi needle, 100% plain' } });
       const found = await api('GET', '/search?q=NEEDLE&limit=1', { token: alice.token });
       assert.equal(found.body.messages.length, 1);
-      await api('GET', `/search?q=needle&with=oa_bob&before=${found.body.messages[0].id + 1}&callback=s`, { token: bob.token });
+      const id = Number(found.body.messages[0].id);
+      await api('GET', `/search?q=needle&with=oa_bob&before=${id + 1}&callback=s`, { token: alice.token });
       const quoted = await api('GET', '/search?q=%22needle%2A%20100%25&with=oa_alice', { token: bob.token });
       assert.equal(quoted.body.messages.length, 1, 'quotes, * and % are plain text');
       await errorCode('GET', '/search?q=---', { token: alice.token }, 400, 'invalid_request');

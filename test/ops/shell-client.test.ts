@@ -261,6 +261,55 @@ describe('the shell client examples/chat.sh (#7)', function () {
     });
   }
 
+  for (const shell of shells()) {
+    it(`search under ${shell.name}: matches newest first, one line each, words as typed, narrowed and paged (#17)`, async () => {
+      const { a, b, aToken } = await twoUsers();
+      const c = `shc${userCounter}`;
+      const carol = await signUpAndLogIn(server.url, c);
+      const aFile = path.join(tmp, 'alice', 'token');
+      assert.equal((await run(shell.argv, ['login', server.url, a], env(aFile))).code, 0);
+      const say = async (token: string, to: string, body: string) =>
+        assert.equal((await call(server.url, 'POST', '/messages', { token, body: { to, body } })).status, 201);
+      await say(aToken, b, 'Invoice #4471: 50% due\tnow');
+      await say(carol.token, a, 'invoice from carol & co');
+      await say(carol.token, b, 'invoice only bob and carol see');
+      await say(aToken, b, 'nothing to find here');
+      const mine = async () => (await history(aToken, b)).concat(await history(aToken, c)).sort((x, y) => y.id - x.id);
+      const invoices = (await mine()).filter((m) => /invoice/i.test(m.body));
+
+      const all = await run(shell.argv, ['search', 'INVOICE'], env(aFile));
+      assert.equal(all.code, 0, all.stderr);
+      assert.deepEqual(
+        all.stdout.split('\n').filter(Boolean),
+        invoices.map((m) => line(m)),
+        'newest first, as follow shows them',
+      );
+      assert.equal(all.stderr, '');
+
+      const typed = await run(shell.argv, ['search', '50%', '#4471:'], env(aFile));
+      assert.equal(typed.stdout.split('\n').filter(Boolean).length, 1, typed.stderr);
+      const quoted = await run(shell.argv, ['search', '"invoice"', '&', 'co*'], env(aFile));
+      assert.deepEqual(quoted.stdout.split('\n').filter(Boolean), [line(invoices[0]!)], quoted.stderr);
+
+      const narrowed = await run(shell.argv, ['search', '-w', b, 'invoice'], env(aFile));
+      assert.deepEqual(narrowed.stdout.split('\n').filter(Boolean), [line(invoices[1]!)]);
+
+      const first = await run(shell.argv, ['search', '-n', '1', 'invoice'], env(aFile));
+      assert.equal(first.stdout.split('\n').filter(Boolean).length, 1);
+      const more = /add -b (\d+) for older ones/.exec(first.stderr) ?? assert.fail(`no paging hint: ${first.stderr}`);
+      const older = await run(shell.argv, ['search', '-n', '1', '-b', more[1]!, 'invoice'], env(aFile));
+      assert.deepEqual(older.stdout.split('\n').filter(Boolean), [line(invoices[1]!)]);
+      assert.equal(older.stderr, '', 'the last page: no hint');
+
+      const refused = await run(shell.argv, ['search', '---'], env(aFile));
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /search refused: q: .*invalid_request/);
+      const unknown = await run(shell.argv, ['search', '-w', 'nobody-at-all', 'x'], env(aFile));
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /user_not_found/);
+    });
+  }
+
   const sh = shells()[0]!.argv;
 
   it('follow survives a server restart and its own restart without losing or repeating a message', async () => {

@@ -247,6 +247,33 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(store.sqlite.integrityCheck(), 'ok');
   });
 
+  it('migration 006 indexes group messages stored before it for the members of their group (#15, #17)', async () => {
+    await store.close();
+    const old = tempDbPath('chat-migrate-');
+    const v5 = new Database(old);
+    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 5)) v5.exec(m.sql);
+    v5.pragma('user_version = 5');
+    const addUser = v5
+      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
+      .pluck();
+    const a = addUser.get('alice') ?? assert.fail();
+    const b = addUser.get('bob') ?? assert.fail();
+    const g =
+      v5.prepare<[number], number>("INSERT INTO groups (name, owner_id, created_at) VALUES ('g', ?, 0) RETURNING id").pluck().get(b) ??
+      assert.fail();
+    v5.prepare('INSERT INTO group_members (group_id, user_id, joined, joined_at) VALUES (?, ?, 1, 0)').run(g, b);
+    v5.prepare("INSERT INTO messages (sender_id, group_id, body, sent_at) VALUES (?, ?, 'group plans before search', 0)").run(b, g);
+    v5.close();
+    store = openStore(old);
+    const found = async (userId: number) =>
+      ((await store.search(userId, { words: ['plans'], limit: 10 })) ?? assert.fail('no page')).messages.map((m) => [m.body, m.groupId]);
+    assert.deepEqual(await found(b), [['group plans before search', g]]);
+    assert.deepEqual(await found(a), [], 'not a member');
+    const added = await store.addGroupMember({ id: b, username: 'bob' }, g, { id: a, username: 'alice' }, 10);
+    assert.equal(added.status, 'changed');
+    assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
+  });
+
   it('close() writes queued work before closing, synchronously', async () => {
     const p = store.sendMessage({ sender: alice, recipient: bob, body: 'last words', clientId: null });
     void store.close();

@@ -1,8 +1,8 @@
 // 1:1 messages and search on PostgreSQL: the message methods of the Store, which PostgresStore
 // (index.ts) hands to this class; groups.ts has the group ones. Writes go through streams.ts
 // (the streams' rows first, in user id order), search through search.ts.
-import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, User } from '../../types';
-import { answerBudget, type EarlierSend, historyPage, type HistoryQuery, type NewMessage, type SearchQuery } from '../store';
+import type { ConversationRow, HistoryPage, ReadResult, SendResult, User } from '../../types';
+import { budgetedPage, type EarlierSend, historyPage, type HistoryQuery, type NewMessage, type SearchQuery } from '../store';
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { Q, type StoredMessage, toMessageRow } from './queries';
 import { SEARCH_Q, searchQuery, type SearchScope } from './search';
@@ -34,22 +34,6 @@ export async function earlierSendOn(
   const existing = toMessageRow(row);
   const sameTarget = 'groupId' in target ? existing.groupId === target.groupId : existing.recipientId === target.recipientId;
   return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
-}
-
-/** Up to `limit` stored messages within the answer budget, newest first; hasMore when a row was left (search). */
-function budgeted(found: readonly StoredMessage[], limit: number): HistoryPage {
-  const messages: MessageRow[] = [];
-  const budget = answerBudget();
-  let hasMore = false;
-  for (const r of found) {
-    const m = toMessageRow(r);
-    if (messages.length === limit || !budget.take(m.body)) {
-      hasMore = true;
-      break;
-    }
-    messages.push(m);
-  }
-  return { messages, hasMore };
 }
 
 export class PostgresMessages {
@@ -113,7 +97,7 @@ export class PostgresMessages {
       const tsquery = searchQuery(scope, query.words);
       if (tsquery === null) return { messages: [], hasMore: false };
       const found = await rows<StoredMessage>(c, SEARCH_Q.selectSearch, [tsquery, query.before ?? NO_UPPER_BOUND, query.limit + 1]);
-      return budgeted(found, query.limit);
+      return budgetedPage(found.map(toMessageRow), query.limit);
     });
   }
 

@@ -21,8 +21,9 @@ import type {
 import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
-import { groupScope } from './search-text';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
+import { indexForSearch } from './search';
+import { groupScope } from './search-text';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
 
 /** What a group's 'changed' answer carries. */
@@ -30,11 +31,11 @@ type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'insertSearch' | 'insertSearchTerm'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
-    /** The client_id check every send makes inside its transaction, and the search index (#17). */
-    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'indexForSearch'>,
+    /** For the client_id check every send makes inside its transaction. */
+    private readonly messages: Pick<SqliteMessages, 'earlierSend'>,
   ) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
@@ -125,7 +126,7 @@ export class SqliteGroups {
       if (retry) return retry;
       const sentAt = Date.now();
       const id = Number(this.g.insertGroupMessage.run(m.sender.id, m.groupId, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.messages.indexForSearch(id, m.body, groupScope(m.groupId));
+      indexForSearch(this.q, id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
       this.g.updateGroupLastMessage.run(id, m.groupId);
       this.g.bumpUnread.run(m.groupId, m.sender.id);
       const deliveries: Delivery[] = this.g.selectMemberIds

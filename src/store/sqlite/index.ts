@@ -28,7 +28,6 @@ import type {
   GroupSendResult,
   GroupSummary,
   HistoryPage,
-  MessageRow,
   ReadResult,
   SendResult,
   User,
@@ -51,13 +50,13 @@ import {
 import { DeviceLedger } from './devices';
 import { prepareGroupQueries } from './group-queries';
 import { SqliteGroups } from './groups';
-import { NO_UPPER_BOUND, SqliteMessages } from './messages';
+import { SqliteMessages } from './messages';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
-import { type FillProgress, fillSearchIndex } from './search-fill';
-import { matchExpression, type SearchScope } from './search-text';
 import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
+import { searchMessages } from './search';
+import { type FillProgress, fillSearchIndex } from './search-fill';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
@@ -373,38 +372,7 @@ export class SqliteStore implements Store {
 
   search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
     // One read transaction: the groups the caller is in and the matches are of the same moment.
-    return settled(() => this.db.transaction(() => this.searchNow(userId, query))());
-  }
-
-  private searchNow(userId: number, query: SearchQuery): HistoryPage | null {
-    let scope: SearchScope;
-    if (query.peerId !== undefined) {
-      scope = { kind: 'conversation', a: userId, b: query.peerId };
-    } else {
-      // Authorization is the scope: the caller's 1:1 messages and the groups they are in now.
-      const groupIds = this.q.selectGroupIdsOfUser.all(userId);
-      if (query.groupId === undefined) scope = { kind: 'user', userId, groupIds };
-      else if (groupIds.includes(query.groupId)) scope = { kind: 'group', groupId: query.groupId };
-      else return null;
-    }
-    const expand = (key: string, max: number) => this.q.selectSearchTerms.all(key, `${key}\u{10FFFF}`, max);
-    const match = matchExpression(scope, query.words, expand);
-    return this.budgeted(this.q.selectSearch.iterate(match, query.before ?? NO_UPPER_BOUND, query.limit + 1), query.limit);
-  }
-
-  /** Up to `limit` rows within the answer budget; hasMore when a row was left (see history). */
-  private budgeted(rows: Iterable<MessageRow>, limit: number): HistoryPage {
-    const messages: MessageRow[] = [];
-    const budget = answerBudget();
-    let hasMore = false;
-    for (const m of rows) {
-      if (messages.length === limit || !budget.take(m.body)) {
-        hasMore = true;
-        break;
-      }
-      messages.push(m);
-    }
-    return { messages, hasMore };
+    return settled(() => this.db.transaction(() => searchMessages(this.q, userId, query))());
   }
 
   countMessages(): Promise<number> {

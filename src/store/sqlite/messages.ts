@@ -1,12 +1,12 @@
 // 1:1 messages on SQLite: sends, read markers, the conversation list and history, which
 // SqliteStore (index.ts) hands to this class, and the client_id check every send (1:1 or group)
-// makes inside its transaction, and the search index every send (1:1 or group) writes in it
-// (issue #17). Writes go through the group commit (group-commit.ts).
+// makes inside its transaction. Writes go through the group commit (group-commit.ts).
 import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, User } from '../../types';
 import { type EarlierSend, historyPage, type HistoryQuery, type NewMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import { appendEvent, KIND_MESSAGE, KIND_READ, type Queries } from './queries';
-import { directScope, indexText, termsOf } from './search-text';
+import { indexForSearch } from './search';
+import { directScope } from './search-text';
 
 /** Larger than any id SQLite hands out in practice and still exact in a JS number. */
 export const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
@@ -33,13 +33,6 @@ export class SqliteMessages {
     return sameTarget && existing.body === body ? { status: 'existing', message: existing } : { status: 'conflict' };
   }
 
-  /** Makes a message searchable, in the transaction that stores it (issue #17). */
-  indexForSearch(id: number, body: string, scope: string): void {
-    const text = indexText(body);
-    this.q.insertSearch.run(id, text, scope);
-    for (const t of termsOf(text)) this.q.insertSearchTerm.run(t.key, t.term);
-  }
-
   send(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
       const retry = this.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
@@ -48,7 +41,7 @@ export class SqliteMessages {
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.indexForSearch(id, m.body, directScope(m.sender.id, m.recipient.id));
+      indexForSearch(this.q, id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
       const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
       this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
       let recipientSeq: number | null = null;

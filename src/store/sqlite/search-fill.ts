@@ -4,7 +4,9 @@
 // messages), so it goes in batches, each committed with its progress: a server stopped half
 // way resumes where it was, and `progress` (the log, from main.ts) shows how far it is.
 import type { Database } from 'better-sqlite3';
-import { directScope, groupScope, indexText, termsOf } from './search-text';
+import { prepareQueries } from './queries';
+import { indexForSearch } from './search';
+import { directScope, groupScope } from './search-text';
 
 /** Messages per transaction: long enough to be quick, short enough to resume close to where it stopped. */
 const FILL_BATCH = 5000;
@@ -34,8 +36,9 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     `SELECT id, sender_id AS senderId, recipient_id AS recipientId, group_id AS groupId, body
      FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
   );
-  const insert = db.prepare<[number, string, string]>(`INSERT INTO message_search (rowid, body, scope) VALUES (?, ?, ?)`);
-  const insertTerm = db.prepare<[string, string]>(`INSERT INTO search_terms (key, term) VALUES (?, ?) ON CONFLICT DO NOTHING`);
+  // The statements of the send path (queries.ts), prepared here: the store's are not yet.
+  const { insertSearch, insertSearchTerm } = prepareQueries(db);
+  const statements = { insertSearch, insertSearchTerm };
   const moveOn = db.prepare<[number]>(`UPDATE search_fill SET done = ?`);
   const finish = db.prepare(`DELETE FROM search_fill`);
   const countLeft = db.prepare<[number, number], number>(`SELECT count(*) FROM messages WHERE id > ? AND id <= ?`).pluck();
@@ -46,9 +49,8 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     if (!fill) return true;
     const rows = selectBatch.all(fill.done, fill.upTo, FILL_BATCH);
     for (const m of rows) {
-      const text = indexText(m.body);
-      insert.run(m.id, text, m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId));
-      for (const t of termsOf(text)) insertTerm.run(t.key, t.term);
+      const scope = m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId);
+      indexForSearch(statements, m.id, m.body, scope);
     }
     indexed += rows.length;
     const last = rows.at(-1);
