@@ -3,7 +3,9 @@
 // as our contract so one load generator drives both. Our server is measured as a ratio of it.
 // No per-device cursor, no client_id, no validation beyond what keeps it honest. Env:
 // PORT, HOST, DB_PATH, CEILING_USERS (users u0.. with tokens tok0..), CEILING_SYNC (FULL|NORMAL),
-// CEILING_COMMIT (batch|each), CEILING_SEED_MESSAGES (history to pre-load, see seedPair()).
+// CEILING_COMMIT (batch|each), CEILING_SEED_MESSAGES (history to pre-load, see seedPair()),
+// CEILING_GROUP_SIZE (W5, #15: users u0..u{n-1} form group 1; a message to it is stored once
+// with recipient -1 and wakes every member; 0, the default, leaves every path as it was).
 import http from 'node:http';
 import Database from 'better-sqlite3';
 import { seedPair } from './seed-pattern.js';
@@ -25,6 +27,13 @@ const stream = db.prepare<[number, number, number, number, number], Row>(`SELECT
   WHERE sender = ? AND id > ? ORDER BY id LIMIT ?`);
 const history = db.prepare<[number, number, number], Row>(`SELECT id, sender, recipient, body, sent_at
   FROM m WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?`);
+// W5's group: its messages are the rows with recipient GROUP, which its members' streams add.
+const GROUP = -1;
+const GROUP_SIZE = Math.min(USERS, Number(env.CEILING_GROUP_SIZE ?? 0));
+const memberStream = db.prepare<[number, number, number, number, number, number, number], Row>(`SELECT id, sender, recipient, body, sent_at
+  FROM m WHERE recipient = ? AND id > ? UNION SELECT id, sender, recipient, body, sent_at FROM m
+  WHERE sender = ? AND id > ? UNION SELECT id, sender, recipient, body, sent_at FROM m
+  WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?`);
 const names = Array.from({ length: USERS }, (_, i) => `u${i}`);
 const byName = new Map(names.map((n, i) => [n, i]));
 const byToken = new Map(names.map((_, i) => [`tok${i}`, i]));
@@ -40,7 +49,10 @@ let head = (db.prepare('SELECT max(id) AS h FROM m').get() as { h: number | null
 type Waiter = { res: http.ServerResponse; timer: NodeJS.Timeout };
 const waiters = new Map<number, Set<Waiter>>();
 
-const msg = (r: Row) => ({ id: r.id, from: names[r.sender], to: names[r.recipient], body: r.body, client_id: null, sent_at: r.sent_at });
+const msg = (r: Row) =>
+  r.recipient === GROUP
+    ? { id: r.id, from: names[r.sender], to: null, group: 1, body: r.body, client_id: null, sent_at: r.sent_at }
+    : { id: r.id, from: names[r.sender], to: names[r.recipient], group: null, body: r.body, client_id: null, sent_at: r.sent_at };
 function send(res: http.ServerResponse, status: number, obj: unknown): void {
   const body = JSON.stringify(obj);
   res.writeHead(status, {
@@ -77,8 +89,11 @@ function flush(): void {
   for (const { row, res } of q) {
     // commit, then notify
     head = row.id;
-    wake(row.recipient, row);
-    if (row.recipient !== row.sender) wake(row.sender, row);
+    if (row.recipient === GROUP) for (let u = 0; u < GROUP_SIZE; u++) wake(u, row);
+    else {
+      wake(row.recipient, row);
+      if (row.recipient !== row.sender) wake(row.sender, row);
+    }
     send(res, 201, { message: msg(row) });
   }
 }
@@ -96,13 +111,15 @@ const server = http.createServer((req, res) => {
       .setEncoding('utf8')
       .on('data', (c: string) => (raw += c))
       .on('end', () => {
-        let b: { to?: unknown; body?: unknown };
+        let b: { to?: unknown; group?: unknown; body?: unknown };
         try {
           b = JSON.parse(raw) as typeof b;
         } catch {
           return fail(res, 400, 'invalid_json');
         }
-        const to = byName.get(String(b.to));
+        const toGroup = b.group === 1 && GROUP_SIZE > 0;
+        if (toGroup && me >= GROUP_SIZE) return fail(res, 404, 'not_found');
+        const to = toGroup ? GROUP : byName.get(String(b.to));
         if (to === undefined) return fail(res, 404, 'user_not_found');
         if (typeof b.body !== 'string' || !b.body.trim()) return fail(res, 400, 'invalid_request');
         queue.push({ row: { id: 0, sender: me, recipient: to, body: b.body, sent_at: new Date().toISOString() }, res });
@@ -114,7 +131,7 @@ const server = http.createServer((req, res) => {
     const timeout = Math.min(Number(q.get('timeout') ?? 25), 50),
       limit = Math.min(Number(q.get('limit') ?? 100), 1000);
     if (!Number.isInteger(since) || since < 0 || since > head) return fail(res, 400, 'invalid_cursor');
-    const rows = stream.all(me, since, me, since, limit);
+    const rows = me < GROUP_SIZE ? memberStream.all(me, since, me, since, GROUP, since, limit) : stream.all(me, since, me, since, limit);
     if (rows.length > 0 || !(timeout > 0))
       return send(res, 200, { cursor: String(rows.at(-1)?.id ?? since), events: rows.map((r) => ({ type: 'message', message: msg(r) })) });
     const set = waiters.get(me) ?? new Set<Waiter>();
