@@ -4,7 +4,17 @@
 // test of a Redis outage starts a redis-server of its own.
 import assert from 'node:assert/strict';
 import { call, signUpAndLogIn } from '../support/client';
-import { clusterEnv, ownRedis, REDIS_TEST_URL, redisCommand, startCluster, stopAll, type OwnRedis } from '../support/cluster';
+import {
+  clusterEnv,
+  heldPolls,
+  ownRedis,
+  REDIS_TEST_URL,
+  redisCommand,
+  startCluster,
+  stopAll,
+  untilHeld,
+  type OwnRedis,
+} from '../support/cluster';
 import { freshDatabase, type TestDatabase } from '../support/postgres';
 import { type RunningServer, startServer } from '../support/server';
 import { freePort, sleep } from '../support/util';
@@ -13,22 +23,6 @@ import { clusterSite, startNginx } from '../../src/cli/cluster';
 interface Event {
   type: string;
   message?: { id: number; body: string; from: string };
-}
-
-/** Held polls of a server now, from its /metrics. */
-async function heldPolls(s: RunningServer): Promise<number> {
-  const text = (await call(s.url, 'GET', '/metrics')).text;
-  const m = /^chat_held_polls (\d+)$/m.exec(text);
-  return m ? Number(m[1]) : -1;
-}
-
-/** Waits until the server holds `n` polls (they are registered, and will be woken). */
-async function untilHeld(s: RunningServer, n: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((await heldPolls(s)) < n) {
-    if (Date.now() > deadline) throw new Error(`${s.url} never held ${n} polls`);
-    await sleep(10);
-  }
 }
 
 function poll(s: RunningServer, token: string, query: string) {

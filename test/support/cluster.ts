@@ -3,6 +3,7 @@
 // for the tests that stop and start Redis (the machine's shared Redis is never touched).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { call } from './client';
 import { startServer, type RunningServer } from './server';
 import { freePort, sleep } from './util';
 
@@ -29,6 +30,22 @@ export async function startCluster(n: number, databaseUrl: string, redisUrl: str
 
 export async function stopAll(servers: readonly RunningServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.stop()));
+}
+
+/** Held polls of a server now, from its /metrics. */
+export async function heldPolls(s: RunningServer): Promise<number> {
+  const text = (await call(s.url, 'GET', '/metrics')).text;
+  const m = /^chat_held_polls (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+/** Waits until the server holds `n` polls (they are registered, and will be woken). */
+export async function untilHeld(s: RunningServer, n: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await heldPolls(s)) < n) {
+    if (Date.now() > deadline) throw new Error(`${s.url} never held ${n} polls`);
+    await sleep(10);
+  }
 }
 
 /** Sends a Redis command (inline protocol) and returns the first line of the reply. */
