@@ -3,8 +3,11 @@
 // machine's own on 127.0.0.1:5432) in a database of its own, each store in a fresh schema; then
 // what only this backend has: migrations under a lock, a newer schema refused, NUL in text.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
-import { openPostgresStore, type PostgresStore, SchemaTooNewError, type Store } from '../../src/store';
+import { openPostgresStore, type PostgresStore, POSTGRES_MIGRATIONS_DIR, SchemaTooNewError, type Store } from '../../src/store';
 import type { User } from '../../src/types';
 import { freshDatabase, schemaUrl, type TestDatabase } from '../support/postgres';
 import { storeContract } from '../support/store-contract';
@@ -135,5 +138,83 @@ describe('PostgreSQL store (unit, #16)', () => {
     await store.createDevice({ id: 'd2', userId: bob.id, name: 'n', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
     await store.setDisabled(bob.id, Date.now());
     assert.deepEqual([...(await store.existingDevices(['d1', 'd2', 'nope']))], ['d1']);
+  });
+
+  it('indexes for search, when it opens, the messages of a database from before search (schema 1)', async () => {
+    const fresh = await schemaUrl(db.url, `f${++schemas}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrations-'));
+    try {
+      fs.copyFileSync(path.join(POSTGRES_MIGRATIONS_DIR, '001_init.sql'), path.join(dir, '001_init.sql'));
+      await (await openPostgresStore(fresh, { migrationsDir: dir })).close();
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+    const c = new Client({ connectionString: fresh });
+    await c.connect();
+    try {
+      await c.query(`INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'old_a', 'h', 0), (2, 'old_b', 'h', 0)`);
+      await c.query(`INSERT INTO streams (user_id) VALUES (1), (2)`);
+      // More than one batch of the fill, and a body with a NUL (stored escaped).
+      await c.query(
+        `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, body_escaped, sent_at)
+         SELECT 1, 2, 1, 2, 'Ancient news ' || i, false, i FROM generate_series(1, 1200) AS i`,
+      );
+      await c.query(
+        `INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, body_escaped, sent_at) VALUES (2, 1, 1, 2, 'a\\0b nul', true, 0)`,
+      );
+    } finally {
+      await c.end();
+    }
+    const upgraded = await openAt(fresh);
+    try {
+      const page = await upgraded.search(2, { words: ['ANCIENT', 'news'], limit: 5 });
+      assert.deepEqual(
+        page?.messages.map((m) => m.body),
+        ['Ancient news 1200', 'Ancient news 1199', 'Ancient news 1198', 'Ancient news 1197', 'Ancient news 1196'],
+      );
+      assert.equal(page?.hasMore, true);
+      assert.deepEqual(
+        (await upgraded.search(1, { words: ['nul'], limit: 5 }))?.messages.map((m) => m.body),
+        ['a\u0000b nul'],
+      );
+      assert.deepEqual((await upgraded.search(3, { words: ['ancient'], limit: 5 }))?.messages, [], 'no one else finds them');
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  it('stores group names exactly, NUL and backslashes included', async () => {
+    const name = 'a\u0000b \\0 c\\';
+    const made = await store.createGroup(alice, name, [bob], 10);
+    const id = made.status === 'changed' ? made.group.id : assert.fail(made.status);
+    assert.equal((await store.groupOf(bob.id, id))?.name, name);
+    assert.equal((await store.renameGroup(bob, id, name)).status, 'unchanged', 'the same name, compared as sent');
+    assert.deepEqual(
+      (await store.listGroups()).map((g) => g.name),
+      [name],
+    );
+    const events = await store.eventsAfter(bob.id, 0, 10);
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'group' ? e.group.name : null)),
+      [name],
+    );
+    assert.equal((await store.renameGroup(bob, id, 'a\\0b')).status, 'changed', 'a literal backslash-zero is another name');
+  });
+
+  it('indexes any text: a word far longer than PostgreSQL keeps, a word repeated more often than it keeps positions of', async () => {
+    const long = `${'w'.repeat(4000)}`;
+    const repeated = Array.from({ length: 300 }, () => 'same').join(' ') + ' tail';
+    for (const body of [long, repeated, '\u0000', '!!! ???']) {
+      assert.equal((await store.sendMessage({ sender: alice, recipient: bob, body, clientId: null })).status, 'created');
+    }
+    assert.deepEqual(
+      (await store.search(bob.id, { words: ['w'.repeat(200)], limit: 5 }))?.messages.map((m) => m.body.length),
+      [4000],
+    );
+    assert.deepEqual(
+      (await store.search(bob.id, { words: ['same', 'tail'], limit: 5 }))?.messages.map((m) => m.body),
+      [repeated],
+    );
+    assert.deepEqual((await store.search(bob.id, { words: ['%'], limit: 5 }))?.messages, [], 'a word with no word in it finds nothing');
   });
 });

@@ -25,7 +25,11 @@ import { unescapeNul } from './text';
  * is cut only if NFKC made it longer than this; words sharing this much are then one word.
  */
 const WORD_MAX = 500;
-/** tsvector positions end at 16383; later words keep that position (PostgreSQL's limit). */
+/**
+ * tsvector positions end at 16383 (later words keep that position), and PostgreSQL keeps the
+ * first 256 positions of a word: a phrase ("x-ray", CJK) past those in one message can be missed
+ * there, where SQLite would find it. Words themselves are always found.
+ */
 const POSITION_MAX = 16383;
 const LONE_MARK = /^\p{M}$/u;
 
@@ -122,6 +126,11 @@ export const SEARCH_Q = {
     text: `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}
            WHERE m.search @@ $1::tsquery AND m.id < $2 ORDER BY m.id DESC LIMIT $3`,
   },
+  selectSearchColumn: {
+    name: 'select_search_column',
+    text: `SELECT 1 AS one FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = 'messages' AND column_name = 'search'`,
+  },
   selectUnindexed: {
     name: 'select_unindexed',
     text: `SELECT id, sender_id AS "senderId", recipient_id AS "recipientId", group_id AS "groupId", body, body_escaped AS "bodyEscaped"
@@ -142,6 +151,8 @@ const FILL_BATCH = 500;
  * many it indexed.
  */
 export async function fillSearch(c: Queryable): Promise<number> {
+  // A schema from before 003 (a store opened on older migrations) has nothing to fill.
+  if ((await rows(c, SEARCH_Q.selectSearchColumn, [])).length === 0) return 0;
   let done = 0;
   for (;;) {
     const batch = await rows<{
