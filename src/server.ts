@@ -17,6 +17,7 @@ import type { AppState } from './http/context';
 import { answerClientErrors } from './http/client-errors';
 import { corsHeaders, preflight } from './http/cors';
 import { messageRoutes } from './http/messages-routes';
+import { exactPath } from './http/paths';
 import { respond } from './http/respond';
 import { streamRoutes } from './http/stream-routes';
 import type { Logger } from './log';
@@ -46,7 +47,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Errors are rendered and logged by respond(); Koa's own handler would only print them again.
   app.silent = true;
 
-  const router = new Router<AppState>();
+  // One spelling per endpoint: paths are case-sensitive and a trailing slash is another path
+  // (404), so a proxy rule written for `/metrics` covers every path that reaches it (#13).
+  const router = new Router<AppState>({ sensitive: true, strict: true });
   const authed = withDevice(core);
   const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
@@ -84,6 +87,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       closing: () => core.hub.closed,
     }),
   );
+  app.use(exactPath);
   // Preflight, body and method override in one step: a GET (the held poll) passes straight on.
   const parse = parseBody(core.config.bodyLimitBytes);
   app.use(async (ctx, next) => {
