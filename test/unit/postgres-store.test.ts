@@ -13,127 +13,131 @@ let db: TestDatabase;
 let schemas = 0;
 const urls = new WeakMap<Store, string>();
 
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => {
-  await db.drop();
-});
-
-async function openAt(url: string): Promise<PostgresStore> {
-  const store = await openPostgresStore(url, { poolSize: 4 });
-  urls.set(store, url);
-  return store;
-}
-
-storeContract('PostgreSQL', {
-  async open() {
-    return openAt(await schemaUrl(db.url, `s${++schemas}`));
-  },
-  async another(store) {
-    return openAt(urls.get(store) ?? assert.fail('not a store of this factory'));
-  },
-  // No cache of devices: what one store committed is what the next query of any other sees.
-  propagated: () => Promise.resolve(),
-});
-
-describe('PostgreSQL store (unit, #16)', () => {
-  let url: string;
-  let store: PostgresStore;
-  let alice: User;
-  let bob: User;
-
-  beforeEach(async () => {
-    url = await schemaUrl(db.url, `u${++schemas}`);
-    store = await openAt(url);
-    alice = (await store.createUser('alice', 'h')) ?? assert.fail('alice');
-    bob = (await store.createUser('bob', 'h')) ?? assert.fail('bob');
+// One database for this file's tests, made before them and dropped after (inside a describe:
+// hooks at a file's top level would be mocha's root hooks, run around every file of the run).
+describe('PostgreSQL backend (#16)', () => {
+  before(async () => {
+    db = await freshDatabase();
   });
-  afterEach(() => store.close());
+  after(async () => {
+    await db.drop();
+  });
 
-  async function sql<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query<T>(text, values)).rows;
-    } finally {
-      await c.end();
-    }
+  async function openAt(url: string): Promise<PostgresStore> {
+    const store = await openPostgresStore(url, { poolSize: 4 });
+    urls.set(store, url);
+    return store;
   }
 
-  it('N processes starting together migrate once, under the lock', async () => {
-    const fresh = await schemaUrl(db.url, `m${++schemas}`);
-    const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(fresh, { poolSize: 1 })));
-    try {
-      const versions = await sql<{ version: number }>(`SELECT version FROM m${schemas}.schema_migrations ORDER BY version`);
+  storeContract('PostgreSQL', {
+    async open() {
+      return openAt(await schemaUrl(db.url, `s${++schemas}`));
+    },
+    async another(store) {
+      return openAt(urls.get(store) ?? assert.fail('not a store of this factory'));
+    },
+    // No cache of devices: what one store committed is what the next query of any other sees.
+    propagated: () => Promise.resolve(),
+  });
+
+  describe('PostgreSQL store (unit, #16)', () => {
+    let url: string;
+    let store: PostgresStore;
+    let alice: User;
+    let bob: User;
+
+    beforeEach(async () => {
+      url = await schemaUrl(db.url, `u${++schemas}`);
+      store = await openAt(url);
+      alice = (await store.createUser('alice', 'h')) ?? assert.fail('alice');
+      bob = (await store.createUser('bob', 'h')) ?? assert.fail('bob');
+    });
+    afterEach(() => store.close());
+
+    async function sql<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query<T>(text, values)).rows;
+      } finally {
+        await c.end();
+      }
+    }
+
+    it('N processes starting together migrate once, under the lock', async () => {
+      const fresh = await schemaUrl(db.url, `m${++schemas}`);
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(fresh, { poolSize: 1 })));
+      try {
+        const versions = await sql<{ version: number }>(`SELECT version FROM m${schemas}.schema_migrations ORDER BY version`);
+        assert.deepEqual(
+          versions.map((v) => v.version),
+          [1],
+        );
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('refuses a database written by a newer server', async () => {
+      await sql(`INSERT INTO schema_migrations (version, name) VALUES (99, '099_future.sql')`);
+      await assert.rejects(openPostgresStore(url), SchemaTooNewError);
+    });
+
+    it('stores NUL exactly in bodies and client_ids, and keeps them apart from a literal backslash-zero', async () => {
+      const nul = 'a\u0000b\\0c\\\\';
+      const literal = 'a\\0b\\0c\\\\';
+      const r1 = await store.sendMessage({ sender: alice, recipient: bob, body: nul, clientId: 'k\u0000' });
+      const r2 = await store.sendMessage({ sender: alice, recipient: bob, body: literal, clientId: 'k\\0' });
+      assert.equal(r1.status, 'created');
+      assert.equal(r2.status, 'created', 'a different client_id: the escaped NUL is not the literal \\0');
+      const events = await store.eventsAfter(bob.id, 0, 10);
       assert.deepEqual(
-        versions.map((v) => v.version),
-        [1],
+        events.map((e) => (e.kind === 'message' ? [e.message.body, e.message.clientId] : null)),
+        [
+          [nul, 'k\u0000'],
+          [literal, 'k\\0'],
+        ],
       );
-    } finally {
-      await Promise.all(stores.map((s) => s.close()));
-    }
-  });
+      assert.equal((await store.sendMessage({ sender: alice, recipient: bob, body: nul, clientId: 'k\u0000' })).status, 'existing');
+      const stored = await sql<{ body: string; body_escaped: boolean }>('SELECT body, body_escaped FROM messages ORDER BY id');
+      assert.deepEqual(
+        stored.map((r) => r.body_escaped),
+        [true, false],
+        'only the body with a NUL is escaped',
+      );
+      assert.equal(stored[1]?.body, literal, 'any other body is stored as the text itself');
+    });
 
-  it('refuses a database written by a newer server', async () => {
-    await sql(`INSERT INTO schema_migrations (version, name) VALUES (99, '099_future.sql')`);
-    await assert.rejects(openPostgresStore(url), SchemaTooNewError);
-  });
+    it('hands out stream positions under the stream row: a send held open blocks no reader and loses nothing', async () => {
+      // Another writer holds bob's stream row (a send in progress on another process).
+      const holder = new Client({ connectionString: url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT head FROM streams WHERE user_id = $1 FOR UPDATE', [bob.id]);
+        const sending = store.sendMessage({ sender: alice, recipient: bob, body: 'waits', clientId: null });
+        // Readers are not held up by it.
+        assert.equal(await store.headSeq(bob.id), 0);
+        assert.deepEqual(await store.eventsAfter(bob.id, 0, 10), []);
+        await holder.query('COMMIT');
+        const r = await sending;
+        assert.equal(r.status === 'created' && r.recipientSeq, 1);
+      } finally {
+        await holder.end();
+      }
+    });
 
-  it('stores NUL exactly in bodies and client_ids, and keeps them apart from a literal backslash-zero', async () => {
-    const nul = 'a\u0000b\\0c\\\\';
-    const literal = 'a\\0b\\0c\\\\';
-    const r1 = await store.sendMessage({ sender: alice, recipient: bob, body: nul, clientId: 'k\u0000' });
-    const r2 = await store.sendMessage({ sender: alice, recipient: bob, body: literal, clientId: 'k\\0' });
-    assert.equal(r1.status, 'created');
-    assert.equal(r2.status, 'created', 'a different client_id: the escaped NUL is not the literal \\0');
-    const events = await store.eventsAfter(bob.id, 0, 10);
-    assert.deepEqual(
-      events.map((e) => (e.kind === 'message' ? [e.message.body, e.message.clientId] : null)),
-      [
-        [nul, 'k\u0000'],
-        [literal, 'k\\0'],
-      ],
-    );
-    assert.equal((await store.sendMessage({ sender: alice, recipient: bob, body: nul, clientId: 'k\u0000' })).status, 'existing');
-    const stored = await sql<{ body: string; body_escaped: boolean }>('SELECT body, body_escaped FROM messages ORDER BY id');
-    assert.deepEqual(
-      stored.map((r) => r.body_escaped),
-      [true, false],
-      'only the body with a NUL is escaped',
-    );
-    assert.equal(stored[1]?.body, literal, 'any other body is stored as the text itself');
-  });
-
-  it('hands out stream positions under the stream row: a send held open blocks no reader and loses nothing', async () => {
-    // Another writer holds bob's stream row (a send in progress on another process).
-    const holder = new Client({ connectionString: url });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT head FROM streams WHERE user_id = $1 FOR UPDATE', [bob.id]);
-      const sending = store.sendMessage({ sender: alice, recipient: bob, body: 'waits', clientId: null });
-      // Readers are not held up by it.
-      assert.equal(await store.headSeq(bob.id), 0);
-      assert.deepEqual(await store.eventsAfter(bob.id, 0, 10), []);
-      await holder.query('COMMIT');
-      const r = await sending;
-      assert.equal(r.status === 'created' && r.recipientSeq, 1);
-    } finally {
-      await holder.end();
-    }
-  });
-
-  it('reads the heads of many streams at once, and which devices still exist', async () => {
-    await store.sendMessage({ sender: alice, recipient: bob, body: 'x', clientId: null });
-    await store.sendMessage({ sender: bob, recipient: bob, body: 'y', clientId: null });
-    assert.deepEqual([...(await store.headSeqs([alice.id, bob.id, 9999])).entries()].sort(), [
-      [alice.id, 1],
-      [bob.id, 2],
-    ]);
-    await store.createDevice({ id: 'd1', userId: alice.id, name: 'n', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
-    await store.createDevice({ id: 'd2', userId: bob.id, name: 'n', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
-    await store.setDisabled(bob.id, Date.now());
-    assert.deepEqual([...(await store.existingDevices(['d1', 'd2', 'nope']))], ['d1']);
+    it('reads the heads of many streams at once, and which devices still exist', async () => {
+      await store.sendMessage({ sender: alice, recipient: bob, body: 'x', clientId: null });
+      await store.sendMessage({ sender: bob, recipient: bob, body: 'y', clientId: null });
+      assert.deepEqual([...(await store.headSeqs([alice.id, bob.id, 9999])).entries()].sort(), [
+        [alice.id, 1],
+        [bob.id, 2],
+      ]);
+      await store.createDevice({ id: 'd1', userId: alice.id, name: 'n', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
+      await store.createDevice({ id: 'd2', userId: bob.id, name: 'n', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
+      await store.setDisabled(bob.id, Date.now());
+      assert.deepEqual([...(await store.existingDevices(['d1', 'd2', 'nope']))], ['d1']);
+    });
   });
 });
