@@ -197,7 +197,7 @@ describe('faults: slow and hostile clients (#6)', function () {
     assert.equal((await call(server.url, 'GET', '/healthz')).status, 200);
   });
 
-  it("requests Node's parser refuses before the app sees them are answered in the contract's shape, and closed", async () => {
+  it("requests Node's parser refuses before the app sees them, or Node would answer itself, get the contract's shape, and are closed", async () => {
     const cases: Array<[string, string, number, string]> = [
       ['an unknown method', 'FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'invalid_request'],
       [
@@ -211,6 +211,15 @@ describe('faults: slow and hostile clients (#6)', function () {
       ['a URL over 16 KiB', `GET /healthz?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large'],
       // (this one reaches the app, which closes the connection because the client asked it to)
       ['HTTP/1.1 without Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'invalid_request'],
+      // #13 item 10: Node's own answers were a chunked 417 without the contract's headers, and none at all.
+      [
+        'an Expect other than 100-continue',
+        'POST /messages HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 2\r\n\r\n{}',
+        417,
+        'expectation_failed',
+      ],
+      ['CONNECT (this is no proxy)', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405, 'method_not_allowed'],
+      ['raw bytes that are not UTF-8 in the URL', 'GET /poll?since=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'invalid_request'],
     ];
     for (const [what, head, status, code] of cases) {
       const r = await rawRequest(server.port, head, { maxMs: 5000 });
@@ -226,6 +235,7 @@ describe('faults: slow and hostile clients (#6)', function () {
         'pragma: no-cache',
         'expires: 0',
         'access-control-allow-origin: *',
+        'x-content-type-options: nosniff',
         'connection: close',
       ]) {
         assert.ok(head_.includes(`\r\n${h}`), `${what}: ${h}`);

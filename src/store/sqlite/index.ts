@@ -342,6 +342,8 @@ export class SqliteStore implements Store {
 
   sendMessage(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
+      // The device may have been logged out since the request authenticated (#13, item 3).
+      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
       const retry = this.earlierSendNow(m);
       if (retry) return retry;
       const sentAt = Date.now();
