@@ -118,25 +118,76 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
 type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /**
- * One request at a time per connection. Node's HTTP server starts every request a client
- * pipelines in one write at once, and each answer then waits in memory until the ones before
- * it are sent; a client that pipelines a hundred requests for large answers and never reads
- * would make the server build and hold them all (a gigabyte, measured in test/faults). Here
- * the next request of a connection starts only when the previous answer has been handed to the
- * socket, so a connection holds at most one answer, which SEND_TIMEOUT then bounds in time.
- * Requests on different connections are not affected, and the answers of pipelined requests
- * come back in order as HTTP/1.1 wants.
+ * Requests a connection may have waiting behind one not yet answered. No current browser
+ * pipelines, nor does nginx upstream, and a client gains nothing from queueing behind a held
+ * poll, which may be answered 50 s later; each waiting request costs about 2 KB.
+ */
+export const MAX_PIPELINED = 8;
+
+/**
+ * Bytes of body the requests waiting on one connection may declare together (a chunked body
+ * counts as over). Node reads a waiting request's body into memory as it parses it (up to
+ * what one read brings, and all of it if the body is complete): 8 sends of 60 KB behind each
+ * of 200 held polls grew the server by 40 to 60 MiB, 200 to 300 KiB a connection (a held poll
+ * costs about 10 KiB).
+ */
+export const MAX_PIPELINED_BODY_BYTES = 16 * 1024;
+
+/** The body a request says it has, in bytes (Infinity: chunked, its size unknown). */
+function declaredBody(req: http.IncomingMessage): number {
+  if (req.headers['transfer-encoding'] !== undefined) return Infinity;
+  return Number(req.headers['content-length'] ?? 0) || 0;
+}
+
+/**
+ * One request at a time per connection, and only a few waiting. Node's HTTP server starts
+ * every request a client pipelines in one write at once, and each answer then waits in memory
+ * until the ones before it are sent; a client that pipelines a hundred requests for large
+ * answers and never reads would make the server build and hold them all (a gigabyte, measured
+ * in test/faults). Here the next request of a connection starts only when the previous answer
+ * has been handed to the socket, so a connection holds at most one answer, which SEND_TIMEOUT
+ * then bounds in time. Requests on different connections are not affected, and the answers of
+ * pipelined requests come back in order as HTTP/1.1 wants.
  *
  * Node already keeps the queue: a response that arrives while an earlier one on its connection
  * is unfinished gets no socket (`res.socket` is null) until that one has finished, and is then
  * given it with a 'socket' event. So only a pipelined request waits for that event; the usual
  * one starts at once and carries nothing for this (every held poll would keep it).
+ *
+ * But Node's parser keeps reading while they wait: it pauses a connection only when the
+ * answers queued on it hold bytes, and these have not been started. One connection holding a
+ * poll and pipelining 60 000 `GET /healthz` behind it grew the server by about 100 MiB (#13).
+ * So a connection with more than MAX_PIPELINED requests waiting, or with waiting requests that
+ * declare more than MAX_PIPELINED_BODY_BYTES of body, is closed at once, with what it was
+ * answering (a held poll): pausing it instead would not do, as everything one read brings
+ * (64 KiB, a couple of thousand small requests) is parsed before a pause takes effect.
  */
 export function onePerConnection(handler: Listener): Listener {
+  // Only connections that pipeline have an entry; a WeakMap, so a closed one leaves nothing.
+  const waiting = new WeakMap<Socket, { requests: number; bodyBytes: number }>();
   return (req, res) => {
-    if (res.socket) handler(req, res);
-    // Started on the next tick: the event comes from inside Node's hand-over, which flushes the
-    // response after it, and an answer written before that flush would finish twice.
-    else res.once('socket', () => process.nextTick(handler, req, res));
+    if (res.socket) {
+      handler(req, res);
+      return;
+    }
+    const socket = req.socket;
+    const w = waiting.get(socket) ?? { requests: 0, bodyBytes: 0 };
+    waiting.set(socket, w);
+    const body = declaredBody(req);
+    w.requests++;
+    w.bodyBytes += body;
+    if (w.requests > MAX_PIPELINED || w.bodyBytes > MAX_PIPELINED_BODY_BYTES) {
+      // The rest of what was read is still parsed into requests that come here; they find
+      // the socket destroyed, start nothing and go with it.
+      socket.destroy();
+      return;
+    }
+    res.once('socket', () => {
+      w.requests--;
+      w.bodyBytes -= body;
+      // Started on the next tick: the event comes from inside Node's hand-over, which flushes
+      // the response after it, and an answer written before that flush would finish twice.
+      process.nextTick(handler, req, res);
+    });
   };
 }

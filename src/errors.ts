@@ -46,6 +46,9 @@ export const Errors = {
     new AppError(400, 'invalid_cursor', detail),
   unauthorized: (detail = 'a valid access token is required') =>
     new AppError(401, 'unauthorized', detail, { 'WWW-Authenticate': 'Bearer realm="chat"' }),
+  /** 401 for a device logged out or revoked while its request was under way (a held poll, a send). */
+  deviceEnded: () =>
+    new AppError(401, 'unauthorized', 'this device was logged out or revoked', { 'WWW-Authenticate': 'Bearer realm="chat"' }),
   invalidCredentials: () => new AppError(401, 'invalid_credentials', 'wrong username or password'),
   forbidden: (detail: string) => new AppError(403, 'forbidden', detail),
   notFound: (what = 'no such resource') => new AppError(404, 'not_found', what),
@@ -63,6 +66,8 @@ export const Errors = {
   requestTimeout: () => new AppError(408, 'request_timeout', 'the request was not received in time'),
   /** 431: Node's HTTP parser refuses a request line and headers over its limit (16 KiB). */
   headersTooLarge: () => new AppError(431, 'headers_too_large', 'the request line and headers are larger than the server accepts (16 KiB)'),
+  /** 417: an Expect header other than 100-continue (the one expectation HTTP/1.1 defines). */
+  expectationFailed: () => new AppError(417, 'expectation_failed', 'the only Expect this server meets is 100-continue'),
   payloadTooLarge: (limitBytes: number) => new AppError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`),
   rateLimited: (retryAfterS: number) =>
     new AppError(429, 'rate_limited', `too many requests; retry in ${retryAfterS} s`, {

@@ -32,7 +32,7 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
   if (input.to === undefined) throw Errors.invalidRequest('to', 'is required (or group, to send to a group)');
   const recipient = await findUserOrThrow(core, input.to);
   const from: User = { id: sender.userId, username: sender.username };
-  const m = { sender: from, recipient, body: input.body, clientId: input.clientId };
+  const m = { sender: from, recipient, body: input.body, clientId: input.clientId, device: sender.id };
   // A retry of a stored send creates nothing, so it costs no point and is answered even past
   // the limit: a client on a flaky link that retries as told is never refused for it. Looked
   // up only when it matters (past the limit, or after the store found the client_id), so a
@@ -49,6 +49,7 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
     if (r.status !== 'created') await core.limits.messageNotStored(sender.userId);
   }
   if (r.status === 'conflict') throw Errors.clientIdReused();
+  if (r.status === 'revoked') throw Errors.deviceEnded();
   // Someone who has just sent a message is online, whether or not they also poll (#14).
   core.presence.touch(sender.userId, sender.username, sender.id);
   if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };

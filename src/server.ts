@@ -1,5 +1,7 @@
-// createApp(deps): the Koa application with its middleware, routes and the page. It never
-// listens: main.ts does, and tests drive app.callback() with supertest without a port.
+// createApp(deps): the two ways a request is answered (the Koa application with its middleware,
+// routes and the page; the fast lane for plain polls and sends, http/fast-lane.ts), both made
+// from the same endpoint code and answer core (http/answer.ts). createHttpServer puts them
+// behind one node:http server. Neither listens: main.ts does, and the tests (test/support/app.ts).
 import http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -12,19 +14,20 @@ import type { Core } from './core';
 import { Errors, isAppError } from './errors';
 import { accountRoutes } from './http/accounts-routes';
 import { withDevice } from './http/access-token';
-import { methodOverride, parseBody } from './http/body';
+import { parseBody } from './http/body';
 import type { AppState } from './http/context';
 import { answerClientErrors } from './http/client-errors';
-import { corsHeaders, preflight } from './http/cors';
+import { preflight } from './http/cors';
 import { groupRoutes } from './http/groups-routes';
 import { messageRoutes } from './http/messages-routes';
+import { exactPath } from './http/paths';
 import { respond } from './http/respond';
 import { searchRoutes } from './http/search-routes';
 import { streamRoutes } from './http/stream-routes';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
 import { fastLane, type Lane } from './http/fast-lane';
-import { observer, recorder } from './http/observe';
+import { observer, recorder, routeOf, type RouteFor } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
 /** The OpenAPI description kept in the repository; test/ops/openapi.test.ts holds it to the code. */
@@ -35,10 +38,35 @@ export interface AppDeps {
   logger: Logger;
 }
 
-/** The fast lane of each app (see http/fast-poll.ts), for createHttpServer. */
-const fastLanes = new WeakMap<Koa<AppState>, Lane>();
+/**
+ * The page's own policy (#13, item 13): its scripts, styles and images from this server only,
+ * nothing inline, no eval, no plugins, and never inside a frame (clickjacking; X-Frame-Options
+ * for browsers older than frame-ancestors). test/browser/csp.test.ts runs the page under it.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; '),
+  'X-Frame-Options': 'DENY',
+});
 
-export function createApp(deps: AppDeps): Koa<AppState> {
+/** The two request handlers of one app, over the same core. */
+export interface App {
+  /** Every request; what the lane does not take goes here. */
+  koa: Koa<AppState>;
+  /** GET /poll and POST /messages in their plain form; false for a request it leaves to Koa. */
+  lane: Lane;
+}
+
+export function createApp(deps: AppDeps): App {
   const { core, logger } = deps;
   const app = new Koa<AppState>();
   app.proxy = core.config.trustProxy;
@@ -48,7 +76,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Errors are rendered and logged by respond(); Koa's own handler would only print them again.
   app.silent = true;
 
-  const router = new Router<AppState>();
+  // One spelling per endpoint: paths are case-sensitive and a trailing slash is another path
+  // (404), so a proxy rule written for `/metrics` covers every path that reaches it (#13).
+  const router = new Router<AppState>({ sensitive: true, strict: true });
   const authed = withDevice(core);
   const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
@@ -75,34 +105,43 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const record = recorder(metrics, logger);
   // The methods the router has for a path, whatever was asked: for a 405's Allow.
   const allowedMethods = (p: string): string[] => [...new Set(router.match(p, 'GET').path.flatMap((layer) => layer.methods))].sort();
-  fastLanes.set(
-    app,
-    fastLane(core, { corsOrigin: core.config.corsOrigin, bodyLimitBytes: core.config.bodyLimitBytes, record, logger, allowedMethods }),
-  );
+  const routeFor: RouteFor = (method, p) => {
+    const route = router.match(p, method).pathAndMethod.findLast((layer) => layer.methods.length > 0)?.path;
+    return typeof route === 'string' ? route : undefined;
+  };
+  const { bodyLimitBytes, corsOrigin } = core.config;
+  const lane = fastLane(core, {
+    corsOrigin,
+    bodyLimitBytes,
+    record,
+    logger,
+    allowedMethods,
+    routeFor: (method, p) => routeFor(method, p) ?? 'unmatched',
+  });
   app.use(
     respond({
       logger,
-      bodyLimitBytes: core.config.bodyLimitBytes,
-      cors: corsHeaders(core.config.corsOrigin),
-      observe: observer(record),
+      bodyLimitBytes,
+      corsOrigin,
+      routeOf: (ctx) => routeOf(ctx, routeFor),
+      observe: observer(record, routeFor),
       closing: () => core.hub.closed,
     }),
   );
-  // Preflight, body and method override in one step: a GET (the held poll) passes straight on.
-  const parse = parseBody(core.config.bodyLimitBytes);
+  app.use(exactPath);
+  // Preflight, or the body and its method override: a GET (the held poll) passes straight on.
+  const parse = parseBody(bodyLimitBytes);
   app.use(async (ctx, next) => {
     if (ctx.method === 'GET' || ctx.method === 'HEAD') await next();
     else if (ctx.method === 'OPTIONS') await preflight(ctx, next);
-    else
-      await parse(ctx, async () => {
-        await methodOverride(ctx, next);
-      });
+    else await parse(ctx, next);
   });
   app.use(router.routes());
   const files = serve(PUBLIC_DIR, { index: 'index.html', hidden: false });
   app.use(async (ctx, next) => {
     try {
       await files(ctx, next);
+      if (ctx.body !== undefined && ctx.body !== null) ctx.set(PAGE_HEADERS);
     } catch (err) {
       // koa-send refuses paths it will not resolve ("//healthz" is absolute: 400 "malicious
       // path") with an error of its own; to a client that is simply no such page.
@@ -122,27 +161,28 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }
     throw Errors.methodNotAllowed(allowed);
   });
-  return app;
+  return { koa: app, lane };
 }
 
 /** Requests the fast lane takes are answered there; every other one goes to Koa. */
-function withFastLane(app: Koa<AppState>): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  const koa = app.callback();
-  const lane = fastLanes.get(app);
+function handler(app: App, withLane: boolean): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  const koa = app.koa.callback();
+  if (!withLane) return (req, res) => void koa(req, res);
   return (req, res) => {
-    if (!lane) {
-      void koa(req, res);
-      return;
-    }
-    if (!lane(req, res)) void koa(req, res);
+    if (!app.lane(req, res)) void koa(req, res);
   };
+}
+
+export interface HttpServerOptions {
+  /** false: every request goes to Koa. For tests only: the HTTP suite runs both ways. */
+  fastLane?: boolean;
 }
 
 /**
  * The node:http server around the app, with the options and timeouts it must run with; not
  * listening yet. main.ts listens (and adds the connection guards); the HTTP tests use the same.
  */
-export function createHttpServer(app: Koa<AppState>, config: Config): http.Server {
+export function createHttpServer(app: App, config: Config, opts: HttpServerOptions = {}): http.Server {
   const server = http.createServer(
     {
       // How often Node checks headersTimeout and requestTimeout. Its default (30 s) would let
@@ -152,7 +192,7 @@ export function createHttpServer(app: Koa<AppState>, config: Config): http.Serve
       // (respond.ts); Node's own refusal is a bare, chunked 400.
       requireHostHeader: false,
     },
-    onePerConnection(withFastLane(app)),
+    onePerConnection(handler(app, opts.fastLane ?? true)),
   );
   // Keep-alive above the 60 s that proxies keep idle upstream connections, so the proxy
   // always closes first and never sends a request on a socket we are closing.

@@ -90,7 +90,9 @@ export interface StreamEvent {
 export type SendResult =
   | { status: 'created'; message: MessageRow; senderSeq: number; recipientSeq: number | null }
   | { status: 'existing'; message: MessageRow }
-  | { status: 'conflict' };
+  | { status: 'conflict' }
+  /** The sending device was logged out or revoked before the send committed: nothing stored. */
+  | { status: 'revoked' };
 
 export type GroupSendResult =
   | { status: 'created'; message: MessageRow; deliveries: Delivery[] }

@@ -118,6 +118,8 @@ export class ClusterLink implements HubObserver {
   private timer: NodeJS.Timeout | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
   private rechecking = false;
+  /** A re-check was asked for while one ran (Redis came back meanwhile): one more after it. */
+  private recheckAgain = false;
   private stopped = false;
   private readonly recheckMs: number;
 
@@ -296,7 +298,11 @@ export class ClusterLink implements HubObserver {
    */
   async recheck(): Promise<void> {
     const hub = this.hub;
-    if (!hub || this.rechecking || this.stopped) return;
+    if (!hub || this.stopped) return;
+    if (this.rechecking) {
+      this.recheckAgain = true;
+      return;
+    }
     this.rechecking = true;
     try {
       const users = hub.waitingUsers();
@@ -321,6 +327,10 @@ export class ClusterLink implements HubObserver {
       this.opts.onError?.(err, 're-checking held polls');
     } finally {
       this.rechecking = false;
+    }
+    if (this.recheckAgain) {
+      this.recheckAgain = false;
+      await this.recheck();
     }
   }
 }

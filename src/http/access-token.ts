@@ -17,12 +17,12 @@ export function bearerToken(header: string | undefined): string | undefined {
   return header === undefined ? undefined : BEARER.exec(header)?.[1];
 }
 
-function tokenFrom(ctx: Parameters<Middleware>[0]): string | undefined {
+function tokenFrom(ctx: AppContext): string | undefined {
   const fromHeader = bearerToken(ctx.get('Authorization'));
   if (fromHeader) return fromHeader;
-  const q = ctx.query.access_token;
+  const q = ctx.state.query.access_token;
   if (typeof q === 'string' && q) return q;
-  const body: unknown = ctx.request.body;
+  const body: unknown = ctx.state.body;
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const b = (body as Record<string, unknown>).access_token;
     if (typeof b === 'string' && b) return b;

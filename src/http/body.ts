@@ -1,71 +1,99 @@
-// Request bodies: JSON, forms (`curl -d`) and text/plain holding JSON (what old browsers'
-// XDomainRequest sends, sometimes with no Content-Type at all). GET, HEAD and OPTIONS are never
-// parsed: the poll path stays lean. Bodies over the limit are refused with 413 from their
-// Content-Length, before a byte is read (raw-body checks it first).
-import type { Middleware } from 'koa';
-import { HttpMethodEnum, koaBody } from 'koa-body';
+// Request bodies, read the same way on both lanes (readBody): JSON, forms (`curl -d`) and
+// text/plain holding JSON (what old browsers' XDomainRequest sends, sometimes with no
+// Content-Type at all). Bytes first (co-body's reader: the limit, gzip/deflate, a Content-Length
+// that does not match), then checked to be UTF-8 and only then decoded, so that invalid bytes
+// are refused (#13, item 8) instead of becoming U+FFFD. Bodies over the limit are refused with
+// 413 from their Content-Length, before a byte is read (raw-body checks it first). GET, HEAD and
+// OPTIONS are never parsed: the poll path stays lean.
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import coBody from 'co-body';
+import type { Context, Middleware } from 'koa';
 import { Errors } from '../errors';
+import type { AppState } from './context';
+import { parseUrlEncoded } from './urlencoded';
 import { asFields } from './validate';
 
-// GET, HEAD and OPTIONS go straight through (no async frame held while a poll waits).
-export function parseBody(limitBytes: number): Middleware {
-  const parser = koaBody({
-    json: true,
-    jsonStrict: true,
-    urlencoded: true,
-    text: true,
-    multipart: false,
-    jsonLimit: limitBytes,
-    formLimit: limitBytes,
-    textLimit: limitBytes,
-    textTypes: ['text/plain'],
-    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.DELETE],
-    patchNode: false,
-    patchKoa: true,
-  });
-  const parse: Middleware = async (ctx, next) => {
-    if (!ctx.get('Content-Type') && (Number(ctx.get('Content-Length')) > 0 || ctx.get('Transfer-Encoding'))) {
-      ctx.req.headers['content-type'] = 'text/plain';
+/** How a body is read; null: a type the server does not read (the body counts as empty). */
+export type BodyKind = 'json' | 'form' | 'text' | null;
+
+/** The body's kind from its headers (a body without Content-Type is text, see above). */
+export function bodyKind(ctx: Context): BodyKind {
+  const h = ctx.req.headers;
+  if (h['transfer-encoding'] === undefined && h['content-length'] === undefined) return null;
+  if (!h['content-type']) return 'text';
+  switch (ctx.is('json', 'urlencoded', 'text/plain')) {
+    case 'json':
+      return 'json';
+    case 'urlencoded':
+      return 'form';
+    case 'text/plain':
+      return 'text';
+    default:
+      return null;
+  }
+}
+
+/** Text that may be parsed as JSON only after a closer look (see parseJson). */
+const SUSPECT = /__proto__|constructor/;
+
+/**
+ * JSON text to a value. `strict` (an application/json body): an object or an array only, as
+ * koa-body had it. A `__proto__` key, or `constructor.prototype`, is refused outright: harmless
+ * to JSON.parse, they are what prototype pollution is made of once merged into another object.
+ */
+export function parseJson(text: string, strict: boolean): unknown {
+  const t = text.trim();
+  if (t === '') return {};
+  if (strict && t[0] !== '{' && t[0] !== '[') throw Errors.invalidJson();
+  try {
+    if (!SUSPECT.test(t)) return JSON.parse(t) as unknown;
+    return JSON.parse(t, function (this: unknown, key, value: unknown) {
+      if (key === '__proto__' || (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value)) {
+        throw new SyntaxError('a __proto__ or constructor.prototype key');
+      }
+      return value;
+    }) as unknown;
+  } catch {
+    throw Errors.invalidJson();
+  }
+}
+
+/** Reads a body of the given kind; rejects with the catalog's errors or raw-body's (413, 400). */
+export async function readBody(req: IncomingMessage, kind: BodyKind, limitBytes: number): Promise<unknown> {
+  if (kind === null) return {};
+  // encoding false: raw-body hands over the bytes, undecoded.
+  const bytes = (await coBody.text(req, { limit: limitBytes, encoding: false as unknown as string })) as unknown as Buffer;
+  if (!isUtf8(bytes)) throw Errors.invalidRequest('body', 'must be valid UTF-8');
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte order mark is no part of the text
+  return kind === 'form' ? parseUrlEncoded(text, 'body') : parseJson(text, kind === 'json');
+}
+
+/** The Koa side: the body of a POST or DELETE onto ctx.state.body, and the method override. */
+export function parseBody(limitBytes: number): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' && ctx.method !== 'DELETE') {
+      await next();
+      return;
     }
     try {
-      await parser(ctx, async () => {});
+      ctx.state.body = await readBody(ctx.req, bodyKind(ctx), limitBytes);
     } catch (err) {
-      // Errors with an HTTP status (413, 400 bad JSON, 415 charset) are rendered by respond();
+      // Errors with an HTTP status (413, a short body) are mapped by failure() (answer.ts);
       // anything else here came from decoding the client's bytes (a broken gzip stream, say).
-      const status = (err as { status?: unknown }).status;
-      if (typeof status === 'number') throw err;
+      if (typeof (err as { status?: unknown } | null)?.status === 'number') throw err;
       throw Errors.invalidRequest('body', 'could not be read (bad encoding or compression)');
     }
-    const raw: unknown = ctx.request.body;
-    if (typeof raw === 'string') {
-      const text = raw.trim();
-      if (text === '') ctx.request.body = {};
-      else {
-        try {
-          ctx.request.body = JSON.parse(text) as typeof ctx.request.body;
-        } catch {
-          throw Errors.invalidJson();
-        }
-      }
-    }
+    if (ctx.method === 'POST' && overriddenToDelete(ctx.get('X-HTTP-Method-Override'), ctx.state.body)) ctx.method = 'DELETE';
     await next();
-  };
-  return async (ctx, next) => {
-    if (ctx.method === 'POST' || ctx.method === 'DELETE') await parse(ctx, next);
-    else await next();
   };
 }
 
 /**
- * Proxies that allow only GET and POST: a POST with `X-HTTP-Method-Override: DELETE` or
- * `_method=DELETE` in its body is a DELETE.
+ * Proxies that allow only GET and POST: whether a POST with `X-HTTP-Method-Override: DELETE`
+ * (the header, or '') or `_method=DELETE` in its body is a DELETE; throws for a bad override.
  */
-export const methodOverride: Middleware = (ctx, next) => {
-  if (ctx.method === 'POST' && overriddenToDelete(ctx.get('X-HTTP-Method-Override'), ctx.request.body)) ctx.method = 'DELETE';
-  return next();
-};
-
-/** Whether a POST with this override header (or '') and body is a DELETE; throws for a bad override. */
 export function overriddenToDelete(header: string, body: unknown): boolean {
   const field = asFieldsOrEmpty(body)._method;
   const wanted = header || (typeof field === 'string' ? field : '');

@@ -2,9 +2,10 @@
 // (the contract promises the header on every answer; @koa/cors only adds it when Origin is
 // present, which curl-based checks and some old proxies never send). Tokens travel in headers
 // or parameters, never in cookies, so `*` exposes nothing a page could not already read.
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 
-const ALLOW_METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
+/** Every method the server answers anywhere. */
+export const ALLOW_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'];
 const ALLOW_HEADERS = 'Authorization, Content-Type, X-HTTP-Method-Override, X-Requested-With';
 export const EXPOSE_HEADERS = 'Retry-After, Allow';
 /** Seconds a browser may cache a preflight answer: fewer round trips on slow kiosk links. */
@@ -27,17 +28,6 @@ export function allowOrigin(configured: string): (requestOrigin: string | undefi
   });
 }
 
-/** Sets Access-Control-Allow-Origin and -Expose-Headers on an answer (called by respond()). */
-export function corsHeaders(configured: string): (ctx: Context) => void {
-  const originFor = allowOrigin(configured);
-  return (ctx) => {
-    const o = originFor(ctx.get('Origin') || undefined);
-    if (o.vary) ctx.vary('Origin');
-    ctx.set('Access-Control-Allow-Origin', o.origin);
-    ctx.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
-  };
-}
-
 /** A comma-separated list of header names, nothing else (RFC 9110 tokens). */
 const HEADER_NAMES = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:[ \t]*,[ \t]*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
@@ -52,7 +42,7 @@ export function fixedOrigin(configured: string): string {
 /** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method); passes on the rest. */
 export const preflight: Middleware = (ctx, next) => {
   if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next();
-  ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS);
+  ctx.set('Access-Control-Allow-Methods', ALLOW_METHODS.join(', '));
   // Whatever headers the page asks to send (a library's X-Requested-With, an old page's
   // Cache-Control or Pragma against caching proxies) are allowed: tokens are not cookies, so
   // no header gives a page more than it could already do. Anything that is not a plain list

@@ -6,6 +6,7 @@ import type { Core } from '../core';
 import { Errors } from '../errors';
 import { addMember, createGroup, GROUP_NAME_MAX, getGroup, listGroups, removeMemberAsCaller, renameGroup } from '../groups';
 import type { DeviceHandler } from './access-token';
+import { json, NO_CONTENT, reply } from './answer';
 import type { AppContext, AppRouter, AppState } from './context';
 import { asFields, type Fields, requiredString } from './validate';
 
@@ -44,25 +45,24 @@ export function groupRoutes(router: AppRouter, core: Core, authed: (handler: Dev
   router.post(
     '/groups',
     authed(async (ctx, device) => {
-      const f = asFields(ctx.request.body);
+      const f = asFields(ctx.state.body);
       const name = groupName(f);
       const members = memberNames(f);
-      ctx.status = 201;
-      ctx.body = { group: await createGroup(core, device, { name, members }) };
+      reply(ctx, json(201, { group: await createGroup(core, device, { name, members }) }));
     }),
   );
 
   router.get(
     '/groups',
     authed(async (ctx, device) => {
-      ctx.body = { groups: await listGroups(core, device) };
+      reply(ctx, json(200, { groups: await listGroups(core, device) }));
     }),
   );
 
   router.get(
     '/groups/:id',
     authed(async (ctx, device) => {
-      ctx.body = { group: await getGroup(core, device, groupId(ctx)) };
+      reply(ctx, json(200, { group: await getGroup(core, device, groupId(ctx)) }));
     }),
   );
 
@@ -70,8 +70,8 @@ export function groupRoutes(router: AppRouter, core: Core, authed: (handler: Dev
     '/groups/:id',
     authed(async (ctx, device) => {
       const id = groupId(ctx);
-      const name = groupName(asFields(ctx.request.body));
-      ctx.body = { group: await renameGroup(core, device, id, name) };
+      const name = groupName(asFields(ctx.state.body));
+      reply(ctx, json(200, { group: await renameGroup(core, device, id, name) }));
     }),
   );
 
@@ -79,8 +79,8 @@ export function groupRoutes(router: AppRouter, core: Core, authed: (handler: Dev
     '/groups/:id/members',
     authed(async (ctx, device) => {
       const id = groupId(ctx);
-      const username = requiredString(asFields(ctx.request.body), 'username', { min: 1 });
-      ctx.body = { group: await addMember(core, device, id, username) };
+      const username = requiredString(asFields(ctx.state.body), 'username', { min: 1 });
+      reply(ctx, json(200, { group: await addMember(core, device, id, username) }));
     }),
   );
 
@@ -89,7 +89,7 @@ export function groupRoutes(router: AppRouter, core: Core, authed: (handler: Dev
     authed(async (ctx, device) => {
       const id = groupId(ctx);
       await removeMemberAsCaller(core, device, id, (ctx.params as { username?: string }).username ?? '');
-      ctx.status = 204;
+      reply(ctx, NO_CONTENT);
     }),
   );
 }

@@ -5,20 +5,22 @@ import type { Core } from '../core';
 import { listConversations, markRead } from '../conversations';
 import { Errors } from '../errors';
 import { groupHistory, markGroupRead } from '../groups';
-import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage, type SendOutcome } from '../messages';
+import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage } from '../messages';
 import type { DeviceAuth } from '../types';
 import type { DeviceHandler } from './access-token';
+import { type Answer, json, NO_CONTENT, reply } from './answer';
 import type { AppRouter, AppState } from './context';
 import { asFields, optionalInt, optionalString, requiredString } from './validate';
 
 /** POST /messages from its parsed body: shared by the route and the fast lane (fast-lane.ts). */
-export async function sendFromBody(core: Core, device: DeviceAuth, parsed: unknown): Promise<SendOutcome> {
+export async function sendAnswer(core: Core, device: DeviceAuth, parsed: unknown): Promise<Answer> {
   const f = asFields(parsed);
   const to = optionalString(f, 'to', { min: 1 });
   const group = optionalInt(f, 'group', GROUP_ID);
   const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
   const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
-  return sendMessage(core, device, { to, group, body, clientId });
+  const out = await sendMessage(core, device, { to, group, body, clientId });
+  return json(out.created ? 201 : 200, { message: out.message });
 }
 
 /** A group's id as a field (issue #15). */
@@ -28,16 +30,14 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
   router.post(
     '/messages',
     authed(async (ctx, device) => {
-      const out = await sendFromBody(core, device, ctx.request.body);
-      ctx.status = out.created ? 201 : 200;
-      ctx.body = { message: out.message };
+      reply(ctx, await sendAnswer(core, device, ctx.state.body));
     }),
   );
 
   router.get(
     '/messages',
     authed(async (ctx, device) => {
-      const q = ctx.query;
+      const q = ctx.state.query;
       const withUser = optionalString(q, 'with', { min: 1 });
       const group = optionalInt(q, 'group', GROUP_ID);
       if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
@@ -46,24 +46,29 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
       const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
       if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
       const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-      ctx.body =
-        group !== undefined
-          ? await groupHistory(core, device, { group, before, after, limit })
-          : await history(core, device, { with: withUser ?? '', before, after, limit });
+      reply(
+        ctx,
+        json(
+          200,
+          group !== undefined
+            ? await groupHistory(core, device, { group, before, after, limit })
+            : await history(core, device, { with: withUser ?? '', before, after, limit }),
+        ),
+      );
     }),
   );
 
   router.get(
     '/conversations',
     authed(async (ctx, device) => {
-      ctx.body = { conversations: await listConversations(core, device) };
+      reply(ctx, json(200, { conversations: await listConversations(core, device) }));
     }),
   );
 
   router.post(
     '/read',
     authed(async (ctx, device) => {
-      const f = asFields(ctx.request.body);
+      const f = asFields(ctx.state.body);
       const withUser = optionalString(f, 'with', { min: 1 });
       const group = optionalInt(f, 'group', GROUP_ID);
       if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
@@ -72,7 +77,7 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
       if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
       if (group !== undefined) await markGroupRead(core, device, group, upTo);
       else await markRead(core, device, withUser ?? '', upTo);
-      ctx.status = 204;
+      reply(ctx, NO_CONTENT);
     }),
   );
 }

@@ -6,7 +6,6 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { DeviceAuth } from '../types';
 import type { AppState } from './context';
-import { routeOf } from './respond';
 
 /** What is recorded of a finished request, whichever way it was answered. */
 export interface Finished {
@@ -48,13 +47,26 @@ export function recorder(metrics: Metrics, logger: Logger): Recorder {
   };
 }
 
+/** The route pattern the router has for a method and path ("/devices/:id"), if any. */
+export type RouteFor = (method: string, path: string) => string | undefined;
+
+/**
+ * The route an answer is logged under: the pattern that answered, or the one that would have
+ * (a body refused before routing is still logged under its route, as the fast lane logs it);
+ * never the URL, which may hold a token.
+ */
+export function routeOf(ctx: Context, routeFor: RouteFor): string {
+  const matched = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
+  return matched ?? routeFor(ctx.method, ctx.path) ?? (ctx.status < 400 ? 'static' : 'unmatched');
+}
+
 /** The recorder fed from a Koa context (see respond.ts). */
-export function observer(record: Recorder): (ctx: Context, seconds: number) => void {
+export function observer(record: Recorder, routeFor: RouteFor): (ctx: Context, seconds: number) => void {
   return (ctx, seconds) => {
     const state = ctx.state as AppState;
     record({
       method: ctx.method,
-      route: routeOf(ctx),
+      route: routeOf(ctx, routeFor),
       status: ctx.status,
       seconds,
       device: state.device,

@@ -7,10 +7,11 @@ import { parseCursor } from '../cursor';
 import { Errors } from '../errors';
 import { poll, type PollAnswer, type PollRequest } from '../stream';
 import type { DeviceHandler } from './access-token';
+import { type Answer, errorAnswer, json, reply } from './answer';
 import type { AppRouter, AppState } from './context';
 import { type Fields, optionalInt, optionalSeconds, optionalString } from './validate';
 
-/** GET /poll's parameters, checked: shared by the route below and the fast lane (fast-poll.ts). */
+/** GET /poll's parameters, checked: shared by the route below and the fast lane (fast-lane.ts). */
 export function pollRequest(q: Fields, config: Config): PollRequest {
   const rawSince = optionalString(q, 'since');
   // An empty since= is what a client with no stored cursor sends ("since=" + ""): same as
@@ -26,6 +27,14 @@ export function pollRequest(q: Fields, config: Config): PollRequest {
 export function pollBody(answer: PollAnswer): string {
   return `{"cursor":${JSON.stringify(answer.cursor)},"events":[${answer.events.join(',')}]}`;
 }
+
+/** How a poll ended, as its answer: the events, or 401 for a device logged out while it waited. */
+export function pollAnswer(a: PollAnswer): Answer {
+  if (a.outcome === 'revoked') return errorAnswer(Errors.deviceEnded(), a.outcome);
+  return { status: 200, body: pollBody(a), headers: NO_HEADERS, outcome: a.outcome };
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * 'close' on the response: the answer was sent, or the client went away first. Either way the
@@ -45,20 +54,14 @@ export function streamRoutes(router: AppRouter, core: Core, authed: (handler: De
   router.get(
     '/poll',
     authed(async (ctx, device) => {
-      const answer = await poll(core, device, pollRequest(ctx.query, config), onClientGone(ctx.req, ctx.res));
-      ctx.state.pollOutcome = answer.outcome;
-      if (answer.outcome === 'revoked') throw Errors.unauthorized(REVOKED_WHILE_HELD);
-      ctx.type = 'application/json; charset=utf-8';
-      ctx.body = pollBody(answer);
+      reply(ctx, pollAnswer(await poll(core, device, pollRequest(ctx.state.query, config), onClientGone(ctx.req, ctx.res))));
     }),
   );
 
   router.get(
     '/presence',
     authed((ctx) => {
-      ctx.body = { online: core.presence.onlineUsers() };
+      reply(ctx, json(200, { online: core.presence.onlineUsers() }));
     }),
   );
 }
-
-export const REVOKED_WHILE_HELD = 'this device was logged out or revoked';

@@ -38,6 +38,11 @@ export interface NewMessage {
   recipient: User;
   body: string;
   clientId: string | null;
+  /**
+   * The sender's device, when a device sends: if it no longer exists when the send commits (logged
+   * out or revoked while the request was under way), nothing is stored ({ status: 'revoked' }).
+   */
+  device?: string;
 }
 
 /** A message to a group (issue #15). */
@@ -150,6 +155,8 @@ export interface CommitStats {
  * - Log-in against current credentials. createDevice makes the device only if the password
  *   hash it was checked against is still the user's and the account is not disabled, checked in
  *   the transaction that inserts the device, so a reset or a disable ends a log-in in progress.
+ * - Sends by current devices. sendMessage stores nothing for a device that no longer exists,
+ *   checked in the transaction that would store it, so a log-out ends a send in progress (#13).
  * - Bounded devices. createDevice keeps a user within `maxDevices` by deleting their least
  *   recently used devices in the same transaction; listDevices with a limit reads no more than
  *   that; deleteIdleDevices removes what has not been used since a time. "Used" is the last

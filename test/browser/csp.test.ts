@@ -1,8 +1,8 @@
-// The page under a strict Content-Security-Policy (#13). The server will send the policy
-// itself (issue 13, item 13); until then the test adds it to the page's HTML answer on the
-// way to Chromium, so the page is proved ready for it: no inline script or style, no handler
-// attributes, no eval or string timers. Any violation while signing up, logging in, sending,
-// receiving, using the Devices dialog and logging out fails the test.
+// The page under the strict Content-Security-Policy the server sends with it (#13, item 13):
+// the header is checked as it arrives, holds every directive below, and the page works under it
+// in Chromium: no inline script or style, no handler attributes, no eval or string timers. Any
+// violation while signing up, logging in, sending, receiving, using the Devices dialog and
+// logging out fails the test; the page also refuses to be framed.
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { startServer, type RunningServer } from '../support/server';
@@ -26,8 +26,8 @@ import {
 declare const document: any;
 declare const window: any;
 
-/** The policy #13 asks for: only the page's own files, nothing inline, no framing. */
-const STRICT_CSP = [
+/** What the policy must say (#13): only the page's own files, nothing inline, no framing. */
+const STRICT_CSP_DIRECTIVES = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -37,7 +37,7 @@ const STRICT_CSP = [
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
-].join('; ');
+];
 
 interface CspTab extends Tab {
   /** Every violation the page reported, and every console error that names the policy. */
@@ -71,14 +71,6 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
   async function cspTab(): Promise<CspTab> {
     const violations: string[] = [];
     const prepare = async (context: BrowserContext) => {
-      // The page's HTML (the only answer a policy applies to) gets the header.
-      await context.route(
-        (url) => url.pathname === '/' || url.pathname === '/index.html',
-        async (route) => {
-          const response = await route.fetch();
-          await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': STRICT_CSP } });
-        },
-      );
       await context.exposeBinding('__chatTestCspViolation', (_source, text: string) => {
         violations.push(text);
       });
@@ -97,8 +89,18 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
 
   it('signs up, sends, receives and logs out with no violation, and the policy is really in force (#13)', async () => {
     await createUser(server.url, 'xavi');
+    // The server's own header, as a browser gets it.
+    const served = await fetch(`${server.url}/`);
+    const csp = served.headers.get('content-security-policy') ?? '';
+    const directives = csp.split(';').map((d) => d.trim());
+    for (const d of STRICT_CSP_DIRECTIVES) assert.ok(directives.includes(d), `the page's policy says ${d}: ${csp}`);
+    assert.ok(!/unsafe-|data:|\*/.test(csp), `nothing loosens it: ${csp}`);
+    assert.equal(served.headers.get('x-frame-options'), 'DENY');
+    assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
     const first = await cspTab();
     const page = first.page;
+    const pageResponse = await page.reload();
+    assert.equal(await pageResponse?.headerValue('content-security-policy'), csp, 'Chromium got the same policy');
 
     // Sign up with a mistake first (an error shown), then for real.
     await page.click('#tab-signup');
@@ -163,5 +165,16 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
     );
     const ran = await page.evaluate(() => [window.__inlineRan, window.__handlerRan, window.__timerRan]);
     assert.deepEqual(ran, [undefined, undefined, undefined], 'none of them ran');
+
+    // Framed by another page (frame-ancestors 'none', X-Frame-Options: DENY): the frame stays empty.
+    const framer = await first.page.context().newPage();
+    await framer.setContent(`<iframe id="f" src="${server.url}/"></iframe>`);
+    const frame = await (await framer.waitForSelector('#f')).contentFrame();
+    assert.ok(frame);
+    await frame.waitForLoadState('load');
+    // (Allowed, the frame would hold the page, whose #auth is in its HTML.)
+    const framed = await frame.evaluate(() => document.querySelector('#auth') !== null).catch(() => false);
+    assert.equal(framed, false, `the page does not load inside a frame (${frame.url()})`);
+    await framer.close();
   });
 });

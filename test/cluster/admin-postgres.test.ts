@@ -67,7 +67,7 @@ describe('admin command line on PostgreSQL (#16)', function () {
 
   it('import-sqlite moves a SQLite database to an empty PostgreSQL one: tokens, cursors, history, groups, search and ids carry on (#15, #16, #17)', async () => {
     const target = await freshDatabase('chat_import');
-    const lite = await startServer({ env: { SCRYPT_COST: '10' } });
+    const lite = await startServer({ env: { SCRYPT_COST: '10' }, startTimeoutMs: 30_000 });
     let pg: RunningServer | undefined;
     try {
       const alice = await signUpAndLogIn(lite.url, 'imp_alice');
@@ -106,7 +106,7 @@ describe('admin command line on PostgreSQL (#16)', function () {
       assert.equal(again.status, 1, 'refused: the database has users now');
       assert.match(again.stderr, /empty/);
 
-      pg = await startServer({ env: clusterEnv(target.url, null) });
+      pg = await startServer({ env: clusterEnv(target.url, null), startTimeoutMs: 30_000 });
       // The same tokens, the same stream positions, the same messages, exactly.
       const rest = await call(pg.url, 'GET', `/poll?since=${seen.body.cursor}&timeout=0`, { token: bob.token });
       assert.equal(rest.status, 200);

@@ -158,7 +158,7 @@ describe('Several processes on PostgreSQL and Redis (#16)', function () {
   });
 
   it('a process killed mid-hold: the client polls another with its cursor and loses nothing', async () => {
-    const extra = await startServer({ env: clusterEnv(db.url, REDIS_TEST_URL) });
+    const extra = await startServer({ env: clusterEnv(db.url, REDIS_TEST_URL), startTimeoutMs: 30_000 });
     try {
       const bob = await signUpAndLogIn(extra.url, 'kill_bob');
       const alice = await signUpAndLogIn(at(0).url, 'kill_alice');

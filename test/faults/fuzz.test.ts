@@ -46,6 +46,7 @@ const STATUS_CODES: Record<number, readonly string[]> = {
   405: ['method_not_allowed'],
   409: ['username_taken', 'client_id_reused'],
   413: ['payload_too_large'],
+  417: ['expectation_failed'],
   431: ['headers_too_large'],
   429: ['rate_limited'],
   503: ['overloaded'],
@@ -93,6 +94,7 @@ function checkAnswer(where: string, w: Wire, res: Answer): unknown {
   assert.ok(res.status < 500, `${where}: ${res.status} ${res.text.slice(0, 300)}`);
   assert.equal(res.headers['cache-control'], 'no-store', `${where}: Cache-Control`);
   assert.equal(res.headers['access-control-allow-origin'], '*', `${where}: CORS`);
+  assert.equal(res.headers['x-content-type-options'], 'nosniff', `${where}: nosniff (#13)`);
   assert.notEqual(res.headers['transfer-encoding'], 'chunked', `${where}: never chunked`);
   assert.ok(!/\n\s+at \S+ \(|node_modules|\/dist\/src\//.test(res.text), `${where}: a stack trace or a path leaked`);
   if (res.status === 204 || w.method === 'HEAD' || w.method === 'OPTIONS') return undefined;

@@ -208,4 +208,23 @@ describe('deployment files agree with the server (#7)', () => {
     assert.ok(idle, 'upstream keepalive_timeout is set');
     assert.ok(nginxSeconds(idle) < defaults.keepAliveTimeoutMs / 1000, 'nginx closes idle upstream connections before the server does');
   });
+
+  it('the /metrics block docs/DEPLOY.md shows is the one in the site file (#13)', () => {
+    // What nginx.test.ts runs is the site file; this keeps what the operator reads the same.
+    const deploy = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'DEPLOY.md'), 'utf8');
+    const shown = /```nginx\n(location = \/metrics \{[\s\S]*?\n\})\n```/.exec(deploy)?.[1];
+    assert.ok(shown, 'DEPLOY.md shows the block');
+    const lines = (text: string) =>
+      text
+        .split('\n')
+        .map((l) => l.replace(/#.*$/, '').trim())
+        .filter(Boolean);
+    const start = site.indexOf('location = /metrics {');
+    assert.ok(start > 0, 'the site file has the block');
+    const inSite = lines(site.slice(start, site.indexOf('}', start) + 1));
+    assert.deepEqual(inSite, lines(shown));
+    // Nested in `location /` (so it inherits the proxy settings): still inside its braces.
+    const before = lines(site.slice(site.indexOf('location / {'), start)).join('');
+    assert.ok(before.split('{').length > before.split('}').length, 'nested in location /');
+  });
 });

@@ -9,6 +9,8 @@ import { call, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
 import { sleep } from '../support/util';
 import { NGINX_BIN, nginxAvailable, type RunningNginx, startNginx } from './nginx-harness';
+import { otherSpellings, sameSpellings } from '../support/spellings';
+import { rawTarget } from '../support/raw-target';
 import { raw, type RawResponse } from './raw-http';
 
 const SKIP_MESSAGE = `nginx is not installed at ${NGINX_BIN} (apt-get install nginx; .ci/run installs it): the proxy tests are skipped`;
@@ -172,6 +174,40 @@ describe('nginx in front of the real server (deploy/nginx/chat.conf, #7)', funct
     // ...and the server without nginx draws the line at the same byte.
     const direct = await raw(`${server!.url}/messages`, { method: 'POST', headers, body: make(limit + 1) });
     assert.equal(direct.status, 413);
+  });
+  // Found in review (#13): the server also answered /METRICS, /Metrics and /metrics/, which
+  // nginx's exact `location = /metrics` does not match and so passed on to anyone.
+  it('keeps /metrics to this box: no spelling of it reaches the metrics from another address', async () => {
+    const n = nginx!;
+    const isMetrics = (body: string) => /^# (HELP|TYPE) /m.test(body) || body.includes('chat_held_polls');
+    // From the box itself (127.0.0.1): the metrics, so the rule below is not just broken.
+    const own = await rawTarget(n.port, 'GET', '/metrics');
+    assert.equal(own.status, 200);
+    assert.ok(isMetrics(own.body), 'this box reads the metrics');
+    const seen: string[] = [];
+    const targets = [...sameSpellings('/metrics'), ...otherSpellings('/metrics')];
+    for (const method of ['GET', 'HEAD', 'POST', 'OPTIONS'])
+      for (const target of targets) {
+        const r = await rawTarget(n.port, method, target, { localAddress: '127.0.0.2' });
+        const what = `${method} ${JSON.stringify(target)} from 127.0.0.2 -> ${r.status} ${r.body.slice(0, 100)}`;
+        assert.ok(!isMetrics(r.body) && !/\r\ncontent-type: text\/plain/i.test(r.head), `${what}: the metrics`);
+        // JSONP (callback=) is answered 200 with the real status inside (HEAD: only its type).
+        const jsonp = r.status === 200 && /\r\ncontent-type: application\/javascript/i.test(r.head);
+        const inner = /^\/\*\*\/x\((.*)\);$/s.exec(r.body)?.[1];
+        const status = jsonp ? (inner ? (JSON.parse(inner) as { status: number }).status : 404) : r.status;
+        seen.push(`${status}`);
+        assert.ok([400, 403, 404, 405].includes(status), what);
+        // nginx's own refusal and the server's 404 are both in the contract's shape.
+        if (!jsonp && (r.status === 403 || r.status === 404)) {
+          assert.match(r.head, /\r\ncontent-type: application\/json; charset=utf-8/i, what);
+          if (method !== 'HEAD')
+            assert.ok(['forbidden', 'not_found'].includes((JSON.parse(r.body) as { error: { code: string } }).error.code), what);
+        }
+      }
+    const count = (st: string) => seen.filter((x) => x === st).length;
+    console.log(
+      `      ${targets.length} spellings of /metrics × 4 methods from another address: ${count('403')} refused by nginx, ${count('404')} by the server, ${count('400')} malformed`,
+    );
   });
 });
 

@@ -119,7 +119,7 @@ describe('OpenAPI description (docs/openapi.json, #7)', () => {
       // The server's own router.
       const t = await startApp();
       try {
-        const koa = createApp({ core: t.core, logger: t.logger });
+        const { koa } = createApp({ core: t.core, logger: t.logger });
         let routes = 0;
         for (const mw of koa.middleware as Array<{ router?: { stack: Array<{ path: string; methods: string[] }> } }>) {
           for (const layer of mw.router?.stack ?? []) {

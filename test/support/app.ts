@@ -7,7 +7,7 @@ import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
 import { createLogger, type Logger } from '../../src/log';
-import { createApp, createHttpServer } from '../../src/server';
+import { type App, createApp, createHttpServer } from '../../src/server';
 import { openStore, type SqliteStore } from '../../src/store';
 import { tempDbPath } from './server';
 import { sleep } from './util';
@@ -17,6 +17,8 @@ export interface TestApp {
   /** core.store as what it is here, for what only SQLite has (the file, integrity checks). */
   store: SqliteStore;
   config: Config;
+  /** Both handlers (Koa, the fast lane), as createApp made them. */
+  app: App;
   server: http.Server;
   url: string;
   logger: Logger;
@@ -24,6 +26,14 @@ export interface TestApp {
   http: () => request.Agent;
   close(): Promise<void>;
 }
+
+/**
+/**
+ * Whether the servers made here put the fast lane in front of Koa (http/fast-lane.ts).
+ * `npm test` runs test/http twice, the second time with TEST_FAST_LANE=off, so every HTTP test
+ * holds for both ways of answering (#12).
+ */
+export const FAST_LANE = process.env.TEST_FAST_LANE !== 'off';
 
 /**
  * Settings tests change; everything else is the production default. A fresh database, unless
@@ -37,13 +47,14 @@ export async function startApp(env: Record<string, string> = {}, logTo?: { write
   const core = createCore(config, store);
   const logger = createLogger(config.logLevel, logTo);
   const app = createApp({ core, logger });
-  const server = createHttpServer(app, config);
+  const server = createHttpServer(app, config, { fastLane: FAST_LANE });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     core,
     store,
     config,
+    app,
     server,
     logger,
     url: `http://127.0.0.1:${port}`,

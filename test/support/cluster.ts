@@ -25,7 +25,8 @@ export function clusterEnv(databaseUrl: string, redisUrl: string | null): Record
 export async function startCluster(n: number, databaseUrl: string, redisUrl: string | null): Promise<RunningServer[]> {
   const env = clusterEnv(databaseUrl, redisUrl);
   // Started together on purpose: their migrations meet under the advisory lock.
-  return Promise.all(Array.from({ length: n }, () => startServer({ env })));
+  // A start on a busy machine (the suite runs beside other work) can take a while: 30 s.
+  return Promise.all(Array.from({ length: n }, () => startServer({ env, startTimeoutMs: 30_000 })));
 }
 
 export async function stopAll(servers: readonly RunningServer[]): Promise<void> {

@@ -157,6 +157,7 @@ export function commonHeaders(res: Answer, what: string): void {
   assert.equal(res.headers.pragma, 'no-cache', `${what}: Pragma`);
   assert.equal(res.headers.expires, '0', `${what}: Expires`);
   assert.ok(res.headers['access-control-allow-origin'], `${what}: Access-Control-Allow-Origin`);
+  assert.equal(res.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`);
   assert.equal(res.headers['transfer-encoding'], undefined, `${what}: never chunked`);
   if (res.status !== 204) assert.equal(res.headers['content-length'], String(Buffer.byteLength(res.text)), `${what}: Content-Length`);
 }

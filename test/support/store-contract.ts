@@ -264,6 +264,23 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal(await store.headSeq(bob.id), 2);
       });
 
+      it('stores a send only for a device that still exists, checked when it commits (#13)', async () => {
+        await device('sender', alice);
+        const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'from a device', clientId: null, device: 'sender' });
+        assert.equal(sent.status, 'created');
+        assert.equal(await store.deleteDevice('sender', alice.id), true);
+        const late = await store.sendMessage({
+          sender: alice,
+          recipient: bob,
+          body: 'after the log-out',
+          clientId: 'c9',
+          device: 'sender',
+        });
+        assert.deepEqual(late, { status: 'revoked' });
+        assert.equal(await store.countMessages(), 1, 'nothing stored for the ended device');
+        assert.equal(await store.headSeq(bob.id), 1);
+      });
+
       it('history pages are exact at the boundaries, both directions', async () => {
         const ids: number[] = [];
         for (let i = 0; i < 7; i++) {

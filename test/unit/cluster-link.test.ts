@@ -61,8 +61,12 @@ class FakeStreams implements StreamReads {
     await this.gate;
     return out;
   }
-  headSeqs(userIds: readonly number[]): Promise<Map<number, number>> {
-    return Promise.resolve(new Map(userIds.map((u) => [u, this.heads.get(u) ?? 0])));
+  headReads = 0;
+  async headSeqs(userIds: readonly number[]): Promise<Map<number, number>> {
+    this.headReads++;
+    const heads = new Map(userIds.map((u) => [u, this.heads.get(u) ?? 0]));
+    await this.gate;
+    return heads;
   }
   existingDevices(ids: readonly string[]): Promise<Set<string>> {
     return Promise.resolve(new Set(ids.filter((id) => this.devices.has(id))));
@@ -200,5 +204,22 @@ describe('cluster link (unit, #16)', () => {
     assert.deepEqual(b.presence.onlineUsers(), ['bob'], 'Redis away: its own view only');
     await a.link.stop();
     await b.link.stop();
+  });
+
+  it('a re-check asked for while one runs (Redis back meanwhile) runs once more after it, not never', async () => {
+    const { streams, hub, link } = setUp();
+    streams.devices.add('d1');
+    const w = held(hub, 1, 'd1', 0);
+    streams.hold();
+    const first = link.recheck();
+    streams.heads.set(1, 1); // committed after the first re-check read the heads
+    void link.recheck();
+    void link.recheck();
+    streams.release();
+    await first;
+    assert.equal(streams.headReads, 2, 'one more, however many were asked for meanwhile');
+    const out = await w;
+    assert.deepEqual(out.kind === 'events' && out.events.map((e) => e.seq), [1]);
+    await link.stop();
   });
 });

@@ -24,7 +24,7 @@ describe('documentation (unit, #2)', () => {
     const t = await startApp();
     try {
       const routes = new Set<string>();
-      const koa = createApp({ core: t.core, logger: t.logger });
+      const { koa } = createApp({ core: t.core, logger: t.logger });
       for (const mw of koa.middleware as Array<{ router?: { stack: Array<{ path: string; methods: string[] }> } }>) {
         for (const layer of mw.router?.stack ?? []) {
           for (const m of layer.methods.filter((x) => x !== 'HEAD'))

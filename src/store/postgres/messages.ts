@@ -48,6 +48,9 @@ export class PostgresMessages {
     try {
       return await this.db.tx(async (c): Promise<SendResult> => {
         const heads = await lockStreams(c, [m.sender.id, m.recipient.id]);
+        // The device may have been logged out since the request authenticated (#13, item 3): its
+        // row, if it is still there, is held (KEY SHARE) so a log-out waits for this commit.
+        if (m.device !== undefined && !(await first(c, Q.holdLiveDevice, [m.device]))) return { status: 'revoked' };
         // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
         const retry = await earlierSendOn(c, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
         return retry ?? (await insertMessage(c, heads, m));

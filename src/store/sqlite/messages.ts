@@ -35,6 +35,8 @@ export class SqliteMessages {
 
   send(m: NewMessage): Promise<SendResult> {
     return this.writer.run((): SendResult => {
+      // The device may have been logged out since the request authenticated (#13, item 3).
+      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
       const retry = this.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
       if (retry) return retry;
       const sentAt = Date.now();
