@@ -54,6 +54,7 @@ usage() {
   cat <<'EOF'
 usage: chat.sh login URL USER [DEVICE]   log in (password from $CHAT_PASSWORD or a prompt)
        chat.sh send USER TEXT...         send a message (TEXT "-" reads stdin)
+       chat.sh send '#ID' TEXT...        send to group ID (see GET /groups)
        chat.sh follow                    print messages as they arrive (in local time)
        chat.sh search [-w USER | -g GROUP] [-n N] [-b ID] WORDS...
                                          messages holding every word, newest first: only
@@ -216,7 +217,7 @@ format_lines() {
       for (i = 0; i <= max; i++) {
         if (type[i] != "message") continue
         # A group message has no "to" (null): it went to its group.
-        if (group[i] != "" && group[i] != "null") to[i] = "group " group[i]
+        if (group[i] != "" && group[i] != "null") to[i] = "#" group[i]
         printf "[%s] %s -> %s: %s\n", when(at[i]), from[i], to[i], body[i]
       }
     }'
@@ -400,12 +401,17 @@ cmd_send() {
   load_session
   make_tmp
   printf '%s' "$_text" > "$TMP/text"
+  # #7 is group 7 (a username never starts with #); anything else a user.
+  case $_to in
+    '#'*) _field=group _to=${_to#\#} ;;
+    *) _field=to ;;
+  esac
   # The same client_id on every attempt: a retry after a lost answer cannot send twice.
   _cid=sh-$(date +%s)-$$-$(random)
   _tries=0
   while :; do
     _tries=$((_tries + 1))
-    request POST /messages 30 --data-urlencode "to=$_to" --data-urlencode "body@$TMP/text" --data-urlencode "client_id=$_cid"
+    request POST /messages 30 --data-urlencode "$_field=$_to" --data-urlencode "body@$TMP/text" --data-urlencode "client_id=$_cid"
     case $STATUS in
       200 | 201)
         printf 'sent #%s\n' "$(json_get message.id "$TMP/body")"

@@ -136,7 +136,7 @@ export async function sendToGroup(
   input: { group: number; body: string; clientId: string | null },
 ): Promise<SendOutcome> {
   const from = me(sender);
-  const m = { sender: from, groupId: input.group, body: input.body, clientId: input.clientId };
+  const m = { sender: from, groupId: input.group, body: input.body, clientId: input.clientId, device: sender.id };
   // As a 1:1 send (messages.ts): a retry of a stored send is answered even past the limit.
   let r: GroupSendResult | null = null;
   try {
@@ -152,6 +152,7 @@ export async function sendToGroup(
   }
   if (r.status === 'not_found') throw groupNotFound(input.group);
   if (r.status === 'conflict') throw Errors.clientIdReused();
+  if (r.status === 'revoked') throw Errors.deviceEnded();
   core.presence.touch(sender.userId, sender.username, sender.id);
   if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
   // Committed: wake every member's polls, the sender's other devices included. Two texts in

@@ -98,6 +98,8 @@ export type GroupSendResult =
   | { status: 'created'; message: MessageRow; deliveries: Delivery[] }
   | { status: 'existing'; message: MessageRow }
   | { status: 'conflict' }
+  /** The sending device was logged out or revoked before the send committed: nothing stored. */
+  | { status: 'revoked' }
   /** No such group, or the sender is not a member of it (the same answer: existence is not theirs to learn). */
   | { status: 'not_found' };
 

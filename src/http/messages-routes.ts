@@ -1,5 +1,6 @@
-// Messages: POST /messages (send, idempotent with client_id), GET /messages (history),
-// GET /conversations (the list with unread counts) and POST /read (read markers).
+// Messages: POST /messages (send, idempotent with client_id; to a user or a group),
+// GET /messages (history of a conversation or a group), GET /conversations (the list with
+// unread counts, groups included) and POST /read (read markers).
 import type { Middleware } from 'koa';
 import type { Core } from '../core';
 import { listConversations, markRead } from '../conversations';
@@ -10,7 +11,10 @@ import type { DeviceAuth } from '../types';
 import type { DeviceHandler } from './access-token';
 import { type Answer, json, NO_CONTENT, reply } from './answer';
 import type { AppRouter, AppState } from './context';
-import { asFields, optionalInt, optionalString, requiredString } from './validate';
+import { asFields, type Fields, optionalInt, optionalString, requiredString } from './validate';
+
+/** A group's id as a field (issue #15). */
+const GROUP_ID = { min: 1, max: Number.MAX_SAFE_INTEGER };
 
 /** POST /messages from its parsed body: shared by the route and the fast lane (fast-lane.ts). */
 export async function sendAnswer(core: Core, device: DeviceAuth, parsed: unknown): Promise<Answer> {
@@ -23,8 +27,15 @@ export async function sendAnswer(core: Core, device: DeviceAuth, parsed: unknown
   return json(out.created ? 201 : 200, { message: out.message });
 }
 
-/** A group's id as a field (issue #15). */
-const GROUP_ID = { min: 1, max: Number.MAX_SAFE_INTEGER };
+/** The conversation a history page or a read marker is for: `with` a user, or a `group` (#15). */
+function conversationOf(f: Fields): { with: string; group?: undefined } | { group: number } {
+  const withUser = optionalString(f, 'with', { min: 1 });
+  const group = optionalInt(f, 'group', GROUP_ID);
+  if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
+  if (group !== undefined) return { group };
+  if (withUser === undefined) throw Errors.invalidRequest('with', 'is required (or group, for a group)');
+  return { with: withUser };
+}
 
 export function messageRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
   router.post(
@@ -38,23 +49,16 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     '/messages',
     authed(async (ctx, device) => {
       const q = ctx.state.query;
-      const withUser = optionalString(q, 'with', { min: 1 });
-      const group = optionalInt(q, 'group', GROUP_ID);
-      if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
-      if (withUser === undefined && group === undefined) throw Errors.invalidRequest('with', 'is required (or group, for a group)');
+      const c = conversationOf(q);
       const before = optionalInt(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER });
       const after = optionalInt(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
       if (before !== undefined && after !== undefined) throw Errors.invalidRequest('before', 'give either before or after, not both');
       const limit = optionalInt(q, 'limit', { min: 1, max: HISTORY_LIMIT_MAX }) ?? HISTORY_LIMIT_DEFAULT;
-      reply(
-        ctx,
-        json(
-          200,
-          group !== undefined
-            ? await groupHistory(core, device, { group, before, after, limit })
-            : await history(core, device, { with: withUser ?? '', before, after, limit }),
-        ),
-      );
+      const page =
+        c.group !== undefined
+          ? await groupHistory(core, device, { group: c.group, before, after, limit })
+          : await history(core, device, { with: c.with, before, after, limit });
+      reply(ctx, json(200, page));
     }),
   );
 
@@ -69,14 +73,11 @@ export function messageRoutes(router: AppRouter, core: Core, authed: (handler: D
     '/read',
     authed(async (ctx, device) => {
       const f = asFields(ctx.state.body);
-      const withUser = optionalString(f, 'with', { min: 1 });
-      const group = optionalInt(f, 'group', GROUP_ID);
-      if (withUser !== undefined && group !== undefined) throw Errors.invalidRequest('with', 'give either with or group, not both');
-      if (withUser === undefined && group === undefined) throw Errors.invalidRequest('with', 'is required (or group, for a group)');
+      const c = conversationOf(f);
       const upTo = optionalInt(f, 'up_to', { min: 1, max: Number.MAX_SAFE_INTEGER });
       if (upTo === undefined) throw Errors.invalidRequest('up_to', 'is required');
-      if (group !== undefined) await markGroupRead(core, device, group, upTo);
-      else await markRead(core, device, withUser ?? '', upTo);
+      if (c.group !== undefined) await markGroupRead(core, device, c.group, upTo);
+      else await markRead(core, device, c.with, upTo);
       reply(ctx, NO_CONTENT);
     }),
   );

@@ -51,6 +51,8 @@ export interface NewGroupMessage {
   groupId: number;
   body: string;
   clientId: string | null;
+  /** As NewMessage's: a device that no longer exists when the send commits stores nothing. */
+  device?: string;
 }
 
 export interface NewDevice {

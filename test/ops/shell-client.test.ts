@@ -312,6 +312,26 @@ describe('the shell client examples/chat.sh (#7)', function () {
 
   const sh = shells()[0]!.argv;
 
+  it("sends to a group with '#ID' and follows it: a group message shows its group (#15)", async () => {
+    const { a, b, aToken } = await twoUsers();
+    const made = await call(server.url, 'POST', '/groups', { token: aToken, body: { name: 'shell group', members: [b] } });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.group.id as number;
+    const aFile = path.join(tmp, 'alice', 'token');
+    const bFile = path.join(tmp, 'bob', 'token');
+    assert.equal((await run(sh, ['login', server.url, a], env(aFile))).code, 0);
+    assert.equal((await run(sh, ['login', server.url, b], env(bFile))).code, 0);
+    const follow = start(sh, ['follow'], env(bFile));
+    await sleep(300);
+    const sent = await run(sh, ['send', `#${id}`, 'to the whole group & more'], env(aFile));
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /^sent #\d+\n$/);
+    const [shown] = await follow.waitForLines(1, 15_000);
+    assert.match(shown ?? '', new RegExp(`\\] ${a} -> #${id}: to the whole group & more$`));
+    const outsider = await run(sh, ['send', `#${id + 1000}`, 'nowhere'], env(aFile));
+    assert.equal(outsider.code, 2, 'a group one is not in is refused');
+  });
+
   it('follow survives a server restart and its own restart without losing or repeating a message', async () => {
     const { a, b, aToken, bToken } = await twoUsers();
     const bFile = path.join(tmp, 'bob', 'token');

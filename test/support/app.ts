@@ -28,7 +28,6 @@ export interface TestApp {
 }
 
 /**
-/**
  * Whether the servers made here put the fast lane in front of Koa (http/fast-lane.ts).
  * `npm test` runs test/http twice, the second time with TEST_FAST_LANE=off, so every HTTP test
  * holds for both ways of answering (#12).

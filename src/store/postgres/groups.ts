@@ -23,7 +23,7 @@ import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage 
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { G, type GroupOfUserRow, type GroupStateRow } from './group-queries';
 import { earlierSendOn, NO_UPPER_BOUND } from './messages';
-import { KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type StoredMessage, toMessageRow } from './queries';
+import { KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, Q, type StoredMessage, toMessageRow } from './queries';
 import { groupScope, searchVector } from './search';
 import { append, appendToAll, lockStreams } from './streams';
 import { escapeNul, hasNul, unescapeNul } from './text';
@@ -136,6 +136,8 @@ export class PostgresGroups {
         // Every member's stream, the sender's among them: a racing retry of the same client_id
         // (to this group, another, or a user) has committed or waits behind this.
         const heads = await lockStreams(c, members);
+        // As a 1:1 send (messages.ts): a device logged out meanwhile stores nothing.
+        if (m.device !== undefined && !(await first(c, Q.holdLiveDevice, [m.device]))) return { status: 'revoked' };
         const retry = await earlierSendOn(c, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
         if (retry) return retry;
         const sentAt = Date.now();

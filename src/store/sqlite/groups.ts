@@ -31,7 +31,7 @@ type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'insertSearch' | 'insertSearchTerm'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'selectDeviceAuth' | 'insertSearch' | 'insertSearchTerm'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
@@ -121,6 +121,8 @@ export class SqliteGroups {
 
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
     return this.writer.run((): GroupSendResult => {
+      // As a 1:1 send: the device may have been logged out since the request authenticated.
+      if (m.device !== undefined && this.q.selectDeviceAuth.get(m.device) === undefined) return { status: 'revoked' };
       if (this.g.selectIsMember.get(m.groupId, m.sender.id) === undefined) return { status: 'not_found' };
       const retry = this.earlierGroupSend(m);
       if (retry) return retry;
