@@ -288,6 +288,8 @@ export class PostgresStore implements Store {
   async sendMessage(m: NewMessage): Promise<SendResult> {
     try {
       return await this.tx(async (c): Promise<SendResult> => {
+        // The device may have been logged out since the request authenticated (#13, item 3).
+        if (m.device !== undefined && !(await first(c, Q.lockSendingDevice, [m.device]))) return { status: 'revoked' };
         const heads = await lockStreams(c, [m.sender.id, m.recipient.id]);
         // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
         return (await this.earlierSendOn(c, m)) ?? (await insertMessage(c, heads, m));
