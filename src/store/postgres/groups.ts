@@ -137,7 +137,7 @@ export class PostgresGroups {
         // (to this group, another, or a user) has committed or waits behind this.
         const heads = await lockStreams(c, members);
         // As a 1:1 send (messages.ts): a device logged out meanwhile stores nothing.
-        if (m.device !== undefined && !(await first(c, Q.holdLiveDevice, [m.device]))) return { status: 'revoked' };
+        if (m.device !== undefined && !(await first(c, Q.lockSendingDevice, [m.device]))) return { status: 'revoked' };
         const retry = await earlierSendOn(c, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
         if (retry) return retry;
         const sentAt = Date.now();

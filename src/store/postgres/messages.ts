@@ -50,7 +50,7 @@ export class PostgresMessages {
         const heads = await lockStreams(c, [m.sender.id, m.recipient.id]);
         // The device may have been logged out since the request authenticated (#13, item 3): its
         // row, if it is still there, is held (KEY SHARE) so a log-out waits for this commit.
-        if (m.device !== undefined && !(await first(c, Q.holdLiveDevice, [m.device]))) return { status: 'revoked' };
+        if (m.device !== undefined && !(await first(c, Q.lockSendingDevice, [m.device]))) return { status: 'revoked' };
         // Under the sender's stream row: a racing retry of the same client_id has committed or not started.
         const retry = await earlierSendOn(c, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
         return retry ?? (await insertMessage(c, heads, m));
