@@ -15,6 +15,12 @@ export interface Config {
   readonly host: string;
   readonly dbPath: string;
   readonly dbSynchronous: SqliteSynchronous;
+  /** postgres://... : keep the data in PostgreSQL, shared by any number of processes (#16); empty: SQLite at dbPath. */
+  readonly databaseUrl: string;
+  /** Connections each process keeps to PostgreSQL. */
+  readonly databasePoolSize: number;
+  /** redis://... : wake polls held on other processes (#16); empty: they are re-checked on a timer only. */
+  readonly redisUrl: string;
   readonly signupEnabled: boolean;
   readonly corsOrigin: string;
   readonly trustProxy: boolean;
@@ -105,6 +111,23 @@ function text(raw: string): string {
   return raw.trim();
 }
 
+/** A URL with one of these schemes, or empty (the feature off). */
+function urlOf(schemes: readonly string[]): Parser<string> {
+  return (raw, name) => {
+    const s = raw.trim();
+    if (!s) return '';
+    let scheme: string;
+    try {
+      scheme = new URL(s).protocol.replace(/:$/, '');
+    } catch {
+      throw new ConfigError(`${name} must be a URL like ${schemes[0]}://host/name, or empty`);
+    }
+    if (!schemes.includes(scheme))
+      throw new ConfigError(`${name} must start with ${schemes.map((x) => `${x}://`).join(' or ')}, got "${scheme}://"`);
+    return s;
+  };
+}
+
 function nonEmpty(raw: string, name: string): string {
   const s = raw.trim();
   if (!s) throw new ConfigError(`${name} must not be empty`);
@@ -177,6 +200,27 @@ export const SETTINGS: readonly Setting[] = [
     default: 'FULL',
     parse: oneOf<SqliteSynchronous>(['FULL', 'NORMAL', 'EXTRA'], true),
     help: 'SQLite synchronous mode. FULL: an acknowledged message survives a power loss (fsync before the 201). NORMAL survives only a process crash.',
+  }),
+  setting({
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    default: '',
+    parse: urlOf(['postgres', 'postgresql']),
+    help: 'postgres://user@host:5432/name keeps the data in PostgreSQL instead of SQLite (DB_PATH is then unused), so that any number of server processes, on any number of machines, can share it (README: "Several processes on PostgreSQL"). The schema is made or upgraded at start. Empty: SQLite.',
+  }),
+  setting({
+    key: 'databasePoolSize',
+    env: 'DATABASE_POOL_SIZE',
+    default: '10',
+    parse: integer(1, 1000),
+    help: "Connections each server process keeps to PostgreSQL. All processes together must stay below the server's max_connections (docs/DEPLOY.md).",
+  }),
+  setting({
+    key: 'redisUrl',
+    env: 'REDIS_URL',
+    default: '',
+    parse: urlOf(['redis', 'rediss']),
+    help: 'redis://host:6379 with DATABASE_URL: a send through one process wakes polls held on every other within milliseconds (Redis pub/sub). Without it, or while Redis is down, those polls are answered by a re-check every few seconds instead.',
   }),
   setting({
     key: 'signupEnabled',
@@ -398,6 +442,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (cfg.pollLimitDefault > cfg.pollLimitMax) {
     throw new ConfigError('POLL_LIMIT_DEFAULT must not be larger than POLL_LIMIT_MAX');
+  }
+  if (cfg.redisUrl && !cfg.databaseUrl) {
+    throw new ConfigError('REDIS_URL needs DATABASE_URL: several processes share PostgreSQL, not a SQLite file');
   }
   const dbPath = cfg.dbPath === ':memory:' || path.isAbsolute(cfg.dbPath) ? cfg.dbPath : path.join(REPO_ROOT, cfg.dbPath);
   return Object.freeze({ ...cfg, dbPath });

@@ -42,6 +42,18 @@ export interface HubLimits {
  */
 export type HoldResult = 'held' | 'limited' | 'overloaded';
 
+/**
+ * Told of what this process's writers publish and revoke, so it can be announced to other
+ * server processes (src/cluster/: issue #16). What arrives from them is handed back through
+ * deliver() and revokeHere(), which tell the observer nothing (no echo).
+ */
+export interface HubObserver {
+  /** Events up to position `seq` of the user's stream were committed and published here. */
+  published(userId: number, seq: number): void;
+  /** These devices were ended here. */
+  revoked(deviceIds: readonly string[]): void;
+}
+
 export interface HubStats {
   /** Polls held now (armed with a timeout). */
   held: number;
@@ -160,7 +172,10 @@ export class Hub<E extends { seq: number }> {
   private timerCount = 0;
   private isClosed = false;
 
-  constructor(private readonly limits: HubLimits) {}
+  constructor(
+    private readonly limits: HubLimits,
+    private readonly observer: HubObserver | null = null,
+  ) {}
 
   /** True once closeAll() was called: the server is shutting down. */
   get closed(): boolean {
@@ -254,12 +269,36 @@ export class Hub<E extends { seq: number }> {
    * their commit. Each waiter keeps only the events after its own cursor.
    */
   publish(userId: number, events: readonly E[]): void {
+    const last = events[events.length - 1];
+    if (this.observer && last) this.observer.published(userId, last.seq);
+    this.deliver(userId, events);
+  }
+
+  /**
+   * publish() without telling the observer: events another process committed, read from the
+   * store here after its hint (src/cluster/).
+   */
+  deliver(userId: number, events: readonly E[]): void {
     const list = this.byUser.get(userId);
     if (!list || events.length === 0) return;
     for (const w of list.slice()) {
       const mine = events.filter((e) => e.seq > w.since);
       if (mine.length > 0) w.settle({ kind: 'events', events: mine });
     }
+  }
+
+  /** The smallest cursor among the user's waiters (held or about to be); undefined with none. */
+  waitingSince(userId: number): number | undefined {
+    const list = this.byUser.get(userId);
+    if (!list || list.length === 0) return undefined;
+    let since = Infinity;
+    for (const w of list) if (w.since < since) since = w.since;
+    return since;
+  }
+
+  /** Users with at least one waiter now. */
+  waitingUsers(): number[] {
+    return [...this.byUser.keys()];
   }
 
   /** The device's token no longer works: its waiters are answered at once. */
@@ -274,6 +313,14 @@ export class Hub<E extends { seq: number }> {
   revokeDevices(deviceIds: Iterable<string>): void {
     const ended = new Set(deviceIds);
     if (ended.size === 0) return;
+    this.observer?.revoked([...ended]);
+    this.revokeHere(ended);
+  }
+
+  /** revokeDevices() without telling the observer: devices another process ended (src/cluster/). */
+  revokeHere(deviceIds: Iterable<string>): void {
+    const ended = new Set(deviceIds);
+    if (ended.size === 0) return;
     for (const list of [...this.byUser.values()]) {
       for (const w of list.slice()) if (ended.has(w.deviceId)) w.settle(REVOKED);
     }
@@ -283,20 +330,6 @@ export class Hub<E extends { seq: number }> {
   closeAll(): void {
     this.isClosed = true;
     for (const list of [...this.byUser.values()]) for (const w of list.slice()) w.settle(SHUTDOWN);
-  }
-
-  /**
-   * Every user with a waiter now, with the smallest cursor among their waiters: whose streams to
-   * look at when another process may have written to them (the admin command line, #15).
-   */
-  waitingUsers(): Map<number, number> {
-    const out = new Map<number, number>();
-    for (const [userId, list] of this.byUser) {
-      let since = Infinity;
-      for (const w of list) since = Math.min(since, w.since);
-      if (list.length > 0) out.set(userId, since);
-    }
-    return out;
   }
 
   /** Devices holding at least one poll now. */

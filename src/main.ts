@@ -3,10 +3,11 @@ import { type Config, ConfigError, configHelp, loadConfig } from './config';
 import { deviceExpiryIntervalMs, expireIdleDevices, revokeVanishedDevices } from './auth';
 import { guardConnections } from './connections';
 import { createCore } from './core';
-import { createLogger, errorFields, flushLogs } from './log';
+import { createLogger, errorFields, flushLogs, type Logger } from './log';
 import { createApp, createHttpServer } from './server';
+import { openPostgresStore, openStore, SchemaTooNewError, type SqliteStore, type Store } from './store';
 import { wakeOutsideWrites } from './stream';
-import { openStore, SchemaTooNewError, type SqliteStore } from './store';
+import { type ClusterLink, createClusterLink, linkHealth, redactUrl } from './cluster';
 
 /** How often to look for writes by other processes (the admin command line). */
 const EXTERNAL_CHANGES_CHECK_MS = 2000;
@@ -22,6 +23,30 @@ const LISTEN_ERRORS: Record<string, string> = {
 function urlHost(host: string): string {
   if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The configured backend: SQLite at DB_PATH, or PostgreSQL at DATABASE_URL with its link to the other processes. */
+interface Backend {
+  store: Store;
+  sqlite?: SqliteStore;
+  link?: ClusterLink;
+}
+
+async function openBackend(config: Config, logger: Logger): Promise<Backend> {
+  if (!config.databaseUrl) {
+    const sqlite = openStore(config.dbPath, {
+      synchronous: config.dbSynchronous,
+      // A database from before search (issue #17) has its history indexed once, before the
+      // server listens: a large one takes a while, so say how far it is.
+      onSearchFill: (p) => {
+        logger.info({ indexed: p.indexed, total: p.total }, p.done ? 'search index ready' : 'indexing stored messages for search');
+        if (p.done) flushLogs(logger);
+      },
+    });
+    return { store: sqlite, sqlite };
+  }
+  const store = await openPostgresStore(config.databaseUrl, { poolSize: config.databasePoolSize });
+  return { store, link: createClusterLink(config, store, logger) };
 }
 
 function main(): void {
@@ -42,26 +67,22 @@ function main(): void {
   }
   const logger = createLogger(config.logLevel);
 
-  let store: SqliteStore;
-  try {
-    store = openStore(config.dbPath, {
-      synchronous: config.dbSynchronous,
-      // A database from before search (issue #17) has its history indexed once, before the
-      // server listens: a large one takes a while, so say how far it is.
-      onSearchFill: (p) => {
-        logger.info({ indexed: p.indexed, total: p.total }, p.done ? 'search index ready' : 'indexing stored messages for search');
-        if (p.done) flushLogs(logger);
-      },
-    });
-  } catch (err) {
-    if (err instanceof SchemaTooNewError) {
-      logger.fatal({ dbPath: config.dbPath }, err.message);
+  openBackend(config, logger).then(
+    (backend) => run(config, logger, backend),
+    (err: unknown) => {
+      const where = config.databaseUrl ? { databaseUrl: redactUrl(config.databaseUrl) } : { dbPath: config.dbPath };
+      if (err instanceof SchemaTooNewError) logger.fatal(where, err.message);
+      else logger.fatal({ ...where, err: errorFields(err) }, 'cannot open the database');
       flushLogs(logger);
       process.exit(2);
-    }
-    throw err;
-  }
-  const core = createCore(config, store);
+    },
+  );
+}
+
+function run(config: Config, logger: Logger, backend: Backend): void {
+  const { store, link } = backend;
+  const core = createCore(config, store, link ? { observer: link, cluster: linkHealth(link) } : {});
+  link?.start(core.hub, core.presence);
   const app = createApp({ core, logger });
 
   const server = createHttpServer(app, config);
@@ -74,27 +95,31 @@ function main(): void {
   // The admin command line writes to the same file from another process. When it has (SQLite's
   // data_version moved), let go of held polls whose device it revoked, and wake those whose
   // streams it appended to (a group member removed), instead of waiting for their timeouts. One
-  // pragma every 2 s costs nothing.
-  let dataVersion = store.sqlite.dataVersion();
-  const watch = setInterval(() => {
-    const v = store.sqlite.dataVersion();
-    if (v === dataVersion) return;
-    dataVersion = v;
-    revokeVanishedDevices(core).then(
-      (n) => {
-        if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
-      },
-      (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for devices revoked elsewhere failed'),
-    );
-    // It may also have written group events (remove-member, #15): wake the polls they are for.
-    wakeOutsideWrites(core).then(
-      (n) => {
-        if (n > 0) logger.info({ streams: n }, 'held polls woken for events written elsewhere');
-      },
-      (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for events written elsewhere failed'),
-    );
-  }, EXTERNAL_CHANGES_CHECK_MS);
-  watch.unref();
+  // pragma every 2 s costs nothing. On PostgreSQL the cluster link's re-check does both for
+  // every process (cluster/link.ts).
+  const sqlite = backend.sqlite;
+  let dataVersion = sqlite ? sqlite.sqlite.dataVersion() : 0;
+  const watch = sqlite
+    ? setInterval(() => {
+        const v = sqlite.sqlite.dataVersion();
+        if (v === dataVersion) return;
+        dataVersion = v;
+        revokeVanishedDevices(core).then(
+          (n) => {
+            if (n > 0) logger.info({ devices: n }, 'held polls of devices revoked elsewhere were answered');
+          },
+          (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for devices revoked elsewhere failed'),
+        );
+        // It may also have written group events (remove-member, #15): wake the polls they are for.
+        wakeOutsideWrites(core).then(
+          (n) => {
+            if (n > 0) logger.info({ streams: n }, 'held polls woken for events written elsewhere');
+          },
+          (err: unknown) => logger.error({ err: errorFields(err) }, 'looking for events written elsewhere failed'),
+        );
+      }, EXTERNAL_CHANGES_CHECK_MS)
+    : undefined;
+  watch?.unref();
 
   // Devices unused for DEVICE_EXPIRY are logged out by a sweep (issue #13).
   let sweeping = false;
@@ -127,8 +152,8 @@ function main(): void {
     // Held polls are answered at once with no events; clients poll again after the restart.
     core.hub.closeAll();
     server.close(() => {
-      void store
-        .close()
+      void Promise.resolve(link?.stop())
+        .then(() => store.close())
         .then(
           () => {
             logger.info('stopped: database closed');
@@ -164,15 +189,20 @@ function main(): void {
     } else {
       logger.fatal({ err: errorFields(err) }, 'server error');
     }
-    void store.close().finally(() => {
-      flushLogs(logger);
-      process.exit(1);
-    });
+    void Promise.resolve(link?.stop())
+      .then(() => store.close())
+      .finally(() => {
+        flushLogs(logger);
+        process.exit(1);
+      });
   });
   server.listen({ port: config.port, host: config.host || undefined }, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    logger.info({ port, host: config.host || '*', dbPath: config.dbPath }, `listening on http://${urlHost(config.host)}:${port}`);
+    const where = config.databaseUrl
+      ? { databaseUrl: redactUrl(config.databaseUrl), redis: config.redisUrl ? redactUrl(config.redisUrl) : 'off' }
+      : { dbPath: config.dbPath };
+    logger.info({ port, host: config.host || '*', ...where }, `listening on http://${urlHost(config.host)}:${port}`);
   });
 }
 

@@ -9,7 +9,10 @@
 // dead one, and a page closed a moment ago is not live.
 //
 // Kept in memory only: after a restart everyone who is really online polls again within
-// seconds. Maps only: no HTTP, no SQL.
+// seconds. Maps only: no HTTP, no SQL. With several server processes (#16), each shares what it
+// sees every second (snapshot(), through cluster/link.ts) and counts what the others share
+// (setElsewhere()): a user online through any process is online in every GET /presence, a
+// second or so later; a device logged out anywhere is forgotten everywhere at once.
 
 export interface HeldQuery {
   isDeviceHeld(deviceId: string): boolean;
@@ -21,9 +24,18 @@ interface Seen {
   at: number;
 }
 
+/** A device online on another server process, as it last said. */
+export interface SeenElsewhere {
+  username: string;
+  /** Holding a poll there. */
+  held: boolean;
+}
+
 export class Presence {
   /** Devices that polled or sent, with when they last did. */
   private readonly devices = new Map<string, Seen>();
+  /** Devices online on other server processes (#16), by id. */
+  private elsewhere: Map<string, SeenElsewhere> = new Map();
 
   constructor(
     private readonly windowMs: number,
@@ -43,6 +55,19 @@ export class Presence {
   /** The device was logged out or revoked: it stops counting now. */
   forgetDevice(deviceId: string): void {
     this.devices.delete(deviceId);
+    this.elsewhere.delete(deviceId);
+  }
+
+  /** What the other server processes said they see online now (replaces what they said before). */
+  setElsewhere(devices: Map<string, SeenElsewhere>): void {
+    this.elsewhere = devices;
+  }
+
+  /** The devices that count here now, for the other processes: [device id, username, holding a poll]. */
+  snapshot(now = Date.now()): [string, string, boolean][] {
+    const out: [string, string, boolean][] = [];
+    for (const [id, seen] of this.devices) if (this.counts(id, seen, now)) out.push([id, seen.username, this.held.isDeviceHeld(id)]);
+    return out;
   }
 
   /** Devices remembered now (held or within the window): for finding ones deleted elsewhere. */
@@ -52,7 +77,7 @@ export class Presence {
 
   /** GET /devices's `online`: the device holds a poll now. */
   isDeviceOnline(deviceId: string): boolean {
-    return this.held.isDeviceHeld(deviceId);
+    return this.held.isDeviceHeld(deviceId) || this.elsewhere.get(deviceId)?.held === true;
   }
 
   private counts(id: string, seen: Seen, now: number): boolean {
@@ -66,10 +91,11 @@ export class Presence {
       if (this.counts(id, seen, now)) names.add(seen.username);
       else this.devices.delete(id);
     }
+    for (const d of this.elsewhere.values()) names.add(d.username);
     return [...names].sort();
   }
 
-  /** Devices holding a poll or seen within the window: for metrics. */
+  /** Devices holding a poll or seen within the window, on this process: for metrics. */
   onlineDeviceCount(now = Date.now()): number {
     let n = 0;
     for (const [id, seen] of this.devices) if (this.counts(id, seen, now)) n++;

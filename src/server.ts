@@ -82,7 +82,9 @@ export function createApp(deps: AppDeps): App {
   const authed = withDevice(core);
   const metrics = new Metrics(core);
   router.get('/healthz', (ctx) => {
-    ctx.body = { ok: true };
+    // Always 200 while the process answers; with several processes, also whether wake-ups from
+    // the others flow (#16): `"degraded": true` while they arrive by re-check only.
+    ctx.body = core.cluster ? { ok: true, ...core.cluster.health() } : { ok: true };
   });
   // Read once: it is part of the release, not something that changes while the server runs.
   const openapi = fs.readFileSync(OPENAPI_FILE, 'utf8');

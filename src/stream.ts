@@ -206,8 +206,9 @@ function woken(core: Core, device: DeviceAuth, since: number, limit: number, out
  */
 export async function wakeOutsideWrites(core: Core): Promise<number> {
   let woken = 0;
-  for (const [userId, since] of core.hub.waitingUsers()) {
-    if ((await core.store.headSeq(userId)) <= since) continue;
+  for (const userId of core.hub.waitingUsers()) {
+    const since = core.hub.waitingSince(userId);
+    if (since === undefined || (await core.store.headSeq(userId)) <= since) continue;
     const rows = await core.store.eventsAfter(userId, since, core.config.pollLimitMax);
     core.hub.publish(
       userId,

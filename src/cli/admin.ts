@@ -1,13 +1,16 @@
 // npm run admin -- <command> [args]    (npm run admin -- --help)
-// Administration on the database file named by DB_PATH, safe while the server runs: SQLite's
-// WAL lets this process write beside it, and the server notices revoked devices within seconds.
+// Administration on the database the server uses, safe while it runs: the SQLite file named by
+// DB_PATH (SQLite's WAL lets this process write beside the server), or PostgreSQL when
+// DATABASE_URL is set (#16). Either way the servers notice revoked devices within seconds
+// (SQLite: data_version; PostgreSQL: every process's re-check, cluster/link.ts). backup and
+// check work on SQLite files only (PostgreSQL has pg_dump and its own checks).
 import fs from 'node:fs';
 import path from 'node:path';
 import { createUser, findUserOrThrow, normalizeUsername, resetPassword, revokeAllDevices, revokeDevice, setUserDisabled } from '../auth';
 import { type Config, loadConfig } from '../config';
 import { isAppError } from '../errors';
 import { removeMember } from '../groups';
-import { checkDatabaseFile, type FileCheck, openStore, type SqliteStore } from '../store';
+import { checkDatabaseFile, type FileCheck, openPostgresStore, openStore, PostgresStore, type SqliteStore, type Store } from '../store';
 import { readPassword } from './prompt';
 import { forTerminal, type Line, printer } from './terminal';
 
@@ -17,9 +20,11 @@ interface Ctx {
   out: (line: Line) => void;
 }
 
-/** What a command that works on the database gets: the store, opened on DB_PATH. */
+/** What a command that works on the database gets: the store, on DB_PATH or DATABASE_URL. */
 interface StoreCtx extends Ctx {
-  store: SqliteStore;
+  store: Store;
+  /** The same store when it is SQLite (what only SQLite has: backups); undefined on PostgreSQL. */
+  sqlite: SqliteStore | undefined;
 }
 
 interface CommandHelp {
@@ -186,17 +191,35 @@ const COMMANDS: Record<string, Command> = {
   backup: {
     args: 'FILE',
     help: 'Online backup of the database to FILE (safe while the server runs), then check the copy.',
-    async run({ store, out }, args) {
+    async run({ sqlite, out }, args) {
+      if (!sqlite) throw new UsageError('backup is for SQLite (DB_PATH); with DATABASE_URL use pg_dump');
       const file = path.resolve(arg(args, 0, 'FILE'));
       if (fs.existsSync(file)) throw new UsageError(`${file} exists; choose a new file`);
-      await store.sqlite.backup(file);
+      await sqlite.sqlite.backup(file);
       out(`backup written to ${file}`);
       return checkFile(file, out);
     },
   },
+  'import-sqlite': {
+    args: 'FILE',
+    help: 'With DATABASE_URL: copy the SQLite database FILE (servers on it stopped) into the empty PostgreSQL database, then check counts and a sample.',
+    async run({ store, out }, args) {
+      if (!(store instanceof PostgresStore)) throw new UsageError('import-sqlite copies into PostgreSQL: set DATABASE_URL');
+      const file = path.resolve(arg(args, 0, 'FILE'));
+      if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
+      const r = await store.importSqlite(file);
+      out(
+        `copied ${Object.entries(r.counts)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(', ')}`,
+      );
+      out(`checked: the same row counts in every table; ${r.sampled} message(s) compared field by field`);
+      return 0;
+    },
+  },
   check: {
     args: '[FILE]',
-    help: 'Check a database file (default: DB_PATH): integrity, schema version, counts.',
+    help: 'Check a SQLite database file (default: DB_PATH): integrity, schema version, counts.',
     needsStore: false,
     run({ config, out }, args) {
       return checkFile(args[0] ? path.resolve(args[0]) : config.dbPath, out);
@@ -222,7 +245,11 @@ function usage(): string {
   for (const [name, c] of Object.entries(COMMANDS)) {
     lines.push(`  ${`${name} ${c.args}`.padEnd(36)} ${c.help}`);
   }
-  lines.push('', 'The database is DB_PATH (default db/chat.sqlite); see npm start -- --help for every setting.');
+  lines.push(
+    '',
+    'The database is DB_PATH (default db/chat.sqlite), or PostgreSQL when DATABASE_URL is set;',
+    'see npm start -- --help for every setting.',
+  );
   return lines.join('\n');
 }
 
@@ -248,6 +275,14 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   try {
     if (command.needsStore === false) return await command.run({ config, out }, args);
+    if (config.databaseUrl) {
+      const store = await openPostgresStore(config.databaseUrl, { poolSize: 2 });
+      try {
+        return await command.run({ store, sqlite: undefined, config, out }, args);
+      } finally {
+        await store.close();
+      }
+    }
     if (!command.createsDatabase && !fs.existsSync(config.dbPath)) {
       // Opening would create an empty database: a mistyped DB_PATH would then look like a server
       // with no users, and later commands would write to the wrong file.
@@ -256,7 +291,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
     try {
-      return await command.run({ store, config, out }, args);
+      return await command.run({ store, sqlite: store, config, out }, args);
     } finally {
       await store.close();
     }

@@ -1,11 +1,13 @@
-// The store: the Store interface (store.ts) and the backend that implements it. Today that is
-// SQLite (sqlite/); openStore() is where a second backend (PostgreSQL, issue #16) will be chosen.
+// The store: the Store interface (store.ts) and the backends that implement it. SQLite
+// (sqlite/) is the default; PostgreSQL (postgres/) is chosen by DATABASE_URL (issue #16) and
+// loads its driver only then (postgres/index.ts imports `pg` inside openPostgresStore).
 import { openSqliteStore, type SqliteOptions, type SqliteStore } from './sqlite';
 
 export * from './store';
 export { MIGRATIONS_DIR, SqliteStore, type SqliteOptions } from './sqlite';
 export { SchemaTooNewError } from './sqlite/migrate';
 export { checkDatabaseFile, type FileCheck, type SqliteMaintenance } from './sqlite/maintenance';
+export { openPostgresStore, PostgresStore, POSTGRES_MIGRATIONS_DIR, type PostgresOptions } from './postgres';
 
 /** Opens (creating and migrating when needed) the SQLite database at `file`. */
 export function openStore(file: string, opts: SqliteOptions = {}): SqliteStore {

@@ -81,4 +81,26 @@ describe('config (unit, #2)', () => {
     const help = configHelp();
     for (const s of SETTINGS) assert.ok(help.includes(s.env), `${s.env} in --help`);
   });
+
+  it('DATABASE_URL and REDIS_URL: off by default, URLs of their own schemes, Redis only with PostgreSQL (#16)', () => {
+    const none = loadConfig({});
+    assert.equal(none.databaseUrl, '');
+    assert.equal(none.redisUrl, '');
+    assert.equal(none.databasePoolSize, 10);
+    const c = loadConfig({ DATABASE_URL: ' postgresql://chat@db/chat ', REDIS_URL: 'rediss://cache:6380', DATABASE_POOL_SIZE: '4' });
+    assert.equal(c.databaseUrl, 'postgresql://chat@db/chat');
+    assert.equal(c.redisUrl, 'rediss://cache:6380');
+    assert.equal(c.databasePoolSize, 4);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://db/chat' }), /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\//);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'not a url' }), /DATABASE_URL must be a URL/);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'postgres://db/chat', REDIS_URL: 'http://cache' }),
+      /REDIS_URL must start with redis:\/\//,
+    );
+    assert.throws(
+      () => loadConfig({ REDIS_URL: 'redis://cache' }),
+      (err: unknown) => err instanceof ConfigError && /REDIS_URL needs DATABASE_URL/.test(err.message),
+    );
+    assert.throws(() => loadConfig({ DATABASE_POOL_SIZE: '0' }), /DATABASE_POOL_SIZE/);
+  });
 });

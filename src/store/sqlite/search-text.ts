@@ -32,9 +32,10 @@
  * scripts share (the Japanese long-vowel mark ー, the iteration mark 々) go with them.
  */
 const UNSPACED = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Bopomofo}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]/gu;
-const UNSPACED_ONE = /^[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Bopomofo}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]$/u;
+export const UNSPACED_ONE =
+  /^[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Bopomofo}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}]$/u;
 /** A word as unicode61 sees one, near enough: letters, digits, private use, and marks. */
-const TOKEN = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
+export const TOKEN = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
 const MARKS = /\p{M}/gu;
 const DIGITS = /^\p{Nd}+$/u;
 
