@@ -1,5 +1,5 @@
 /*
- * The chat page, file 1 of 12: the namespace, the settings and the helpers every other file
+ * The chat page, file 1 of 13: the namespace, the settings and the helpers every other file
  * uses. Pure apart from the DOM helpers at the end, which touch the document only when called.
  *
  * The page is plain ECMAScript 5 with no build step and no framework, because it must run on

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 12 of 12: wiring. The layout is picked (the page-scroll one for engines
+ * The chat page, file 13 of 13: wiring. The layout is picked (the page-scroll one for engines
  * that cannot scroll an inner pane with one finger), every event handler is attached here
  * (index.html has no handler attributes, so a Content-Security-Policy without
  * 'unsafe-inline' holds), then the page resumes the saved session or shows the log-in screen.

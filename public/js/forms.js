@@ -1,5 +1,5 @@
 /*
- * The chat page, file 9 of 12: sessions and what the user types. Starting and ending a
+ * The chat page, file 9 of 13: sessions and what the user types. Starting and ending a
  * session, the log-in and sign-up forms, logging out; the composer and the "start a
  * conversation" box. The checks of what was typed are pure functions (tested under Node).
  */

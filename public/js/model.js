@@ -1,5 +1,5 @@
 /*
- * The chat page, file 3 of 12: the state, and every change to it that needs neither the
+ * The chat page, file 3 of 13: the state, and every change to it that needs neither the
  * network nor the document (the outbox's are in outbox.js). Each function takes the state (st) it changes and reports what
  * its caller must still do (save the outbox, refresh the counts), so it can be tested under
  * Node (test/unit/page-model.test.ts). Chat.state is the page's one state object: it is never

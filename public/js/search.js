@@ -1,5 +1,5 @@
 /*
- * The chat page: search in history (#17), loaded just before boot.js. The search box in the sidebar asks
+ * The chat page, file 12 of 13: search in history (#17). The search box in the sidebar asks
  * GET /search and lists the matches, newest first, each with its conversation and time, in
  * place of the conversation list; "More results" pages on with before=. Choosing a match opens
  * its conversation at that message: the page of history ending with it and the page after it

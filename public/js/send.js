@@ -1,5 +1,5 @@
 /*
- * The chat page, file 7 of 12: sending. Optimistic display, a client_id per message so retries
+ * The chat page, file 7 of 13: sending. Optimistic display, a client_id per message so retries
  * never duplicate, and a strict order: one send at a time, the next only after the previous
  * one is settled. The outbox itself (its order, its states) is in outbox.js; here it is kept
  * in storage and sent.

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 6 of 12: staying in sync with the server. The poll loop and the
+ * The chat page, file 6 of 13: staying in sync with the server. The poll loop and the
  * connection state, then what else is fetched: history, unread counts, read markers, presence.
  *
  * How the page stays exactly in sync (see syncFromScratch and poll below):

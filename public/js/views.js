@@ -1,5 +1,5 @@
 /*
- * The chat page, file 8 of 12: drawing the state. The conversation list, the open
+ * The chat page, file 8 of 13: drawing the state. The conversation list, the open
  * conversation's head and messages, the connection indicator and banner, notices, the
  * in-page confirmation; and opening and closing a conversation (remembered across reloads).
  * Nothing here talks to the server except through sync.js.
