@@ -30,6 +30,18 @@ export interface BatchExtras {
   committed(): void;
 }
 
+/**
+ * Writes the jobs of a transaction leave for its end (the search index: search.ts), told how
+ * the transaction ended.
+ */
+export interface TransactionTail {
+  /** The last statements of every transaction that ran jobs. */
+  write(): void;
+  committed(): void;
+  /** Nothing of it is in the database: what the jobs left is forgotten (they run again). */
+  rolledBack(): void;
+}
+
 export class GroupCommit {
   private jobs: Job[] = [];
   private scheduled = false;
@@ -45,12 +57,19 @@ export class GroupCommit {
   constructor(
     db: Database,
     private readonly extras: BatchExtras,
+    private readonly tail: TransactionTail,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
       if (withExtras) this.extras.write();
-      return jobs.map((job) => job.run());
+      const values = jobs.map((job) => job.run());
+      this.tail.write();
+      return values;
     });
-    this.singleTx = db.transaction((job: Job) => job.run());
+    this.singleTx = db.transaction((job: Job) => {
+      const value = job.run();
+      this.tail.write();
+      return value;
+    });
     this.extrasTx = db.transaction(() => this.extras.write());
   }
 
@@ -94,8 +113,10 @@ export class GroupCommit {
         values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
+        this.tail.rolledBack();
       }
       if (values) {
+        this.tail.committed();
         this.committed(jobs.length, withExtras);
         jobs.forEach((job, i) => job.resolve(values[i]));
       } else {
@@ -126,9 +147,11 @@ export class GroupCommit {
       try {
         value = this.singleTx.immediate(job);
       } catch (error) {
+        this.tail.rolledBack();
         job.reject(error);
         continue;
       }
+      this.tail.committed();
       this.committed(1, false);
       job.resolve(value);
     }

@@ -22,7 +22,6 @@ import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage 
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
-import { indexForSearch } from './search';
 import { groupScope } from './search-text';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
 
@@ -31,11 +30,11 @@ type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'insertSearch' | 'insertSearchTerm'>,
+    private readonly q: Pick<Queries, 'insertEvent'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
-    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists'>,
+    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists' | 'searchIndex'>,
   ) {}
 
   createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
@@ -128,7 +127,7 @@ export class SqliteGroups {
       if (retry) return retry;
       const sentAt = Date.now();
       const id = Number(this.g.insertGroupMessage.run(m.sender.id, m.groupId, m.body, m.clientId, sentAt).lastInsertRowid);
-      indexForSearch(this.q, id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
+      this.messages.searchIndex.add(id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
       this.g.updateGroupLastMessage.run(id, m.groupId);
       this.g.bumpUnread.run(m.groupId, m.sender.id);
       const deliveries: Delivery[] = this.g.selectMemberIds

@@ -55,7 +55,7 @@ import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { loadMigrations, migrate } from './migrate';
 import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
-import { searchMessages } from './search';
+import { SearchIndexer, searchMessages } from './search';
 import { type FillProgress, fillSearchIndex } from './search-fill';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
@@ -125,11 +125,12 @@ export class SqliteStore implements Store {
     }
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
-    this.writer = new GroupCommit(db, this.devices);
+    const searchIndex = new SearchIndexer(this.q);
+    this.writer = new GroupCommit(db, this.devices, searchIndex);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
     const deviceExists = (id: string): boolean => this.devices.get(id) !== undefined;
-    this.messages = new SqliteMessages(this.q, this.writer, deviceExists);
+    this.messages = new SqliteMessages(this.q, this.writer, deviceExists, searchIndex);
     this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,

@@ -57,14 +57,14 @@ export function foldWord(word: string): string {
 /**
  * The words of an indexed text that search_terms keeps: those longer than the indexed prefixes
  * (shorter ones are found through the prefix index) and not only digits, lowercase, once each,
- * with their key.
+ * with their key; none that `skip` says is there already.
  */
-export function termsOf(prepared: string): { key: string; term: string }[] {
+export function termsOf(prepared: string, skip?: (term: string) => boolean): { key: string; term: string }[] {
   const seen = new Set<string>();
   const out: { key: string; term: string }[] = [];
   for (const m of prepared.matchAll(TOKEN)) {
     const term = m[0].toLowerCase();
-    if (seen.has(term) || UNSPACED_ONE.test(term)) continue;
+    if (seen.has(term) || skip?.(term) === true || UNSPACED_ONE.test(term)) continue;
     seen.add(term);
     const key = foldWord(term);
     // Numbers are left out: most are rare (an order number, a time), so their prefix query is
