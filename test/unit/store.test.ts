@@ -158,6 +158,26 @@ describe('SQLite store (unit, #2)', () => {
     assert.deepEqual(await found('tart'), ['apple tart']);
   });
 
+  it('narrowing to a conversation finds its messages indexed before 2026-12-03 too, with their conversation word (#17)', async () => {
+    const carol = (await store.createUser('carol', 'h')) ?? assert.fail('carol');
+    const db = store.sqlite.db;
+    const [lo, hi] = [Math.min(alice.id, bob.id), Math.max(alice.id, bob.id)];
+    const id = db
+      .prepare("INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, 'old plan', 0)")
+      .run(alice.id, bob.id, lo, hi).lastInsertRowid;
+    db.prepare("INSERT INTO message_search (rowid, body, scope) VALUES (?, 'old plan', ?)").run(id, `u${lo} u${hi} c${lo}x${hi}`);
+    await store.sendMessage({ sender: bob, recipient: alice, body: 'new plan', clientId: null });
+    await store.sendMessage({ sender: alice, recipient: carol, body: 'other plan', clientId: null });
+    const found = async (user: User, peer: User) =>
+      ((await store.search(user.id, { words: ['plan'], limit: 10, peerId: peer.id })) ?? assert.fail('no page')).messages.map(
+        (m) => m.body,
+      );
+    assert.deepEqual(await found(alice, bob), ['new plan', 'old plan']);
+    assert.deepEqual(await found(bob, alice), ['new plan', 'old plan']);
+    assert.deepEqual(await found(alice, carol), ['other plan']);
+    assert.deepEqual(await found(carol, bob), []);
+  });
+
   it('a word a rolled-back transaction wrote to search_terms is written again by the next one (#17)', () => {
     const db = store.sqlite.db;
     const index = new SearchIndexer(prepareQueries(db));
