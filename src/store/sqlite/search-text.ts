@@ -45,7 +45,7 @@ export const PREFIX_INDEXED = 3;
 export const EXPANSION_MAX = 64;
 
 /** ASCII, which NFKC leaves as it is and which holds no unspaced script. */
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^\p{ASCII}*$/u;
 /** TOKEN within ASCII. */
 const ASCII_TOKEN = /[A-Za-z0-9]+/g;
 
