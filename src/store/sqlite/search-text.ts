@@ -106,7 +106,7 @@ function selfToken(id: number): string {
   return `c${id}x${id}`;
 }
 
-/** Whose messages a search may find: one of the scope's words must be in a match. */
+/** Whose messages a search may find: one of the scope's words (or a conversation's phrase) must be in a match. */
 export type SearchScope =
   /** The user's 1:1 messages and those of the groups given (the ones they are in now). */
   | { kind: 'user'; userId: number; groupIds: readonly number[] }
@@ -123,8 +123,8 @@ export type ExpandPrefix = (key: string, max: number) => string[];
 
 /**
  * The MATCH expression for `words` (each holds a letter or a digit; see src/search.ts) within
- * `scope`: the scope's word in the scope column, and every word in the body column, at the
- * start of a word (see the top of this file for how).
+ * `scope`: the scope's word or phrase in the scope column, and every word in the body column,
+ * at the start of a word (see the top of this file for how).
  */
 export function matchExpression(scope: SearchScope, words: readonly string[], expand: ExpandPrefix): string {
   const parts = [`scope : ${scopeExpression(scope)}`];
