@@ -69,11 +69,17 @@ describe('PostgreSQL restarted during sends (#16)', function () {
           accepted++;
           return r.body.message.id as number;
         }
-        const refusal = { status: r.status, code: r.body?.error?.code, retryAfter: r.headers.get('retry-after') };
-        // Refused only as an outage: 503 overloaded with a Retry-After (no 500, no 502 from nginx
-        // for a process that died).
+        const refusal = {
+          status: r.status,
+          code: r.body?.error?.code,
+          message: r.body?.error?.message,
+          retryAfter: r.headers.get('retry-after'),
+        };
+        // Refused only as an outage, by the server process itself: 503 overloaded with a
+        // Retry-After (no 500; not nginx's own 503 for a process that died or hung).
         assert.equal(refusal.status, 503, JSON.stringify(refusal));
         assert.equal(refusal.code, 'overloaded');
+        assert.match(refusal.message ?? '', /database cannot be reached/, JSON.stringify(refusal));
         assert.match(refusal.retryAfter ?? '', /^[1-9]\d*$/);
         refusals.push(refusal);
         // What a client does with Retry-After, shortened: the test needs many retries in a short outage.

@@ -25,7 +25,17 @@ export function pgCode(err: unknown): string | undefined {
  * broken connections (Node's codes), class 08 (connection exception), and 57P01-57P03 (the
  * server is shutting down, crashed, or still starting).
  */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 /** node-postgres's own errors for the same, which carry no code. */
 const UNREACHABLE_MESSAGE = /^Connection terminated|is not queryable|timeout exceeded when trying to connect/;
 
@@ -190,4 +200,3 @@ export class PgDb {
     return this.run((p) => rows<T>(p, q, values));
   }
 }
-

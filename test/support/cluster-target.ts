@@ -1,0 +1,122 @@
+// TEST_TARGET=cluster (#16): the contract's HTTP tests (test/http) against three server
+// processes on PostgreSQL and Redis behind nginx round-robin (the shipped site), instead of an
+// in-process app on SQLite. `npm run test:http:cluster` runs them so.
+//
+// startApp() (app.ts) then starts, for each app a test asks for, a fresh database on PG_URL,
+// three processes with the settings the test gave (on top of clusterEnv()) and nginx in front;
+// its supertest agent and url go through nginx, waitHeld() counts the polls held by all three.
+// What only an in-process app has (core, store, config, app, server, logger, a log sink) throws
+// when touched: the tests that read it are skipped by the root hook below, each with its reason,
+// listed at the end of the run.
+import path from 'node:path';
+import request from 'supertest';
+import { clusterSite, startNginx } from '../../src/cli/cluster';
+import type { TestApp } from './app';
+import { heldPolls, REDIS_TEST_URL, startCluster, stopAll } from './cluster';
+import { freshDatabase } from './postgres';
+import type { RunningServer } from './server';
+import { freePort, sleep } from './util';
+
+export const CLUSTER_TARGET = process.env.TEST_TARGET === 'cluster';
+
+/** Processes behind nginx for each app. */
+const PROCESSES = 3;
+
+/** Why a test cannot run against the cluster: by file (all of it) or by file and title. */
+interface Skip {
+  file: string;
+  title?: RegExp;
+  reason: string;
+}
+
+const INTERNALS = 'reads in-process internals (the store, the hub, the app or its log)';
+const PER_PROCESS =
+  'counts a limit that each process keeps for itself (README, "Several processes": rate limits and poll caps are per process), which round-robin spreads over three';
+
+/** Tests that cannot hold against the cluster, and why. Everything else in test/http runs. */
+export const SKIPS: readonly Skip[] = [
+  { file: 'fast-lane.test.js', reason: 'tests the in-process request handlers (fast lane and Koa) and their log lines' },
+  { file: 'bad-input.test.js', reason: 'checks the SQLite file (integrity, rows) after hostile input' },
+];
+
+const skipped = new Map<string, string[]>();
+/** Databases of closed apps being dropped (slow on a busy server): awaited once, at the end. */
+const drops: Promise<void>[] = [];
+
+function skipReason(test: Mocha.Runnable | undefined): string | undefined {
+  if (!test?.file) return undefined;
+  const file = path.basename(test.file);
+  const title = test.fullTitle();
+  return SKIPS.find((s) => s.file === file && (!s.title || s.title.test(title)))?.reason;
+}
+
+/** Mocha root hooks (`--require dist/test/support/cluster-target.js`): skips SKIPS, lists them at the end. */
+export const mochaHooks = {
+  beforeEach(this: Mocha.Context): void {
+    if (!CLUSTER_TARGET) return;
+    const reason = skipReason(this.currentTest);
+    if (!reason) return;
+    skipped.set(reason, [...(skipped.get(reason) ?? []), this.currentTest?.fullTitle() ?? '?']);
+    this.skip();
+  },
+  async afterAll(): Promise<void> {
+    await Promise.all(drops);
+    if (!CLUSTER_TARGET || skipped.size === 0) return;
+    const lines = [...skipped].map(([reason, titles]) => `  ${titles.length} skipped: ${reason}`);
+    process.stdout.write(`\nAgainst the cluster (TEST_TARGET=cluster), not run:\n${lines.join('\n')}\n`);
+  },
+};
+
+/** The processes behind each cluster app, for waitHeld(). */
+const processesOf = new WeakMap<TestApp, RunningServer[]>();
+
+function inProcessOnly(what: string): never {
+  throw new Error(`TEST_TARGET=cluster: ${what} exists only in-process; add this test to SKIPS in test/support/cluster-target.ts`);
+}
+
+/** startApp() for TEST_TARGET=cluster: three processes with `env` on a fresh database, nginx in front. */
+export async function startClusterApp(env: Record<string, string>, logTo?: unknown): Promise<TestApp> {
+  if (logTo) inProcessOnly('the log sink');
+  const db = await freshDatabase('chat_http_cluster');
+  // Behind nginx, as deployed: the client's address comes from X-Forwarded-For.
+  const servers = await startCluster(PROCESSES, db.url, REDIS_TEST_URL, { TRUST_PROXY: 'true', ...env }).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
+  });
+  const port = await freePort();
+  const nginx = await startNginx(
+    clusterSite(
+      servers.map((s) => s.port),
+      port,
+    ),
+    port,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const t = {
+    url,
+    http: () => request.agent(url),
+    async close() {
+      await nginx.stop();
+      await stopAll(servers);
+      drops.push(db.drop());
+    },
+  };
+  for (const field of ['core', 'store', 'config', 'app', 'server', 'logger']) {
+    Object.defineProperty(t, field, { get: () => inProcessOnly(field) });
+  }
+  const app = t as unknown as TestApp;
+  processesOf.set(app, servers);
+  return app;
+}
+
+/** waitHeld() for a cluster app: the polls held by all its processes together (their /metrics). */
+export async function clusterWaitHeld(t: TestApp, n: number, timeoutMs: number): Promise<void> {
+  const servers = processesOf.get(t) ?? inProcessOnly('waitHeld on an app not started by startClusterApp');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const held = (await Promise.all(servers.map(heldPolls))).reduce((a, b) => a + b, 0);
+    if (held >= n) return;
+    if (Date.now() > deadline) throw new Error(`expected ${n} held polls across the cluster, have ${held}`);
+    await sleep(10);
+  }
+}
