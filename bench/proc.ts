@@ -63,13 +63,13 @@ export function treeCpuSeconds(pid: number): number {
     }
   }
   const sum = (p: number): number => {
-    let own = 0;
+    let f: string[];
     try {
-      const f = statFields(p);
-      own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+      f = statFields(p);
     } catch {
-      return 0;
+      return 0; // ended meanwhile: its time is in its parent's
     }
+    const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
     return own + (children.get(p) ?? []).reduce((a, c) => a + sum(c), 0);
   };
   return sum(pid);

@@ -58,7 +58,7 @@ describe('PostgreSQL restarted during sends (#16)', function () {
     const perSender = 40;
     const refusals: { status: number; code: unknown; retryAfter: string | null }[] = [];
     let accepted = 0;
-    let stopped = false;
+    const watching = { on: true };
 
     /** POST /messages until it is 201 or 200 (the earlier send found), the same client_id every time. */
     const sendUntilStored = async (token: string, to: string, body: string, clientId: string): Promise<number> => {
@@ -102,7 +102,7 @@ describe('PostgreSQL restarted during sends (#16)', function () {
     const seenDown = new Set<number>();
     const notDegraded: unknown[] = [];
     const watchHealth = (async () => {
-      while (!stopped) {
+      while (watching.on) {
         const hs = await Promise.all(servers.map(health));
         hs.forEach((h, i) => {
           if (h.database === 'down') seenDown.add(i);
@@ -123,7 +123,7 @@ describe('PostgreSQL restarted during sends (#16)', function () {
       }
       idsBySender = await sending;
     } finally {
-      stopped = true;
+      watching.on = false;
       await watchHealth.catch(() => undefined);
     }
     assert.ok(refusals.length > 0, 'the outages refused some sends (else this test proved nothing)');
