@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../config';
 
-const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 const SITE_CONF = path.join(REPO_ROOT, 'deploy', 'nginx', 'chat.conf');
 const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 const DEV_DATABASE = 'chat_cluster_dev';
@@ -114,8 +114,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** PG_BIN, or the newest of the machine's /usr/lib/postgresql/<version>/bin. */
-function pgBin(): string {
+/** PG_BIN, or the newest of the machine's /usr/lib/postgresql/<version>/bin; throws when there is none. */
+export function pgBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)) : [];

@@ -7,11 +7,21 @@
 // overloaded with Retry-After (never 500, never a hang), and the processes say so in /healthz
 // and recover on their own.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { call, signUpAndLogIn } from '../support/client';
 import { REDIS_TEST_URL, startCluster, stopAll } from '../support/cluster';
 import type { RunningServer } from '../support/server';
 import { freePort, sleep } from '../support/util';
-import { clusterSite, ensureDatabase, startNginx, startPostgres, type OwnPostgres, type Started } from '../../src/cli/cluster';
+import {
+  clusterSite,
+  ensureDatabase,
+  NGINX_BIN,
+  pgBin,
+  startNginx,
+  startPostgres,
+  type OwnPostgres,
+  type Started,
+} from '../../src/cli/cluster';
 
 interface Event {
   type: string;
@@ -28,7 +38,17 @@ describe('PostgreSQL restarted during sends (#16)', function () {
   let nginx: Started | undefined;
   let proxy = '';
 
-  before(async () => {
+  before(async function () {
+    try {
+      pgBin();
+    } catch (err) {
+      console.log(`      (skipped: ${(err as Error).message})`);
+      this.skip();
+    }
+    if (!fs.existsSync(NGINX_BIN)) {
+      console.log(`      (skipped: no nginx at ${NGINX_BIN})`);
+      this.skip();
+    }
     pg = await startPostgres();
     const url = await ensureDatabase(pg.url, 'chat_restart');
     servers = await startCluster(3, url, REDIS_TEST_URL);
