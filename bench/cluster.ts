@@ -7,7 +7,8 @@
 // every backend: an instance of this run's own, startPostgres() of npm run cluster) and Redis
 // (a redis-server of its own). Nothing is pinned: the figure is the cost of a message on each
 // part, from which a fourth machine can be planned, not the throughput of this shared box.
-// Flags: --quick (short rounds, not for the record), --no-readme (leave bench/README.md alone).
+// Flags: --quick (short rounds, not for the record), --no-readme (leave bench/README.md alone);
+// BENCH_CLUSTER_NODE_ARGS: node flags for the cluster's server processes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,7 +180,12 @@ async function cluster(): Promise<Row> {
       servers.push(
         await spawnServer({
           label: `process ${i + 1}`,
-          nodeArgs: ['--max-semi-space-size=32', path.join(REPO, 'dist', 'src', 'main.js')],
+          // As `npm start` runs it; BENCH_CLUSTER_NODE_ARGS adds flags (e.g. --cpu-prof --cpu-prof-dir=DIR).
+          nodeArgs: [
+            '--max-semi-space-size=32',
+            ...(process.env.BENCH_CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+            path.join(REPO, 'dist', 'src', 'main.js'),
+          ],
           env,
           cpu: null,
           cwd: REPO,
