@@ -7,7 +7,7 @@
 // its supertest agent and url go through nginx, waitHeld() counts the polls held by all three.
 // What only an in-process app has (core, store, config, app, server, logger, a log sink) throws
 // when touched: the tests that read it are skipped by the root hook below, each with its reason,
-// listed at the end of the run.
+// listed after each file's tests.
 import path from 'node:path';
 import request from 'supertest';
 import { clusterSite, startNginx } from '../../src/cli/cluster';
