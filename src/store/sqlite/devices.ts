@@ -29,9 +29,9 @@ export class DeviceLedger implements BatchExtras {
   private readonly cache = new Map<string, DeviceAuth>();
   private cacheVersion = -1;
   /** data_version as read in this turn of the event loop (-1: not yet). */
-  private turnDataVersion = -1;
+  private turnVersion = -1;
   private readonly endOfTurn = (): void => {
-    this.turnDataVersion = -1;
+    this.turnVersion = -1;
   };
   /** When the pending device updates are due to be written (see noteSeen). */
   private dueAt = 0;
@@ -46,7 +46,7 @@ export class DeviceLedger implements BatchExtras {
 
   /** A device as authentication needs it, with its newest acknowledgement; undefined when gone. */
   get(id: string): DeviceAuth | undefined {
-    const version = this.turnDataVersion < 0 ? this.dataVersion() : this.turnDataVersion;
+    const version = this.turnDataVersion();
     if (version !== this.cacheVersion) {
       this.cache.clear();
       this.cacheVersion = version;
@@ -129,9 +129,14 @@ export class DeviceLedger implements BatchExtras {
    */
   dataVersion(): number {
     const v = this.q.dataVersion.get() ?? 0;
-    if (this.turnDataVersion < 0) setImmediate(this.endOfTurn);
-    this.turnDataVersion = v;
+    if (this.turnVersion < 0) setImmediate(this.endOfTurn);
+    this.turnVersion = v;
     return v;
+  }
+
+  /** data_version as read once in this turn of the event loop: what the caches here go by. */
+  turnDataVersion(): number {
+    return this.turnVersion < 0 ? this.dataVersion() : this.turnVersion;
   }
 
   /** While true, everything pending is written with the next batch, due or not (flush, close). */

@@ -31,7 +31,7 @@ type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'insertSearch' | 'insertSearchTerm'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads' | 'insertSearch' | 'insertSearchTerm'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
