@@ -44,7 +44,10 @@ export class DeviceLedger implements BatchExtras {
     private readonly schedule: () => void,
   ) {}
 
-  /** A device as authentication needs it, with its newest acknowledgement; undefined when gone. */
+  /**
+   * A device as authentication needs it, with its newest acknowledgement; undefined when gone.
+   * The cached object itself, kept up to date by noteSeen(): no copy per request.
+   */
   get(id: string): DeviceAuth | undefined {
     const version = this.turnDataVersion();
     if (version !== this.cacheVersion) {
@@ -56,21 +59,23 @@ export class DeviceLedger implements BatchExtras {
       const r = this.q.selectDeviceAuth.get(id);
       if (!r) return undefined;
       // Cached as one flat object with the hash as a string: a Buffer costs three objects and
-      // memory outside the heap, and every device that polls is in this cache.
+      // memory outside the heap, and every device that polls is in this cache. With what is
+      // pending for it folded in, as noteSeen() folds in what comes later.
+      const p = this.pendingDevices.get(id);
       row = {
         id: r.id,
         userId: r.userId,
         name: r.name,
         createdAt: r.createdAt,
-        lastSeenAt: r.lastSeenAt,
-        cursor: r.cursor,
+        lastSeenAt: p ? Math.max(r.lastSeenAt, p.seenAt) : r.lastSeenAt,
+        cursor: p ? Math.max(r.cursor, p.cursor) : r.cursor,
         username: r.username,
         tokenHash: r.tokenHash.toString('hex'),
       };
       if (this.cache.size >= DEVICE_CACHE_MAX) this.cache.clear();
       this.cache.set(id, row);
     }
-    return this.withPending(row);
+    return row;
   }
 
   /** A device as read from its row, with its acknowledgement not yet written. */
@@ -111,6 +116,11 @@ export class DeviceLedger implements BatchExtras {
       p.seenAt = Math.max(p.seenAt, now);
     } else {
       this.pendingDevices.set(id, { cursor, seenAt: now });
+    }
+    const cached = this.cache.get(id);
+    if (cached) {
+      cached.cursor = Math.max(cached.cursor, cursor);
+      cached.lastSeenAt = Math.max(cached.lastSeenAt, now);
     }
     if (first && !this.timer) {
       this.dueAt = Date.now() + DEVICE_WRITE_DELAY_MS;
@@ -161,15 +171,8 @@ export class DeviceLedger implements BatchExtras {
     for (const [id, p] of this.pendingDevices) this.q.updateDeviceSeen.run(p.cursor, p.seenAt, id);
   }
 
-  /** The pending device updates are on disk: fold them into the cache and forget them. */
+  /** The pending device updates are on disk (the cache has had them since noteSeen): forget them. */
   committed(): void {
-    for (const [id, p] of this.pendingDevices) {
-      const cached = this.cache.get(id);
-      if (cached) {
-        cached.cursor = Math.max(cached.cursor, p.cursor);
-        cached.lastSeenAt = Math.max(cached.lastSeenAt, p.seenAt);
-      }
-    }
     this.pendingDevices.clear();
   }
 }
