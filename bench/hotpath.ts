@@ -72,7 +72,10 @@ async function main(): Promise<void> {
   const logger = createLogger('info');
   const line = (i: number) => {
     const d = devices[i % USERS] ?? assert('a device');
-    logger.info({ method: 'GET', route: '/poll', status: 200, ms: 12.3, user: `u${i % USERS}`, device: d.id, outcome: 'events' }, 'request');
+    logger.info(
+      { method: 'GET', route: '/poll', status: 200, ms: 12.3, user: `u${i % USERS}`, device: d.id, outcome: 'events' },
+      'request',
+    );
     return undefined;
   };
 
