@@ -492,6 +492,7 @@
     retryNow: retryNow,
     connectionLost: connectionLost,
     pollPath: pollPath,
+    conversationQuery: conversationQuery,
     loadHistory: loadHistory,
     loadOlder: loadOlder,
     maybeLoadOlder: maybeLoadOlder,
