@@ -1,5 +1,5 @@
 /*
- * The chat page, file 4 of 13: groups (#15), the pure part. Pure like model.js: each function
+ * The chat page, file 5 of 19: groups (#15), the pure part. Pure like model.js: each function
  * takes the state (st) and changes it, with no network and no document
  * (test/unit/page-groups.test.ts runs it under Node).
  *

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 12 of 13: search in history (#17). The search box in the sidebar asks
+ * The chat page, file 18 of 19: search in history (#17). The search box in the sidebar asks
  * GET /search and lists the matches, newest first, each with its conversation and time, in
  * place of the conversation list; "More results" pages on with before=. Choosing a match opens
  * its conversation, 1:1 or group alike, at that message: the page of history ending with it and
@@ -206,7 +206,7 @@
     var key = C.groups.messageKey(S.session.username, m);
     var c = M.conversation(S, key);
     if (c.loaded && c.byId.has(m.id)) {
-      C.views.openConversation(key);
+      C.nav.openConversation(key);
       mark(m.id);
       return;
     }
@@ -218,8 +218,8 @@
     var gen = M.startHistory(c);
     c.hasNewer = true; // until the pages say otherwise: the stream must not add to a gap
     S.chatDirty = true;
-    C.views.openConversation(key); // it loads nothing: c is loading
-    var path = '/messages?' + C.sync.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE;
+    C.nav.openConversation(key); // it loads nothing: c is loading
+    var path = '/messages?' + C.history.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE;
     api('GET', path + '&before=' + (m.id + 1), null, function (older) {
       if (gen !== c.loadGen) return;
       if (!pageOk(c, older)) return;
@@ -229,9 +229,9 @@
         applyAround(S, c, older.data.messages, older.data.has_more, newer.data.messages, newer.data.has_more);
         if (c.name !== S.current) return;
         S.chatDirty = true;
-        C.views.renderChat();
+        C.chatView.renderChat();
         mark(m.id);
-        C.sync.maybeMarkRead();
+        C.history.maybeMarkRead();
         C.views.renderConversationList();
       });
     });
@@ -243,7 +243,7 @@
     c.hasNewer = false;
     c.loadError = res.error ? res.error.message : 'The server sent something unexpected.';
     S.chatDirty = true;
-    C.views.renderChat();
+    C.chatView.renderChat();
     return false;
   }
 
@@ -269,9 +269,9 @@
     c.loadingNewer = true;
     var gen = c.loadGen;
     S.chatDirty = true;
-    C.views.renderChat();
+    C.chatView.renderChat();
     var after = newestLoaded(c);
-    api('GET', '/messages?' + C.sync.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE + '&after=' + after, null, function (res) {
+    api('GET', '/messages?' + C.history.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE + '&after=' + after, null, function (res) {
       if (gen !== c.loadGen) return;
       if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
         c.loadingNewer = false;
@@ -281,15 +281,15 @@
       }
       if (c.name !== S.current) return;
       S.chatDirty = true;
-      C.views.renderChat();
-      C.sync.maybeMarkRead();
+      C.chatView.renderChat();
+      C.history.maybeMarkRead();
     });
   }
 
   // The conversation from its newest message again (sending there, "Jump to the latest").
   function toLatest(name) {
     var c = name === null ? null : S.convs.get(name);
-    if (c && c.hasNewer) C.sync.loadHistory(c);
+    if (c && c.hasNewer) C.history.loadHistory(c);
   }
 
   // The buttons below the messages of a conversation opened at a match (views.js draws them).

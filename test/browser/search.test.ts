@@ -257,7 +257,11 @@ describe('search on the page in Chromium (#17)', function () {
     );
     assert.equal(await t.page.isVisible('button[data-action="newer"]'), false);
     await apiCall(server.url, 'POST', '/messages', { group: groupId, body: 'see you on the boat' }, rita);
-    await eventually(async () => assert.equal((await shownMessages(t.page)).at(-1)?.text, 'see you on the boat'), DELIVERY_MS, 'a live message');
+    await eventually(
+      async () => assert.equal((await shownMessages(t.page)).at(-1)?.text, 'see you on the boat'),
+      DELIVERY_MS,
+      'a live message',
+    );
     assert.deepEqual(t.errors, []);
   });
 

@@ -335,8 +335,8 @@ describe('page model: groups (#15)', () => {
       S.drafts.set('#7', 'to the group');
       S.drafts.set('amy', 'to amy');
       S.drafts.set('__proto__', 'to __proto__');
-      page.views.saveView();
-      const view = page.views.loadView();
+      page.nav.saveView();
+      const view = page.nav.loadView();
       assert.equal(view.current, '#7');
       assert.deepEqual(view.drafts.keys().sort(), ['#7', '__proto__', 'amy']);
       assert.equal(view.drafts.get('#7'), 'to the group');
@@ -349,7 +349,7 @@ describe('page model: groups (#15)', () => {
         ['Not A Name', null],
       ] as const) {
         page.storage.save(page.storage.viewKey('zoe'), JSON.stringify({ current: stored, drafts: [] }));
-        assert.equal(page.views.loadView().current, expected, stored);
+        assert.equal(page.nav.loadView().current, expected, stored);
       }
     });
   });
@@ -363,12 +363,12 @@ describe('page model: groups (#15)', () => {
       page.model.applyEvents(S, [groupEvent(group(7, 'g', 'amy', ['amy', 'zoe'])), message(gmsg(3, 'amy', 7))]);
       for (let i = 1; i <= 40; i++) page.model.applyEvents(S, [groupEvent(group(7, `g${i}`, 'amy', ['amy', 'zoe']))]);
       assert.equal(S.linesDirty, true);
-      page.views.saveView();
+      page.nav.saveView();
       assert.equal(S.linesDirty, false);
 
       // The reload: a new session on the same storage.
       page.model.beginSession(S, session);
-      const view = page.views.loadView();
+      const view = page.nav.loadView();
       assert.deepEqual(view.lines.keys(), ['#7']);
       const kept = view.lines.get('#7');
       assert.equal(kept.length, 30, 'the latest 30');
