@@ -196,7 +196,7 @@
     return out;
   }
 
-  // The quiet lines are kept in storage with the view (views.js), so a reload keeps them: the
+  // The quiet lines are kept in storage with the view (nav.js), so a reload keeps them: the
   // server has no history of a group's changes, only the events as they happen.
   var KEEP_LINES = 30;
 

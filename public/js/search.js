@@ -201,7 +201,7 @@
     if (m) openAt(m);
   }
 
-  // The same for a 1:1 conversation and a group: only the query naming it differs (sync.js).
+  // The same for a 1:1 conversation and a group: only the query naming it differs (history.js).
   function openAt(m) {
     var key = C.groups.messageKey(S.session.username, m);
     var c = M.conversation(S, key);
@@ -292,7 +292,7 @@
     if (c && c.hasNewer) C.history.loadHistory(c);
   }
 
-  // The buttons below the messages of a conversation opened at a match (views.js draws them).
+  // The buttons below the messages of a conversation opened at a match (chat-view.js draws them).
   function onAction(action) {
     if (!S.current) return;
     var c = M.conversation(S, S.current);
