@@ -1,7 +1,7 @@
 // The search part of the page (public/js/search.js, #17) under Node, on the real files: how a
-// match is named (its conversation, 1:1 or group), which queries are sent, and a conversation opened at a
-// match: the pages around it, newer pages, and no message from the stream while newer ones
-// are not loaded (it would leave a gap).
+// match is named (its conversation, 1:1 or group), which queries are sent, and a conversation
+// (1:1 or group) opened at a match: the pages around it, newer pages, and no message from the
+// stream while newer ones are not loaded (it would leave a gap).
 import assert from 'node:assert/strict';
 import { loadPage } from '../support/page';
 
@@ -41,6 +41,28 @@ describe('page search: matches and a conversation opened at one (#17)', () => {
     assert.equal(label(inGroup, 'Class 3b'), 'amy in Class 3b');
     assert.equal(label({ ...inGroup, from: 'zoe' }, 'Class 3b'), 'You in Class 3b');
     assert.equal(label(inGroup), 'amy in group 7', 'a group this page does not know yet');
+  });
+
+  it('pages a group as it pages a 1:1 conversation: only the query naming it differs', () => {
+    const st = stateFor();
+    const H = Chat.history;
+    assert.equal(H.conversationQuery(M.conversation(st, 'amy')), 'with=amy');
+    assert.equal(H.conversationQuery(M.conversation(st, '__proto__')), 'with=__proto__');
+    const c = M.conversation(st, '#7');
+    assert.equal(H.conversationQuery(c), 'group=7');
+    // Opened at a match: a group message from the stream waits for the newer pages too.
+    const g = (id: number) => ({ ...msg(id, 'amy', 'zoe'), to: null, group: 7 });
+    c.maxId = 300;
+    M.startHistory(c);
+    c.hasNewer = true;
+    M.receiveMessage(st, g(301));
+    F.applyAround(st, c, [g(99), g(100)], true, [g(101)], true);
+    assert.deepEqual(ids(c), [99, 100, 101]);
+    assert.equal(c.hasNewer, true);
+    F.applyNewer(c, [g(300), g(301)], false);
+    assert.equal(c.hasNewer, false);
+    M.receiveMessage(st, g(302));
+    assert.deepEqual(ids(c), [99, 100, 101, 300, 301, 302]);
   });
 
   it('sends what the server takes: a letter or digit, at most 200 characters as it counts them', () => {
