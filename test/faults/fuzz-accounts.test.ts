@@ -9,32 +9,22 @@
 // changes their number; a failure prints its seed and path.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { logIn, type Login, type TestApp } from '../support/app';
+import { logIn } from '../support/app';
 import { authKind, encoding, maybeNasty, nastyString, spoil, type Wire } from '../support/fuzz';
-import { checkAcknowledged, type FuzzApp, startFuzzApp } from '../support/fuzz-app';
-import { authenticated, fuzzCheck, RUNS, SEED, withBody } from '../support/fuzz-contract';
+import { checkAcknowledged, useFuzzApp } from '../support/fuzz-app';
+import { authenticated, fuzzCheck, RUNS, withBody } from '../support/fuzz-contract';
 import { report } from './harness';
 
 describe('faults: property-based fuzzing of the account endpoints (#6)', function () {
   this.timeout(300_000);
-  let f: FuzzApp;
-  let t: TestApp;
-  let alice: Login;
-  let bob: Login;
-
-  before(async () => {
-    f = await startFuzzApp();
-    ({ t, alice, bob } = f);
-    report(`seed ${SEED}, ${RUNS} cases per endpoint (FUZZ_SEED / FUZZ_RUNS to change)`);
-  });
-  after(() => f.close());
+  const f = useFuzzApp(report);
 
   it('POST /users: signs up or refuses in the contract shape', async () => {
     let n = 0;
     await fuzzCheck(
       fc.asyncProperty(
         spoil('username', 'password', 'encoding'),
-        fc.oneof(fc.stringMatching(/^[a-zA-Z0-9_.-]{1,32}$/), fc.constantFrom(alice.username, 'Alice')),
+        fc.oneof(fc.stringMatching(/^[a-zA-Z0-9_.-]{1,32}$/), fc.constantFrom(f.alice.username, 'Alice')),
         fc.oneof(fc.constant('long enough password'), fc.string({ minLength: 8, maxLength: 20 }), fc.constant('😀'.repeat(256))),
         maybeNasty,
         maybeNasty,
@@ -44,7 +34,7 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
           const username = bad.has('username') ? badName : goodName;
           const password = bad.has('password') ? badPassword : goodPassword;
           const enc = bad.has('encoding') ? badEnc : 'json';
-          const w = withBody('POST', '/users', { username, password }, enc, f.token('none', alice), garbage, undefined, []);
+          const w = withBody('POST', '/users', { username, password }, enc, f.token('none', f.alice), garbage, undefined, []);
           const { res, json } = await f.fuzzer.exchange(`#${++n}`, w);
           if (res.status === 201) {
             const name = (json as { user: { username: string } }).user.username;
@@ -63,7 +53,7 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
     await fuzzCheck(
       fc.asyncProperty(
         spoil('username', 'password', 'device_name', 'encoding'),
-        fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase()),
+        fc.constantFrom(f.alice.username, f.bob.username, f.alice.username.toUpperCase()),
         fc.option(fc.oneof(fc.string({ maxLength: 64 }), fc.constantFrom('kiosk', '  padded  ', 'x'.repeat(64))), { nil: undefined }),
         maybeNasty,
         maybeNasty,
@@ -75,7 +65,7 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
           const password = bad.has('password') ? badPassword : 'correct horse';
           const deviceName = bad.has('device_name') ? badDevice : goodDevice;
           const enc = bad.has('encoding') ? badEnc : 'form';
-          const w = withBody('POST', '/sessions', { username, password, device_name: deviceName }, enc, f.token('none', alice), garbage);
+          const w = withBody('POST', '/sessions', { username, password, device_name: deviceName }, enc, f.token('none', f.alice), garbage);
           const { res, json } = await f.fuzzer.exchange(`#${++n}`, w);
           if (res.status === 201) {
             const s = json as { token: string; device: { id: string; name: string }; cursor: string };
@@ -102,8 +92,8 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
         encoding,
         async (target, nasty, auth, how, enc) => {
           // Fresh, disposable devices: the fuzz must not log out the devices it relies on.
-          const mine = await logIn(t, alice.username, 'correct horse', 'disposable');
-          const theirs = await logIn(t, bob.username, 'correct horse', 'not yours');
+          const mine = await logIn(f.t, f.alice.username, 'correct horse', 'disposable');
+          const theirs = await logIn(f.t, f.bob.username, 'correct horse', 'not yours');
           const id =
             target === 'current'
               ? null
@@ -113,7 +103,7 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
                   ? theirs.deviceId
                   : nasty;
           const path = id === null ? '/sessions/current' : `/devices/${encodeURIComponent(id.toWellFormed())}`;
-          const caller = target === 'own-device' ? alice : mine;
+          const caller = target === 'own-device' ? f.alice : mine;
           let w: Wire;
           if (how === 'DELETE') {
             const a = f.token(auth === 'body' ? 'header' : auth, caller);
@@ -131,14 +121,14 @@ describe('faults: property-based fuzzing of the account endpoints (#6)', functio
             if (how === 'POST-override-header') w.headers['X-HTTP-Method-Override'] = 'DELETE';
           }
           const { res } = await f.fuzzer.exchange(`#${++n} ${target} ${how} ${auth}`, w);
-          const theirsWorks = (await t.http().get('/devices').set(theirs.auth)).status === 200;
+          const theirsWorks = (await f.t.http().get('/devices').set(theirs.auth)).status === 200;
           assert.ok(theirsWorks, "another user's device was revoked");
-          const mineWorks = (await t.http().get('/devices').set(mine.auth)).status === 200;
+          const mineWorks = (await f.t.http().get('/devices').set(mine.auth)).status === 200;
           if (res.status === 204) assert.ok(target === 'current' || target === 'own-device', `204 for ${target}`);
           if (target === 'other-users-device' && authenticated(auth)) assert.equal(res.status, 404);
           assert.equal(mineWorks, res.status !== 204, 'the disposable device was revoked exactly when 204 said so');
-          await t.http().delete('/sessions/current').set(theirs.auth);
-          if (mineWorks) await t.http().delete('/sessions/current').set(mine.auth);
+          await f.t.http().delete('/sessions/current').set(theirs.auth);
+          if (mineWorks) await f.t.http().delete('/sessions/current').set(mine.auth);
         },
       ),
       Math.ceil(RUNS / 2),

@@ -12,35 +12,24 @@
 // changes their number; a failure prints its seed and path.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Login, TestApp } from '../support/app';
 import { authKind, callback, type Encoding, encoding, junkQuery, maybeNasty, nastyString, type Query, spoil } from '../support/fuzz';
-import { checkAcknowledged, type FuzzApp, type LedgerMessage, recordMessage, startFuzzApp } from '../support/fuzz-app';
-import { authenticated, fuzzCheck, RUNS, SEED, withBody } from '../support/fuzz-contract';
+import { checkAcknowledged, type LedgerMessage, recordMessage, useFuzzApp } from '../support/fuzz-app';
+import { authenticated, fuzzCheck, withBody } from '../support/fuzz-contract';
 import { report } from './harness';
 
 describe('faults: property-based fuzzing of messages, history, read markers and polls (#6)', function () {
   this.timeout(300_000);
-  let f: FuzzApp;
-  let t: TestApp;
-  let alice: Login;
-  let bob: Login;
-
-  before(async () => {
-    f = await startFuzzApp();
-    ({ t, alice, bob } = f);
-    report(`seed ${SEED}, ${RUNS} cases per endpoint (FUZZ_SEED / FUZZ_RUNS to change)`);
-  });
-  after(() => f.close());
+  const f = useFuzzApp(report);
 
   /** Names that exist (any letter case), and two that do not. */
   const user = (): fc.Arbitrary<string> =>
-    fc.constantFrom(alice.username, bob.username, alice.username.toUpperCase(), 'nobody', `${bob.username} `);
+    fc.constantFrom(f.alice.username, f.bob.username, f.alice.username.toUpperCase(), 'nobody', `${f.bob.username} `);
   const realUser = (): fc.Arbitrary<string> =>
     fc.constantFrom(
-      alice.username,
-      bob.username,
-      alice.username.toUpperCase(),
-      `${bob.username[0]!.toUpperCase()}${bob.username.slice(1)}`,
+      f.alice.username,
+      f.bob.username,
+      f.alice.username.toUpperCase(),
+      `${f.bob.username[0]!.toUpperCase()}${f.bob.username.slice(1)}`,
     );
 
   it('POST /messages: stores exactly what it acknowledges, refuses the rest in the contract shape', async () => {
@@ -79,7 +68,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
         }),
         nastyString,
         async (bad, good, nasty, garbage) => {
-          const sender = n % 2 ? alice : bob;
+          const sender = n % 2 ? f.alice : f.bob;
           const to = bad.has('to') ? nasty.to : good.to;
           const body = bad.has('body') ? nasty.body : good.body;
           const clientId = bad.has('client_id') ? nasty.clientId : good.clientId;
@@ -116,7 +105,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
             fc.constantFrom('with', 'limit', 'before', 'after', 'with', 'limit'),
             fc.oneof(
               nastyString,
-              fc.constantFrom(alice.username, bob.username, '1', '50', '200', '201', '0'),
+              fc.constantFrom(f.alice.username, f.bob.username, '1', '50', '200', '201', '0'),
               fc.nat().map(String),
               fc.constant(''),
             ),
@@ -127,7 +116,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
         authKind.filter((k) => k !== 'body'),
         fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'OPTIONS'),
         async (path, q, cb, auth, method) => {
-          const a = f.token(auth, alice);
+          const a = f.token(auth, f.alice);
           const query: Query = [...a.query, ...q];
           if (cb !== undefined) query.push(['callback', cb]);
           const { res, json } = await f.fuzzer.exchange(`#${++n}`, { method, path, query, headers: a.headers });
@@ -138,7 +127,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
             const page = j as { messages: LedgerMessage[]; has_more: boolean };
             assert.equal(typeof page.has_more, 'boolean');
             for (const m of page.messages) {
-              assert.ok(m.from === alice.username || m.to === alice.username, "history only ever holds the caller's own conversations");
+              assert.ok(m.from === f.alice.username || m.to === f.alice.username, "history only ever holds the caller's own conversations");
               const known = f.ledger.get(m.id);
               assert.ok(known, `history shows message ${m.id}, never acknowledged`);
               assert.deepEqual([m.from, m.to, m.body], [known.from, known.to, known.body]);
@@ -165,12 +154,12 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
           const upTo = bad.has('up_to') ? nasty.upTo : good.upTo;
           const enc = bad.has('encoding') ? nasty.enc : 'json';
           const auth = bad.has('auth') ? nasty.auth : 'header';
-          const w = withBody('POST', '/read', { with: withUser, up_to: upTo }, enc, f.token(auth, alice), garbage);
+          const w = withBody('POST', '/read', { with: withUser, up_to: upTo }, enc, f.token(auth, f.alice), garbage);
           const { res } = await f.fuzzer.exchange(`#${++n}`, w);
           if (res.status === 204) {
             const m = f.ledger.get(Number(upTo));
             assert.ok(m, '204 for a message that does not exist');
-            assert.ok(m.from === alice.username || m.to === alice.username, "204 for a message of someone else's conversation");
+            assert.ok(m.from === f.alice.username || m.to === f.alice.username, "204 for a message of someone else's conversation");
             const peer = String(withUser).trim().toLowerCase();
             assert.ok([m.from, m.to].includes(peer), '204 for a message of another conversation of the caller');
           }
@@ -197,7 +186,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
         callback,
         authKind.filter((k) => k !== 'body'),
         async (q, cb, auth) => {
-          const a = f.token(auth, bob);
+          const a = f.token(auth, f.bob);
           const query: Query = [...a.query, ...q];
           if (cb !== undefined) query.push(['callback', cb]);
           const { res, json } = await f.fuzzer.exchange(`#${++n}`, { method: 'GET', path: '/poll', query, headers: a.headers });
@@ -207,7 +196,7 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
           for (const e of p.events) {
             assert.ok(e.type === 'message' || e.type === 'read');
             if (e.message) {
-              assert.ok(e.message.from === bob.username || e.message.to === bob.username, "a poll shows only the caller's own stream");
+              assert.ok(e.message.from === f.bob.username || e.message.to === f.bob.username, "a poll shows only the caller's own stream");
               assert.ok(f.ledger.has(e.message.id), 'a poll shows only acknowledged messages');
             }
           }
@@ -217,13 +206,13 @@ describe('faults: property-based fuzzing of messages, history, read markers and 
   });
 
   it('GET /poll: for any since and limit, exactly the stream events after since, at most limit, oldest first', async () => {
-    const all = await t.http().get('/poll?since=0&timeout=0&limit=1000').set(alice.auth).expect(200);
+    const all = await f.t.http().get('/poll?since=0&timeout=0&limit=1000').set(f.alice.auth).expect(200);
     const head = Number(all.body.cursor);
     const events = all.body.events as unknown[];
     assert.equal(events.length, head);
     await fuzzCheck(
       fc.asyncProperty(fc.integer({ min: 0, max: head + 3 }), fc.integer({ min: 1, max: head + 3 }), async (since, limit) => {
-        const res = await t.http().get(`/poll?since=${since}&timeout=0&limit=${limit}`).set(alice.auth);
+        const res = await f.t.http().get(`/poll?since=${since}&timeout=0&limit=${limit}`).set(f.alice.auth);
         f.fuzzer.count(res.status);
         if (since > head) {
           assert.equal(res.status, 400);

@@ -8,23 +8,14 @@
 // the app and its ledger in fuzz-app.ts. FUZZ_SEED=<n> explores other cases, FUZZ_RUNS=<n>
 // changes their number; a failure prints its seed and path.
 import fc from 'fast-check';
-import type { Login } from '../support/app';
 import { authKind, junkQuery } from '../support/fuzz';
-import { checkAcknowledged, type FuzzApp, startFuzzApp } from '../support/fuzz-app';
-import { fuzzCheck, RUNS, SEED } from '../support/fuzz-contract';
+import { checkAcknowledged, useFuzzApp } from '../support/fuzz-app';
+import { fuzzCheck } from '../support/fuzz-contract';
 import { report } from './harness';
 
 describe('faults: property-based fuzzing of any method on any path (#6)', function () {
   this.timeout(300_000);
-  let f: FuzzApp;
-  let alice: Login;
-
-  before(async () => {
-    f = await startFuzzApp();
-    ({ alice } = f);
-    report(`seed ${SEED}, ${RUNS} cases per endpoint (FUZZ_SEED / FUZZ_RUNS to change)`);
-  });
-  after(() => f.close());
+  const f = useFuzzApp(report);
 
   it('any method on any path: never a 500, always the contract shape', async () => {
     let n = 0;
@@ -85,7 +76,7 @@ describe('faults: property-based fuzzing of any method on any path (#6)', functi
           { nil: undefined },
         ),
         async (segments, method, override, auth, q, rawQuery) => {
-          const a = f.token(auth, alice);
+          const a = f.token(auth, f.alice);
           const headers = { ...a.headers };
           if (override) headers['X-HTTP-Method-Override'] = override;
           const path = `/${segments.join('/')}`;

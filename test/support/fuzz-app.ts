@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { newUser, startApp, type Login, type TestApp } from './app';
 import type { AuthKind, Encoding } from './fuzz';
-import { Fuzzer, tokenFor, type TokenPlacement } from './fuzz-contract';
+import { Fuzzer, RUNS, SEED, tokenFor, type TokenPlacement } from './fuzz-contract';
 
 /** A message as the ledger and the database hold it. */
 export interface LedgerMessage {
@@ -72,6 +72,20 @@ export async function startFuzzApp(): Promise<FuzzApp> {
       await t.close();
     },
   };
+}
+
+/**
+ * In a describe(): the app started before its tests (the seed and the number of cases told to
+ * `report`) and closed after them. The object's fields are there from before() on.
+ */
+export function useFuzzApp(report: (line: string) => void): FuzzApp {
+  const f = {} as FuzzApp;
+  before(async () => {
+    Object.assign(f, await startFuzzApp());
+    report(`seed ${SEED}, ${RUNS} cases per endpoint (FUZZ_SEED / FUZZ_RUNS to change)`);
+  });
+  after(() => f.close());
+  return f;
 }
 
 /**
