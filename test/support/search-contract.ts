@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { SearchQuery, Store } from '../../src/store';
 import type { HistoryPage, User } from '../../src/types';
-import type { StoreFactory } from './store-contract-fixture';
+import type { StoreFactory } from './store-contract';
 
 export function searchContract(backend: string, factory: StoreFactory): void {
   describe(`Store contract, search: ${backend} (#17)`, () => {

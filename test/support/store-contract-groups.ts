@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { NewGroupMessage, Store } from '../../src/store';
 import type { EventRow, GroupChangeResult, GroupRow, User } from '../../src/types';
-import type { StoreFactory } from './store-contract-fixture';
+import type { StoreFactory } from './store-contract';
 
 /** The group of a 'changed' answer, or a failed test. */
 function changed(r: GroupChangeResult): GroupRow {
