@@ -47,6 +47,8 @@ function afterChange(core: GroupsCore, groupId: number, r: GroupChangeResult): G
       throw groupNotFound(groupId);
     case 'full':
       throw Errors.groupFull(core.config.groupMembersMax);
+    case 'user_full':
+      throw Errors.userInMaxGroups(r.username, core.config.groupsPerUserMax);
     case 'forbidden':
       throw Errors.forbidden('only the owner of a group removes other members; any member may leave');
     case 'not_member':
@@ -70,7 +72,7 @@ export async function createGroup(core: Core, caller: DeviceAuth, input: NewGrou
   await core.limits.group(owner.id);
   let r: GroupChangeResult;
   try {
-    r = await core.store.createGroup(owner, input.name, members, core.config.groupMembersMax);
+    r = await core.store.createGroup(owner, input.name, members, core.config);
   } catch (err) {
     await core.limits.groupNotMade(owner.id);
     throw err;
@@ -103,7 +105,7 @@ export async function addMember(core: Core, caller: DeviceAuth, groupId: number,
   if (!(await core.store.groupOf(caller.userId, groupId))) throw groupNotFound(groupId);
   const user = await findUserOrThrow(core, username);
   await core.limits.message(caller.userId);
-  const r = await core.store.addGroupMember(me(caller), groupId, user, core.config.groupMembersMax);
+  const r = await core.store.addGroupMember(me(caller), groupId, user, core.config);
   if (r.status !== 'changed') await core.limits.messageNotStored(caller.userId);
   return groupView(afterChange(core, groupId, r));
 }

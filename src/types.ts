@@ -103,6 +103,17 @@ export type GroupSendResult =
   /** No such group, or the sender is not a member of it (the same answer: existence is not theirs to learn). */
   | { status: 'not_found' };
 
+/**
+ * The limits a write that adds members checks inside its transaction (the settings of the same
+ * names: GROUP_MEMBERS_MAX, GROUPS_PER_USER_MAX), so concurrent adds never pass them.
+ */
+export interface GroupLimits {
+  /** Members a group may have, its owner included. */
+  readonly groupMembersMax: number;
+  /** Groups a user may be a member of. */
+  readonly groupsPerUserMax: number;
+}
+
 /** What a change to a group did. */
 export type GroupChangeResult =
   | { status: 'changed'; group: GroupRow; change: GroupChange; deliveries: Delivery[] }
@@ -112,6 +123,8 @@ export type GroupChangeResult =
   | { status: 'not_found' }
   /** The group has as many members as it may. */
   | { status: 'full' }
+  /** `username` is a member of as many groups as a user may be (nothing was changed). */
+  | { status: 'user_full'; username: string }
   /** A member who is not the owner removing someone else. */
   | { status: 'forbidden' }
   /** The user to remove is not a member. */

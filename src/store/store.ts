@@ -13,6 +13,7 @@ import type {
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -268,9 +269,11 @@ export interface Store {
   /**
    * A new group owned by `owner`, whose members are the owner and then `members` in that order
    * (their join order; duplicates and the owner again are ignored); refused as 'full' with more
-   * than `maxMembers` members in all. Its 'created' event reaches every member.
+   * than `limits.groupMembersMax` members in all, and as 'user_full' (naming the first such user)
+   * when one of them is a member of `limits.groupsPerUserMax` groups already: nothing is created.
+   * Its 'created' event reaches every member.
    */
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult>;
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult>;
   /** The group, if `userId` is a member of it now. */
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined>;
   /** The user's groups, latest message first (a group without one by its creation), with their read state. */
@@ -278,10 +281,12 @@ export interface Store {
   /** Renames the group if `actor` is a member; the same name again changes nothing. */
   renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult>;
   /**
-   * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at `maxMembers`).
+   * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at
+   * `limits.groupMembersMax` members; 'user_full' when `user` is in `limits.groupsPerUserMax`
+   * groups already). Both counted in the transaction that adds: concurrent adds never pass them.
    * The new member's read marker starts at the group's last message.
    */
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult>;
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult>;
   /**
    * Removes `user` from the group: `actor` themselves (leaving), or the owner removing anyone
    * ('forbidden' for another member); `actor` null is an administrator. When the owner goes, the

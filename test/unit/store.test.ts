@@ -269,7 +269,12 @@ describe('SQLite store (unit, #2)', () => {
       ((await store.search(userId, { words: ['plans'], limit: 10 })) ?? assert.fail('no page')).messages.map((m) => [m.body, m.groupId]);
     assert.deepEqual(await found(b), [['group plans before search', g]]);
     assert.deepEqual(await found(a), [], 'not a member');
-    const added = await store.addGroupMember({ id: b, username: 'bob' }, g, { id: a, username: 'alice' }, 10);
+    const added = await store.addGroupMember(
+      { id: b, username: 'bob' },
+      g,
+      { id: a, username: 'alice' },
+      { groupMembersMax: 10, groupsPerUserMax: 10 },
+    );
     assert.equal(added.status, 'changed');
     assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
   });

@@ -9,6 +9,7 @@ import type { PoolClient } from 'pg';
 import type {
   GroupAction,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -29,11 +30,12 @@ import { append, appendToAll, lockStreams } from './streams';
 import { escapeNul, hasNul, unescapeNul } from './text';
 
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
+type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class PostgresGroups {
   constructor(private readonly db: PgDb) {}
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
     const seen = new Set<number>();
     const joining: User[] = [];
     for (const u of [owner, ...members]) {
@@ -41,8 +43,10 @@ export class PostgresGroups {
       seen.add(u.id);
       joining.push(u);
     }
-    if (joining.length > maxMembers) return Promise.resolve({ status: 'full' });
+    if (joining.length > limits.groupMembersMax) return Promise.resolve({ status: 'full' });
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
+      const refused = await this.atGroupLimit(c, joining, limits);
+      if (refused) return refused;
       const now = Date.now();
       const made = await first<{ id: number }>(c, G.insertGroup, [escapeNul(name), owner.id, now]);
       if (!made) throw new Error('creating a group returned no id');
@@ -91,14 +95,16 @@ export class PostgresGroups {
     });
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = await this.lockedMemberState(c, actor.id, groupId);
       if (!state) return { status: 'not_found' };
       if (await this.isMember(c, groupId, user.id)) return { status: 'unchanged', group: await this.row(c, state) };
       // Counted under the group's row: concurrent adds wait for each other, so never past it.
       const count = (await first<{ n: number }>(c, G.countMembers, [groupId]))?.n ?? 0;
-      if (count >= maxMembers) return { status: 'full' };
+      if (count >= limits.groupMembersMax) return { status: 'full' };
+      const refused = await this.atGroupLimit(c, [user], limits);
+      if (refused) return refused;
       // The whole history is theirs to read; what was said before they came is not "unread".
       await rows(c, G.insertMember, [groupId, user.id, Date.now(), state.lastMessageId ?? 0]);
       return this.changed(c, groupId, 'added', actor.username, user.username, await this.memberIds(c, groupId));
@@ -223,6 +229,18 @@ export class PostgresGroups {
 
   private async memberIds(c: Queryable, groupId: number): Promise<number[]> {
     return (await rows<{ userId: number }>(c, G.selectMemberIds, [groupId])).map((r) => r.userId);
+  }
+
+  /**
+   * 'user_full' naming the first of `joining` who is in as many groups as a user may be; null if
+   * none is. Takes their rows first (held until commit), so a concurrent add of one of them to
+   * another group counts after this one commits: never past the limit.
+   */
+  private async atGroupLimit(c: PoolClient, joining: readonly User[], limits: GroupLimits): Promise<UserFull | null> {
+    const ids = joining.map((u) => u.id);
+    await rows(c, G.lockJoiningUsers, [ids]);
+    const at = await first<{ username: string }>(c, G.selectFirstUserAtGroupLimit, [ids, limits.groupsPerUserMax]);
+    return at ? { status: 'user_full', username: at.username } : null;
   }
 
   /** The group's state if `userId` is a member of it now. */

@@ -23,6 +23,7 @@ import type {
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -314,8 +315,8 @@ export class PostgresStore implements Store {
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.createGroup(owner, name, members, maxMembers);
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, limits);
   }
 
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
@@ -330,8 +331,8 @@ export class PostgresStore implements Store {
     return this.groups.renameGroup(actor, groupId, name);
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, limits);
   }
 
   removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
