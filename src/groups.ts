@@ -185,7 +185,8 @@ export async function groupHistory(
 
 /** POST /read with `group`: as markRead (conversations.ts), for a group the caller is in. */
 export async function markGroupRead(core: Core, caller: DeviceAuth, groupId: number, upTo: number): Promise<void> {
-  const r = await core.store.markGroupRead(me(caller), groupId, upTo);
+  const r = await core.store.markGroupRead(me(caller), groupId, upTo, caller.id);
+  if (r.status === 'revoked') throw Errors.deviceEnded();
   if (r.status === 'not_found') throw Errors.notFound(`message ${upTo} is not in a group ${groupId} that you are a member of`);
   if (r.status === 'moved') core.hub.publish(caller.userId, [{ seq: r.seq, json: groupReadEventJson(groupId, r.upTo) }]);
 }

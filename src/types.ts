@@ -159,7 +159,12 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
-export type ReadResult = { status: 'moved'; upTo: number; seq: number } | { status: 'unchanged'; upTo: number } | { status: 'not_found' };
+export type ReadResult =
+  | { status: 'moved'; upTo: number; seq: number }
+  | { status: 'unchanged'; upTo: number }
+  | { status: 'not_found' }
+  /** The reading device was logged out or revoked before the marker committed: nothing moved. */
+  | { status: 'revoked' };
 
 export interface ConversationRow {
   peer: string;

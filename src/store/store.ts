@@ -246,9 +246,11 @@ export interface Store {
   /**
    * Moves the user's read marker for the conversation with `peer` forward to `upTo` (a message
    * of that conversation) and appends a read event to the user's stream; resolves after the
-   * commit. An older or equal `upTo` changes nothing and appends nothing.
+   * commit. An older or equal `upTo` changes nothing and appends nothing. `device`, the reading
+   * device when a device reads: as a send's, if it no longer exists when the marker commits
+   * (logged out or revoked after the request authenticated), nothing moves: 'revoked'.
    */
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult>;
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult>;
   /** The user's conversations, newest activity first, each with its last message and unread count. */
   conversations(userId: number): Promise<ConversationRow[]>;
   /** One page of the conversation between two users, oldest first, within the answer budget. */
@@ -300,8 +302,8 @@ export interface Store {
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null>;
   /** One page of a group's history if `userId` is a member now (else null): the whole history, from before they joined too. */
   groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null>;
-  /** markRead() for a group the user is a member of; 'not_found' for anything else. */
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<GroupReadResult>;
+  /** markRead() for a group the user is a member of ('revoked' likewise); 'not_found' for anything else. */
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<GroupReadResult>;
   /** Every group that still has members, by id: administration. */
   listGroups(): Promise<GroupSummary[]>;
   /** A group's members in join order (undefined: no such group, or gone): administration. */

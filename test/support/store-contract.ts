@@ -281,6 +281,31 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal(await store.headSeq(bob.id), 1);
       });
 
+      it('moves a read marker only for a device that still exists, checked when it commits, 1:1 and group (#13)', async () => {
+        await device('reader', alice);
+        const m = await send(bob, alice, 'to read');
+        const made = await store.createGroup(bob, 'g', [alice], { groupMembersMax: 10, groupsPerUserMax: 10 });
+        if (m.status !== 'created' || made.status !== 'changed') return assert.fail('no message or group');
+        const gm = await store.sendGroupMessage({ sender: bob, groupId: made.group.id, body: 'to read too', clientId: null });
+        if (gm.status !== 'created') return assert.fail(`no group message: ${gm.status}`);
+        const head = await store.headSeq(alice.id);
+        assert.equal(await store.deleteDevice('reader', alice.id), true);
+        assert.deepEqual(await store.markRead(alice, bob, m.message.id, 'reader'), { status: 'revoked' });
+        assert.deepEqual(await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader'), { status: 'revoked' });
+        assert.equal(await store.headSeq(alice.id), head, 'no read event');
+        assert.deepEqual(
+          (await store.conversations(alice.id)).map((c) => [c.unread, c.readUpTo]),
+          [[1, 0]],
+        );
+        assert.deepEqual(
+          (await store.groupsOf(alice.id)).map((c) => [c.unread, c.readUpTo]),
+          [[1, 0]],
+        );
+        await device('reader2', alice);
+        assert.equal((await store.markRead(alice, bob, m.message.id, 'reader2')).status, 'moved');
+        assert.equal((await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader2')).status, 'moved');
+      });
+
       it('history pages are exact at the boundaries, both directions', async () => {
         const ids: number[] = [];
         for (let i = 0; i < 7; i++) {

@@ -196,14 +196,16 @@ export class PostgresGroups {
     });
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
     return this.db.tx(async (c): Promise<ReadResult> => {
       if (!(await this.lockedMemberState(c, user.id, groupId))) return { status: 'not_found' };
+      // The group, the reader's stream, then the reading device: a send's order (and its reason).
+      const heads = await lockStreams(c, [user.id]);
+      if (device !== undefined && !(await first(c, Q.lockSendingDevice, [device]))) return { status: 'revoked' };
       const current = (await first<{ upTo: number }>(c, G.selectReadMarker, [groupId, user.id]))?.upTo ?? 0;
       const of = await first<{ groupId: number | null }>(c, G.selectMessageGroup, [upTo]);
       if (of?.groupId !== groupId) return { status: 'not_found' };
       if (upTo <= current) return { status: 'unchanged', upTo: current };
-      const heads = await lockStreams(c, [user.id]);
       await rows(c, G.updateReadMarker, [groupId, user.id, upTo]);
       const seq = await append(c, heads, user.id, KIND_GROUP_READ, upTo, groupId);
       return { status: 'moved', upTo, seq };

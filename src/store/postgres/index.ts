@@ -293,8 +293,8 @@ export class PostgresStore implements Store {
     return this.messages.sendMessage(m);
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.messages.markRead(user, peer, upTo);
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.messages.markRead(user, peer, upTo, device);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
@@ -351,8 +351,8 @@ export class PostgresStore implements Store {
     return this.groups.groupHistory(userId, groupId, page);
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
-    return this.groups.markGroupRead(user, groupId, upTo);
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo, device);
   }
 
   listGroups(): Promise<GroupSummary[]> {

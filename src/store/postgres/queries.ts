@@ -124,8 +124,8 @@ export const Q = {
      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, cursor, seen)
      WHERE d.id = v.id`,
   ),
-  // A sending device, held until the send commits: a log-out or revocation (a DELETE) either
-  // committed before (no row) or waits for the send (#13).
+  // A sending device (or one moving a read marker), held until the write commits: a log-out or
+  // revocation (a DELETE) either committed before (no row) or waits for the write (#13).
   lockSendingDevice: sql(
     'lock_sending_device',
     `SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1 AND u.disabled_at IS NULL FOR KEY SHARE OF d`,

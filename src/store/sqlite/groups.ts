@@ -164,8 +164,9 @@ export class SqliteGroups {
     return historyPage(rows, page);
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
     return this.writer.run((): ReadResult => {
+      if (device !== undefined && !this.messages.deviceExists(device)) return { status: 'revoked' }; // as a send
       const current = this.g.selectReadMarker.get(groupId, user.id);
       if (current === undefined || this.g.selectMessageGroup.get(upTo) !== groupId) return { status: 'not_found' };
       if (upTo <= current) return { status: 'unchanged', upTo: current };
