@@ -81,6 +81,9 @@ export type CreateDeviceResult =
   /** The account was disabled after it was checked: no device. */
   | { status: 'disabled' };
 
+/** What deleteDevice did: 'revoked' is the device asking, itself gone meanwhile (nothing deleted). */
+export type DeleteDeviceResult = 'deleted' | 'not_found' | 'revoked';
+
 /** What an earlier send with the same sender and client_id decides for a new one. */
 export type EarlierSend = Extract<SendResult, { status: 'existing' | 'conflict' }>;
 
@@ -205,10 +208,18 @@ export interface Store {
    * under a higher one remain).
    */
   listDevices(userId: number, limit?: number): Promise<Device[]>;
-  /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
-  deleteDevice(id: string, userId: number): Promise<boolean>;
-  /** Deletes every device of a user, or every one but `keep`; returns their ids. */
-  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[]>;
+  /**
+   * Deletes one of the user's devices: 'not_found' when it is not theirs or does not exist. `by`
+   * is the device asking, when one of the user's devices asks: if it no longer exists when the
+   * delete commits (logged out or revoked after its request authenticated), nothing is deleted:
+   * 'revoked'. A lost phone logged out from the laptop cannot then log out the laptop (#13).
+   */
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult>;
+  /**
+   * Deletes every device of a user, or every one but `keep` (the device asking); returns their
+   * ids. null, and nothing deleted, when `keep` no longer exists as this commits (as deleteDevice's `by`).
+   */
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null>;
   /**
    * Deletes up to `limit` devices, of any user, last used before `usedBefore` (milliseconds
    * since the epoch), least recently used first; returns their ids. Fewer than `limit` ids does

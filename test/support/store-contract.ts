@@ -268,7 +268,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         await device('sender', alice);
         const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'from a device', clientId: null, device: 'sender' });
         assert.equal(sent.status, 'created');
-        assert.equal(await store.deleteDevice('sender', alice.id), true);
+        assert.equal(await store.deleteDevice('sender', alice.id), 'deleted');
         const late = await store.sendMessage({
           sender: alice,
           recipient: bob,
@@ -289,7 +289,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         const gm = await store.sendGroupMessage({ sender: bob, groupId: made.group.id, body: 'to read too', clientId: null });
         if (gm.status !== 'created') return assert.fail(`no group message: ${gm.status}`);
         const head = await store.headSeq(alice.id);
-        assert.equal(await store.deleteDevice('reader', alice.id), true);
+        assert.equal(await store.deleteDevice('reader', alice.id), 'deleted');
         assert.deepEqual(await store.markRead(alice, bob, m.message.id, 'reader'), { status: 'revoked' });
         assert.deepEqual(await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader'), { status: 'revoked' });
         assert.equal(await store.headSeq(alice.id), head, 'no read event');
@@ -396,10 +396,10 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal((await store.getDeviceAuth('dev1'))?.cursor, 5, 'written, survives a restart');
         assert.equal((await store.getDeviceAuth('dev1'))?.username, 'alice');
         assert.equal((await store.getDeviceAuth('dev1'))?.tokenHash, '07'.repeat(32), 'its hash, as hex');
-        assert.equal(await store.deleteDevice('dev1', bob.id), false, "another user's device is not theirs to delete");
-        assert.equal(await store.deleteDevice('dev1', alice.id), true);
+        assert.equal(await store.deleteDevice('dev1', bob.id), 'not_found', "another user's device is not theirs to delete");
+        assert.equal(await store.deleteDevice('dev1', alice.id), 'deleted');
         assert.equal(await store.getDeviceAuth('dev1'), undefined);
-        assert.equal(await store.deleteDevice('dev1', alice.id), false, 'gone');
+        assert.equal(await store.deleteDevice('dev1', alice.id), 'not_found', 'gone');
       });
 
       it("lists a user's devices oldest first; deleting all of them returns their ids", async () => {
@@ -410,7 +410,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
           (await store.listDevices(alice.id)).map((d) => d.id),
           ['a1', 'a2'],
         );
-        assert.deepEqual((await store.deleteDevicesOfUser(alice.id)).sort(), ['a1', 'a2']);
+        assert.deepEqual((await store.deleteDevicesOfUser(alice.id))?.sort(), ['a1', 'a2']);
         assert.deepEqual(await store.listDevices(alice.id), []);
         assert.equal(await store.getDeviceAuth('a1'), undefined);
         assert.ok(await store.getDeviceAuth('b1'));
@@ -420,7 +420,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         await device('k1', alice);
         await device('k2', alice);
         await device('k3', alice);
-        assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2')).sort(), ['k1', 'k3']);
+        assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2'))?.sort(), ['k1', 'k3']);
         assert.deepEqual(
           (await store.listDevices(alice.id)).map((d) => d.id),
           ['k2'],
@@ -429,11 +429,27 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.ok(await store.getDeviceAuth('k2'));
       });
 
+      it('a device asking to delete devices ends none if it was itself deleted first (#13)', async () => {
+        await device('laptop', alice);
+        await device('phone', alice);
+        await device('tablet', alice);
+        assert.equal(await store.deleteDevice('phone', alice.id, 'laptop'), 'deleted');
+        assert.equal(await store.deleteDevice('laptop', alice.id, 'phone'), 'revoked', 'the phone was logged out first');
+        assert.equal(await store.deleteDevicesOfUser(alice.id, 'phone'), null);
+        assert.deepEqual(
+          (await store.listDevices(alice.id)).map((d) => d.id),
+          ['laptop', 'tablet'],
+        );
+        assert.equal(await store.deleteDevice('laptop', alice.id, 'laptop'), 'deleted', 'a device logs itself out');
+        assert.equal(await store.deleteDevice('tablet', alice.id, 'laptop'), 'revoked');
+        assert.deepEqual(await store.deleteDevicesOfUser(alice.id, 'tablet'), []);
+      });
+
       it('a device deleted through another store on the same data is refused once that has propagated (#5)', async () => {
         await device('kiosk', alice);
         assert.ok(await store.getDeviceAuth('kiosk'), 'known (and cached, where the backend caches)');
         const admin = await another();
-        assert.equal(await admin.deleteDevice('kiosk', alice.id), true);
+        assert.equal(await admin.deleteDevice('kiosk', alice.id), 'deleted');
         await factory.propagated();
         assert.equal(await store.getDeviceAuth('kiosk'), undefined);
       });

@@ -112,7 +112,7 @@ export const Q = {
   ),
   // Only if still idle: another process may have recorded a use since it was selected.
   deleteIdleDevices: sql('delete_idle_devices', `DELETE FROM devices WHERE id = ANY($1::text[]) AND last_seen_at < $2 RETURNING id`),
-  deleteDevice: sql('delete_device', `DELETE FROM devices WHERE id = $1 AND user_id = $2`),
+  deleteDevice: sql('delete_device', `DELETE FROM devices WHERE id = $1 AND user_id = $2 RETURNING id`),
   deleteDevicesOfUser: sql('delete_devices_of_user', `DELETE FROM devices WHERE user_id = $1 AND id <> $2 RETURNING id`),
   // Acknowledgements of many devices in one statement, rows taken in id order (two processes
   // writing overlapping batches then never wait for each other in a circle). Cursors and

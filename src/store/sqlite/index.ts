@@ -37,6 +37,7 @@ import {
   type CheckedCredentials,
   type CommitStats,
   type CreateDeviceResult,
+  type DeleteDeviceResult,
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
@@ -154,11 +155,11 @@ export class SqliteStore implements Store {
     return this.accounts.listDevices(userId, limit);
   }
 
-  deleteDevice(id: string, userId: number): Promise<boolean> {
-    return this.accounts.deleteDevice(id, userId);
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult> {
+    return this.accounts.deleteDevice(id, userId, by);
   }
 
-  deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null> {
     return this.accounts.deleteDevicesOfUser(userId, keep);
   }
 
