@@ -128,7 +128,9 @@ export type GroupChangeResult =
   /** A member who is not the owner removing someone else. */
   | { status: 'forbidden' }
   /** The user to remove is not a member. */
-  | { status: 'not_member' };
+  | { status: 'not_member' }
+  /** The device asking was logged out or revoked before the change committed: nothing changed. */
+  | { status: 'revoked' };
 
 /** One of a user's groups with their read state, for GET /groups and GET /conversations. */
 export interface GroupConversationRow {

@@ -56,6 +56,15 @@ export interface NewGroupMessage {
   device?: string;
 }
 
+/**
+ * Who changes a group: the user, and the device asking when one does. As a send's device: if it
+ * no longer exists when the change commits (logged out or revoked after its request
+ * authenticated), nothing changes: 'revoked'.
+ */
+export interface GroupActor extends User {
+  device?: string;
+}
+
 export interface NewDevice {
   id: string;
   userId: number;
@@ -278,6 +287,8 @@ export interface Store {
   countMessages(): Promise<number>;
 
   // --- groups (issue #15) ---------------------------------------------------------------------
+  // Every change below answers 'revoked', and changes nothing, when its actor's device is gone
+  // as it commits (GroupActor).
 
   /**
    * A new group owned by `owner`, whose members are the owner and then `members` in that order
@@ -286,27 +297,27 @@ export interface Store {
    * when one of them is a member of `limits.groupsPerUserMax` groups already: nothing is created.
    * Its 'created' event reaches every member.
    */
-  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult>;
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult>;
   /** The group, if `userId` is a member of it now. */
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined>;
   /** The user's groups, latest message first (a group without one by its creation), with their read state. */
   groupsOf(userId: number): Promise<GroupConversationRow[]>;
   /** Renames the group if `actor` is a member; the same name again changes nothing. */
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult>;
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult>;
   /**
    * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at
    * `limits.groupMembersMax` members; 'user_full' when `user` is in `limits.groupsPerUserMax`
    * groups already). Both counted in the transaction that adds: concurrent adds never pass them.
    * The new member's read marker starts at the group's last message.
    */
-  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult>;
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult>;
   /**
    * Removes `user` from the group: `actor` themselves (leaving), or the owner removing anyone
    * ('forbidden' for another member); `actor` null is an administrator. When the owner goes, the
    * member who joined earliest becomes owner; when the last member goes, the group is gone (its
    * last event shows no members and no owner).
    */
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult>;
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult>;
   /** Stores a group message and appends it to every member's stream; 'not_found' unless the sender is a member. */
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult>;
   /** earlierSend() for a group message. */

@@ -306,6 +306,31 @@ export function storeContract(backend: string, factory: StoreFactory): void {
         assert.equal((await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader2')).status, 'moved');
       });
 
+      it('changes a group only for a device that still exists, checked when it commits (#13)', async () => {
+        const limits = { groupMembersMax: 10, groupsPerUserMax: 10 };
+        const carol = (await store.createUser('carol', 'h')) ?? assert.fail();
+        await device('gone', alice);
+        const made = await store.createGroup({ ...alice, device: 'gone' }, 'g', [bob], limits);
+        if (made.status !== 'changed') return assert.fail(made.status);
+        const g = made.group.id;
+        const heads = async () => [await store.headSeq(alice.id), await store.headSeq(bob.id), await store.headSeq(carol.id)];
+        const before = await heads();
+        assert.equal(await store.deleteDevice('gone', alice.id), 'deleted');
+        const by = { ...alice, device: 'gone' };
+        const revoked = { status: 'revoked' };
+        assert.deepEqual(await store.createGroup(by, 'h', [carol], limits), revoked);
+        assert.deepEqual(await store.renameGroup(by, g, 'renamed'), revoked);
+        assert.deepEqual(await store.addGroupMember(by, g, carol, limits), revoked);
+        assert.deepEqual(await store.removeGroupMember(by, g, bob), revoked);
+        assert.deepEqual(await store.removeGroupMember(by, g, alice), revoked, 'leaving too');
+        assert.deepEqual(await heads(), before, 'no event anywhere');
+        assert.deepEqual(
+          (await store.groupsOf(alice.id)).map((c) => [c.group.name, c.group.members]),
+          [['g', ['alice', 'bob']]],
+        );
+        assert.equal((await store.renameGroup(alice, g, 'renamed')).status, 'changed', 'without a device (the command line), as before');
+      });
+
       it('history pages are exact at the boundaries, both directions', async () => {
         const ids: number[] = [];
         for (let i = 0; i < 7; i++) {

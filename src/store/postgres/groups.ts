@@ -20,7 +20,7 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { G, type GroupOfUserRow, type GroupStateRow } from './group-queries';
 import { earlierSendOn, NO_UPPER_BOUND } from './messages';
@@ -35,7 +35,7 @@ type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 export class PostgresGroups {
   constructor(private readonly db: PgDb) {}
 
-  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
     const seen = new Set<number>();
     const joining: User[] = [];
     for (const u of [owner, ...members]) {
@@ -47,6 +47,8 @@ export class PostgresGroups {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const refused = await this.atGroupLimit(c, joining, limits);
       if (refused) return refused;
+      // After the joining users' rows (the owner's among them), the order a log-out takes them in.
+      if (await this.deviceGone(c, owner)) return { status: 'revoked' };
       const now = Date.now();
       const made = await first<{ id: number }>(c, G.insertGroup, [escapeNul(name), owner.id, now]);
       if (!made) throw new Error('creating a group returned no id');
@@ -85,20 +87,22 @@ export class PostgresGroups {
     });
   }
 
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = await this.lockedMemberState(c, actor.id, groupId);
       if (!state) return { status: 'not_found' };
+      if (await this.deviceGone(c, actor)) return { status: 'revoked' };
       if (unescapeNul(state.name) === name) return { status: 'unchanged', group: await this.row(c, state) };
       await rows(c, G.updateGroupName, [escapeNul(name), groupId]);
       return this.changed(c, groupId, 'renamed', actor.username, null, await this.memberIds(c, groupId));
     });
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = await this.lockedMemberState(c, actor.id, groupId);
       if (!state) return { status: 'not_found' };
+      if (await this.deviceGone(c, actor)) return { status: 'revoked' };
       if (await this.isMember(c, groupId, user.id)) return { status: 'unchanged', group: await this.row(c, state) };
       // Counted under the group's row: concurrent adds wait for each other, so never past it.
       const count = (await first<{ n: number }>(c, G.countMembers, [groupId]))?.n ?? 0;
@@ -111,10 +115,11 @@ export class PostgresGroups {
     });
   }
 
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = actor ? await this.lockedMemberState(c, actor.id, groupId) : await first<GroupStateRow>(c, G.lockGroup, [groupId]);
       if (!state || state.ownerId === null) return { status: 'not_found' };
+      if (actor && (await this.deviceGone(c, actor))) return { status: 'revoked' };
       if (!(await this.isMember(c, groupId, user.id))) return { status: 'not_member' };
       const leaving = actor !== null && actor.id === user.id;
       if (actor !== null && !leaving && state.ownerId !== actor.id) return { status: 'forbidden' };
@@ -231,6 +236,14 @@ export class PostgresGroups {
 
   private async memberIds(c: Queryable, groupId: number): Promise<number[]> {
     return (await rows<{ userId: number }>(c, G.selectMemberIds, [groupId])).map((r) => r.userId);
+  }
+
+  /**
+   * Whether the actor's device (when a device acts) no longer exists, its row held until commit
+   * when it does: as a send's (Q.lockSendingDevice), a log-out committed before or waits.
+   */
+  private async deviceGone(c: PoolClient, actor: GroupActor): Promise<boolean> {
+    return actor.device !== undefined && !(await first(c, Q.lockSendingDevice, [actor.device]));
   }
 
   /**

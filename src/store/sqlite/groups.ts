@@ -19,7 +19,7 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
@@ -40,8 +40,9 @@ export class SqliteGroups {
     private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists'>,
   ) {}
 
-  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(owner)) return { status: 'revoked' };
       const seen = new Set<number>();
       const joining: User[] = [];
       for (const u of [owner, ...members]) {
@@ -81,8 +82,9 @@ export class SqliteGroups {
     }));
   }
 
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(actor)) return { status: 'revoked' };
       const state = this.memberState(actor.id, groupId);
       if (!state) return { status: 'not_found' };
       if (state.name === name) return { status: 'unchanged', group: this.row(state) };
@@ -91,8 +93,9 @@ export class SqliteGroups {
     });
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(actor)) return { status: 'revoked' };
       const state = this.memberState(actor.id, groupId);
       if (!state) return { status: 'not_found' };
       if (this.g.selectIsMember.get(groupId, user.id) !== undefined) return { status: 'unchanged', group: this.row(state) };
@@ -106,8 +109,9 @@ export class SqliteGroups {
     });
   }
 
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (actor && this.deviceGone(actor)) return { status: 'revoked' };
       const state = actor ? this.memberState(actor.id, groupId) : this.g.selectGroup.get(groupId);
       if (!state || state.ownerId === null) return { status: 'not_found' };
       if (this.g.selectIsMember.get(groupId, user.id) === undefined) return { status: 'not_member' };
@@ -198,6 +202,11 @@ export class SqliteGroups {
     const state = this.g.selectGroup.get(groupId);
     if (!state || state.ownerId === null) return undefined;
     return this.g.selectMembersInJoinOrder.all(groupId);
+  }
+
+  /** Whether the actor's device (when a device acts) no longer exists: as a send checks it. */
+  private deviceGone(actor: GroupActor): boolean {
+    return actor.device !== undefined && !this.messages.deviceExists(actor.device);
   }
 
   /** 'user_full' naming the first of `joining` who is in as many groups as a user may be; null if none is. */
