@@ -36,7 +36,7 @@ async function startYardstick(): Promise<{ child: ChildProcess; url: string }> {
   );
   const port = await new Promise<string>((resolve, reject) => {
     child.once('error', reject);
-    child.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
   });
   return { child, url: `http://127.0.0.1:${port}` };
 }

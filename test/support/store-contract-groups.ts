@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { NewGroupMessage, Store } from '../../src/store';
 import type { EventRow, GroupChangeResult, GroupLimits, GroupRow, User } from '../../src/types';
 import type { StoreFactory } from './store-contract';
+import { sleep } from './util';
 
 /** Limits with `groupMembersMax` members a group, and more groups a user than any test here makes. */
 function roomy(groupMembersMax: number): GroupLimits {
@@ -276,7 +277,7 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
       let order = (await store.groupsOf(alice.id)).map((c) => c.group.name);
       assert.deepEqual(order.indexOf('k') < order.indexOf('h'), true, 'newer creation first');
       // Times are in milliseconds and a tie goes to the newer group: 'late' must be later than k.
-      while (Date.now() <= k.createdAt) await new Promise((resolve) => setTimeout(resolve, 1));
+      while (Date.now() <= k.createdAt) await sleep(1);
       await sent(alice, h.id, 'late');
       order = (await store.groupsOf(alice.id)).map((c) => c.group.name);
       assert.equal(order[0], 'h', 'the latest message first');
