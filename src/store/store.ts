@@ -164,14 +164,16 @@ export interface CommitStats {
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
  * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
  *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
- *   on the same data soon after (SQLite: from the next turn of the event loop); an
+ *   on the same data soon after (SQLite: from the next turn of the event loop, and in every
+ *   write transaction as it begins); an
  *   acknowledgement recorded with noteDeviceSeen is visible at once to listDevices and
  *   getDeviceAuth, and cursors only move forward.
  * - Log-in against current credentials. createDevice makes the device only if the password
  *   hash it was checked against is still the user's and the account is not disabled, checked in
  *   the transaction that inserts the device, so a reset or a disable ends a log-in in progress.
- * - Sends by current devices. sendMessage stores nothing for a device that no longer exists,
- *   checked in the transaction that would store it, so a log-out ends a send in progress (#13).
+ * - Writes by current devices. sendMessage, markRead, the group changes and the deletions of
+ *   devices a device asks for write nothing for a device that no longer exists, checked in the
+ *   transaction that would write, so a log-out ends such a request in progress (#13).
  * - Bounded devices. createDevice keeps a user within `maxDevices` by deleting their least
  *   recently used devices in the same transaction; listDevices with a limit reads no more than
  *   that; deleteIdleDevices removes what has not been used since a time. "Used" is the last
