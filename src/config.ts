@@ -72,6 +72,8 @@ export interface Config {
   readonly rateGroupsUser: RateRule;
   /** Members a group may have, its owner included (issue #15). */
   readonly groupMembersMax: number;
+  /** Groups a user may be a member of (issue #15): others put a user in groups. */
+  readonly groupsPerUserMax: number;
 }
 
 /** The repository root: this file runs compiled as dist/src/config.js. */
@@ -336,6 +338,13 @@ export const SETTINGS: readonly Setting[] = [
     default: '256',
     parse: integer(1, 100_000),
     help: 'Members a group may have, its owner included; past it adding gets 409 group_full. Every group message is written into the stream of each member, so this bounds the work of one send.',
+  }),
+  setting({
+    key: 'groupsPerUserMax',
+    env: 'GROUPS_PER_USER_MAX',
+    default: '500',
+    parse: integer(1, 100_000),
+    help: 'Groups a user may be a member of, as owner or not; past it creating a group with them or adding them gets 409 group_full naming the user and the limit. Others can put a user in groups without their consent, so this bounds what others make the server hold for one user (memberships, and the events of groups in their stream).',
   }),
 ];
 

@@ -61,10 +61,10 @@ export function storeAccountsContract(fx: StoreFixture): void {
       assert.equal((await store.getDeviceAuth('dev1'))?.cursor, 5, 'written, survives a restart');
       assert.equal((await store.getDeviceAuth('dev1'))?.username, 'alice');
       assert.equal((await store.getDeviceAuth('dev1'))?.tokenHash, '07'.repeat(32), 'its hash, as hex');
-      assert.equal(await store.deleteDevice('dev1', bob.id), false, "another user's device is not theirs to delete");
-      assert.equal(await store.deleteDevice('dev1', alice.id), true);
+      assert.equal(await store.deleteDevice('dev1', bob.id), 'not_found', "another user's device is not theirs to delete");
+      assert.equal(await store.deleteDevice('dev1', alice.id), 'deleted');
       assert.equal(await store.getDeviceAuth('dev1'), undefined);
-      assert.equal(await store.deleteDevice('dev1', alice.id), false, 'gone');
+      assert.equal(await store.deleteDevice('dev1', alice.id), 'not_found', 'gone');
     });
 
     it("lists a user's devices oldest first; deleting all of them returns their ids", async () => {
@@ -75,7 +75,7 @@ export function storeAccountsContract(fx: StoreFixture): void {
         (await store.listDevices(alice.id)).map((d) => d.id),
         ['a1', 'a2'],
       );
-      assert.deepEqual((await store.deleteDevicesOfUser(alice.id)).sort(), ['a1', 'a2']);
+      assert.deepEqual((await store.deleteDevicesOfUser(alice.id))?.sort(), ['a1', 'a2']);
       assert.deepEqual(await store.listDevices(alice.id), []);
       assert.equal(await store.getDeviceAuth('a1'), undefined);
       assert.ok(await store.getDeviceAuth('b1'));
@@ -85,7 +85,7 @@ export function storeAccountsContract(fx: StoreFixture): void {
       await device('k1', alice);
       await device('k2', alice);
       await device('k3', alice);
-      assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2')).sort(), ['k1', 'k3']);
+      assert.deepEqual((await store.deleteDevicesOfUser(alice.id, 'k2'))?.sort(), ['k1', 'k3']);
       assert.deepEqual(
         (await store.listDevices(alice.id)).map((d) => d.id),
         ['k2'],
@@ -94,11 +94,27 @@ export function storeAccountsContract(fx: StoreFixture): void {
       assert.ok(await store.getDeviceAuth('k2'));
     });
 
+    it('a device asking to delete devices ends none if it was itself deleted first (#13)', async () => {
+      await device('laptop', alice);
+      await device('phone', alice);
+      await device('tablet', alice);
+      assert.equal(await store.deleteDevice('phone', alice.id, 'laptop'), 'deleted');
+      assert.equal(await store.deleteDevice('laptop', alice.id, 'phone'), 'revoked', 'the phone was logged out first');
+      assert.equal(await store.deleteDevicesOfUser(alice.id, 'phone'), null);
+      assert.deepEqual(
+        (await store.listDevices(alice.id)).map((d) => d.id),
+        ['laptop', 'tablet'],
+      );
+      assert.equal(await store.deleteDevice('laptop', alice.id, 'laptop'), 'deleted', 'a device logs itself out');
+      assert.equal(await store.deleteDevice('tablet', alice.id, 'laptop'), 'revoked');
+      assert.deepEqual(await store.deleteDevicesOfUser(alice.id, 'tablet'), []);
+    });
+
     it('a device deleted through another store on the same data is refused once that has propagated (#5)', async () => {
       await device('kiosk', alice);
       assert.ok(await store.getDeviceAuth('kiosk'), 'known (and cached, where the backend caches)');
       const admin = await another();
-      assert.equal(await admin.deleteDevice('kiosk', alice.id), true);
+      assert.equal(await admin.deleteDevice('kiosk', alice.id), 'deleted');
       await fx.factory.propagated();
       assert.equal(await store.getDeviceAuth('kiosk'), undefined);
     });

@@ -1,6 +1,7 @@
 // The Store contract's event stream and 1:1 messages (#2, #3, #12, #13): positions in commit
-// order without gaps, the answer budget, client_id retries, history pages and read markers; and
-// what flush() and close() write. Part
+// order without gaps, the answer budget, client_id retries, history pages and read markers;
+// writes only from devices that still exist as they commit (sends, read markers, and group
+// changes too, #13); and what flush() and close() write. Part
 // of the shared contract (store-contract.ts runs it for every backend); only the interface is used.
 import assert from 'node:assert/strict';
 import { ANSWER_BODY_CHARS, type Store } from '../../src/store';
@@ -169,7 +170,7 @@ export function storeMessagesContract(fx: StoreFixture): void {
       await device('sender', alice);
       const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'from a device', clientId: null, device: 'sender' });
       assert.equal(sent.status, 'created');
-      assert.equal(await store.deleteDevice('sender', alice.id), true);
+      assert.equal(await store.deleteDevice('sender', alice.id), 'deleted');
       const late = await store.sendMessage({
         sender: alice,
         recipient: bob,
@@ -180,6 +181,56 @@ export function storeMessagesContract(fx: StoreFixture): void {
       assert.deepEqual(late, { status: 'revoked' });
       assert.equal(await store.countMessages(), 1, 'nothing stored for the ended device');
       assert.equal(await store.headSeq(bob.id), 1);
+    });
+
+    it('moves a read marker only for a device that still exists, checked when it commits, 1:1 and group (#13)', async () => {
+      await device('reader', alice);
+      const m = await send(bob, alice, 'to read');
+      const made = await store.createGroup(bob, 'g', [alice], { groupMembersMax: 10, groupsPerUserMax: 10 });
+      if (m.status !== 'created' || made.status !== 'changed') return assert.fail('no message or group');
+      const gm = await store.sendGroupMessage({ sender: bob, groupId: made.group.id, body: 'to read too', clientId: null });
+      if (gm.status !== 'created') return assert.fail(`no group message: ${gm.status}`);
+      const head = await store.headSeq(alice.id);
+      assert.equal(await store.deleteDevice('reader', alice.id), 'deleted');
+      assert.deepEqual(await store.markRead(alice, bob, m.message.id, 'reader'), { status: 'revoked' });
+      assert.deepEqual(await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader'), { status: 'revoked' });
+      assert.equal(await store.headSeq(alice.id), head, 'no read event');
+      assert.deepEqual(
+        (await store.conversations(alice.id)).map((c) => [c.unread, c.readUpTo]),
+        [[1, 0]],
+      );
+      assert.deepEqual(
+        (await store.groupsOf(alice.id)).map((c) => [c.unread, c.readUpTo]),
+        [[1, 0]],
+      );
+      await device('reader2', alice);
+      assert.equal((await store.markRead(alice, bob, m.message.id, 'reader2')).status, 'moved');
+      assert.equal((await store.markGroupRead(alice, made.group.id, gm.message.id, 'reader2')).status, 'moved');
+    });
+
+    it('changes a group only for a device that still exists, checked when it commits (#13)', async () => {
+      const limits = { groupMembersMax: 10, groupsPerUserMax: 10 };
+      const carol = (await store.createUser('carol', 'h')) ?? assert.fail();
+      await device('gone', alice);
+      const made = await store.createGroup({ ...alice, device: 'gone' }, 'g', [bob], limits);
+      if (made.status !== 'changed') return assert.fail(made.status);
+      const g = made.group.id;
+      const heads = async () => [await store.headSeq(alice.id), await store.headSeq(bob.id), await store.headSeq(carol.id)];
+      const before = await heads();
+      assert.equal(await store.deleteDevice('gone', alice.id), 'deleted');
+      const by = { ...alice, device: 'gone' };
+      const revoked = { status: 'revoked' };
+      assert.deepEqual(await store.createGroup(by, 'h', [carol], limits), revoked);
+      assert.deepEqual(await store.renameGroup(by, g, 'renamed'), revoked);
+      assert.deepEqual(await store.addGroupMember(by, g, carol, limits), revoked);
+      assert.deepEqual(await store.removeGroupMember(by, g, bob), revoked);
+      assert.deepEqual(await store.removeGroupMember(by, g, alice), revoked, 'leaving too');
+      assert.deepEqual(await heads(), before, 'no event anywhere');
+      assert.deepEqual(
+        (await store.groupsOf(alice.id)).map((c) => [c.group.name, c.group.members]),
+        [['g', ['alice', 'bob']]],
+      );
+      assert.equal((await store.renameGroup(alice, g, 'renamed')).status, 'changed', 'without a device (the command line), as before');
     });
 
     it('history pages are exact at the boundaries, both directions', async () => {

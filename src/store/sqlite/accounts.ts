@@ -4,7 +4,7 @@
 // working on the next request. Split from index.ts (issue #12).
 import type { Database as Db } from 'better-sqlite3';
 import type { Device, DeviceAuth, User, UserSummary, UserWithSecret } from '../../types';
-import type { CheckedCredentials, CreateDeviceResult, NewDevice } from '../store';
+import type { CheckedCredentials, CreateDeviceResult, DeleteDeviceResult, NewDevice } from '../store';
 import type { DeviceLedger } from './devices';
 import type { Queries } from './queries';
 import { asError, settled } from './settle';
@@ -141,20 +141,36 @@ export class SqliteAccounts {
     });
   }
 
-  deleteDevice(id: string, userId: number): Promise<boolean> {
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult> {
     return settled(() => {
-      const changed = this.q.deleteDevice.run(id, userId).changes > 0;
-      if (changed) this.devices.forget(id);
-      return changed;
+      const done = this.db
+        .transaction((): DeleteDeviceResult => {
+          if (by !== undefined && !this.stillThere(by)) return 'revoked';
+          return this.q.deleteDevice.run(id, userId).changes > 0 ? 'deleted' : 'not_found';
+        })
+        .immediate();
+      if (done === 'deleted') this.devices.forget(id);
+      return done;
     });
   }
 
-  deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null> {
     return settled(() => {
-      const ids = this.q.deleteDevicesOfUser.all(userId, keep);
-      for (const id of ids) this.devices.forget(id);
+      const ids = this.db
+        .transaction(() => (keep !== undefined && !this.stillThere(keep) ? null : this.q.deleteDevicesOfUser.all(userId, keep ?? '')))
+        .immediate();
+      for (const id of ids ?? []) this.devices.forget(id);
       return ids;
     });
+  }
+
+  /**
+   * Whether the device asking for a deletion still exists, read from the file inside the
+   * deletion's transaction (BEGIN IMMEDIATE: nothing else commits meanwhile), not from the ledger's
+   * cache: a deletion that committed since the request authenticated, from any process, is seen.
+   */
+  private stillThere(deviceId: string): boolean {
+    return this.q.selectDeviceAuth.get(deviceId) !== undefined;
   }
 
   deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]> {

@@ -19,6 +19,7 @@ import type {
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -36,6 +37,7 @@ import {
   type CheckedCredentials,
   type CommitStats,
   type CreateDeviceResult,
+  type DeleteDeviceResult,
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
@@ -153,11 +155,11 @@ export class SqliteStore implements Store {
     return this.accounts.listDevices(userId, limit);
   }
 
-  deleteDevice(id: string, userId: number): Promise<boolean> {
-    return this.accounts.deleteDevice(id, userId);
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult> {
+    return this.accounts.deleteDevice(id, userId, by);
   }
 
-  deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null> {
     return this.accounts.deleteDevicesOfUser(userId, keep);
   }
 
@@ -208,8 +210,8 @@ export class SqliteStore implements Store {
     return this.messages.send(m);
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.messages.markRead(user, peer, upTo);
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.messages.markRead(user, peer, upTo, device);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
@@ -231,8 +233,8 @@ export class SqliteStore implements Store {
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.createGroup(owner, name, members, maxMembers);
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, limits);
   }
 
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
@@ -247,8 +249,8 @@ export class SqliteStore implements Store {
     return this.groups.renameGroup(actor, groupId, name);
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, limits);
   }
 
   removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
@@ -267,8 +269,8 @@ export class SqliteStore implements Store {
     return settled(() => this.groups.groupHistory(userId, groupId, page));
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
-    return this.groups.markGroupRead(user, groupId, upTo);
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo, device);
   }
 
   listGroups(): Promise<GroupSummary[]> {
