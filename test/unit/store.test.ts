@@ -84,6 +84,24 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(await store.getDeviceAuth('kiosk'), undefined);
   });
 
+  it('a send or read marker checks its device against the database as it commits, not the turn it was queued in (#13)', async () => {
+    await device('kiosk', alice);
+    const m = await store.sendMessage({ sender: bob, recipient: alice, body: 'hi', clientId: null });
+    if (m.status !== 'created') return assert.fail(m.status);
+    await new Promise((r) => setImmediate(r)); // a fresh turn
+    // Queued first: its batch runs later in this turn's check phase...
+    const sent = store.sendMessage({ sender: alice, recipient: bob, body: 'from a revoked kiosk', clientId: null, device: 'kiosk' });
+    const read = store.markRead(alice, bob, m.message.id, 'kiosk');
+    // ...after a request authenticates the device (this turn's data_version is read now)...
+    assert.ok(await store.getDeviceAuth('kiosk'));
+    // ...and the admin command line (another connection) revokes it before that batch begins.
+    const other = new Database(file);
+    other.prepare('DELETE FROM devices WHERE id = ?').run('kiosk');
+    other.close();
+    assert.deepEqual([await sent, await read], [{ status: 'revoked' }, { status: 'revoked' }]);
+    assert.equal(await store.countMessages(), 1, 'nothing stored from the revoked device');
+  });
+
   it('refuses a database written by a newer schema, and leaves it untouched', async () => {
     await store.close();
     const raw = new Database(file);
@@ -320,7 +338,12 @@ describe('SQLite store (unit, #2)', () => {
       ((await store.search(userId, { words: ['plans'], limit: 10 })) ?? assert.fail('no page')).messages.map((m) => [m.body, m.groupId]);
     assert.deepEqual(await found(b), [['group plans before search', g]]);
     assert.deepEqual(await found(a), [], 'not a member');
-    const added = await store.addGroupMember({ id: b, username: 'bob' }, g, { id: a, username: 'alice' }, 10);
+    const added = await store.addGroupMember(
+      { id: b, username: 'bob' },
+      g,
+      { id: a, username: 'alice' },
+      { groupMembersMax: 10, groupsPerUserMax: 10 },
+    );
     assert.equal(added.status, 'changed');
     assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
   });

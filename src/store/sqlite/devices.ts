@@ -5,7 +5,8 @@
 //   data_version moved): a device revoked from the command line is refused at once.
 // - data_version itself, read once per turn of the event loop, not once per request: a busy
 //   server authenticates many requests per turn, and a write from another process is seen from
-//   the next turn on, a moment later.
+//   the next turn on, a moment later; and again as every write transaction begins (began()), so
+//   that the device check of a send or read marker is never older than its commit.
 // - Acknowledgements (cursors) and last-seen times, kept in memory and written with the first
 //   group commit at least DEVICE_WRITE_DELAY_MS later, all devices together (see noteSeen).
 import type { Device, DeviceAuth } from '../../types';
@@ -162,6 +163,16 @@ export class DeviceLedger implements BatchExtras {
   }
 
   // --- BatchExtras: called by the group commit ----------------------------------------------
+
+  /**
+   * A write transaction began (BEGIN IMMEDIATE: no other connection can commit until it ends):
+   * data_version is read again, so the device checks of its sends and read markers go by the
+   * database as it is now. The turn's value may predate a revocation by the command line that
+   * committed since (in this very turn), and a message from the revoked device would be stored.
+   */
+  began(): void {
+    this.dataVersion();
+  }
 
   pending(): boolean {
     return this.pendingDevices.size > 0 && (this.forceWrites || Date.now() >= this.dueAt);

@@ -26,6 +26,8 @@ const MAX_BATCH = 2000;
 
 /** Writes folded into a batch when they are due (coalesced device updates), forgotten only once committed. */
 export interface BatchExtras {
+  /** Called first in every transaction that runs jobs, once it holds the write lock. */
+  began(): void;
   pending(): boolean;
   write(): void;
   committed(): void;
@@ -50,10 +52,14 @@ export class GroupCommit {
     private readonly heads: StreamHeads,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
+      this.extras.began();
       if (withExtras) this.extras.write();
       return jobs.map((job) => job.run());
     });
-    this.singleTx = db.transaction((job: Job) => job.run());
+    this.singleTx = db.transaction((job: Job) => {
+      this.extras.began();
+      return job.run();
+    });
     this.extrasTx = db.transaction(() => this.extras.write());
   }
 
