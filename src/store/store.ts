@@ -247,7 +247,11 @@ export interface Store {
 
   // --- the event stream ---------------------------------------------------------------------
 
-  /** The last position in the user's stream (0 for an empty stream). */
+  /**
+   * The last position in the user's stream (0 for an empty stream). Never beyond what is
+   * committed; after another process's write it may lag as its caches do (SQLite answers from
+   * memory and sees such a write from the next turn of the event loop, as its device cache does).
+   */
   headSeq(userId: number): Promise<number>;
   /** Up to `limit` events after `afterSeq`, oldest first, within the answer budget. */
   eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]>;

@@ -13,6 +13,7 @@
 // itself fails, the jobs it carried are rejected: nothing in it was acknowledged, and nothing
 // of it is visible.
 import type { Database, Transaction } from 'better-sqlite3';
+import type { StreamHeads } from './heads';
 
 interface Job {
   run: () => unknown;
@@ -47,6 +48,8 @@ export class GroupCommit {
   constructor(
     db: Database,
     private readonly extras: BatchExtras,
+    /** Told when each transaction of jobs begins and how it ended: what it appended becomes the heads once committed. */
+    private readonly heads: StreamHeads,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
       this.extras.began();
@@ -96,11 +99,13 @@ export class GroupCommit {
     const withExtras = this.extras.pending();
     if (jobs.length > 0 || withExtras) {
       let values: unknown[] | null = null;
+      this.heads.begin();
       try {
         values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
       }
+      this.heads.end(values !== null);
       if (values) {
         this.committed(jobs.length, withExtras);
         jobs.forEach((job, i) => job.resolve(values[i]));
@@ -129,12 +134,15 @@ export class GroupCommit {
     }
     for (const job of jobs) {
       let value: unknown;
+      this.heads.begin();
       try {
         value = this.singleTx.immediate(job);
       } catch (error) {
+        this.heads.end(false);
         job.reject(error);
         continue;
       }
+      this.heads.end(true);
       this.committed(1, false);
       job.resolve(value);
     }

@@ -33,7 +33,7 @@ type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'insertSearch' | 'insertSearchTerm'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads' | 'insertSearch' | 'insertSearchTerm'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */

@@ -76,7 +76,7 @@ export class SqliteStore implements Store {
     this.q = q;
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
-    this.writer = new GroupCommit(db, this.devices);
+    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
@@ -174,8 +174,18 @@ export class SqliteStore implements Store {
   // --- the event stream ---------------------------------------------------------------------
 
   headSeq(userId: number): Promise<number> {
+    // From memory when this process knows it (heads.ts): a poll with nothing newer then costs
+    // no query. A head known here is never ahead of the database. It is behind only after
+    // another connection wrote, until the end of the turn in which this one read data_version;
+    // no client can hold a cursor from that write before then (it would first have to be
+    // answered with it, and ask again), so none is refused as ahead of the stream for it.
     try {
-      return Promise.resolve(this.q.selectHeadSeq.get(userId) ?? 0);
+      const heads = this.q.streamHeads;
+      const known = heads.get(userId, this.devices.turnDataVersion());
+      if (known !== undefined) return Promise.resolve(known);
+      const head = this.q.selectHeadSeq.get(userId) ?? 0;
+      heads.set(userId, head);
+      return Promise.resolve(head);
     } catch (err) {
       return Promise.reject(asError(err));
     }
