@@ -62,6 +62,18 @@ export const G = {
      WHERE gm.group_id = $1 ORDER BY u.username COLLATE "C"`,
   ),
   countMembers: sql('g_count_members', `SELECT count(*)::integer AS n FROM group_members WHERE group_id = $1`),
+  // The rows of users about to join groups, in id order, held until commit: two transactions that
+  // add the same user (to different groups: different group rows) then count that user's groups
+  // one after the other. NO KEY: rows that only reference the user are not held up.
+  lockJoiningUsers: sql('g_lock_joining_users', `SELECT id FROM users WHERE id = ANY($1::integer[]) ORDER BY id FOR NO KEY UPDATE`),
+  // The first of these users ($1, in join order) who is a member of at least $2 groups
+  // (GROUPS_PER_USER_MAX): one who may join no more. A statement of its own after
+  // lockJoiningUsers, so its snapshot sees every add committed before the lock was granted.
+  selectFirstUserAtGroupLimit: sql(
+    'g_select_first_user_at_group_limit',
+    `SELECT u.username FROM unnest($1::integer[]) WITH ORDINALITY AS j(id, n) JOIN users u ON u.id = j.id
+     WHERE (SELECT count(*) FROM group_members gm WHERE gm.user_id = j.id) >= $2 ORDER BY j.n LIMIT 1`,
+  ),
   // Join order: next after the group's latest (under the group's row, so never taken twice).
   insertMember: sql(
     'g_insert_member',

@@ -65,8 +65,8 @@ export class PostgresMessages {
     }
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.db.tx((c) => moveReadMarker(c, user, peer, upTo));
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.db.tx((c) => moveReadMarker(c, user, peer, upTo, device));
   }
 
   async conversations(userId: number): Promise<ConversationRow[]> {

@@ -13,6 +13,7 @@
 // itself fails, the jobs it carried are rejected: nothing in it was acknowledged, and nothing
 // of it is visible.
 import type { Database, Transaction } from 'better-sqlite3';
+import type { StreamHeads } from './heads';
 
 interface Job {
   run: () => unknown;
@@ -25,6 +26,8 @@ const MAX_BATCH = 2000;
 
 /** Writes folded into a batch when they are due (coalesced device updates), forgotten only once committed. */
 export interface BatchExtras {
+  /** Called first in every transaction that runs jobs, once it holds the write lock. */
+  began(): void;
   pending(): boolean;
   write(): void;
   committed(): void;
@@ -45,12 +48,18 @@ export class GroupCommit {
   constructor(
     db: Database,
     private readonly extras: BatchExtras,
+    /** Told when each transaction of jobs begins and how it ended: what it appended becomes the heads once committed. */
+    private readonly heads: StreamHeads,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
+      this.extras.began();
       if (withExtras) this.extras.write();
       return jobs.map((job) => job.run());
     });
-    this.singleTx = db.transaction((job: Job) => job.run());
+    this.singleTx = db.transaction((job: Job) => {
+      this.extras.began();
+      return job.run();
+    });
     this.extrasTx = db.transaction(() => this.extras.write());
   }
 
@@ -90,11 +99,13 @@ export class GroupCommit {
     const withExtras = this.extras.pending();
     if (jobs.length > 0 || withExtras) {
       let values: unknown[] | null = null;
+      this.heads.begin();
       try {
         values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
       }
+      this.heads.end(values !== null);
       if (values) {
         this.committed(jobs.length, withExtras);
         jobs.forEach((job, i) => job.resolve(values[i]));
@@ -123,12 +134,15 @@ export class GroupCommit {
     }
     for (const job of jobs) {
       let value: unknown;
+      this.heads.begin();
       try {
         value = this.singleTx.immediate(job);
       } catch (error) {
+        this.heads.end(false);
         job.reject(error);
         continue;
       }
+      this.heads.end(true);
       this.committed(1, false);
       job.resolve(value);
     }
