@@ -5,9 +5,10 @@
 // startApp() (app.ts) then starts, for each app a test asks for, a fresh database on PG_URL,
 // three processes with the settings the test gave (on top of clusterEnv()) and nginx in front;
 // its supertest agent and url go through nginx, waitHeld() counts the polls held by all three.
-// What only an in-process app has (core, store, config, app, server, logger, a log sink) throws
-// when touched: the tests that read it are skipped by the root hook below, each with its reason,
-// listed after each file's tests.
+// A test that touches what only an in-process app has (core, store, config, app, server,
+// logger, a log sink) is skipped at that moment; the tests in SKIPS below, which cannot hold
+// against several processes for other reasons, are skipped before they start. Every skip is
+// listed with its reason after each file's tests.
 import path from 'node:path';
 import request from 'supertest';
 import { clusterSite, startNginx } from '../../src/cli/cluster';
@@ -29,7 +30,8 @@ interface Skip {
   reason: string;
 }
 
-const INTERNALS = 'reads in-process internals (the store, the hub, the HTTP server or the log), or restarts the app on its SQLite file';
+/** Why a test that touched something only an in-process app has was skipped. */
+const internals = (what: string) => `reads ${what}, which only an in-process app has (found when the test touched it)`;
 const PER_PROCESS =
   "counts a limit, cap or metric that each process keeps for itself (README, 'Several processes': per process), which round-robin spreads over three";
 const PRESENCE =
@@ -39,7 +41,11 @@ const ACK_BATCH =
 const HEALTHZ = "compares /healthz's body whole: on PostgreSQL it also names the store and Redis (docs/API.md, /healthz)";
 const NGINX = 'sends what nginx answers or closes itself before any process sees it (a path above the root, raw malformed requests)';
 
-/** Tests that cannot hold against the cluster, and why (title: a part of the full title). Everything else in test/http runs. */
+/**
+ * Tests that cannot hold against the cluster though they touch nothing in-process, and why
+ * (title: a part of the full title). A test that touches the app's core, store, config, server,
+ * handlers, logger or a log sink skips itself at that moment (inProcessOnly below).
+ */
 export const SKIPS: readonly Skip[] = [
   { file: 'fast-lane.test.js', reason: 'tests the in-process request handlers (the fast lane and Koa) and their log lines' },
   {
@@ -48,14 +54,9 @@ export const SKIPS: readonly Skip[] = [
     reason: 'compares the rows of the SQLite file before and after hostile input (and checks its integrity)',
   },
   { file: 'bad-input.test.js', title: /unknown routes and methods answer in the contract shape/, reason: NGINX },
-  { file: 'accounts.test.js', title: /never stores the password|sign-up can be switched off/, reason: INTERNALS },
-  { file: 'accounts.test.js', title: /a log-in in progress meets a password reset/, reason: INTERNALS },
-  { file: 'accounts.test.js', title: /lists at most MAX_DEVICES_PER_USER/, reason: INTERNALS },
   { file: 'accounts.test.js', title: /a log-in past MAX_DEVICES_PER_USER logs out/, reason: ACK_BATCH },
-  { file: 'conventions.test.js', title: /accepts JSON, form and text\/plain|refuses bodies over the limit with 413/, reason: INTERNALS },
   { file: 'conventions.test.js', title: /answers JSONP on GET with the status inside|ignores unknown query parameters/, reason: HEALTHZ },
   { file: 'conventions.test.js', title: /answers unknown routes 404 and wrong methods 405/, reason: NGINX },
-  { file: 'groups-delivery.test.js', title: /a group send is idempotent across a restart/, reason: INTERNALS },
   { file: 'groups.test.js', title: /limits the groups a user creates per hour/, reason: PER_PROCESS },
   {
     file: 'operations.test.js',
@@ -63,9 +64,6 @@ export const SKIPS: readonly Skip[] = [
       /exposes the text format|counts superseded, revoked and overloaded|trip at the configured count|an IPv6 client is counted|retries of a stored send \(same client_id\) cost no point/,
     reason: PER_PROCESS,
   },
-  { file: 'operations.test.js', title: /^logs /, reason: INTERNALS },
-  { file: 'paths.test.js', title: /answers every other spelling of every endpoint/, reason: INTERNALS },
-  { file: 'poll.test.js', title: /frees the waiter and its timer/, reason: INTERNALS },
   {
     file: 'poll.test.js',
     title: /answers the oldest held poll of a device past its limit|at the global cap|server's held-poll slots/,
@@ -74,17 +72,16 @@ export const SKIPS: readonly Skip[] = [
   { file: 'poll.test.js', title: /remembers each device cursor/, reason: ACK_BATCH },
   { file: 'poll.test.js', title: /shows who is online/, reason: PRESENCE },
   { file: 'presence.test.js', reason: PRESENCE },
-  { file: 'race.test.js', title: /every poll racing a send gets the message/, reason: INTERNALS },
-  { file: 'read-state.test.js', title: /stays one query per request/, reason: INTERNALS },
-  {
-    file: 'strict-input.test.js',
-    title: /a device logged out while its send is arriving|a device ended after it was authenticated/,
-    reason: INTERNALS,
-  },
   { file: 'strict-input.test.js', title: /the query is parsed strictly, once, for both ways|answers Expect: foo/, reason: NGINX },
 ];
 
 const skipped = new Map<string, string[]>();
+/** The test running now (between the root beforeEach and afterEach), for inProcessOnly(). */
+let current: Mocha.Runnable | undefined;
+
+function noteSkip(reason: string, title: string): void {
+  skipped.set(reason, [...(skipped.get(reason) ?? []), title]);
+}
 /** Databases of closed apps being dropped (slow on a busy server): awaited once, at the end. */
 const drops: Promise<void>[] = [];
 
@@ -102,10 +99,14 @@ function skipReason(test: Mocha.Runnable | undefined): string | undefined {
 export const mochaHooks = {
   beforeEach(this: Mocha.Context): void {
     if (!CLUSTER_TARGET) return;
+    current = this.currentTest;
     const reason = skipReason(this.currentTest);
     if (!reason) return;
-    skipped.set(reason, [...(skipped.get(reason) ?? []), this.currentTest?.fullTitle() ?? '?']);
+    noteSkip(reason, this.currentTest?.fullTitle() ?? '?');
     this.skip();
+  },
+  afterEach(): void {
+    current = undefined;
   },
   async afterAll(): Promise<void> {
     await Promise.all(drops);
@@ -119,13 +120,22 @@ export const mochaHooks = {
 /** The processes behind each cluster app, for waitHeld(). */
 const processesOf = new WeakMap<TestApp, RunningServer[]>();
 
+/**
+ * What a test touches that only an in-process app has: the test running now is marked pending
+ * (mocha then reports it skipped, whatever it throws) with the reason noted, and this throws to
+ * end it. Outside a test (a before hook) it is an error.
+ */
 function inProcessOnly(what: string): never {
-  throw new Error(`TEST_TARGET=cluster: ${what} exists only in-process; add this test to SKIPS in test/support/cluster-target.ts`);
+  if (current) {
+    current.pending = true;
+    noteSkip(internals(what), current.fullTitle());
+  }
+  throw new Error(`TEST_TARGET=cluster: ${what} exists only in an in-process app`);
 }
 
 /** startApp() for TEST_TARGET=cluster: three processes with `env` on a fresh database, nginx in front. */
 export async function startClusterApp(env: Record<string, string>, logTo?: unknown): Promise<TestApp> {
-  if (logTo) inProcessOnly('the log sink');
+  if (logTo) inProcessOnly('the log lines');
   const db = await freshDatabase('chat_http_cluster');
   // Behind nginx, as deployed: the client's address comes from X-Forwarded-For.
   const servers = await startCluster(PROCESSES, db.url, REDIS_TEST_URL, { TRUST_PROXY: 'true', ...env }).catch(async (err: unknown) => {
@@ -150,8 +160,16 @@ export async function startClusterApp(env: Record<string, string>, logTo?: unkno
       drops.push(db.drop());
     },
   };
-  for (const field of ['core', 'store', 'config', 'app', 'server', 'logger']) {
-    Object.defineProperty(t, field, { get: () => inProcessOnly(field) });
+  const fields = {
+    core: 'the core (hub, store)',
+    store: 'the SQLite store',
+    config: 'the config',
+    app: 'the request handlers',
+    server: 'the HTTP server',
+    logger: 'the logger',
+  };
+  for (const [field, what] of Object.entries(fields)) {
+    Object.defineProperty(t, field, { get: () => inProcessOnly(what) });
   }
   const app = t as unknown as TestApp;
   processesOf.set(app, servers);
