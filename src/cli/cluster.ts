@@ -77,7 +77,7 @@ function started(child: ChildProcess): Started {
   };
 }
 
-/** nginx in the foreground with `site`, everything of its own in a temp dir. */
+/** nginx in the foreground with `site`, everything of its own in a temp dir, removed when it stops. */
 export async function startNginx(site: string, listenPort: number): Promise<Started> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cluster-nginx-'));
   fs.chmodSync(dir, 0o755); // started as root, the worker runs as nobody
@@ -99,8 +99,18 @@ http {
     stdio: 'inherit',
   });
   const s = started(child);
-  await until('nginx', () => canConnect(listenPort), child);
-  return s;
+  // Its temp dir goes with it (test:http:cluster starts one nginx per app).
+  const stopped: Started = {
+    child,
+    stop: () => s.stop().then(() => fs.rmSync(dir, { recursive: true, force: true })),
+  };
+  try {
+    await until('nginx', () => canConnect(listenPort), child);
+  } catch (err) {
+    await stopped.stop();
+    throw err;
+  }
+  return stopped;
 }
 
 function freePort(): Promise<number> {
