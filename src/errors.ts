@@ -90,6 +90,11 @@ export const Errors = {
     new AppError(503, 'overloaded', `the server holds as many polls as it may; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),
     }),
+  /** 503 while the database cannot be reached (PostgreSQL restarted or down, #16): retry; a send with its client_id stays one message. */
+  storeUnavailable: (retryAfterS: number) =>
+    new AppError(503, 'overloaded', `the database cannot be reached now; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
   internal: () => new AppError(500, 'internal_error', 'internal server error'),
 } as const;
 

@@ -153,6 +153,21 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
       assert.deepEqual(await store.removeGroupMember(null, g.id, bob), { status: 'not_found' }, 'gone for an administrator too');
     });
 
+    it('a group id past 32 bits (the API takes any up to 2^53) is a group that does not exist', async () => {
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
+      const far = 99_999_999_999;
+      assert.equal(await store.groupOf(alice.id, far), undefined);
+      assert.equal(await store.groupMembers(far), undefined);
+      assert.equal(await store.groupHistory(alice.id, far, { limit: 10 }), null);
+      assert.equal((await groupSend(alice, far, 'x')).status, 'not_found');
+      assert.equal((await store.renameGroup(alice, far, 'y')).status, 'not_found');
+      assert.equal((await store.addGroupMember(alice, far, carol, roomy(10))).status, 'not_found');
+      assert.equal((await store.removeGroupMember(alice, far, bob)).status, 'not_found');
+      assert.equal((await store.removeGroupMember(null, far, bob)).status, 'not_found');
+      assert.equal((await store.markGroupRead(alice, far, 1)).status, 'not_found');
+      assert.equal((await store.groupOf(alice.id, g.id))?.name, 'g', 'the real one is still there');
+    });
+
     it('an administrator removes anyone; the event says no one did it', async () => {
       const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
       const r = changed(await store.removeGroupMember(null, g.id, alice));

@@ -136,7 +136,7 @@ export class PostgresGroups {
 
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
     if (this.db.closed) return Promise.reject(new Error('the store is closed'));
-    return earlierSendOn(this.db.pool, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+    return this.db.run((p) => earlierSendOn(p, m.sender.id, m.clientId, { groupId: m.groupId }, m.body));
   }
 
   async sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {

@@ -74,6 +74,8 @@ const USER_CACHE_MAX = 200_000;
 /** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
+/** Longest wait for a new connection to PostgreSQL (or for a free one of the pool). */
+const CONNECT_TIMEOUT_MS = 5000;
 export class PostgresStore implements Store {
   private readonly db: PgDb;
   private readonly acks: AckLedger;
@@ -111,6 +113,7 @@ export class PostgresStore implements Store {
     if (!this.closing) {
       this.closing = (async () => {
         this.acks.stop();
+        this.db.stop();
         try {
           await this.acks.flush();
         } finally {
@@ -120,6 +123,11 @@ export class PostgresStore implements Store {
       })();
     }
     return this.closing;
+  }
+
+  /** Whether PostgreSQL answered the last statement (false during an outage; db.ts). */
+  reachable(): boolean {
+    return this.db.reachable;
   }
 
   flush(): Promise<void> {
@@ -401,7 +409,8 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   const types = new pg.TypeOverrides();
   types.setTypeParser(INT8_OID, Number);
   types.setTypeParser(NUMERIC_OID, Number);
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  // A connection that cannot be made within CONNECT_TIMEOUT_MS is an outage (503), not a hang.
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle connection that breaks (the server restarted) is dropped by the pool; without a
   // listener its error would end the process.
   pool.on('error', () => undefined);
