@@ -1,6 +1,7 @@
 // The workloads. Each speaks to a server only through its protocol (protocols.ts: our contract
 // for our server and the ceiling, Engine.IO/Socket.IO and Bayeux for the peers), so the same
 // code drives and checks every server; each is bounded in count and in time.
+// Over 400 lines on purpose (#12): the three workloads share the tally, open and result shapes run.ts reads.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { sleep } from '../test/support/util.js';
 import { Client, type Endpoint, pool, summarize, type Summary } from './client.js';

@@ -34,12 +34,45 @@ export function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
+/** Fields of /proc/<pid>/stat after the command name (which may itself hold spaces and parentheses). */
+function statFields(pid: number): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** User + system CPU seconds used so far by a process (all its threads). */
 export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may itself hold spaces and parentheses.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/**
+ * CPU seconds used so far by a process and every process under it, live or ended (an ended
+ * child's time is in its parent's cutime/cstime once reaped): for a server made of processes,
+ * PostgreSQL's postmaster and its backends, nginx's master and workers. 0 once it has gone.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(statFields(Number(name))[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // ended while listed
+    }
+  }
+  const sum = (p: number): number => {
+    let f: string[];
+    try {
+      f = statFields(p);
+    } catch {
+      return 0; // ended meanwhile: its time is in its parent's
+    }
+    const own = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    return own + (children.get(p) ?? []).reduce((a, c) => a + sum(c), 0);
+  };
+  return sum(pid);
 }
 
 /** CPU use of a process over a window, as a percentage of one core. */

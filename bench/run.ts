@@ -5,6 +5,7 @@
 // Flags: --quick (short phases, for a smoke test), --only=LABEL[,LABEL...] (ours, ceiling,
 // socket.io, faye), --sync=FULL|NORMAL, --ceiling-each (also the ceiling with one commit per
 // message), --no-readme (do not rewrite the table in bench/README.md).
+// Over 400 lines on purpose (#12): one script read top to bottom (plan, measure, table), no part used elsewhere.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

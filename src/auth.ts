@@ -103,8 +103,9 @@ export async function findUserOrThrow(core: Pick<Core, 'store'>, rawName: string
 
 const TOKEN_PATTERN = /^([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
 
+/** One call, no Hash object: it runs on every authenticated request. */
 function sha256(s: string): Buffer {
-  return crypto.createHash('sha256').update(s).digest();
+  return crypto.hash('sha256', s, 'buffer');
 }
 
 export interface DeviceCredentials {
@@ -229,20 +230,29 @@ function devicesEnded(core: Revoking, ids: readonly string[]): void {
   for (const id of ids) core.presence?.forgetDevice(id);
 }
 
-/** Ends a device: its token stops working and its held polls are answered 401 at once. */
-export async function revokeDevice(core: Revoking, caller: Pick<DeviceAuth, 'userId'>, deviceId: string): Promise<void> {
+/**
+ * Ends a device: its token stops working and its held polls are answered 401 at once. `caller`
+ * is one of the user's devices (with its `id`), or for the command line the user alone. A
+ * device asking that was itself logged out after its request authenticated ends nothing (401):
+ * checked in the deletion's transaction, as a send checks its device (#13).
+ */
+export async function revokeDevice(core: Revoking, caller: Pick<DeviceAuth, 'userId'> & { id?: string }, deviceId: string): Promise<void> {
+  const done = await core.store.deleteDevice(deviceId, caller.userId, caller.id);
+  if (done === 'revoked') throw Errors.deviceEnded();
   // Another user's device is "not found", not "forbidden": its existence is not theirs to learn.
-  if (!(await core.store.deleteDevice(deviceId, caller.userId))) throw Errors.notFound('no such device');
+  if (done === 'not_found') throw Errors.notFound('no such device');
   devicesEnded(core, [deviceId]);
 }
 
 /**
  * Ends every device of a user (the command line's revoke-device --all), or every one but `keep`
  * (the caller's own: "log out every other device", a kiosk that logged in anew on every reload,
- * #14); returns how many. A device that logs in meanwhile is not among them.
+ * #14); returns how many. A device that logs in meanwhile is not among them. A `keep` that was
+ * itself logged out after its request authenticated ends nothing (401), as revokeDevice.
  */
 export async function revokeAllDevices(core: Revoking, user: Pick<User, 'id'>, keep?: string): Promise<number> {
   const ids = await core.store.deleteDevicesOfUser(user.id, keep);
+  if (ids === null) throw Errors.deviceEnded();
   devicesEnded(core, ids);
   return ids.length;
 }

@@ -1,13 +1,28 @@
 // Configuration: every setting comes from one environment variable, is parsed once at start-up
 // into a frozen Config, and fails fast with a message that names the variable. The same table
-// drives `--help` and the README's configuration table, so the three cannot disagree.
+// drives `--help` and the README's configuration table (config-docs.ts), so the three cannot
+// disagree. The parsers the table uses are in config-parse.ts.
 import path from 'node:path';
+import {
+  bool,
+  byteSize,
+  ConfigError,
+  duration,
+  integer,
+  nonEmpty,
+  oneOf,
+  type Parser,
+  rate,
+  type RateRule,
+  seconds,
+  text,
+  urlOf,
+} from './config-parse';
+
+export { ConfigError, type RateRule };
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-/** At most `points` in `windowS` seconds; null when the limit is switched off. */
-export type RateRule = { points: number; windowS: number } | null;
 
 export interface Config {
   readonly port: number;
@@ -57,121 +72,20 @@ export interface Config {
   readonly rateGroupsUser: RateRule;
   /** Members a group may have, its owner included (issue #15). */
   readonly groupMembersMax: number;
+  /** Groups a user may be a member of (issue #15): others put a user in groups. */
+  readonly groupsPerUserMax: number;
 }
 
 /** The repository root: this file runs compiled as dist/src/config.js. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-type Parser<T> = (raw: string, name: string) => T;
-
-interface Setting<K extends keyof Config = keyof Config> {
+export interface Setting<K extends keyof Config = keyof Config> {
   key: K;
   env: string;
   /** The default as a user would type it in the environment. */
   default: string;
   parse: Parser<Config[K]>;
   help: string;
-}
-
-export class ConfigError extends Error {}
-
-function integer(min: number, max: number): Parser<number> {
-  return (raw, name) => {
-    const s = raw.trim();
-    if (!/^-?\d+$/.test(s)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-    const n = Number(s);
-    if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
-}
-
-/** Seconds in the environment (what operators think in), milliseconds inside. */
-function seconds(min: number, max: number): Parser<number> {
-  const int = integer(min, max);
-  return (raw, name) => int(raw, name) * 1000;
-}
-
-function bool(raw: string, name: string): boolean {
-  const s = raw.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off'].includes(s)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function oneOf<T extends string>(values: readonly T[], upper: boolean): Parser<T> {
-  return (raw, name) => {
-    const s = upper ? raw.trim().toUpperCase() : raw.trim().toLowerCase();
-    const hit = values.find((v) => v === s);
-    if (hit === undefined) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
-    return hit;
-  };
-}
-
-function text(raw: string): string {
-  return raw.trim();
-}
-
-/** A URL with one of these schemes, or empty (the feature off). */
-function urlOf(schemes: readonly string[]): Parser<string> {
-  return (raw, name) => {
-    const s = raw.trim();
-    if (!s) return '';
-    let scheme: string;
-    try {
-      scheme = new URL(s).protocol.replace(/:$/, '');
-    } catch {
-      throw new ConfigError(`${name} must be a URL like ${schemes[0]}://host/name, or empty`);
-    }
-    if (!schemes.includes(scheme))
-      throw new ConfigError(`${name} must start with ${schemes.map((x) => `${x}://`).join(' or ')}, got "${scheme}://"`);
-    return s;
-  };
-}
-
-function nonEmpty(raw: string, name: string): string {
-  const s = raw.trim();
-  if (!s) throw new ConfigError(`${name} must not be empty`);
-  return s;
-}
-
-function byteSize(raw: string, name: string): number {
-  const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw.trim());
-  if (!m || m[1] === undefined) throw new ConfigError(`${name} must be a size like 65536 or 64kb, got "${raw}"`);
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
-  const n = Number(m[1]) * mult;
-  if (n < 1024 || n > 16 * 1024 * 1024) throw new ConfigError(`${name} must be between 1kb and 16mb, got "${raw}"`);
-  return n;
-}
-
-const DURATION_UNITS_S: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/**
- * A span of time like 90d, 12h, 30m or 45s (a bare number is seconds), as milliseconds; 0 or
- * off switches the feature off (0).
- */
-function duration(minS: number, maxS: number): Parser<number> {
-  return (raw, name) => {
-    const s = raw.trim().toLowerCase();
-    if (s === '0' || s === 'off') return 0;
-    const m = /^(\d{1,9})\s*([smhd]?)$/.exec(s);
-    if (!m || m[1] === undefined) throw new ConfigError(`${name} must be a time like 90d, 12h, 30m or 45s, or off, got "${raw}"`);
-    const seconds = Number(m[1]) * (DURATION_UNITS_S[m[2] || 's'] ?? 1);
-    if (seconds < minS || seconds > maxS) {
-      throw new ConfigError(`${name} must be between ${minS} s and ${maxS / 86_400} days (or off), got "${raw}"`);
-    }
-    return seconds * 1000;
-  };
-}
-
-function rate(raw: string, name: string): RateRule {
-  const s = raw.trim().toLowerCase();
-  if (s === '0' || s === 'off') return null;
-  const m = /^(\d{1,9})\s*\/\s*(\d{1,7})$/.exec(s);
-  if (!m || !Number(m[1]) || !Number(m[2])) {
-    throw new ConfigError(`${name} must be COUNT/SECONDS (like 10/300) or off, got "${raw}"`);
-  }
-  return { points: Number(m[1]), windowS: Number(m[2]) };
 }
 
 function setting<K extends keyof Config>(s: Setting<K>): Setting<K> {
@@ -425,6 +339,13 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(1, 100_000),
     help: 'Members a group may have, its owner included; past it adding gets 409 group_full. Every group message is written into the stream of each member, so this bounds the work of one send.',
   }),
+  setting({
+    key: 'groupsPerUserMax',
+    env: 'GROUPS_PER_USER_MAX',
+    default: '500',
+    parse: integer(1, 100_000),
+    help: 'Groups a user may be a member of, as owner or not; past it creating a group with them or adding them gets 409 group_full naming the user and the limit. Others can put a user in groups without their consent, so this bounds what others make the server hold for one user (memberships, and the events of groups in their stream).',
+  }),
 ];
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -448,14 +369,4 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const dbPath = cfg.dbPath === ':memory:' || path.isAbsolute(cfg.dbPath) ? cfg.dbPath : path.join(REPO_ROOT, cfg.dbPath);
   return Object.freeze({ ...cfg, dbPath });
-}
-
-/** The text of `--help`: every setting with its default. */
-export function configHelp(): string {
-  const lines = ['Settings (environment variables):', ''];
-  for (const s of SETTINGS) {
-    lines.push(`  ${s.env.padEnd(22)} default: ${s.default === '' ? '(empty)' : s.default}`);
-    lines.push(`  ${''.padEnd(22)} ${s.help}`);
-  }
-  return lines.join('\n');
 }

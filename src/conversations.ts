@@ -44,7 +44,8 @@ export async function listConversations(core: Core, caller: DeviceAuth): Promise
 export async function markRead(core: Core, caller: DeviceAuth, withName: string, upTo: number): Promise<void> {
   const peer = await findUserOrThrow(core, withName);
   const me = { id: caller.userId, username: caller.username };
-  const r = await core.store.markRead(me, peer, upTo);
+  const r = await core.store.markRead(me, peer, upTo, caller.id);
+  if (r.status === 'revoked') throw Errors.deviceEnded();
   if (r.status === 'not_found') throw Errors.notFound(`message ${upTo} is not in your conversation with ${peer.username}`);
   if (r.status === 'moved') core.hub.publish(me.id, [{ seq: r.seq, json: readEventJson(peer.username, r.upTo) }]);
 }

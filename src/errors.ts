@@ -62,6 +62,9 @@ export const Errors = {
     new AppError(409, 'client_id_reused', 'client_id was already used for a different message (another "to", "group" or "body")'),
   /** 409: a group has GROUP_MEMBERS_MAX members (issue #15). */
   groupFull: (max: number) => new AppError(409, 'group_full', `a group has at most ${max} members`),
+  /** 409: that user is a member of GROUPS_PER_USER_MAX groups already (issue #15). */
+  userInMaxGroups: (username: string, max: number) =>
+    new AppError(409, 'group_full', `${username} is already in ${max} groups, the most a user may be in (GROUPS_PER_USER_MAX)`),
   /** 408: the request (headers and body) did not arrive within the server's deadline. */
   requestTimeout: () => new AppError(408, 'request_timeout', 'the request was not received in time'),
   /** 431: Node's HTTP parser refuses a request line and headers over its limit (16 KiB). */
@@ -85,6 +88,11 @@ export const Errors = {
     }),
   overloaded: (retryAfterS: number) =>
     new AppError(503, 'overloaded', `the server holds as many polls as it may; retry in ${retryAfterS} s`, {
+      'Retry-After': String(retryAfterS),
+    }),
+  /** 503 while the database cannot be reached (PostgreSQL restarted or down, #16): retry; a send with its client_id stays one message. */
+  storeUnavailable: (retryAfterS: number) =>
+    new AppError(503, 'overloaded', `the database cannot be reached now; retry in ${retryAfterS} s`, {
       'Retry-After': String(retryAfterS),
     }),
   internal: () => new AppError(500, 'internal_error', 'internal server error'),

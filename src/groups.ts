@@ -12,6 +12,7 @@ import { Errors, isAppError } from './errors';
 import type { DeviceAuth, Delivery, GroupChangeResult, GroupRow, GroupSendResult, User } from './types';
 import { groupEventJson, groupReadEventJson, groupView, type GroupView, messageEventJson, messageView } from './views';
 import type { SendOutcome } from './messages';
+import type { GroupActor } from './store';
 
 export const GROUP_NAME_MAX = 64;
 
@@ -20,6 +21,11 @@ export type GroupsCore = Pick<Core, 'store' | 'config'> & Partial<Pick<Core, 'hu
 
 function me(caller: Pick<DeviceAuth, 'userId' | 'username'>): User {
   return { id: caller.userId, username: caller.username };
+}
+
+/** The caller as the actor of a group change: their device is checked as the change commits. */
+function actorOf(caller: DeviceAuth): GroupActor {
+  return { ...me(caller), device: caller.id };
 }
 
 /** Not a member, or no such group: one answer. */
@@ -47,10 +53,14 @@ function afterChange(core: GroupsCore, groupId: number, r: GroupChangeResult): G
       throw groupNotFound(groupId);
     case 'full':
       throw Errors.groupFull(core.config.groupMembersMax);
+    case 'user_full':
+      throw Errors.userInMaxGroups(r.username, core.config.groupsPerUserMax);
     case 'forbidden':
       throw Errors.forbidden('only the owner of a group removes other members; any member may leave');
     case 'not_member':
       throw Errors.notFound(`that user is not a member of group ${groupId}`);
+    case 'revoked':
+      throw Errors.deviceEnded();
   }
 }
 
@@ -61,7 +71,7 @@ export interface NewGroupInput {
 }
 
 export async function createGroup(core: Core, caller: DeviceAuth, input: NewGroupInput): Promise<GroupView> {
-  const owner = me(caller);
+  const owner = actorOf(caller);
   // Refused before a name is looked up: a list longer than a group may be costs nothing.
   const names = [...new Set(input.members.map((n) => n.toLowerCase()))].filter((n) => n !== owner.username);
   if (names.length + 1 > core.config.groupMembersMax) throw Errors.groupFull(core.config.groupMembersMax);
@@ -70,7 +80,7 @@ export async function createGroup(core: Core, caller: DeviceAuth, input: NewGrou
   await core.limits.group(owner.id);
   let r: GroupChangeResult;
   try {
-    r = await core.store.createGroup(owner, input.name, members, core.config.groupMembersMax);
+    r = await core.store.createGroup(owner, input.name, members, core.config);
   } catch (err) {
     await core.limits.groupNotMade(owner.id);
     throw err;
@@ -93,7 +103,7 @@ export async function listGroups(core: Core, caller: DeviceAuth): Promise<GroupV
 export async function renameGroup(core: Core, caller: DeviceAuth, groupId: number, name: string): Promise<GroupView> {
   // A change reaches every member as a message does, so it counts as one against the sender's limit.
   await core.limits.message(caller.userId);
-  const r = await core.store.renameGroup(me(caller), groupId, name);
+  const r = await core.store.renameGroup(actorOf(caller), groupId, name);
   if (r.status !== 'changed') await core.limits.messageNotStored(caller.userId);
   return groupView(afterChange(core, groupId, r));
 }
@@ -103,7 +113,7 @@ export async function addMember(core: Core, caller: DeviceAuth, groupId: number,
   if (!(await core.store.groupOf(caller.userId, groupId))) throw groupNotFound(groupId);
   const user = await findUserOrThrow(core, username);
   await core.limits.message(caller.userId);
-  const r = await core.store.addGroupMember(me(caller), groupId, user, core.config.groupMembersMax);
+  const r = await core.store.addGroupMember(actorOf(caller), groupId, user, core.config);
   if (r.status !== 'changed') await core.limits.messageNotStored(caller.userId);
   return groupView(afterChange(core, groupId, r));
 }
@@ -112,7 +122,7 @@ export async function addMember(core: Core, caller: DeviceAuth, groupId: number,
  * A member leaves (their own name), or the owner removes a member; `actor` null is an
  * administrator (the command line), who may remove anyone from any group that still exists.
  */
-export async function removeMember(core: GroupsCore, actor: User | null, groupId: number, username: string): Promise<GroupView> {
+export async function removeMember(core: GroupsCore, actor: GroupActor | null, groupId: number, username: string): Promise<GroupView> {
   if (actor && !(await core.store.groupOf(actor.id, groupId))) throw groupNotFound(groupId);
   let user: User;
   try {
@@ -126,7 +136,7 @@ export async function removeMember(core: GroupsCore, actor: User | null, groupId
 }
 
 export async function removeMemberAsCaller(core: Core, caller: DeviceAuth, groupId: number, username: string): Promise<void> {
-  await removeMember(core, me(caller), groupId, username);
+  await removeMember(core, actorOf(caller), groupId, username);
 }
 
 /** A message to a group: POST /messages with `group` (see sendMessage in messages.ts). */
@@ -183,7 +193,8 @@ export async function groupHistory(
 
 /** POST /read with `group`: as markRead (conversations.ts), for a group the caller is in. */
 export async function markGroupRead(core: Core, caller: DeviceAuth, groupId: number, upTo: number): Promise<void> {
-  const r = await core.store.markGroupRead(me(caller), groupId, upTo);
+  const r = await core.store.markGroupRead(me(caller), groupId, upTo, caller.id);
+  if (r.status === 'revoked') throw Errors.deviceEnded();
   if (r.status === 'not_found') throw Errors.notFound(`message ${upTo} is not in a group ${groupId} that you are a member of`);
   if (r.status === 'moved') core.hub.publish(caller.userId, [{ seq: r.seq, json: groupReadEventJson(groupId, r.upTo) }]);
 }

@@ -1,5 +1,6 @@
 // The process: loadConfig -> openStore -> createCore -> createApp -> listen; signals; shutdown.
-import { type Config, ConfigError, configHelp, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig } from './config';
+import { configHelp } from './config-docs';
 import { deviceExpiryIntervalMs, expireIdleDevices, revokeVanishedDevices } from './auth';
 import { guardConnections } from './connections';
 import { createCore } from './core';

@@ -30,7 +30,7 @@ import { fastLane, type Lane } from './http/fast-lane';
 import { observer, recorder, routeOf, type RouteFor } from './http/observe';
 
 export const PUBLIC_DIR = path.join(REPO_ROOT, 'public');
-/** The OpenAPI description kept in the repository; test/ops/openapi.test.ts holds it to the code. */
+/** The OpenAPI description kept in the repository; test/ops/openapi*.test.ts hold it to the code. */
 export const OPENAPI_FILE = path.join(REPO_ROOT, 'docs', 'openapi.json');
 
 export interface AppDeps {

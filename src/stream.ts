@@ -148,8 +148,9 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
   // waiter, and one before is seen here: either way the poll ends 401.
   return core.store.getDeviceAuth(device.id).then((current) => {
     if (!current) return answer('revoked', since, []);
-    // The head next: one cheap index probe tells "nothing new" (the common case: a client
-    // polling again right after its answer) and "ahead of the stream" without reading events.
+    // The head next tells "nothing new" (the common case: a client polling again right after
+    // its answer) and "ahead of the stream" without reading events: from memory on SQLite
+    // (store/sqlite/heads.ts), one index probe on PostgreSQL.
     return core.store.headSeq(device.userId).then((head) => {
       if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
       core.store.noteDeviceSeen(device.id, now, since);

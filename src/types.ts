@@ -103,6 +103,17 @@ export type GroupSendResult =
   /** No such group, or the sender is not a member of it (the same answer: existence is not theirs to learn). */
   | { status: 'not_found' };
 
+/**
+ * The limits a write that adds members checks inside its transaction (the settings of the same
+ * names: GROUP_MEMBERS_MAX, GROUPS_PER_USER_MAX), so concurrent adds never pass them.
+ */
+export interface GroupLimits {
+  /** Members a group may have, its owner included. */
+  readonly groupMembersMax: number;
+  /** Groups a user may be a member of. */
+  readonly groupsPerUserMax: number;
+}
+
 /** What a change to a group did. */
 export type GroupChangeResult =
   | { status: 'changed'; group: GroupRow; change: GroupChange; deliveries: Delivery[] }
@@ -112,10 +123,14 @@ export type GroupChangeResult =
   | { status: 'not_found' }
   /** The group has as many members as it may. */
   | { status: 'full' }
+  /** `username` is a member of as many groups as a user may be (nothing was changed). */
+  | { status: 'user_full'; username: string }
   /** A member who is not the owner removing someone else. */
   | { status: 'forbidden' }
   /** The user to remove is not a member. */
-  | { status: 'not_member' };
+  | { status: 'not_member' }
+  /** The device asking was logged out or revoked before the change committed: nothing changed. */
+  | { status: 'revoked' };
 
 /** One of a user's groups with their read state, for GET /groups and GET /conversations. */
 export interface GroupConversationRow {
@@ -146,7 +161,12 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
-export type ReadResult = { status: 'moved'; upTo: number; seq: number } | { status: 'unchanged'; upTo: number } | { status: 'not_found' };
+export type ReadResult =
+  | { status: 'moved'; upTo: number; seq: number }
+  | { status: 'unchanged'; upTo: number }
+  | { status: 'not_found' }
+  /** The reading device was logged out or revoked before the marker committed: nothing moved. */
+  | { status: 'revoked' };
 
 export interface ConversationRow {
   peer: string;

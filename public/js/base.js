@@ -1,6 +1,6 @@
 /*
- * The chat page, file 1 of 13: the namespace, the settings and the helpers every other file
- * uses. Pure apart from the DOM helpers at the end, which touch the document only when called.
+ * The chat page, file 1 of 19: the namespace, the settings and the helpers every other file
+ * uses. Pure: no network, no document (the DOM helpers are dom.js).
  *
  * The page is plain ECMAScript 5 with no build step and no framework, because it must run on
  * the old browsers and kiosk WebKits our users have: XMLHttpRequest only, JSON.parse of
@@ -11,18 +11,26 @@
  * checks every script index.html loads.
  *
  * The files, loaded in this order by index.html, each add to one namespace, window.Chat:
- *   base.js    Chat.config, Chat.util, Chat.time, Chat.dom      settings and helpers
- *   net.js     Chat.storage, Chat.http                          storage, XHR, the request queue
- *   model.js   Chat.model, Chat.state                           the state and its pure transitions
- *   groups.js  Chat.groups                                      groups: keys, events, quiet lines (pure)
- *   outbox.js  Chat.outbox                                      unsent messages, in order (pure)
- *   sync.js    Chat.sync                                        the poll loop, health check, presence
- *   send.js    Chat.send                                        the outbox stored and sent
- *   views.js   Chat.views                                       drawing; opening a conversation
- *   forms.js   Chat.forms                                       sessions, log-in/sign-up, composer
- *   devices.js Chat.devices                                     the Devices dialog
- *   group-dialog.js Chat.groupDialog                            new group; rename, members, leave
- *   boot.js    Chat.boot                                        event wiring and start-up
+ *   base.js         Chat.config, Chat.util, Chat.time   settings, helpers, time (pure)
+ *   dom.js          Chat.dom                             DOM helpers
+ *   net.js          Chat.storage, Chat.http              storage, XHR, the request queue
+ *   model.js        Chat.model, Chat.state               the state and its pure transitions
+ *   groups.js       Chat.groups                          groups: keys, events, quiet lines (pure)
+ *   outbox.js       Chat.outbox                          unsent messages, in order (pure)
+ *   sync.js         Chat.sync                            the poll loop, health check, connection state
+ *   history.js      Chat.history                         history, unread counts, read markers
+ *   presence.js     Chat.presence                        who is online
+ *   send.js         Chat.send                            the outbox stored and sent
+ *   views.js        Chat.views                           drawing: the frame, the list, notices
+ *   chat-view.js    Chat.chatView                        drawing: the open conversation
+ *   nav.js          Chat.nav                             opening a conversation, kept across reloads
+ *   forms.js        Chat.forms                           sessions, log-in and sign-up
+ *   composer.js     Chat.composer                        "start a chat" and the composer
+ *   devices.js      Chat.devices                         the Devices dialog
+ *   group-dialog.js Chat.groupDialog                     new group; rename, members, leave
+ *   search.js       Chat.search                          search in history
+ *   boot.js         Chat.boot                            event wiring and start-up
+ * Each file stays under about 400 lines (#12): a new part of the page gets its own file.
  * Files call each other through the namespace when they run (never while loading), so the
  * order matters only for the namespace objects themselves. Everything but boot.js can be
  * loaded without a document: test/unit/page-*.test.ts run the pure parts under Node.
@@ -319,118 +327,5 @@
     shortWhen: shortWhen,
     whenPhrase: whenPhrase,
     fullWhen: fullWhen
-  };
-
-  // ---------------------------------------------------------------------------------------
-  // DOM helpers (called only once the document exists)
-
-  function $(id) {
-    return window.document.getElementById(id);
-  }
-
-  function on(el, type, fn) {
-    if (el.addEventListener) el.addEventListener(type, fn, false);
-    else if (el.attachEvent)
-      el.attachEvent('on' + type, function () {
-        fn.call(el, window.event);
-      });
-  }
-
-  function preventDefault(e) {
-    if (e.preventDefault) e.preventDefault();
-    else e.returnValue = false;
-  }
-
-  function hasClass(el, name) {
-    return (' ' + el.className + ' ').indexOf(' ' + name + ' ') >= 0;
-  }
-  function addClass(el, name) {
-    if (!hasClass(el, name)) el.className = trim(el.className + ' ' + name);
-  }
-  function removeClass(el, name) {
-    el.className = trim((' ' + el.className + ' ').replace(' ' + name + ' ', ' '));
-  }
-  function toggleClass(el, name, wanted) {
-    if (wanted) addClass(el, name);
-    else removeClass(el, name);
-  }
-  function show(el, visible) {
-    toggleClass(el, 'hidden', !visible);
-  }
-
-  // Builds an element. Text is always added as a text node: nothing from the server or the
-  // user is ever parsed as HTML.
-  function el(tag, className, text) {
-    var node = window.document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.appendChild(window.document.createTextNode(String(text)));
-    return node;
-  }
-  function setText(node, text) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-    node.appendChild(window.document.createTextNode(String(text)));
-  }
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  // Walks up from an event target to the nearest element carrying the attribute.
-  function closestWithAttr(node, attr, stopAt) {
-    while (node && node !== stopAt && node.nodeType === 1) {
-      if (node.getAttribute(attr) !== null) return node;
-      node = node.parentNode;
-    }
-    return null;
-  }
-
-  function eventTarget(e) {
-    return e.target || e.srcElement;
-  }
-
-  // focus() throws in old IE on hidden elements; a missed focus is never worth an error.
-  function focus(node) {
-    try {
-      node.focus();
-    } catch (e) {
-      /* hidden on some layouts */
-    }
-  }
-
-  // Tab (e, a keydown) and Shift+Tab go round the buttons and fields shown in a modal
-  // container, in document order.
-  function trapFocus(container, e) {
-    var all = container.getElementsByTagName('*');
-    var list = [];
-    for (var i = 0; i < all.length; i++) {
-      var tag = all[i].nodeName;
-      if (tag !== 'BUTTON' && tag !== 'INPUT' && tag !== 'TEXTAREA') continue;
-      if (!all[i].disabled && (all[i].offsetWidth > 0 || all[i].offsetHeight > 0)) list.push(all[i]);
-    }
-    if (!list.length) return;
-    var active = window.document.activeElement;
-    var at = -1;
-    for (var j = 0; j < list.length; j++) if (list[j] === active) at = j;
-    var next = at < 0 ? 0 : e.shiftKey ? (at === 0 ? list.length - 1 : -1) : at === list.length - 1 ? 0 : -1;
-    if (next < 0) return; // moving inside the container: leave it to the browser
-    preventDefault(e);
-    focus(list[next]);
-  }
-
-  C.dom = {
-    $: $,
-    on: on,
-    preventDefault: preventDefault,
-    hasClass: hasClass,
-    addClass: addClass,
-    removeClass: removeClass,
-    toggleClass: toggleClass,
-    show: show,
-    el: el,
-    setText: setText,
-    clear: clear,
-    closestWithAttr: closestWithAttr,
-    eventTarget: eventTarget,
-    focus: focus,
-    trapFocus: trapFocus
   };
 })(window);

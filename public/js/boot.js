@@ -1,5 +1,5 @@
 /*
- * The chat page, file 13 of 13: wiring. The layout is picked (the page-scroll one for engines
+ * The chat page, file 19 of 19: wiring. The layout is picked (the page-scroll one for engines
  * that cannot scroll an inner pane with one finger), every event handler is attached here
  * (index.html has no handler attributes, so a Content-Security-Policy without
  * 'unsafe-inline' holds), then the page resumes the saved session or shows the log-in screen.
@@ -13,6 +13,7 @@
   var S = C.state;
   var F = C.forms;
   var V = C.views;
+  var N = C.nav;
   var $ = D.$,
     on = D.on;
 
@@ -22,8 +23,8 @@
     var action = target.getAttribute('data-action');
     if (action === 'retry') C.send.retry(target.getAttribute('data-cid'));
     else if (action === 'discard') C.send.discard(target.getAttribute('data-cid'));
-    else if (action === 'older' && S.current) C.sync.loadOlder(C.model.conversation(S, S.current));
-    else if (action === 'reload' && S.current) C.sync.loadHistory(C.model.conversation(S, S.current));
+    else if (action === 'older' && S.current) C.history.loadOlder(C.model.conversation(S, S.current));
+    else if (action === 'reload' && S.current) C.history.loadHistory(C.model.conversation(S, S.current));
     else if (action === 'newer' || action === 'latest') C.search.onAction(action);
   }
 
@@ -33,11 +34,11 @@
     // Throttled: old devices fire scroll events very often.
     scrollTimer = setTimeout(function () {
       scrollTimer = null;
-      C.sync.maybeLoadOlder();
+      C.history.maybeLoadOlder();
       if (V.isNearBottom()) {
         S.newBelow = false;
         D.show($('new-below'), false);
-        C.sync.maybeMarkRead();
+        C.history.maybeMarkRead();
       }
     }, 100);
   }
@@ -65,7 +66,7 @@
       D.hasClass($('app'), 'chat-open') &&
       (V.pageScrolls() || (window.innerWidth || window.document.documentElement.clientWidth) <= 720)
     )
-      V.closeConversation();
+      N.closeConversation();
   }
 
   // The window changed size (a phone turned, a keyboard opened): the panes follow.
@@ -91,15 +92,15 @@
     });
     on($('login-form'), 'submit', F.onLoginSubmit);
     on($('signup-form'), 'submit', F.onSignupSubmit);
-    on($('new-form'), 'submit', F.onNewConversation);
+    on($('new-form'), 'submit', C.composer.onNewConversation);
     on($('search-form'), 'submit', C.search.onSubmit);
     on($('search-list'), 'click', C.search.onResultClick);
     on($('search-more'), 'click', C.search.more);
     on($('search-close'), 'click', C.search.close);
-    on($('composer'), 'submit', F.onComposerSubmit);
-    on($('composer-input'), 'keydown', F.onComposerKey);
-    on($('composer-input'), 'input', F.onComposerInput);
-    on($('composer-input'), 'keyup', F.onComposerInput); // engines without the input event
+    on($('composer'), 'submit', C.composer.onSubmit);
+    on($('composer-input'), 'keydown', C.composer.onKey);
+    on($('composer-input'), 'input', C.composer.onInput);
+    on($('composer-input'), 'keyup', C.composer.onInput); // engines without the input event
     on($('messages'), 'click', onMessagesClick);
     on($('messages'), 'scroll', onMessagesScroll);
     on(window, 'scroll', function () {
@@ -107,14 +108,14 @@
     });
     on(window, 'resize', onResize);
     // What was typed in the last half second is kept too.
-    on(window, 'pagehide', V.keepDraft);
-    on(window, 'beforeunload', V.keepDraft);
+    on(window, 'pagehide', N.keepDraft);
+    on(window, 'beforeunload', N.keepDraft);
     on($('conv-list'), 'click', function (e) {
       var btn = D.closestWithAttr(D.eventTarget(e), 'data-name', $('conv-list'));
-      if (btn) V.openConversation(btn.getAttribute('data-name'));
+      if (btn) N.openConversation(btn.getAttribute('data-name'));
     });
-    on($('back-btn'), 'click', V.closeConversation);
-    on($('new-below'), 'click', V.scrollToNewest);
+    on($('back-btn'), 'click', N.closeConversation);
+    on($('new-below'), 'click', N.scrollToNewest);
     on($('logout-btn'), 'click', F.logOut);
     on($('devices-btn'), 'click', C.devices.open);
     on($('devices-close'), 'click', C.devices.close);
@@ -147,9 +148,9 @@
     on($('conn-retry'), 'click', C.sync.retryNow);
     on($('banner-retry'), 'click', C.sync.retryNow);
     on(document, 'keydown', onKeyDown);
-    on(document, 'visibilitychange', C.sync.pageShown);
-    on(document, 'webkitvisibilitychange', C.sync.pageShown);
-    on(window, 'focus', C.sync.pageShown);
+    on(document, 'visibilitychange', C.presence.pageShown);
+    on(document, 'webkitvisibilitychange', C.presence.pageShown);
+    on(window, 'focus', C.presence.pageShown);
     on(window, 'online', function () {
       if (S.session) C.sync.retryNow();
     });

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 10 of 13: the Devices dialog. Every device the user logged in from, with
+ * The chat page, file 16 of 19: the Devices dialog. Every device the user logged in from, with
  * log out (this one), revoke (another one, in two clicks) and log out every other device (in
  * two clicks: a kiosk that forgets its token on every reload leaves a device behind each
  * time, #14). A device is "Online now" only while it holds a poll (the server's `online`).

@@ -1,7 +1,6 @@
 /*
- * The chat page, file 9 of 13: sessions and what the user types. Starting and ending a
- * session, the log-in and sign-up forms, logging out; the composer and the "start a
- * conversation" box. The checks of what was typed are pure functions (tested under Node).
+ * The chat page, file 14 of 19: sessions. Starting and ending a session, the log-in and sign-up
+ * forms, logging out. The checks of what was typed are pure functions (tested under Node).
  */
 (function (window) {
   'use strict';
@@ -67,11 +66,11 @@
     M.conversation(S, s.username);
     // After a reload: the conversation that was open, what was being written (#14), and the
     // groups' quiet lines (#15).
-    var view = C.views.loadView();
+    var view = C.nav.loadView();
     S.drafts = view.drafts;
     S.savedLines = view.lines;
     C.views.renderAll();
-    if (view.current) C.views.openConversation(view.current, { restoring: true });
+    if (view.current) C.nav.openConversation(view.current, { restoring: true });
     C.sync.start(cursor);
     C.send.pump();
   }
@@ -330,79 +329,6 @@
     );
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Starting a conversation, writing a message
-
-  // What was typed in "Start a chat": {name} to open, or {problem} to show.
-  function checkNewConversation(raw) {
-    var name = U.trim(raw).toLowerCase();
-    if (name.charAt(0) === '@') name = name.slice(1);
-    if (!name) return { problem: 'Type a username to start a conversation.' };
-    if (!cfg.USERNAME_RE.test(name)) return { problem: '\u201c' + name + '\u201d is not a valid username.' };
-    return { name: name };
-  }
-
-  function onNewConversation(e) {
-    D.preventDefault(e);
-    var input = $('new-username');
-    var typed = checkNewConversation(input.value);
-    if (typed.problem) {
-      C.views.notify(typed.problem);
-      return;
-    }
-    input.value = '';
-    C.views.openConversation(typed.name);
-  }
-
-  // The problem with a message about to be sent, or null ('' for one not worth sending).
-  function checkMessage(body) {
-    if (!U.trim(body)) return '';
-    if (U.charCount(body) > cfg.MAX_BODY) return 'A message can be at most ' + cfg.MAX_BODY + ' characters.';
-    return null;
-  }
-
-  function onComposerSubmit(e) {
-    if (e) D.preventDefault(e);
-    if (!S.current) return;
-    var c = S.convs.get(S.current);
-    if (c && !c.member) return; // a group we are no longer in (the composer is disabled)
-    var input = $('composer-input');
-    var body = input.value;
-    var problem = checkMessage(body);
-    if (problem !== null) {
-      if (problem) C.views.notify(problem);
-      return;
-    }
-    input.value = '';
-    C.views.keepDraft();
-    C.views.setComposerDirection();
-    C.views.fitComposer();
-    C.search.toLatest(S.current); // opened at a search result: the newest messages first
-    C.send.queue(S.current, body);
-  }
-
-  // Typing: the box grows, follows the text's direction, and the draft is kept (#14). Kept
-  // in storage at most every half second: a kiosk's storage is slow.
-  var draftTimer = null;
-  function onComposerInput() {
-    C.views.fitComposer();
-    C.views.setComposerDirection();
-    if (draftTimer) return;
-    draftTimer = setTimeout(function () {
-      draftTimer = null;
-      C.views.keepDraft();
-    }, 500);
-  }
-
-  function onComposerKey(e) {
-    var key = e.keyCode || e.which;
-    // Enter sends; Shift+Enter (or Alt/Ctrl+Enter) adds a new line.
-    if (key === 13 && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
-      D.preventDefault(e);
-      onComposerSubmit(null);
-    }
-  }
-
   C.forms = {
     guessDeviceName: guessDeviceName,
     startSession: startSession,
@@ -412,13 +338,7 @@
     showAuthInfo: showAuthInfo,
     explainAuthError: explainAuthError,
     checkCredentials: checkCredentials,
-    checkNewConversation: checkNewConversation,
-    checkMessage: checkMessage,
     onLoginSubmit: onLoginSubmit,
-    onSignupSubmit: onSignupSubmit,
-    onNewConversation: onNewConversation,
-    onComposerSubmit: onComposerSubmit,
-    onComposerKey: onComposerKey,
-    onComposerInput: onComposerInput
+    onSignupSubmit: onSignupSubmit
   };
 })(window);

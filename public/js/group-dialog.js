@@ -1,5 +1,5 @@
 /*
- * The chat page, file 11 of 13: the group dialog (#15). "New group" (a name and members), and
+ * The chat page, file 17 of 19: the group dialog (#15). "New group" (a name and members), and
  * for the open group: rename it, see its members, add one, remove one (the owner), leave.
  * The requests go through the one queue (net.js); what the group looks like afterwards comes
  * from the stream's {"type": "group"} events (groups.js), never from these answers, except
@@ -181,7 +181,7 @@
       var c = S.convs.get(key);
       if (!c || !c.group) G.applyEvent(S, { type: 'group', group: g });
       close();
-      C.views.openConversation(key);
+      C.nav.openConversation(key);
     });
   }
 

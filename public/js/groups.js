@@ -1,5 +1,5 @@
 /*
- * The chat page, file 4 of 13: groups (#15), the pure part. Pure like model.js: each function
+ * The chat page, file 5 of 19: groups (#15), the pure part. Pure like model.js: each function
  * takes the state (st) and changes it, with no network and no document
  * (test/unit/page-groups.test.ts runs it under Node).
  *
@@ -196,7 +196,7 @@
     return out;
   }
 
-  // The quiet lines are kept in storage with the view (views.js), so a reload keeps them: the
+  // The quiet lines are kept in storage with the view (nav.js), so a reload keeps them: the
   // server has no history of a group's changes, only the events as they happen.
   var KEEP_LINES = 30;
 

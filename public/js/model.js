@@ -1,5 +1,6 @@
+// Kept whole though over 400 lines (#12): all are transitions of one state sharing its invariants.
 /*
- * The chat page, file 3 of 13: the state, and every change to it that needs neither the
+ * The chat page, file 4 of 19: the state, and every change to it that needs neither the
  * network nor the document (the outbox's are in outbox.js). Each function takes the state (st) it changes and reports what
  * its caller must still do (save the outbox, refresh the counts), so it can be tested under
  * Node (test/unit/page-model.test.ts). Chat.state is the page's one state object: it is never

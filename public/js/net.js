@@ -1,5 +1,5 @@
 /*
- * The chat page, file 2 of 13: storage, and HTTP.
+ * The chat page, file 3 of 19: storage, and HTTP.
  *
  * Connections: at most two to the server at a time. One is the long poll (GET /poll, in
  * sync.js); every other request (sends, history, read markers, presence, devices) goes

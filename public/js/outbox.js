@@ -1,5 +1,5 @@
 /*
- * The chat page, file 5 of 13: the outbox, the messages written here that the server has not
+ * The chat page, file 6 of 19: the outbox, the messages written here that the server has not
  * confirmed yet. Pure, like model.js: each function takes the state (st) and changes its
  * outbox; send.js stores it and sends it. The order written is the order sent: one message
  * at a time, and a message retried keeps its place.

@@ -1,13 +1,14 @@
 /*
- * The chat page, file 12 of 13: search in history (#17). The search box in the sidebar asks
+ * The chat page, file 18 of 19: search in history (#17). The search box in the sidebar asks
  * GET /search and lists the matches, newest first, each with its conversation and time, in
  * place of the conversation list; "More results" pages on with before=. Choosing a match opens
- * its conversation at that message: the page of history ending with it and the page after it
- * (GET /messages before= and after=), the message marked, older messages loadable as always
- * and newer ones with "Load newer messages" until the newest, or at once with "Jump to the
- * latest" (also what sending a message there does). While the newer messages are not loaded,
- * a conversation takes no new message from the stream (model.js: it would leave a gap); it
- * finds them when it loads them.
+ * its conversation, 1:1 or group alike, at that message: the page of history ending with it and
+ * the page after it (GET /messages with= or group=, before= and after=), the message marked,
+ * older messages loadable as always and newer ones with "Load newer messages" until the
+ * newest, or at once with "Jump to the latest" (also what sending a message there does). While
+ * the newer messages are not loaded, a conversation takes no new message from the stream
+ * (model.js: it would leave a gap); it finds them when it loads them. The server never lists a
+ * match from a group the reader is no longer in.
  */
 (function (window) {
   'use strict';
@@ -35,11 +36,14 @@
   // ---------------------------------------------------------------------------------------
   // Pure parts (no network, no document)
 
-  // The 1:1 conversation a match belongs to: the other side, or oneself for a note to self;
-  // null for a group message (m.group is its id).
-  function conversationOf(me, m) {
-    if (m.group !== null && m.group !== undefined) return null;
-    return m.from === me ? m.to : m.from;
+  // Who a match is from and where, as the list shows it: "amy", "You to amy", "Notes to self",
+  // "amy in Class 3b". key: its conversation (groups.js, messageKey); groupName: the group's
+  // name, or null when this page does not know it (then its id is shown).
+  function matchLabel(me, m, key, groupName) {
+    var from = m.from === me ? 'You' : m.from;
+    if (C.groups.isKey(key)) return from + ' in ' + (groupName === null ? 'group ' + m.group : groupName);
+    if (key === me) return 'Notes to self';
+    return m.from === me ? 'You to ' + key : key;
   }
 
   // What the server would refuse: null when the query may be sent, else why not.
@@ -142,11 +146,10 @@
 
   function resultNode(m, i) {
     var me = S.session.username;
-    var name = conversationOf(me, m);
+    var key = C.groups.messageKey(me, m);
+    var c = S.convs.get(key);
+    var who = matchLabel(me, m, key, c && c.group ? c.group.name : null);
     var li = el('li');
-    var who;
-    if (name === null) who = (m.from === me ? 'You' : m.from) + ' in group ' + m.group;
-    else who = name === me ? 'Notes to self' : m.from === me ? 'You to ' + name : name;
     var btn = el('button', 'search-hit');
     btn.setAttribute('type', 'button');
     btn.setAttribute('data-index', String(i));
@@ -198,25 +201,25 @@
     if (m) openAt(m);
   }
 
+  // The same for a 1:1 conversation and a group: only the query naming it differs (history.js).
   function openAt(m) {
-    var name = conversationOf(S.session.username, m);
-    if (name === null) {
-      // Group conversations are drawn by the groups part of the page, when it is there.
-      if (C.groups && C.groups.openAt) C.groups.openAt(m);
-      else C.views.notify('This message is in group ' + m.group + ', which this page cannot show yet.');
+    var key = C.groups.messageKey(S.session.username, m);
+    var c = M.conversation(S, key);
+    if (c.loaded && c.byId.has(m.id)) {
+      C.nav.openConversation(key);
+      mark(m.id);
       return;
     }
-    var c = M.conversation(S, name);
-    if (c.loaded && c.byId.has(m.id)) {
-      C.views.openConversation(name);
-      mark(m.id);
+    if (!c.member) {
+      // Left or removed since the search: the server shows none of the group's history now.
+      C.views.notify('You are not in that group any more, so its messages are not shown.');
       return;
     }
     var gen = M.startHistory(c);
     c.hasNewer = true; // until the pages say otherwise: the stream must not add to a gap
     S.chatDirty = true;
-    C.views.openConversation(name); // it loads nothing: c is loading
-    var path = '/messages?with=' + encodeURIComponent(name) + '&limit=' + cfg.HISTORY_PAGE;
+    C.nav.openConversation(key); // it loads nothing: c is loading
+    var path = '/messages?' + C.history.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE;
     api('GET', path + '&before=' + (m.id + 1), null, function (older) {
       if (gen !== c.loadGen) return;
       if (!pageOk(c, older)) return;
@@ -226,9 +229,9 @@
         applyAround(S, c, older.data.messages, older.data.has_more, newer.data.messages, newer.data.has_more);
         if (c.name !== S.current) return;
         S.chatDirty = true;
-        C.views.renderChat();
+        C.chatView.renderChat();
         mark(m.id);
-        C.sync.maybeMarkRead();
+        C.history.maybeMarkRead();
         C.views.renderConversationList();
       });
     });
@@ -240,7 +243,7 @@
     c.hasNewer = false;
     c.loadError = res.error ? res.error.message : 'The server sent something unexpected.';
     S.chatDirty = true;
-    C.views.renderChat();
+    C.chatView.renderChat();
     return false;
   }
 
@@ -266,9 +269,9 @@
     c.loadingNewer = true;
     var gen = c.loadGen;
     S.chatDirty = true;
-    C.views.renderChat();
+    C.chatView.renderChat();
     var after = newestLoaded(c);
-    api('GET', '/messages?with=' + encodeURIComponent(c.name) + '&limit=' + cfg.HISTORY_PAGE + '&after=' + after, null, function (res) {
+    api('GET', '/messages?' + C.history.conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE + '&after=' + after, null, function (res) {
       if (gen !== c.loadGen) return;
       if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
         c.loadingNewer = false;
@@ -278,18 +281,18 @@
       }
       if (c.name !== S.current) return;
       S.chatDirty = true;
-      C.views.renderChat();
-      C.sync.maybeMarkRead();
+      C.chatView.renderChat();
+      C.history.maybeMarkRead();
     });
   }
 
   // The conversation from its newest message again (sending there, "Jump to the latest").
   function toLatest(name) {
     var c = name === null ? null : S.convs.get(name);
-    if (c && c.hasNewer) C.sync.loadHistory(c);
+    if (c && c.hasNewer) C.history.loadHistory(c);
   }
 
-  // The buttons below the messages of a conversation opened at a match (views.js draws them).
+  // The buttons below the messages of a conversation opened at a match (chat-view.js draws them).
   function onAction(action) {
     if (!S.current) return;
     var c = M.conversation(S, S.current);
@@ -298,7 +301,7 @@
   }
 
   C.search = {
-    conversationOf: conversationOf,
+    matchLabel: matchLabel,
     queryProblem: queryProblem,
     snippet: snippet,
     applyAround: applyAround,

@@ -1,5 +1,5 @@
 /*
- * The chat page, file 7 of 13: sending. Optimistic display, a client_id per message so retries
+ * The chat page, file 10 of 19: sending. Optimistic display, a client_id per message so retries
  * never duplicate, and a strict order: one send at a time, the next only after the previous
  * one is settled. The outbox itself (its order, its states) is in outbox.js; here it is kept
  * in storage and sent.
@@ -47,7 +47,7 @@
   function queue(to, body) {
     O.queue(S, to, body, U.newClientId(), U.now());
     save();
-    C.views.renderChat({ toBottom: true });
+    C.chatView.renderChat({ toBottom: true });
     C.views.renderConversationList();
     pump();
   }
@@ -112,7 +112,7 @@
         item.attempts += 1;
         if (item.attempts === 1 && item.to === S.current) {
           S.chatDirty = true;
-          C.views.renderChat();
+          C.chatView.renderChat();
         }
         sender.timer = setTimeout(function () {
           sender.timer = null;

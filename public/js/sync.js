@@ -1,6 +1,7 @@
 /*
- * The chat page, file 6 of 13: staying in sync with the server. The poll loop and the
- * connection state, then what else is fetched: history, unread counts, read markers, presence.
+ * The chat page, file 7 of 19: staying in sync with the server. The poll loop and the
+ * connection state; what else is fetched is history.js's (history, unread counts, read
+ * markers) and presence.js's (who is online).
  *
  * How the page stays exactly in sync (see syncFromScratch and poll below):
  *  1. Load a snapshot: GET /conversations (last message and unread count per conversation).
@@ -202,8 +203,8 @@
       M.applySnapshot(S, list);
       connected();
       C.views.renderAll();
-      if (S.current) loadHistory(M.conversation(S, S.current));
-      refreshPresence(cfg.PRESENCE_SETTLE_MS);
+      if (S.current) C.history.loadHistory(M.conversation(S, S.current));
+      C.presence.refresh(cfg.PRESENCE_SETTLE_MS);
       C.send.requeueAfterReconnect();
       poll();
     });
@@ -238,20 +239,20 @@
           if (data.events.length) {
             var changed = M.applyEvents(S, data.events);
             if (changed.outbox) C.send.save();
-            if (changed.refresh) refreshConversationsSoon();
+            if (changed.refresh) C.history.refreshCountsSoon();
             // Someone who has just sent us a message has just been there: ask who is online
             // (the server counts a sender as online), rather than wait for the timer.
-            if (changed.heardFrom) refreshPresenceSoon();
+            if (changed.heardFrom) C.presence.refreshSoon();
             // A group changed: its quiet line is kept for after a reload.
-            if (S.linesDirty) C.views.saveView();
+            if (S.linesDirty) C.nav.saveView();
             // Added back to a group: what was said while we were out never reached us.
             for (var r = 0; r < changed.reload.length; r++) {
-              if (changed.reload[r].name === S.current) loadHistory(changed.reload[r]);
+              if (changed.reload[r].name === S.current) C.history.loadHistory(changed.reload[r]);
               else M.forgetMessages(changed.reload[r]);
             }
             C.views.renderAll();
           }
-          maybeMarkRead();
+          C.history.maybeMarkRead();
           if (wasDown) afterReconnect();
           if (!data.events.length && !probe && U.now() - started < cfg.QUICK_EMPTY_MS) {
             poller.timer = setTimeout(
@@ -278,9 +279,9 @@
   }
 
   function afterReconnect() {
-    refreshPresence(cfg.PRESENCE_SETTLE_MS);
+    C.presence.refresh(cfg.PRESENCE_SETTLE_MS);
     var c = S.current ? M.conversation(S, S.current) : null;
-    if (c && c.loadError) loadHistory(c);
+    if (c && c.loadError) C.history.loadHistory(c);
     C.send.requeueAfterReconnect();
   }
 
@@ -296,194 +297,8 @@
   function stop() {
     stopPoller();
     health.sawDown = false;
-    if (presence.timer) {
-      clearTimeout(presence.timer);
-      presence.timer = null;
-    }
-    presence.asking = false;
-    if (refreshTimer) {
-      clearTimeout(refreshTimer);
-      refreshTimer = null;
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Conversations, history, read markers, presence
-
-  var refreshTimer = null;
-  function refreshConversationsSoon() {
-    if (refreshTimer) return;
-    refreshTimer = setTimeout(function () {
-      refreshTimer = null;
-      var gen = S.sessionGen;
-      api('GET', '/conversations', null, function (res) {
-        if (gen !== S.sessionGen || !res.ok || !res.data || !U.isArray(res.data.conversations)) return;
-        M.applyUnreadCounts(S, res.data.conversations);
-        C.views.renderConversationList();
-      });
-    }, 500);
-  }
-
-  // The query naming a conversation in GET /messages: with=NAME, or group=ID for a group.
-  function conversationQuery(c) {
-    var groupId = C.groups.idOf(c.name);
-    return groupId ? 'group=' + groupId : 'with=' + encodeURIComponent(c.name);
-  }
-
-  function loadHistory(c) {
-    var gen = M.startHistory(c);
-    S.chatDirty = true;
-    api('GET', '/messages?' + conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE, null, function (res) {
-      if (gen !== c.loadGen) return;
-      if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
-        c.loading = false;
-        if (res.error && res.error.code === 'user_not_found') {
-          forgetConversation(c.name);
-          C.views.notify('There is no user called \u201c' + c.name + '\u201d.');
-          return;
-        }
-        if (res.error && res.error.code === 'not_found' && C.groups.isKey(c.name)) {
-          // A group we left or were removed from (the page was reloaded since): the server
-          // shows none of it any more, so neither does the page.
-          forgetConversation(c.name);
-          C.views.notify('You are not in that group any more, so its messages are not shown.');
-          return;
-        }
-        c.loadError = res.error ? res.error.message : 'The server sent something unexpected.';
-        S.chatDirty = true;
-        C.views.renderChat();
-        return;
-      }
-      M.applyHistory(S, c, res.data.messages, res.data.has_more);
-      if (c.name === S.current) {
-        S.chatDirty = true;
-        C.views.renderChat({ toBottom: true });
-        // A short history may not fill the view, so there is nothing to scroll to: fetch on.
-        maybeLoadOlder();
-        maybeMarkRead();
-      }
-      C.views.renderConversationList();
-    });
-  }
-
-  function loadOlder(c) {
-    // A group we are no longer in: the server shows none of its history any more.
-    if (!c.loaded || !c.hasMore || c.loadingOlder || !c.msgs.length || !c.member) return;
-    c.loadingOlder = true;
-    var gen = c.loadGen;
-    var before = c.msgs[0].id;
-    S.chatDirty = true;
-    C.views.renderChat();
-    api('GET', '/messages?' + conversationQuery(c) + '&limit=' + cfg.HISTORY_PAGE + '&before=' + before, null, function (res) {
-      if (gen !== c.loadGen) return;
-      if (!res.ok || !res.data || !U.isArray(res.data.messages)) {
-        c.loadingOlder = false;
-        C.views.notify('Could not load older messages: ' + (res.error ? res.error.message : 'unexpected answer'));
-        S.chatDirty = true;
-        C.views.renderChat();
-        return;
-      }
-      M.applyOlder(c, res.data.messages, res.data.has_more);
-      if (c.name === S.current) {
-        S.chatDirty = true;
-        C.views.renderChat({ keepBottomOffset: true });
-        maybeLoadOlder();
-      }
-    });
-  }
-
-  function maybeLoadOlder() {
-    if (!S.current) return;
-    if (C.views.scrollTop() < cfg.NEAR_TOP_PX) loadOlder(M.conversation(S, S.current));
-  }
-
-  function pageVisible() {
-    var document = window.document;
-    return !(document.hidden || document.webkitHidden || document.msHidden);
-  }
-
-  // Marks the open conversation read when the reader can actually see its newest message.
-  function maybeMarkRead() {
-    if (!S.current || !S.session || !pageVisible() || !C.views.isNearBottom()) return;
-    var c = M.conversation(S, S.current);
-    if (!c.member) return; // a group we are no longer in: no marker can be posted
-    var upTo = M.startRead(c);
-    if (upTo === null) return;
-    C.views.renderConversationList();
-    var gen = S.sessionGen;
-    var groupId = C.groups.idOf(c.name);
-    api('POST', '/read', groupId ? { group: groupId, up_to: upTo } : { with: c.name, up_to: upTo }, function (res) {
-      if (gen !== S.sessionGen) return;
-      // A 4xx will not get better by retrying; anything else is retried at the next event.
-      var settled = res.ok || (res.status >= 400 && res.status < 500);
-      M.finishRead(c, upTo, settled);
-      if (settled) maybeMarkRead();
-    });
-  }
-
-  // Who is online (#14). Asked for when the page (re)connects and again PRESENCE_SETTLE_MS
-  // later (after a restart the others are reconnecting too), then every PRESENCE_EVERY_MS
-  // while the page is visible (a hidden page asks again when it is shown), and soon after a
-  // message arrives. Never while the server cannot be reached: nobody is shown online then.
-  var presence = { timer: null, dueAt: 0, asking: false, again: false, lastAt: 0 };
-
-  function schedulePresence(ms) {
-    if (presence.timer) clearTimeout(presence.timer);
-    presence.dueAt = U.now() + ms;
-    presence.timer = setTimeout(function () {
-      presence.timer = null;
-      refreshPresence();
-    }, ms);
-  }
-
-  // nextMs: when to ask again after this answer (default PRESENCE_EVERY_MS).
-  function refreshPresence(nextMs) {
-    if (presence.timer) {
-      clearTimeout(presence.timer);
-      presence.timer = null;
-    }
-    if (!S.session || S.connState !== 'connected' || !pageVisible() || presence.asking) return;
-    presence.asking = true;
-    presence.lastAt = U.now();
-    var gen = S.sessionGen;
-    api('GET', '/presence', null, function (res) {
-      if (gen !== S.sessionGen) return;
-      presence.asking = false;
-      if (S.connState !== 'connected') return; // asked again on reconnecting
-      if (res.ok && res.data && U.isArray(res.data.online)) {
-        M.setOnline(S, res.data.online);
-        C.views.renderConversationList();
-        C.views.renderChatHead();
-      }
-      // A message arrived while this was on its way (its answer may predate the sender), or
-      // it failed: ask again soon.
-      schedulePresence(presence.again || !res.ok ? cfg.PRESENCE_MIN_GAP_MS : nextMs || cfg.PRESENCE_EVERY_MS);
-      presence.again = false;
-    });
-  }
-
-  // Soon, but not more often than PRESENCE_MIN_GAP_MS.
-  function refreshPresenceSoon() {
-    if (presence.asking) {
-      presence.again = true;
-      return;
-    }
-    var wait = Math.max(200, presence.lastAt + cfg.PRESENCE_MIN_GAP_MS - U.now());
-    if (presence.timer && presence.dueAt <= U.now() + wait) return;
-    schedulePresence(wait);
-  }
-
-  // The page was shown again (or got the focus): read markers and presence catch up.
-  function pageShown() {
-    maybeMarkRead();
-    if (pageVisible() && !presence.asking && U.now() - presence.lastAt >= cfg.PRESENCE_MIN_GAP_MS) refreshPresence();
-  }
-
-  // A conversation was started with a name that is no user, or is a group we are not in.
-  function forgetConversation(name) {
-    if (M.forgetConversation(S, name)) C.send.save();
-    if (S.current === name) C.views.closeConversation();
-    C.views.renderAll();
+    C.presence.stop();
+    C.history.stop();
   }
 
   C.sync = {
@@ -491,11 +306,6 @@
     stop: stop,
     retryNow: retryNow,
     connectionLost: connectionLost,
-    pollPath: pollPath,
-    loadHistory: loadHistory,
-    loadOlder: loadOlder,
-    maybeLoadOlder: maybeLoadOlder,
-    maybeMarkRead: maybeMarkRead,
-    pageShown: pageShown
+    pollPath: pollPath
   };
 })(window);

@@ -4,23 +4,27 @@
 //   npm run cluster                          # 3 processes, nginx on http://127.0.0.1:8080
 //   npm run cluster -- --processes 4 --port 9090
 //
-// PostgreSQL: DATABASE_URL, or else the database chat_cluster_dev (created when missing) on
-// PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, the machine's own). Redis:
+// PostgreSQL: DATABASE_URL; or else the database chat_cluster_dev (created when missing) on
+// PG_URL when that is set; or else a PostgreSQL of its own (initdb and pg_ctl from the machine's
+// binaries, PG_BIN or the newest /usr/lib/postgresql/*/bin) on a free port in a temp dir, gone
+// when the cluster stops: startPostgres() below, which the tests and bench/cluster.ts use too. Redis:
 // REDIS_URL, or else a redis-server of its own on a free port (from the machine's binary;
 // without one the processes run linked by re-check only). nginx: the shipped site
 // (deploy/nginx/chat.conf) with its upstream pointed at the processes; without nginx the
 // processes' own addresses are printed. Ctrl-C stops everything it started, and only that.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../config';
 
-const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 const SITE_CONF = path.join(REPO_ROOT, 'deploy', 'nginx', 'chat.conf');
 const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 const DEV_DATABASE = 'chat_cluster_dev';
+/** Who runs an own PostgreSQL when this runs as root (initdb and postgres refuse root). */
+const PG_OS_USER = process.env.PG_OS_USER ?? 'postgres';
 
 /**
  * The shipped nginx site with its upstream made of `ports` (round-robin, nginx's default) and
@@ -58,7 +62,7 @@ async function until(what: string, check: () => Promise<boolean>, child: ChildPr
 }
 
 export interface Started {
-  child: ChildProcess;
+  child: ChildProcess | null;
   stop(): Promise<void>;
 }
 
@@ -73,7 +77,7 @@ function started(child: ChildProcess): Started {
   };
 }
 
-/** nginx in the foreground with `site`, everything of its own in a temp dir. */
+/** nginx in the foreground with `site`, everything of its own in a temp dir, removed when it stops. */
 export async function startNginx(site: string, listenPort: number): Promise<Started> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cluster-nginx-'));
   fs.chmodSync(dir, 0o755); // started as root, the worker runs as nobody
@@ -95,8 +99,18 @@ http {
     stdio: 'inherit',
   });
   const s = started(child);
-  await until('nginx', () => canConnect(listenPort), child);
-  return s;
+  // Its temp dir goes with it (test:http:cluster starts one nginx per app).
+  const stopped: Started = {
+    child,
+    stop: () => s.stop().then(() => fs.rmSync(dir, { recursive: true, force: true })),
+  };
+  try {
+    await until('nginx', () => canConnect(listenPort), child);
+  } catch (err) {
+    await stopped.stop();
+    throw err;
+  }
+  return stopped;
 }
 
 function freePort(): Promise<number> {
@@ -110,22 +124,112 @@ function freePort(): Promise<number> {
   });
 }
 
-async function devDatabase(): Promise<string> {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  const admin = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** PG_BIN, or the newest of the machine's /usr/lib/postgresql/<version>/bin; throws when there is none. */
+export function pgBin(): string {
+  if (process.env.PG_BIN) return process.env.PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error(`no PostgreSQL binaries in ${root}: set PG_BIN, or DATABASE_URL or PG_URL`);
+  return path.join(root, newest, 'bin');
+}
+
+/** A PostgreSQL instance of its own: its data, socket and log in one temp dir. */
+export interface OwnPostgres {
+  /** postgres://postgres@127.0.0.1:PORT/postgres (trust authentication, loopback only). */
+  url: string;
+  port: number;
+  dir: string;
+  /** Starts it (again, on the same port and data), waiting until it accepts connections. */
+  start(): Promise<void>;
+  /** pg_ctl stop: `fast` ends sessions and shuts down cleanly, `immediate` is a crash (recovery at the next start). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** The postmaster's PID while it runs (its backends are its children), else null. */
+  pid(): number | null;
+  /** Stops it (fast) and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * initdb and pg_ctl from the machine's binaries, in a new temp dir, on a free loopback port.
+ * As root, the instance runs as PG_OS_USER (default postgres), which owns the dir.
+ */
+export async function startPostgres(): Promise<OwnPostgres> {
+  const bin = pgBin();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-cluster-pg-'));
+  const data = path.join(dir, 'data');
+  const asUser: { uid?: number; gid?: number } = {};
+  if (process.getuid?.() === 0) {
+    asUser.uid = Number(execFileSync('id', ['-u', PG_OS_USER], { encoding: 'utf8' }));
+    asUser.gid = Number(execFileSync('id', ['-g', PG_OS_USER], { encoding: 'utf8' }));
+    fs.chownSync(dir, asUser.uid, asUser.gid);
+  }
+  const run = (tool: string, args: string[]): Promise<void> =>
+    new Promise((resolve, reject) =>
+      execFile(path.join(bin, tool), args, { ...asUser, cwd: dir }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${tool} ${args[0] ?? ''}: ${err.message}\n${stderr}`)) : resolve(),
+      ),
+    );
+  await run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '--encoding=UTF8', '--locale=C']);
+  const port = await freePort();
+  const pg: OwnPostgres = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dir,
+    async start() {
+      const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`;
+      await run('pg_ctl', ['start', '-D', data, '-w', '-t', '60', '-l', path.join(dir, 'log'), '-o', opts]);
+    },
+    async stop(mode = 'fast') {
+      if (pg.pid() === null) return;
+      await run('pg_ctl', ['stop', '-D', data, '-w', '-t', '60', '-m', mode]);
+    },
+    pid() {
+      try {
+        const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        return pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : null;
+      } catch {
+        return null;
+      }
+    },
+    async destroy() {
+      await pg.stop('fast');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await pg.start();
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return pg;
+}
+
+/** The URL of database `name` on the server `admin` names, created when missing. */
+export async function ensureDatabase(admin: string, name: string): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg is loaded only where PostgreSQL is used
   const { Client } = require('pg') as typeof import('pg');
   const c = new Client({ connectionString: admin });
   await c.connect();
   try {
-    const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEV_DATABASE]);
-    if (exists.rowCount === 0) await c.query(`CREATE DATABASE ${DEV_DATABASE}`);
+    const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await c.query(`CREATE DATABASE ${name}`);
   } finally {
     await c.end();
   }
   const u = new URL(admin);
-  u.pathname = `/${DEV_DATABASE}`;
+  u.pathname = `/${name}`;
   return u.toString();
+}
+
+/** DATABASE_URL; or chat_cluster_dev on PG_URL; or a PostgreSQL of its own (pushed on `everything`). */
+async function devDatabase(everything: Started[]): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  if (process.env.PG_URL) return ensureDatabase(process.env.PG_URL, DEV_DATABASE);
+  const pg = await startPostgres();
+  everything.push({ child: null, stop: () => pg.destroy() });
+  return ensureDatabase(pg.url, DEV_DATABASE);
 }
 
 function arg(name: string, fallback: number): number {
@@ -145,7 +249,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
   process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
   try {
-    const databaseUrl = await devDatabase();
+    const databaseUrl = await devDatabase(everything);
     let redisUrl = process.env.REDIS_URL ?? '';
     if (!redisUrl) {
       const port = await freePort();

@@ -31,13 +31,17 @@ export function createClusterLink(config: Config, store: PostgresStore, logger: 
   });
 }
 
-/** /healthz's fields for the link: degraded while Redis is configured but away. */
+/**
+ * /healthz's fields for the link: degraded while Redis is configured but away, or while
+ * PostgreSQL cannot be reached (requests that need it get 503 with Retry-After meanwhile).
+ */
 export function linkHealth(link: ClusterLink): ClusterHealth {
   return {
     health() {
-      const bus = link.status().bus;
+      const { bus, database } = link.status();
       const fields: Record<string, string | boolean> = { store: 'postgresql', redis: bus };
-      if (bus === 'down') fields.degraded = true;
+      if (database === 'down') fields.database = 'down';
+      if (bus === 'down' || database === 'down') fields.degraded = true;
       return fields;
     },
   };

@@ -44,6 +44,8 @@ export interface StreamReads {
   eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]>;
   headSeqs(userIds: readonly number[]): Promise<Map<number, number>>;
   existingDevices(ids: readonly string[]): Promise<Set<string>>;
+  /** Whether the store answered its last statement (PostgresStore: false during an outage); absent: always. */
+  reachable?(): boolean;
 }
 
 export interface LinkOptions {
@@ -104,6 +106,8 @@ function parseSnapshot(text: string): [string, string, boolean][] {
 export interface LinkStatus {
   /** 'up': hints flow; 'down': the bus is disconnected (wake-ups by re-check only); 'off': no bus configured. */
   bus: 'up' | 'down' | 'off';
+  /** 'down' from a statement that could not reach the database until one does again. */
+  database: 'up' | 'down';
 }
 
 export class ClusterLink implements HubObserver {
@@ -158,7 +162,10 @@ export class ClusterLink implements HubObserver {
   }
 
   status(): LinkStatus {
-    return { bus: this.bus === null ? 'off' : this.bus.healthy ? 'up' : 'down' };
+    return {
+      bus: this.bus === null ? 'off' : this.bus.healthy ? 'up' : 'down',
+      database: this.store.reachable?.() === false ? 'down' : 'up',
+    };
   }
 
   // --- HubObserver: what this process committed -------------------------------------------

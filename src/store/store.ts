@@ -13,6 +13,7 @@ import type {
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -55,6 +56,15 @@ export interface NewGroupMessage {
   device?: string;
 }
 
+/**
+ * Who changes a group: the user, and the device asking when one does. As a send's device: if it
+ * no longer exists when the change commits (logged out or revoked after its request
+ * authenticated), nothing changes: 'revoked'.
+ */
+export interface GroupActor extends User {
+  device?: string;
+}
+
 export interface NewDevice {
   id: string;
   userId: number;
@@ -79,6 +89,9 @@ export type CreateDeviceResult =
   | { status: 'stale' }
   /** The account was disabled after it was checked: no device. */
   | { status: 'disabled' };
+
+/** What deleteDevice did: 'revoked' is the device asking, itself gone meanwhile (nothing deleted). */
+export type DeleteDeviceResult = 'deleted' | 'not_found' | 'revoked';
 
 /** What an earlier send with the same sender and client_id decides for a new one. */
 export type EarlierSend = Extract<SendResult, { status: 'existing' | 'conflict' }>;
@@ -151,14 +164,16 @@ export interface CommitStats {
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).
  * - Coherent devices. A device deleted (log-out, revocation, password reset, disabled account)
  *   is refused by getDeviceAuth at once in the store that deleted it, and by every other store
- *   on the same data soon after (SQLite: from the next turn of the event loop); an
+ *   on the same data soon after (SQLite: from the next turn of the event loop, and in every
+ *   write transaction as it begins); an
  *   acknowledgement recorded with noteDeviceSeen is visible at once to listDevices and
  *   getDeviceAuth, and cursors only move forward.
  * - Log-in against current credentials. createDevice makes the device only if the password
  *   hash it was checked against is still the user's and the account is not disabled, checked in
  *   the transaction that inserts the device, so a reset or a disable ends a log-in in progress.
- * - Sends by current devices. sendMessage stores nothing for a device that no longer exists,
- *   checked in the transaction that would store it, so a log-out ends a send in progress (#13).
+ * - Writes by current devices. sendMessage, markRead, the group changes and the deletions of
+ *   devices a device asks for write nothing for a device that no longer exists, checked in the
+ *   transaction that would write, so a log-out ends such a request in progress (#13).
  * - Bounded devices. createDevice keeps a user within `maxDevices` by deleting their least
  *   recently used devices in the same transaction; listDevices with a limit reads no more than
  *   that; deleteIdleDevices removes what has not been used since a time. "Used" is the last
@@ -204,10 +219,18 @@ export interface Store {
    * under a higher one remain).
    */
   listDevices(userId: number, limit?: number): Promise<Device[]>;
-  /** Deletes one of the user's devices; false when it is not theirs or does not exist. */
-  deleteDevice(id: string, userId: number): Promise<boolean>;
-  /** Deletes every device of a user, or every one but `keep`; returns their ids. */
-  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[]>;
+  /**
+   * Deletes one of the user's devices: 'not_found' when it is not theirs or does not exist. `by`
+   * is the device asking, when one of the user's devices asks: if it no longer exists when the
+   * delete commits (logged out or revoked after its request authenticated), nothing is deleted:
+   * 'revoked'. A lost phone logged out from the laptop cannot then log out the laptop (#13).
+   */
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult>;
+  /**
+   * Deletes every device of a user, or every one but `keep` (the device asking); returns their
+   * ids. null, and nothing deleted, when `keep` no longer exists as this commits (as deleteDevice's `by`).
+   */
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null>;
   /**
    * Deletes up to `limit` devices, of any user, last used before `usedBefore` (milliseconds
    * since the epoch), least recently used first; returns their ids. Fewer than `limit` ids does
@@ -224,7 +247,11 @@ export interface Store {
 
   // --- the event stream ---------------------------------------------------------------------
 
-  /** The last position in the user's stream (0 for an empty stream). */
+  /**
+   * The last position in the user's stream (0 for an empty stream). Never beyond what is
+   * committed; after another process's write it may lag as its caches do (SQLite answers from
+   * memory and sees such a write from the next turn of the event loop, as its device cache does).
+   */
   headSeq(userId: number): Promise<number>;
   /** Up to `limit` events after `afterSeq`, oldest first, within the answer budget. */
   eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]>;
@@ -245,9 +272,11 @@ export interface Store {
   /**
    * Moves the user's read marker for the conversation with `peer` forward to `upTo` (a message
    * of that conversation) and appends a read event to the user's stream; resolves after the
-   * commit. An older or equal `upTo` changes nothing and appends nothing.
+   * commit. An older or equal `upTo` changes nothing and appends nothing. `device`, the reading
+   * device when a device reads: as a send's, if it no longer exists when the marker commits
+   * (logged out or revoked after the request authenticated), nothing moves: 'revoked'.
    */
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult>;
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult>;
   /** The user's conversations, newest activity first, each with its last message and unread count. */
   conversations(userId: number): Promise<ConversationRow[]>;
   /** One page of the conversation between two users, oldest first, within the answer budget. */
@@ -264,39 +293,45 @@ export interface Store {
   countMessages(): Promise<number>;
 
   // --- groups (issue #15) ---------------------------------------------------------------------
+  // Every change below answers 'revoked', and changes nothing, when its actor's device is gone
+  // as it commits (GroupActor).
 
   /**
    * A new group owned by `owner`, whose members are the owner and then `members` in that order
    * (their join order; duplicates and the owner again are ignored); refused as 'full' with more
-   * than `maxMembers` members in all. Its 'created' event reaches every member.
+   * than `limits.groupMembersMax` members in all, and as 'user_full' (naming the first such user)
+   * when one of them is a member of `limits.groupsPerUserMax` groups already: nothing is created.
+   * Its 'created' event reaches every member.
    */
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult>;
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult>;
   /** The group, if `userId` is a member of it now. */
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined>;
   /** The user's groups, latest message first (a group without one by its creation), with their read state. */
   groupsOf(userId: number): Promise<GroupConversationRow[]>;
   /** Renames the group if `actor` is a member; the same name again changes nothing. */
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult>;
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult>;
   /**
-   * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at `maxMembers`).
+   * Adds `user` if `actor` is a member ('unchanged' when already one; 'full' at
+   * `limits.groupMembersMax` members; 'user_full' when `user` is in `limits.groupsPerUserMax`
+   * groups already). Both counted in the transaction that adds: concurrent adds never pass them.
    * The new member's read marker starts at the group's last message.
    */
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult>;
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult>;
   /**
    * Removes `user` from the group: `actor` themselves (leaving), or the owner removing anyone
    * ('forbidden' for another member); `actor` null is an administrator. When the owner goes, the
    * member who joined earliest becomes owner; when the last member goes, the group is gone (its
    * last event shows no members and no owner).
    */
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult>;
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult>;
   /** Stores a group message and appends it to every member's stream; 'not_found' unless the sender is a member. */
   sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult>;
   /** earlierSend() for a group message. */
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null>;
   /** One page of a group's history if `userId` is a member now (else null): the whole history, from before they joined too. */
   groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null>;
-  /** markRead() for a group the user is a member of; 'not_found' for anything else. */
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<GroupReadResult>;
+  /** markRead() for a group the user is a member of ('revoked' likewise); 'not_found' for anything else. */
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<GroupReadResult>;
   /** Every group that still has members, by id: administration. */
   listGroups(): Promise<GroupSummary[]>;
   /** A group's members in join order (undefined: no such group, or gone): administration. */

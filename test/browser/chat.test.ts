@@ -1,27 +1,24 @@
-// The chat page in real Chromium against the real server on a temporary database (issue 4).
+// The chat page in real Chromium against the real server on a temporary database (issue 4):
+// accounts, messages between users and devices, history, unread counts, small screens. Sends
+// that fail are chat-sending.test.ts.
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
 import {
   apiCall,
-  closeTabs,
   apiLogin,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   openConversation,
-  openTab,
   send,
   shownMessages,
   shownTexts,
-  skipWithoutChromium,
   type Tab,
   unreadBadge,
+  signUp,
   waitForTexts,
 } from './helpers';
-import { sleep } from '../support/util';
 
 // Callbacks given to page.evaluate run inside the page; the project compiles without the DOM
 // library, so name the few browser globals they use.
@@ -31,51 +28,25 @@ declare const localStorage: any;
 
 describe('chat page in Chromium (issue 4)', function () {
   this.timeout(60000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
-
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
+  const suite = browserSuite();
 
   async function tab(viewport?: { width: number; height: number }, timezoneId?: string): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/', viewport, timezoneId);
-    tabs.push(t);
+    const t = await suite.tab({ viewport, timezoneId });
     return t;
   }
 
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
-
   it('signs up, logs out, refuses a wrong password and logs in naming the device', async () => {
     const { page } = await tab();
-    await page.click('#tab-signup');
-    await page.fill('#signup-username', 'Carol');
-    await page.fill('#signup-password', 'short');
-    await page.click('#signup-submit');
+    await signUp(page, 'Carol', 'short');
     assert.match((await page.textContent('#auth-error')) ?? '', /at least 8 characters/);
 
-    await page.fill('#signup-password', 'carols password');
-    await page.fill('#signup-device', 'Reception kiosk');
-    await page.click('#signup-submit');
+    await signUp(page, 'Carol', 'carols password', 'Reception kiosk');
     await page.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
     assert.equal(await page.textContent('#me-name'), 'carol', 'usernames are lowercased');
     assert.equal(await page.isVisible('#conv-empty'), true, 'a new user sees the empty state');
 
     const token = JSON.parse(await page.evaluate(() => localStorage.getItem('chat.session'))).token as string;
-    assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 200);
+    assert.equal((await apiCall(suite.server.url, 'GET', '/devices', undefined, token)).status, 200);
     await page.click('#devices-btn');
     await page.waitForSelector('#device-list .device.current');
     assert.match((await page.textContent('#device-list .device.current')) ?? '', /Reception kiosk.*This device/);
@@ -84,7 +55,7 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.match((await page.textContent('#auth-info')) ?? '', /logged out/);
     assert.equal(await page.evaluate(() => localStorage.getItem('chat.session')), null, 'the token is forgotten');
     await eventually(
-      async () => assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 401),
+      async () => assert.equal((await apiCall(suite.server.url, 'GET', '/devices', undefined, token)).status, 401),
       DELIVERY_MS,
       'the server revoked the token',
     );
@@ -104,8 +75,8 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('delivers messages both ways and to the other device of the same user, in the same order', async () => {
-    await createUser(server.url, 'alice');
-    await createUser(server.url, 'bob');
+    await createUser(suite.server.url, 'alice');
+    await createUser(suite.server.url, 'bob');
     const alice1 = (await tab()).page;
     const alice2 = (await tab()).page;
     const bob = (await tab()).page;
@@ -164,14 +135,14 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('loads older history as the reader scrolls up, without gaps or repeats', async () => {
-    await createUser(server.url, 'dora');
-    await createUser(server.url, 'eve');
-    const eveToken = await apiLogin(server.url, 'eve');
+    await createUser(suite.server.url, 'dora');
+    await createUser(suite.server.url, 'eve');
+    const eveToken = await apiLogin(suite.server.url, 'eve');
     const total = 130;
     const bodies: string[] = [];
     for (let i = 1; i <= total; i++) {
       bodies.push(`history message ${i}`);
-      const res = await apiCall(server.url, 'POST', '/messages', { to: 'dora', body: `history message ${i}` }, eveToken);
+      const res = await apiCall(suite.server.url, 'POST', '/messages', { to: 'dora', body: `history message ${i}` }, eveToken);
       assert.equal(res.status, 201);
     }
     const { page } = await tab();
@@ -197,15 +168,15 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('syncs unread counts between devices: reading on one clears the other', async () => {
-    await createUser(server.url, 'fred');
-    await createUser(server.url, 'gina');
-    const ginaToken = await apiLogin(server.url, 'gina');
+    await createUser(suite.server.url, 'fred');
+    await createUser(suite.server.url, 'gina');
+    const ginaToken = await apiLogin(suite.server.url, 'gina');
     const fred1 = (await tab()).page;
     const fred2 = (await tab()).page;
     await logIn(fred1, 'fred', 'Office');
     await logIn(fred2, 'fred', 'Home');
     for (const body of ['one', 'two', 'three']) {
-      assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'fred', body }, ginaToken)).status, 201);
+      assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'fred', body }, ginaToken)).status, 201);
     }
     for (const page of [fred1, fred2]) {
       await eventually(async () => assert.equal(await unreadBadge(page, 'gina'), '3'), DELIVERY_MS, 'badge 3');
@@ -223,7 +194,7 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.doesNotMatch(await fred2.title(), /^\(/);
 
     // A new message is unread again on the device that is not looking, not on the one that is.
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'fred', body: 'four' }, ginaToken)).status, 201);
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'fred', body: 'four' }, ginaToken)).status, 201);
     await waitForTexts(fred1, ['one', 'two', 'three', 'four']);
     await eventually(
       async () => assert.equal(await unreadBadge(fred2, 'gina'), null),
@@ -234,13 +205,13 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('shows HTML in a message as text', async () => {
-    await createUser(server.url, 'hank');
-    await createUser(server.url, 'ivy');
-    const ivyToken = await apiLogin(server.url, 'ivy');
+    await createUser(suite.server.url, 'hank');
+    await createUser(suite.server.url, 'ivy');
+    const ivyToken = await apiLogin(suite.server.url, 'ivy');
     const { page } = await tab();
     await logIn(page, 'hank', 'Kiosk');
     const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b> & <script>window.__pwned=2</script>\nsecond line';
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'hank', body: evil }, ivyToken)).status, 201);
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'hank', body: evil }, ivyToken)).status, 201);
     await eventually(async () => assert.ok(await page.isVisible('.conv[data-name="ivy"]')), DELIVERY_MS, 'conversation listed');
     assert.match((await page.textContent('.conv[data-name="ivy"] .conv-preview')) ?? '', /<img src=x/);
     await openConversation(page, 'ivy');
@@ -251,7 +222,10 @@ describe('chat page in Chromium (issue 4)', function () {
     const lines = await page.$eval('#messages .msg .text', (t) => (t as any).innerText.split('\n').length);
     assert.equal(lines, 2);
     // Right-to-left text gets its direction from its own letters.
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'hank', body: '\u05e9\u05dc\u05d5\u05dd!' }, ivyToken)).status, 201);
+    assert.equal(
+      (await apiCall(suite.server.url, 'POST', '/messages', { to: 'hank', body: '\u05e9\u05dc\u05d5\u05dd!' }, ivyToken)).status,
+      201,
+    );
     await waitForTexts(page, [evil, '\u05e9\u05dc\u05d5\u05dd!']);
     const direction = await page.$$eval(
       '#messages .msg .text',
@@ -260,81 +234,8 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.equal(direction, 'rtl');
   });
 
-  it('marks a message that could not be sent, retries it on request and never duplicates a send', async () => {
-    await createUser(server.url, 'jack');
-    await createUser(server.url, 'kate');
-    const jackTab = await tab();
-    const jack = jackTab.page;
-    const kate = (await tab()).page;
-    // Poll answers to jack can be held back, so a send's answer is the only news jack gets.
-    let holdPolls = false;
-    await jackTab.context.route(/\/poll\?/, async (route) => {
-      try {
-        const response = await route.fetch({ timeout: 45000 });
-        while (holdPolls) await sleep(50);
-        await route.fulfill({ response });
-      } catch {
-        // the page aborted the poll or the test ended
-      }
-    });
-    await logIn(jack, 'jack', 'Laptop');
-    await logIn(kate, 'kate', 'Phone');
-    await openConversation(jack, 'kate');
-
-    // The answer is lost after the server stored the message: the page retries with the same
-    // client_id and the server answers with the original, so there is one message, not two.
-    holdPolls = true;
-    let answersLost = 0;
-    const clientIds: string[] = [];
-    await jack.route('**/messages', async (route) => {
-      if (route.request().method() !== 'POST') return route.continue();
-      clientIds.push(JSON.parse(route.request().postData() ?? '{}').client_id);
-      if (answersLost === 0) {
-        answersLost += 1;
-        await route.fetch(); // reaches the server, which stores the message
-        return route.fulfill({
-          status: 503,
-          contentType: 'application/json',
-          headers: { 'Retry-After': '1' },
-          body: '{"error":{"code":"overloaded","message":"try later"}}',
-        });
-      }
-      return route.continue();
-    });
-    await send(jack, 'sent once, answered twice');
-    assert.equal(await jack.locator('#messages .msg.queued, #messages .msg.sending').count(), 1, 'shown at once, as sending');
-    await waitForTexts(jack, ['sent once, answered twice'], 10000, 'jack');
-    assert.equal(clientIds.length, 2, 'the page retried once');
-    assert.equal(clientIds[0], clientIds[1], 'the retry carries the same client_id');
-    holdPolls = false;
-    await openConversation(kate, 'jack');
-    await waitForTexts(kate, ['sent once, answered twice'], DELIVERY_MS, 'kate');
-    await sleep(300); // let jack's held poll answer arrive
-    assert.deepEqual(await shownTexts(jack), ['sent once, answered twice'], 'jack shows it once');
-    await jack.unroute('**/messages');
-
-    // A send the server refuses is marked as not sent, with Retry.
-    await jack.route('**/messages', (route) =>
-      route.request().method() === 'POST'
-        ? route.fulfill({
-            status: 413,
-            contentType: 'application/json',
-            body: '{"error":{"code":"payload_too_large","message":"too large"}}',
-          })
-        : route.continue(),
-    );
-    await send(jack, 'refused for now');
-    await jack.waitForSelector('#messages .msg.failed', { timeout: DELIVERY_MS });
-    assert.match((await jack.textContent('#messages .msg.failed')) ?? '', /Not sent.*Retry/);
-    assert.match((await jack.textContent('.conv[data-name="kate"] .conv-preview')) ?? '', /not sent/);
-    await jack.unroute('**/messages');
-    await jack.click('#messages .msg.failed [data-action="retry"]');
-    await waitForTexts(jack, ['sent once, answered twice', 'refused for now'], 10000, 'jack after retry');
-    await waitForTexts(kate, ['sent once, answered twice', 'refused for now'], DELIVERY_MS, 'kate after retry');
-  });
-
   it('logs a revoked device out at once', async () => {
-    await createUser(server.url, 'lena');
+    await createUser(suite.server.url, 'lena');
     const laptop = (await tab()).page;
     const kiosk = (await tab()).page;
     await logIn(laptop, 'lena', 'Laptop');
@@ -360,55 +261,9 @@ describe('chat page in Chromium (issue 4)', function () {
     assert.equal(await laptop.isVisible('#conn.conn-connected'), true, 'the other device is untouched');
   });
 
-  it('keeps the order written when a message that was not sent is retried', async () => {
-    await createUser(server.url, 'opal');
-    await createUser(server.url, 'piet');
-    const { page } = await tab();
-    await logIn(page, 'opal', 'Desk');
-    await openConversation(page, 'piet');
-    // "first" is refused; "second" meets a busy server and waits out its Retry-After.
-    await page.route('**/messages', (route) => {
-      if (route.request().method() !== 'POST') return route.continue();
-      const body = JSON.parse(route.request().postData() ?? '{}').body;
-      return body === 'first'
-        ? route.fulfill({
-            status: 413,
-            contentType: 'application/json',
-            body: '{"error":{"code":"payload_too_large","message":"too large"}}',
-          })
-        : route.fulfill({
-            status: 503,
-            contentType: 'application/json',
-            headers: { 'Retry-After': '2' },
-            body: '{"error":{"code":"overloaded","message":"busy"}}',
-          });
-    });
-    await send(page, 'first');
-    await page.waitForSelector('#messages .msg.failed', { timeout: DELIVERY_MS });
-    assert.match((await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '', /not sent/);
-    await send(page, 'second');
-    await page.waitForFunction(() => /retrying/.test(document.getElementById('messages')!.textContent ?? ''), undefined, {
-      timeout: DELIVERY_MS,
-    });
-    await page.unroute('**/messages');
-    await page.click('#messages .msg.failed [data-action="retry"]');
-    assert.doesNotMatch(
-      (await page.textContent('.conv[data-name="piet"] .conv-preview')) ?? '',
-      /not sent/,
-      'the list no longer says "not sent"',
-    );
-    await waitForTexts(page, ['first', 'second'], 10000, 'opal');
-    const history = await apiCall(server.url, 'GET', '/messages?with=piet', undefined, await apiLogin(server.url, 'opal'));
-    assert.deepEqual(
-      history.body.messages.map((m: { body: string }) => m.body),
-      ['first', 'second'],
-      'stored in the order written',
-    );
-  });
-
   it('keeps a draft when another conversation is opened beside it', async () => {
-    await createUser(server.url, 'quin');
-    await createUser(server.url, 'rudi');
+    await createUser(suite.server.url, 'quin');
+    await createUser(suite.server.url, 'rudi');
     const { page } = await tab({ width: 1024, height: 700 });
     await logIn(page, 'quin', 'Desk');
     await openConversation(page, 'rudi');
@@ -421,7 +276,7 @@ describe('chat page in Chromium (issue 4)', function () {
 
   it('keeps the header in one line for a long name, and shows log-in errors on a small screen', async () => {
     const long = 'margaret.longname_1';
-    await createUser(server.url, long);
+    await createUser(suite.server.url, long);
     const { page } = await tab({ width: 480, height: 320 });
     await page.click('#tab-login');
     await page.fill('#login-username', long);
@@ -445,8 +300,8 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('fits a small kiosk screen: one pane at a time, usable with the keyboard', async () => {
-    await createUser(server.url, 'mia');
-    await createUser(server.url, 'ned');
+    await createUser(suite.server.url, 'mia');
+    await createUser(suite.server.url, 'ned');
     const { page } = await tab({ width: 480, height: 640 });
     await logIn(page, 'mia', 'Small kiosk');
     await page.focus('#new-username');
@@ -478,7 +333,7 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('says so clearly when a conversation is started with a user who does not exist', async () => {
-    await createUser(server.url, 'otto');
+    await createUser(suite.server.url, 'otto');
     const { page } = await tab();
     await logIn(page, 'otto', 'Desk');
     await page.fill('#new-username', 'nobody-here');
@@ -493,9 +348,9 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it("shows times in the viewer's local time", async () => {
-    await createUser(server.url, 'uma');
-    const token = await apiLogin(server.url, 'uma');
-    const sent = await apiCall(server.url, 'POST', '/messages', { to: 'uma', body: 'what time is it?' }, token);
+    await createUser(suite.server.url, 'uma');
+    const token = await apiLogin(suite.server.url, 'uma');
+    const sent = await apiCall(suite.server.url, 'POST', '/messages', { to: 'uma', body: 'what time is it?' }, token);
     assert.equal(sent.status, 201);
     const sentAt = new Date(sent.body.message.sent_at as string);
     // Half-hour offsets catch a page that shows UTC or only shifts whole hours.
@@ -510,16 +365,15 @@ describe('chat page in Chromium (issue 4)', function () {
   });
 
   it('works where localStorage is unavailable, keeping the token in memory', async () => {
-    await createUser(server.url, 'walt');
-    const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
-    const t: Tab = { context, page: await context.newPage(), errors: [], maxInFlight: () => 0 };
-    tabs.push(t);
-    t.page.on('pageerror', (err) => t.errors.push(err.message));
+    await createUser(suite.server.url, 'walt');
     // As in some privacy modes and kiosk lock-downs: touching localStorage throws.
-    await context.addInitScript(
-      `Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`,
-    );
-    await t.page.goto(server.url + '/');
+    const t = await suite.tab({
+      prepare: async (context) => {
+        await context.addInitScript(
+          `Object.defineProperty(window, 'localStorage', { get: function () { throw new Error('storage is disabled'); } });`,
+        );
+      },
+    });
     assert.match((await t.page.textContent('#auth-info')) ?? '', /log in again after reloading/);
     await logIn(t.page, 'walt', 'Locked-down kiosk');
     await openConversation(t.page, 'walt');

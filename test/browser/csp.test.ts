@@ -4,22 +4,19 @@
 // violation while signing up, logging in, sending, receiving, using the Devices dialog and
 // logging out fails the test; the page also refuses to be framed.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { BrowserContext } from 'playwright-core';
 import {
   apiCall,
-  closeTabs,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   openConversation,
-  openTab,
   send,
-  skipWithoutChromium,
   type Tab,
   unreadBadge,
+  signUp,
   waitForTexts,
 } from './helpers';
 
@@ -46,27 +43,7 @@ interface CspTab extends Tab {
 
 describe('chat page under a strict Content-Security-Policy (#13)', function () {
   this.timeout(60000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
-
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
+  const suite = browserSuite();
 
   async function cspTab(): Promise<CspTab> {
     const violations: string[] = [];
@@ -79,18 +56,17 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
           (e.sourceFile || '') + ':' + (e.lineNumber || 0) + (e.sample ? ' (' + e.sample + ')' : ''));
       }, true);`);
     };
-    const t = await openTab(browser, server.url + '/', undefined, undefined, prepare);
+    const t = await suite.tab({ prepare });
     t.page.on('console', (msg) => {
       if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) violations.push(`console: ${msg.text()}`);
     });
-    tabs.push(t);
     return { ...t, violations };
   }
 
   it('signs up, sends, receives and logs out with no violation, and the policy is really in force (#13)', async () => {
-    await createUser(server.url, 'xavi');
+    await createUser(suite.server.url, 'xavi');
     // The server's own header, as a browser gets it.
-    const served = await fetch(`${server.url}/`);
+    const served = await fetch(`${suite.server.url}/`);
     const csp = served.headers.get('content-security-policy') ?? '';
     const directives = csp.split(';').map((d) => d.trim());
     for (const d of STRICT_CSP_DIRECTIVES) assert.ok(directives.includes(d), `the page's policy says ${d}: ${csp}`);
@@ -103,14 +79,9 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
     assert.equal(await pageResponse?.headerValue('content-security-policy'), csp, 'Chromium got the same policy');
 
     // Sign up with a mistake first (an error shown), then for real.
-    await page.click('#tab-signup');
-    await page.fill('#signup-username', 'wanda');
-    await page.fill('#signup-password', 'short');
-    await page.click('#signup-submit');
+    await signUp(page, 'wanda', 'short');
     await page.waitForSelector('#auth-error:not(.hidden)');
-    await page.fill('#signup-password', 'wandas password');
-    await page.fill('#signup-device', 'Locked-down kiosk');
-    await page.click('#signup-submit');
+    await signUp(page, 'wanda', 'wandas password', 'Locked-down kiosk');
     await page.waitForSelector('#conn.conn-connected', { timeout: DELIVERY_MS });
 
     const second = await cspTab();
@@ -134,7 +105,7 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
     await page.click('#device-list .device.current button');
     await page.waitForSelector('#auth:not(.hidden)');
     const token = await second.page.evaluate(() => JSON.parse(window.localStorage.getItem('chat.session')).token as string);
-    assert.equal((await apiCall(server.url, 'GET', '/devices', undefined, token)).status, 200);
+    assert.equal((await apiCall(suite.server.url, 'GET', '/devices', undefined, token)).status, 200);
 
     assert.deepEqual([...first.violations, ...second.violations], [], 'Content-Security-Policy violations');
 
@@ -168,7 +139,7 @@ describe('chat page under a strict Content-Security-Policy (#13)', function () {
 
     // Framed by another page (frame-ancestors 'none', X-Frame-Options: DENY): the frame stays empty.
     const framer = await first.page.context().newPage();
-    await framer.setContent(`<iframe id="f" src="${server.url}/"></iframe>`);
+    await framer.setContent(`<iframe id="f" src="${suite.server.url}/"></iframe>`);
     const frame = await (await framer.waitForSelector('#f')).contentFrame();
     assert.ok(frame);
     await frame.waitForLoadState('load');

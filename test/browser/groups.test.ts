@@ -5,24 +5,19 @@
 // the quiet line), a rename shown everywhere, and a reload that keeps the open group and its
 // draft; then group sends kept in the outbox through an outage.
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { Page } from 'playwright-core';
 import {
   apiCall,
   apiLogin,
-  closeTabs,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   onScreen,
-  openTab,
   send,
   shownTexts,
   SIZES,
-  skipWithoutChromium,
-  type Tab,
   unreadBadge,
   waitForTexts,
 } from './helpers';
@@ -54,35 +49,15 @@ async function openKey(page: Page, key: string): Promise<void> {
 
 describe('group conversations in the page (#15)', function () {
   this.timeout(120000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
-
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
+  const suite = browserSuite();
 
   async function tab(viewport?: { width: number; height: number }, path = '/'): Promise<Page> {
-    const t = await openTab(browser, server.url + path, viewport);
-    tabs.push(t);
+    const t = await suite.tab({ path, viewport });
     return t.page;
   }
 
   it('three users, one on two devices: create, messages, unread counts, read markers, a removal, a rename, a reload', async () => {
-    for (const name of ['alice', 'bob', 'carol']) await createUser(server.url, name);
+    for (const name of ['alice', 'bob', 'carol']) await createUser(suite.server.url, name);
     const alice = await tab();
     const bob1 = await tab();
     const bob2 = await tab();
@@ -167,8 +142,8 @@ describe('group conversations in the page (#15)', function () {
     await waitForTexts(bob2, [...all, 'Carol has moved to shift A']);
     for (const page of [bob1, bob2])
       await eventually(async () => assert.equal(await unreadBadge(page, key), null), DELIVERY_MS, 'read on bob');
-    const carolToken = await apiLogin(server.url, 'carol');
-    const history = await apiCall(server.url, 'GET', `/messages?group=${key.slice(1)}`, undefined, carolToken);
+    const carolToken = await apiLogin(suite.server.url, 'carol');
+    const history = await apiCall(suite.server.url, 'GET', `/messages?group=${key.slice(1)}`, undefined, carolToken);
     assert.equal(history.status, 404, 'the server shows a removed member none of it');
     assert.deepEqual(await shownTexts(carol), all, 'nothing more reaches carol');
 
@@ -209,13 +184,19 @@ describe('group conversations in the page (#15)', function () {
   });
 
   it('a group and a user named alike, and names like __proto__, stay apart; RTL names get dir; group sends survive an outage', async () => {
-    for (const name of ['__proto__', 'constructor', 'dana']) await createUser(server.url, name);
-    const danaToken = await apiLogin(server.url, 'dana');
-    const made = await apiCall(server.url, 'POST', '/groups', { name: 'constructor', members: ['__proto__', 'constructor'] }, danaToken);
+    for (const name of ['__proto__', 'constructor', 'dana']) await createUser(suite.server.url, name);
+    const danaToken = await apiLogin(suite.server.url, 'dana');
+    const made = await apiCall(
+      suite.server.url,
+      'POST',
+      '/groups',
+      { name: 'constructor', members: ['__proto__', 'constructor'] },
+      danaToken,
+    );
     assert.equal(made.status, 201, JSON.stringify(made.body));
     const key = `#${made.body.group.id as number}`;
     const rtl = await apiCall(
-      server.url,
+      suite.server.url,
       'POST',
       '/groups',
       { name: '\u0641\u0631\u064a\u0642 \u0627\u0644\u0639\u0645\u0644', members: ['constructor'] },
@@ -223,9 +204,13 @@ describe('group conversations in the page (#15)', function () {
     );
     assert.equal(rtl.status, 201);
     const rtlKey = `#${rtl.body.group.id as number}`;
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'constructor', body: 'direct <b>hi</b>' }, danaToken)).status, 201);
     assert.equal(
-      (await apiCall(server.url, 'POST', '/messages', { group: made.body.group.id, body: 'to the group <img src=x>' }, danaToken)).status,
+      (await apiCall(suite.server.url, 'POST', '/messages', { to: 'constructor', body: 'direct <b>hi</b>' }, danaToken)).status,
+      201,
+    );
+    assert.equal(
+      (await apiCall(suite.server.url, 'POST', '/messages', { group: made.body.group.id, body: 'to the group <img src=x>' }, danaToken))
+        .status,
       201,
     );
 
@@ -267,7 +252,7 @@ describe('group conversations in the page (#15)', function () {
     // connection goes again by itself).
     await page.evaluate(() => window.Chat.send.requeueAfterReconnect());
     await waitForTexts(page, ['to the group <img src=x>', 'kept through the outage'], 40000);
-    const history = await apiCall(server.url, 'GET', `/messages?group=${key.slice(1)}`, undefined, danaToken);
+    const history = await apiCall(suite.server.url, 'GET', `/messages?group=${key.slice(1)}`, undefined, danaToken);
     assert.deepEqual(
       history.body.messages.map((m: { body: string }) => m.body),
       ['to the group <img src=x>', 'kept through the outage'],
@@ -279,7 +264,7 @@ describe('group conversations in the page (#15)', function () {
   });
 
   it('fits the group dialog on an 800x480 kiosk', async () => {
-    await createUser(server.url, 'kiosk1');
+    await createUser(suite.server.url, 'kiosk1');
     const page = await tab(SIZES.kiosk);
     await logIn(page, 'kiosk1', 'Kiosk');
     await page.click('#new-group-btn');
@@ -308,15 +293,15 @@ describe('group conversations in the page (#15)', function () {
   });
 
   it('has the group controls in the layout where the page itself scrolls', async () => {
-    await createUser(server.url, 'oldphone');
-    await createUser(server.url, 'oldpeer');
-    const peerToken = await apiLogin(server.url, 'oldpeer');
-    const made = await apiCall(server.url, 'POST', '/groups', { name: 'Old phones', members: ['oldphone'] }, peerToken);
+    await createUser(suite.server.url, 'oldphone');
+    await createUser(suite.server.url, 'oldpeer');
+    const peerToken = await apiLogin(suite.server.url, 'oldpeer');
+    const made = await apiCall(suite.server.url, 'POST', '/groups', { name: 'Old phones', members: ['oldphone'] }, peerToken);
     assert.equal(made.status, 201);
     const key = `#${made.body.group.id as number}`;
     for (let i = 1; i <= 30; i++) {
       assert.equal(
-        (await apiCall(server.url, 'POST', '/messages', { group: made.body.group.id, body: `line ${i}` }, peerToken)).status,
+        (await apiCall(suite.server.url, 'POST', '/messages', { group: made.body.group.id, body: `line ${i}` }, peerToken)).status,
         201,
       );
     }
@@ -336,9 +321,9 @@ describe('group conversations in the page (#15)', function () {
   });
 
   it('passes ownership on when the owner leaves, and a member who leaves sees it on every device', async () => {
-    for (const name of ['olga', 'pete', 'quinn']) await createUser(server.url, name);
-    const olgaToken = await apiLogin(server.url, 'olga');
-    const made = await apiCall(server.url, 'POST', '/groups', { name: 'Night shift', members: ['pete', 'quinn'] }, olgaToken);
+    for (const name of ['olga', 'pete', 'quinn']) await createUser(suite.server.url, name);
+    const olgaToken = await apiLogin(suite.server.url, 'olga');
+    const made = await apiCall(suite.server.url, 'POST', '/groups', { name: 'Night shift', members: ['pete', 'quinn'] }, olgaToken);
     assert.equal(made.status, 201);
     const key = `#${made.body.group.id as number}`;
     const pete = await tab();
@@ -353,7 +338,7 @@ describe('group conversations in the page (#15)', function () {
     }
 
     // The owner leaves (through the API): pete joined first, so he owns it now.
-    assert.equal((await apiCall(server.url, 'DELETE', `/groups/${key.slice(1)}/members/olga`, undefined, olgaToken)).status, 204);
+    assert.equal((await apiCall(suite.server.url, 'DELETE', `/groups/${key.slice(1)}/members/olga`, undefined, olgaToken)).status, 204);
     await eventually(async () =>
       assert.deepEqual((await quietLines(pete)).slice(-2), ['olga left the group.', 'You are now the owner of the group.']),
     );

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startServer, type RunningServer, type StartOptions } from '../support/server';
 import { sleep } from '../support/util';
 
 // Callbacks given to page.evaluate run inside the page; the project compiles without the DOM
@@ -35,6 +36,11 @@ export function skipWithoutChromium(ctx: Mocha.Context): void {
   }
 }
 
+/**
+ * Chromium as every browser test runs it, the one place its flags are set: headless, no
+ * sandbox (the tests run as root in a container), and none of the background traffic (updates,
+ * sync, QUIC) a test machine talking only to 127.0.0.1 must not make.
+ */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -102,6 +108,83 @@ export async function openTab(
   return { context, page, errors, maxInFlight: () => maxInFlight };
 }
 
+export interface TabOptions {
+  /** Where the tab opens, on the suite's server: '/' unless given. */
+  path?: string;
+  /** Another origin to open the page from (a proxy in front of the server, say). */
+  base?: string;
+  viewport?: { width: number; height: number };
+  timezoneId?: string;
+  /** Runs on the new context before the page is loaded (see openTab). */
+  prepare?: (context: BrowserContext) => Promise<void>;
+}
+
+/** What browserSuite gives a suite's tests. */
+export interface BrowserSuite {
+  /** The server under test; restart() replaces it. */
+  readonly server: RunningServer;
+  readonly browser: Browser;
+  /** A fresh tab (its own device) on the server, closed and checked after the test. */
+  tab(opts?: TabOptions): Promise<Tab>;
+  /** A tab logged in, through the page's form, as username from a device so named. */
+  loggedInTab(username: string, device: string, opts?: TabOptions): Promise<Tab>;
+  /** Starts the server again, stopped by the test, on the same port and database. */
+  restart(): Promise<void>;
+}
+
+/**
+ * The block every browser suite shares, called inside its describe(): before its tests, the
+ * real server (started with serverOptions) and Chromium (the suite is skipped with a message
+ * when Chromium is missing); after each test, its tabs closed and checked (closeTabs), and a
+ * server the test left stopped started again, so the next test does not fail for that; after
+ * the suite, both stopped.
+ */
+export function browserSuite(serverOptions: StartOptions = {}): BrowserSuite {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  let tabs: Tab[] = [];
+  const suite: BrowserSuite = {
+    get server() {
+      return server ?? assert.fail('the suite has no server (before() failed?)');
+    },
+    get browser() {
+      return browser ?? assert.fail('the suite has no browser (before() failed?)');
+    },
+    async tab(opts = {}) {
+      const base = opts.base ?? suite.server.url;
+      const t = await openTab(suite.browser, base + (opts.path ?? '/'), opts.viewport, opts.timezoneId, opts.prepare);
+      tabs.push(t);
+      return t;
+    },
+    async loggedInTab(username, device, opts) {
+      const t = await suite.tab(opts);
+      await logIn(t.page, username, device);
+      return t;
+    },
+    async restart() {
+      const { port, dbPath } = suite.server;
+      server = await startServer({ ...serverOptions, port, dbPath });
+    },
+  };
+  before(async function () {
+    skipWithoutChromium(this);
+    server = await startServer(serverOptions);
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    const closing = tabs;
+    tabs = [];
+    if (server && (server.child.exitCode !== null || server.child.signalCode !== null)) await suite.restart();
+    await closeTabs(closing);
+  });
+  after(async () => {
+    // before() may have failed half-way: either may be unset.
+    await browser?.close();
+    await server?.stop();
+  });
+  return suite;
+}
+
 /** Retries an assertion until it passes or time runs out, then throws its last error. */
 export async function eventually<T>(check: () => Promise<T>, timeoutMs = DELIVERY_MS, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -146,6 +229,19 @@ export async function apiLogin(baseUrl: string, username: string, password = 'co
   const res = await apiCall(baseUrl, 'POST', '/sessions', { username, password, device_name: 'test script' });
   assert.equal(res.status, 201, `logging in ${username}: ${JSON.stringify(res.body)}`);
   return res.body.token as string;
+}
+
+/**
+ * Fills in the page's sign-up form and sends it; the caller waits for what it expects (an
+ * error shown, or the page connected). The device name is left as the page suggests unless
+ * given.
+ */
+export async function signUp(page: Page, username: string, password: string, device?: string): Promise<void> {
+  await page.click('#tab-signup');
+  await page.fill('#signup-username', username);
+  await page.fill('#signup-password', password);
+  if (device !== undefined) await page.fill('#signup-device', device);
+  await page.click('#signup-submit');
 }
 
 /** Logs in through the page's form and waits until its poll loop is connected. */

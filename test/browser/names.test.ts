@@ -3,22 +3,16 @@
 // (assigning it replaces the object's prototype) and reads a function for the second (always
 // "online", a draft of "function Object() { [native code] }").
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
 import {
   apiCall,
   apiLogin,
-  closeTabs,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   openConversation,
-  openTab,
   send,
-  skipWithoutChromium,
-  type Tab,
   unreadBadge,
   waitForTexts,
 } from './helpers';
@@ -28,48 +22,24 @@ const CTOR = 'constructor';
 
 describe('chat page with users named __proto__ and constructor (#13)', function () {
   this.timeout(60000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
-
-  async function tab(): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/');
-    tabs.push(t);
-    return t;
-  }
+  const tab = () => suite.tab();
 
   it('lists both conversations with their unread counts, right presence and empty drafts (#13)', async () => {
-    for (const u of ['zoe', PROTO, CTOR]) await createUser(server.url, u);
-    const proto = await apiLogin(server.url, PROTO);
-    const ctor = await apiLogin(server.url, CTOR);
+    for (const u of ['zoe', PROTO, CTOR]) await createUser(suite.server.url, u);
+    const proto = await apiLogin(suite.server.url, PROTO);
+    const ctor = await apiLogin(suite.server.url, CTOR);
     // __proto__ has just polled, so is online; constructor never polls, so is not.
-    assert.equal((await apiCall(server.url, 'GET', '/poll?timeout=0', undefined, proto)).status, 200);
-    const online = await apiCall(server.url, 'GET', '/presence', undefined, proto);
+    assert.equal((await apiCall(suite.server.url, 'GET', '/poll?timeout=0', undefined, proto)).status, 200);
+    const online = await apiCall(suite.server.url, 'GET', '/presence', undefined, proto);
     assert.deepEqual(online.body.online, [PROTO], 'the server sees only __proto__ online');
 
     const { page } = await tab();
     await logIn(page, 'zoe', 'Desk');
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'zoe', body: 'hello from proto' }, proto)).status, 201);
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'zoe', body: 'hello from proto' }, proto)).status, 201);
     for (const body of ['hello from constructor', 'are you there?']) {
-      assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'zoe', body }, ctor)).status, 201);
+      assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'zoe', body }, ctor)).status, 201);
     }
 
     // Both conversations appear, with their counts (and the total in the title).
@@ -101,7 +71,7 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
     assert.equal(await page.inputValue('#composer-input'), 'half a reply', 'the draft is back');
 
     // The read markers reached the server.
-    const convs = await apiCall(server.url, 'GET', '/conversations', undefined, await apiLogin(server.url, 'zoe'));
+    const convs = await apiCall(suite.server.url, 'GET', '/conversations', undefined, await apiLogin(suite.server.url, 'zoe'));
     for (const name of [PROTO, CTOR]) {
       const row = convs.body.conversations.find((c: { with: string }) => c.with === name);
       assert.equal(row?.unread, 0, `zoe has read ${name}`);
@@ -111,7 +81,7 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
     await page.click(`.conv[data-name="${PROTO}"]`);
     await send(page, 'hi proto');
     await waitForTexts(page, ['hello from proto', 'hi proto']);
-    const history = await apiCall(server.url, 'GET', '/messages?with=zoe', undefined, proto);
+    const history = await apiCall(suite.server.url, 'GET', '/messages?with=zoe', undefined, proto);
     assert.deepEqual(
       history.body.messages.map((m: { body: string }) => m.body),
       ['hello from proto', 'hi proto'],
@@ -119,8 +89,8 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
   });
 
   it('works for a user who is called __proto__ or constructor: notes to self, sending, unread counts (#13)', async () => {
-    await createUser(server.url, 'yann');
-    const yann = await apiLogin(server.url, 'yann');
+    await createUser(suite.server.url, 'yann');
+    const yann = await apiLogin(suite.server.url, 'yann');
     const protoTab = (await tab()).page;
     const ctorTab = (await tab()).page;
     await logIn(protoTab, PROTO, 'Kiosk');
@@ -154,7 +124,7 @@ describe('chat page with users named __proto__ and constructor (#13)', function 
 
     // Someone else writes to both; each sees it.
     for (const to of [PROTO, CTOR]) {
-      assert.equal((await apiCall(server.url, 'POST', '/messages', { to, body: `yann to ${to}` }, yann)).status, 201);
+      assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to, body: `yann to ${to}` }, yann)).status, 201);
     }
     await eventually(async () => assert.equal(await unreadBadge(protoTab, 'yann'), '1'), DELIVERY_MS, '__proto__ sees yann');
     await eventually(async () => assert.equal(await unreadBadge(ctorTab, 'yann'), '1'), DELIVERY_MS, 'constructor sees yann');

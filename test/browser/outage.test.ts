@@ -7,23 +7,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { Page } from 'playwright-core';
 import { sleep } from '../support/util';
-import {
-  closeTabs,
-  connState,
-  createUser,
-  eventually,
-  launchBrowser,
-  logIn,
-  onScreen,
-  openConversation,
-  openTab,
-  SIZES,
-  skipWithoutChromium,
-  type Tab,
-} from './helpers';
+import { browserSuite, connState, createUser, eventually, onScreen, openConversation, SIZES, type Tab } from './helpers';
 
 declare const document: any;
 declare const window: any;
@@ -125,47 +111,17 @@ async function startProxy(targetPort: number): Promise<Proxy> {
 
 describe('the page when the server is down, busy or out of reach (#14)', function () {
   this.timeout(120000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
   let users = 0;
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    // A test that failed while its server was stopped leaves it stopped: start it again, so
-    // the next test does not fail for that.
-    if (server.child.exitCode !== null || server.child.signalCode !== null) await restart();
-    await closeTabs(closing);
-  });
-
-  async function loggedIn(size: keyof typeof SIZES, base = server.url): Promise<Tab> {
+  async function loggedIn(size: keyof typeof SIZES, base = suite.server.url): Promise<Tab> {
     users += 1;
     const me = `out${users}`;
-    await createUser(server.url, me);
-    await createUser(server.url, `${me}peer`);
-    const t = await openTab(browser, base + '/', SIZES[size]);
-    tabs.push(t);
-    await logIn(t.page, me, `${size} screen`);
+    await createUser(suite.server.url, me);
+    await createUser(suite.server.url, `${me}peer`);
+    const t = await suite.loggedInTab(me, `${size} screen`, { base, viewport: SIZES[size] });
     await openConversation(t.page, `${me}peer`);
     return t;
-  }
-
-  async function restart(): Promise<void> {
-    const { port, dbPath } = server;
-    server = await startServer({ port, dbPath });
   }
 
   it('says it cannot reach the chat server (not "offline"), reads that out once, and is back within seconds of its return however long it was down (#14)', async () => {
@@ -173,7 +129,7 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
     const { page } = t;
     const requests = recordRequests(t);
     await watchAnnouncements(page);
-    await server.stop('SIGTERM');
+    await suite.server.stop('SIGTERM');
     const downAt = Date.now();
     await eventually(async () => assert.match(await connState(page), /conn-unreachable/), 8000, 'unreachable shown');
     assert.match((await page.textContent('#conn-text')) ?? '', /^Can.t reach the chat server$/);
@@ -193,7 +149,7 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
     assert.ok(polls <= 7, `the heavy requests back off: ${polls} polls in 25 s`);
     assert.ok(checks >= 8, `the cheap health check keeps asking: ${checks} in 25 s`);
 
-    await restart();
+    await suite.restart();
     const upAt = Date.now();
     await eventually(async () => assert.match(await connState(page), /conn-connected/), 15000, 'connected again');
     const took = Date.now() - upAt;
@@ -208,7 +164,7 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
   });
 
   it('says the chat server is busy when a proxy answers 503, and is back within seconds of the proxy passing again; a Retry-After is waited, not grown (#14)', async () => {
-    const proxy = await startProxy(server.port);
+    const proxy = await startProxy(suite.server.port);
     try {
       const t = await loggedIn('kiosk', proxy.url);
       const { page } = t;
@@ -249,7 +205,7 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
       const { page } = t;
       // Only the heavy path: the health check is held back, so the return is found by the button.
       await t.context.route(/\/healthz/, (route) => route.abort());
-      await server.stop('SIGTERM');
+      await suite.server.stop('SIGTERM');
       await eventually(async () => assert.match(await connState(page), /conn-unreachable/), 8000, 'unreachable shown');
       const banner = await onScreen(page, '#banner');
       assert.ok(banner.ok, `the banner is on screen: ${JSON.stringify(banner.box)}`);
@@ -268,7 +224,7 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
       assert.ok(composer.ok, 'the composer stays on screen');
       await sleep(5000); // the heavy requests' back-off grows past a second or two
 
-      await restart();
+      await suite.restart();
       const requests = recordRequests(t);
       const clickedAt = Date.now();
       await page.click('#banner-retry');

@@ -4,24 +4,9 @@
 // the others are back online within seconds of a restart, and someone who logged out or whose
 // device was revoked goes offline on the next look. Its own file: it restarts its server.
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { Page } from 'playwright-core';
 import { sleep } from '../support/util';
-import {
-  apiCall,
-  apiLogin,
-  closeTabs,
-  connState,
-  createUser,
-  eventually,
-  launchBrowser,
-  logIn,
-  openConversation,
-  openTab,
-  SIZES,
-  skipWithoutChromium,
-  type Tab,
-} from './helpers';
+import { apiCall, apiLogin, browserSuite, connState, createUser, eventually, logIn, openConversation, SIZES, type Tab } from './helpers';
 
 declare const document: any;
 declare const window: any;
@@ -45,38 +30,11 @@ async function onlineDots(page: Page): Promise<number> {
 
 describe('who the page shows online (#14)', function () {
   this.timeout(120000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
   let n = 0;
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    // A test that failed while its server was stopped leaves it stopped: start it again.
-    if (server.child.exitCode !== null || server.child.signalCode !== null) {
-      const { port, dbPath } = server;
-      server = await startServer({ port, dbPath });
-    }
-    await closeTabs(closing);
-  });
-
   async function tab(size: keyof typeof SIZES = 'desktop'): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/', SIZES[size]);
-    tabs.push(t);
-    return t;
+    return suite.tab({ viewport: SIZES[size] });
   }
 
   /** Two new users; `a` and `b` are their names. */
@@ -84,8 +42,8 @@ describe('who the page shows online (#14)', function () {
     n += 1;
     const a = `pa${n}`;
     const b = `pb${n}`;
-    await createUser(server.url, a);
-    await createUser(server.url, b);
+    await createUser(suite.server.url, a);
+    await createUser(suite.server.url, b);
     return { a, b };
   }
 
@@ -93,8 +51,8 @@ describe('who the page shows online (#14)', function () {
     const { a, b } = await pair();
     const page = (await tab()).page;
     await logIn(page, b, 'Desk');
-    const aToken = await apiLogin(server.url, a); // a script: it sends, it never polls
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: b, body: 'sent from a script' }, aToken)).status, 201);
+    const aToken = await apiLogin(suite.server.url, a); // a script: it sends, it never polls
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: b, body: 'sent from a script' }, aToken)).status, 201);
     await eventually(async () => assert.equal((await shownPresence(page, a)).dot, 'on'), 4000, `${a} shown online`);
     await openConversation(page, a);
     assert.equal((await shownPresence(page, a)).status, 'Online');
@@ -119,8 +77,7 @@ describe('who the page shows online (#14)', function () {
 
     // The server restarts: nobody is shown online while it is away, and a, back within
     // seconds, is shown online again within seconds, not at the next 15 s look.
-    const { port, dbPath } = server;
-    await server.stop('SIGTERM');
+    await suite.server.stop('SIGTERM');
     await eventually(
       async () => assert.match(await connState(bTab.page), /conn-(reconnecting|unreachable)/),
       8000,
@@ -129,7 +86,7 @@ describe('who the page shows online (#14)', function () {
     assert.equal(await onlineDots(bTab.page), 0);
     assert.equal((await shownPresence(bTab.page, a)).status, '');
     await sleep(3000);
-    server = await startServer({ port, dbPath });
+    await suite.restart();
     const upAt = Date.now();
     await eventually(
       async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Online'),
@@ -163,10 +120,10 @@ describe('who the page shows online (#14)', function () {
 
     await logIn(aTab.page, a, 'Kiosk again');
     await eventually(async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Online'), 8000, `${a} online again`);
-    const other = await apiLogin(server.url, a); // another device of a, which never polls
-    const devices = await apiCall(server.url, 'GET', '/devices', undefined, other);
+    const other = await apiLogin(suite.server.url, a); // another device of a, which never polls
+    const devices = await apiCall(suite.server.url, 'GET', '/devices', undefined, other);
     const kiosk = (devices.body.devices as Array<{ id: string; name: string }>).find((d) => d.name === 'Kiosk again')!;
-    assert.equal((await apiCall(server.url, 'DELETE', `/devices/${kiosk.id}`, undefined, other)).status, 204);
+    assert.equal((await apiCall(suite.server.url, 'DELETE', `/devices/${kiosk.id}`, undefined, other)).status, 204);
     await aTab.page.waitForSelector('#auth:not(.hidden)', { timeout: 5000 });
     await eventually(
       async () => assert.equal((await shownPresence(bTab.page, a)).status, 'Offline'),

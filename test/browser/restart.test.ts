@@ -1,23 +1,18 @@
 // The chat page keeps every message exactly once across a server restart and a dropped
 // network connection (issue 4). Its own file: it stops and starts its server.
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { Page } from 'playwright-core';
 import {
   apiCall,
-  closeTabs,
   apiLogin,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   openConversation,
-  openTab,
   send,
   shownMessages,
-  skipWithoutChromium,
-  type Tab,
   waitForTexts,
 } from './helpers';
 import { sleep } from '../support/util';
@@ -31,44 +26,20 @@ async function connState(page: Page): Promise<string> {
 
 describe('chat page across a server restart and a dropped connection (issue 4)', function () {
   this.timeout(90000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
-
-  async function tab(): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/');
-    tabs.push(t);
-    return t;
-  }
+  const tab = () => suite.tab();
 
   /** The conversation as the server has it, oldest first. */
   async function serverHistory(token: string, other: string): Promise<{ id: number; text: string }[]> {
-    const res = await apiCall(server.url, 'GET', `/messages?with=${other}&limit=200`, undefined, token);
+    const res = await apiCall(suite.server.url, 'GET', `/messages?with=${other}&limit=200`, undefined, token);
     assert.equal(res.status, 200);
     return (res.body.messages as { id: number; body: string }[]).map((m) => ({ id: m.id, text: m.body }));
   }
 
   it('loses and duplicates nothing when the server stops and starts again mid-conversation', async () => {
-    await createUser(server.url, 'olga');
-    await createUser(server.url, 'pete');
+    await createUser(suite.server.url, 'olga');
+    await createUser(suite.server.url, 'pete');
     const olga = (await tab()).page;
     const pete = (await tab()).page;
     await logIn(olga, 'olga', 'Kiosk');
@@ -79,8 +50,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await send(pete, 'before the restart 2');
     await waitForTexts(olga, ['before the restart 1', 'before the restart 2'], DELIVERY_MS, 'olga');
 
-    const { port, dbPath } = server;
-    await server.stop('SIGTERM');
+    await suite.server.stop('SIGTERM');
     await eventually(
       async () => assert.match(await connState(olga), /conn-(reconnecting|offline)/),
       RECOVERY_MS,
@@ -90,7 +60,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await send(olga, 'written while the server was down');
     assert.equal(await olga.locator('#messages .msg.queued, #messages .msg.sending').count(), 1, 'kept as sending');
 
-    server = await startServer({ port, dbPath });
+    await suite.restart();
     const expected = ['before the restart 1', 'before the restart 2', 'written while the server was down'];
     await waitForTexts(olga, expected, RECOVERY_MS, 'olga after the restart');
     await waitForTexts(pete, expected, RECOVERY_MS, 'pete after the restart');
@@ -100,7 +70,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await waitForTexts(pete, expected, DELIVERY_MS, 'pete');
     await eventually(async () => assert.match(await connState(olga), /conn-connected/), RECOVERY_MS, 'olga connected again');
 
-    const truth = await serverHistory(await apiLogin(server.url, 'olga'), 'pete');
+    const truth = await serverHistory(await apiLogin(suite.server.url, 'olga'), 'pete');
     assert.deepEqual(
       truth.map((m) => m.text),
       expected,
@@ -115,13 +85,12 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
   });
 
   it('sends what was written during an outage as soon as the connection is back, not after its back-off', async () => {
-    await createUser(server.url, 'sara');
-    await createUser(server.url, 'tomas');
+    await createUser(suite.server.url, 'sara');
+    await createUser(suite.server.url, 'tomas');
     const sara = (await tab()).page;
     await logIn(sara, 'sara', 'Kiosk');
     await openConversation(sara, 'tomas');
-    const { port, dbPath } = server;
-    await server.stop('SIGTERM');
+    await suite.server.stop('SIGTERM');
     await eventually(
       async () => assert.match(await connState(sara), /conn-(reconnecting|offline)/),
       RECOVERY_MS,
@@ -131,7 +100,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     // Long enough for the send's own back-off to grow to several seconds (1, 2, 4 s ...).
     await sleep(8000);
     assert.match((await sara.textContent('#messages')) ?? '', /Not sent yet/, 'marked as not sent yet while it retries');
-    server = await startServer({ port, dbPath });
+    await suite.restart();
     // No "Retry now" needed since #14: the page finds the server back by itself within seconds.
     await eventually(async () => assert.match(await connState(sara), /conn-connected/), RECOVERY_MS, 'sara connected again');
     const connectedAt = Date.now();
@@ -141,8 +110,8 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
   });
 
   it('loses and duplicates nothing across a dropped network connection', async () => {
-    await createUser(server.url, 'quinn');
-    await createUser(server.url, 'rosa');
+    await createUser(suite.server.url, 'quinn');
+    await createUser(suite.server.url, 'rosa');
     const quinnTab = await tab();
     const quinn = quinnTab.page;
     const rosa = (await tab()).page;
@@ -163,7 +132,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     const expected = ['are you there?', 'sent while quinn was offline 1', 'sent while quinn was offline 2', 'typed while offline'];
     await waitForTexts(quinn, expected, RECOVERY_MS, 'quinn');
     await waitForTexts(rosa, expected, RECOVERY_MS, 'rosa');
-    const truth = await serverHistory(await apiLogin(server.url, 'rosa'), 'quinn');
+    const truth = await serverHistory(await apiLogin(suite.server.url, 'rosa'), 'quinn');
     assert.deepEqual(
       truth.map((m) => m.text),
       expected,
@@ -175,9 +144,9 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
   });
 
   it("starts again from the server's stored cursor when its cursor is refused (400 invalid_cursor)", async () => {
-    await createUser(server.url, 'sven');
-    await createUser(server.url, 'tina');
-    const tinaToken = await apiLogin(server.url, 'tina');
+    await createUser(suite.server.url, 'sven');
+    await createUser(suite.server.url, 'tina');
+    const tinaToken = await apiLogin(suite.server.url, 'tina');
     const svenTab = await tab();
     const sven = svenTab.page;
     let corruptNext = false;
@@ -194,7 +163,7 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     });
     await logIn(sven, 'sven', 'Kiosk');
     const sendFromTina = async (body: string) =>
-      assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'sven', body }, tinaToken)).status, 201);
+      assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'sven', body }, tinaToken)).status, 201);
     await sendFromTina('first');
     await eventually(async () => assert.ok(await sven.isVisible('.conv[data-name="tina"]')), DELIVERY_MS, 'conversation listed');
     await openConversation(sven, 'tina');
@@ -209,8 +178,8 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
   });
 
   it('backs off after errors, doubling with jitter, and honours Retry-After', async () => {
-    await createUser(server.url, 'vera');
-    const veraToken = await apiLogin(server.url, 'vera');
+    await createUser(suite.server.url, 'vera');
+    const veraToken = await apiLogin(suite.server.url, 'vera');
     const t = await tab();
     const answers: ('retry-after-3' | 'error' | 'pass')[] = [];
     const seen: number[] = [];
@@ -234,9 +203,12 @@ describe('chat page across a server restart and a dropped connection (issue 4)',
     await openConversation(t.page, 'vera');
     answers.push('retry-after-3', 'error', 'error', 'pass');
     // A note to self answers the held poll; the polls after it meet the errors above.
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'vera', body: 'wake up' }, veraToken)).status, 201);
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to: 'vera', body: 'wake up' }, veraToken)).status, 201);
     await eventually(async () => assert.match(await connState(t.page), /conn-reconnecting/), DELIVERY_MS, 'reconnecting shown');
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to: 'vera', body: 'sent during the errors' }, veraToken)).status, 201);
+    assert.equal(
+      (await apiCall(suite.server.url, 'POST', '/messages', { to: 'vera', body: 'sent during the errors' }, veraToken)).status,
+      201,
+    );
     await eventually(async () => assert.equal(seen.length, 4), RECOVERY_MS, 'four polls');
     await waitForTexts(t.page, ['wake up', 'sent during the errors'], DELIVERY_MS, 'vera');
     await eventually(async () => assert.match(await connState(t.page), /conn-connected/), DELIVERY_MS, 'connected again');

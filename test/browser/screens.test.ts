@@ -4,26 +4,22 @@
 // scrolls (for engines that cannot scroll an inner pane with one finger), and a message log
 // that new messages are appended to rather than rebuilt.
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
 import {
   apiCall,
   apiLogin,
-  closeTabs,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   onScreen,
   openConversation,
-  openTab,
   send,
   shownTexts,
-  SIZES,
   type SizeName,
-  skipWithoutChromium,
+  SIZES,
   type Tab,
+  signUp,
   waitForTexts,
 } from './helpers';
 
@@ -35,33 +31,11 @@ const ALL_SIZES: SizeName[] = ['desktop', 'kiosk', 'phone'];
 
 describe('the page on a desktop, a kiosk and a phone (#14)', function () {
   this.timeout(90000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
   let n = 0;
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
-
   async function tab(size: SizeName, path = '/'): Promise<Tab> {
-    const t = await openTab(browser, server.url + path, SIZES[size]);
-    tabs.push(t);
-    return t;
+    return suite.tab({ path, viewport: SIZES[size] });
   }
 
   /** Two new users, the second with a token to send from. */
@@ -69,13 +43,13 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
     n += 1;
     const me = `sc${n}`;
     const peer = `sc${n}peer`;
-    await createUser(server.url, me);
-    await createUser(server.url, peer);
-    return { me, peer, peerToken: await apiLogin(server.url, peer) };
+    await createUser(suite.server.url, me);
+    await createUser(suite.server.url, peer);
+    return { me, peer, peerToken: await apiLogin(suite.server.url, peer) };
   }
 
   async function say(token: string, to: string, body: string): Promise<void> {
-    assert.equal((await apiCall(server.url, 'POST', '/messages', { to, body }, token)).status, 201);
+    assert.equal((await apiCall(suite.server.url, 'POST', '/messages', { to, body }, token)).status, 201);
   }
 
   for (const size of ['desktop', 'phone'] as const) {
@@ -178,10 +152,7 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
           assert.ok(seen.ok, `${what}: ${sel} on screen (${JSON.stringify(seen.box)})`);
         }
       };
-      await page.click('#tab-signup');
-      await page.fill('#signup-username', me);
-      await page.fill('#signup-password', 'long enough password');
-      await page.click('#signup-submit');
+      await signUp(page, me, 'long enough password');
       await check('username taken', '#signup-submit');
       assert.match((await page.textContent('#auth-error')) ?? '', /taken/);
 
@@ -192,10 +163,10 @@ describe('the page on a desktop, a kiosk and a phone (#14)', function () {
       await check('wrong password', '#login-submit');
 
       await logIn(page, me, 'Kiosk');
-      const other = await apiLogin(server.url, me);
-      const devices = await apiCall(server.url, 'GET', '/devices', undefined, other);
+      const other = await apiLogin(suite.server.url, me);
+      const devices = await apiCall(suite.server.url, 'GET', '/devices', undefined, other);
       const kiosk = (devices.body.devices as Array<{ id: string; name: string }>).find((d) => d.name === 'Kiosk')!;
-      assert.equal((await apiCall(server.url, 'DELETE', `/devices/${kiosk.id}`, undefined, other)).status, 204);
+      assert.equal((await apiCall(suite.server.url, 'DELETE', `/devices/${kiosk.id}`, undefined, other)).status, 204);
       await check('revoked', '#login-submit');
       assert.match((await page.textContent('#auth-error')) ?? '', /revoked/);
     });

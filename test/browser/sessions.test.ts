@@ -3,24 +3,20 @@
 // block window.confirm()); and a kiosk whose storage is blocked, which logs in anew on every
 // reload, can log out every other device at once and sees only live devices as online.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { startServer, type RunningServer } from '../support/server';
+import type { BrowserContext } from 'playwright-core';
 import {
   apiCall,
   apiLogin,
-  closeTabs,
+  browserSuite,
   createUser,
   DELIVERY_MS,
   eventually,
-  launchBrowser,
   logIn,
   onScreen,
   openConversation,
-  openTab,
   send,
-  SIZES,
   type SizeName,
-  skipWithoutChromium,
+  SIZES,
   type Tab,
 } from './helpers';
 
@@ -34,32 +30,11 @@ async function blockDialogs(context: BrowserContext): Promise<void> {
 
 describe("reloads, log-outs and a kiosk's devices (#14)", function () {
   this.timeout(90000);
-  let server: RunningServer;
-  let browser: Browser;
-  let tabs: Tab[] = [];
+  const suite = browserSuite();
   let n = 0;
 
-  before(async function () {
-    skipWithoutChromium(this);
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    // before() may have failed half-way: either may be unset
-    await (browser as Browser | undefined)?.close();
-    await (server as RunningServer | undefined)?.stop();
-  });
-
-  afterEach(async () => {
-    const closing = tabs;
-    tabs = [];
-    await closeTabs(closing);
-  });
-
   async function tab(size: SizeName, prepare?: (c: BrowserContext) => Promise<void>): Promise<Tab> {
-    const t = await openTab(browser, server.url + '/', SIZES[size], undefined, prepare);
-    tabs.push(t);
+    const t = await suite.tab({ viewport: SIZES[size], prepare });
     t.page.on('dialog', (d) => {
       t.errors.push(`a browser dialog was opened: ${d.message()}`);
       void d.dismiss();
@@ -70,7 +45,7 @@ describe("reloads, log-outs and a kiosk's devices (#14)", function () {
   async function users(k: number): Promise<string[]> {
     n += 1;
     const names = Array.from({ length: k }, (_, i) => `se${n}${'abc'[i]}`);
-    for (const u of names) await createUser(server.url, u);
+    for (const u of names) await createUser(suite.server.url, u);
     return names;
   }
 
@@ -209,8 +184,8 @@ describe("reloads, log-outs and a kiosk's devices (#14)", function () {
     assert.match((await phone.page.textContent('#auth-error')) ?? '', /revoked/);
     // And this device still works.
     assert.match((await page.getAttribute('#conn', 'class')) ?? '', /conn-connected/);
-    const token = await apiLogin(server.url, me!);
-    const left = await apiCall(server.url, 'GET', '/devices', undefined, token);
+    const token = await apiLogin(suite.server.url, me!);
+    const left = await apiCall(suite.server.url, 'GET', '/devices', undefined, token);
     assert.deepEqual(left.body.devices.map((d: { name: string }) => d.name).sort(), ['Front desk kiosk', 'test script']);
   });
 });

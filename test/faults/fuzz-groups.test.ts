@@ -1,32 +1,19 @@
-// Property-based fuzzing of the group endpoints (issue #15), beside fuzz.test.ts and with its
-// generators (test/support/fuzz.ts): random and adversarial names, member lists, group ids,
+// Property-based fuzzing of the group endpoints (issue #15), beside the other fuzz-*.test.ts and
+// with their generators (test/support/fuzz.ts) and contract (fuzz-contract.ts): random and adversarial names, member lists, group ids,
 // bodies, encodings, token placements and overrides, from members and an outsider. Every answer
-// keeps the contract (never a 500, the error shape with a code that fits its status, the caching
-// headers); a success needs a valid token; afterwards the database passes its checks, holds
+// keeps the contract (never a 500, the error shape with a code that fits its status, the caching,
+// CORS and nosniff headers, a Content-Length); a success needs a valid token; afterwards the database passes its checks, holds
 // exactly the group messages that were acknowledged, no group is over its limit, every group
 // that is not gone has an owner among its members, and each sender's stream has each of their
 // group messages once.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fc from 'fast-check';
 import { newUser, startApp, type Login, type TestApp } from '../support/app';
-import { type AuthKind, authKind, bodyOf, encoding, maybeNasty, nastyString, type Query, send, spoil, type Wire } from '../support/fuzz';
+import { authKind, encoding, maybeNasty, nastyString, type Query, spoil, type Wire } from '../support/fuzz';
+import { authenticated, Fuzzer, fuzzCheck, tokenFor, withBody } from '../support/fuzz-contract';
 import { report } from './harness';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 60606);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 const MAX_MEMBERS = 5;
-
-const STATUS_CODES: Record<number, readonly string[]> = {
-  400: ['invalid_request', 'invalid_json'],
-  401: ['unauthorized'],
-  403: ['forbidden'],
-  404: ['not_found', 'user_not_found'],
-  405: ['method_not_allowed'],
-  409: ['client_id_reused', 'group_full'],
-  413: ['payload_too_large'],
-  431: ['headers_too_large'],
-};
 
 /** Any generated value as path text (some have no prototype, so no String()). */
 function asText(v: unknown): string {
@@ -49,17 +36,17 @@ interface Acked {
 
 describe('faults: property-based fuzzing of the group endpoints (#15)', function () {
   this.timeout(300_000);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   let t: TestApp;
+  let fuzzer: Fuzzer;
   let alice: Login;
   let bob: Login;
   let carol: Login;
   const groups: number[] = [];
   const acked = new Map<number, Acked>();
-  const statuses = new Map<number, number>();
 
   before(async () => {
     t = await startApp({ RATE_MESSAGES_USER: 'off', RATE_GROUPS_USER: 'off', GROUP_MEMBERS_MAX: String(MAX_MEMBERS) });
+    fuzzer = new Fuzzer(t.url);
     alice = await newUser(t, 'alice');
     bob = await newUser(t, 'bob');
     carol = await newUser(t, 'carol');
@@ -69,58 +56,15 @@ describe('faults: property-based fuzzing of the group endpoints (#15)', function
     }
   });
   after(async () => {
-    agent.destroy();
+    fuzzer.close();
     await t.close();
   });
-
-  function auth(kind: AuthKind, who: Login): { headers: Record<string, string>; query: Query; body: Record<string, unknown> } {
-    switch (kind) {
-      case 'header':
-      case 'lowercase-bearer':
-        return { headers: { Authorization: `${kind === 'header' ? 'Bearer' : 'bearer  '} ${who.token}` }, query: [], body: {} };
-      case 'query':
-        return { headers: {}, query: [['access_token', who.token]], body: {} };
-      case 'body':
-        return { headers: {}, query: [], body: { access_token: who.token } };
-      case 'twice':
-        return {
-          headers: {},
-          query: [
-            ['access_token', who.token],
-            ['access_token', who.token],
-          ],
-          body: {},
-        };
-      case 'none':
-        return { headers: {}, query: [], body: {} };
-      case 'malformed':
-      case 'wrong-secret':
-      case 'other-user':
-        return { headers: { Authorization: `Bearer ${who.token.slice(0, -2)}${kind === 'malformed' ? '!' : 'AA'}` }, query: [], body: {} };
-    }
-  }
-  const valid = (kind: AuthKind): boolean => ['header', 'lowercase-bearer', 'query', 'body'].includes(kind);
-
-  function check(where: string, w: Wire, res: { status: number; headers: http.IncomingHttpHeaders; text: string }): unknown {
-    assert.ok(res.status < 500, `${where}: ${res.status} ${res.text.slice(0, 300)}`);
-    assert.equal(res.headers['cache-control'], 'no-store', `${where}: Cache-Control`);
-    assert.notEqual(res.headers['transfer-encoding'], 'chunked', `${where}: never chunked`);
-    if (res.status === 204) return undefined;
-    assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/, `${where}: JSON`);
-    const body = JSON.parse(res.text) as { error?: { code: string; message: string } };
-    if (res.status >= 400) {
-      assert.ok(body.error && body.error.message.length > 0, `${where}: error shape`);
-      assert.ok(STATUS_CODES[res.status]?.includes(body.error.code), `${where}: ${body.error.code} with ${res.status}`);
-      assert.ok(!/\n\s+at \S+ \(|node_modules/.test(res.text), `${where}: a stack trace leaked`);
-    } else assert.ok(w.method === 'GET' || w.method === 'POST' || w.method === 'DELETE');
-    return body;
-  }
 
   const ops = ['create', 'rename', 'add', 'remove', 'send', 'send', 'history', 'read'] as const;
 
   it('every group endpoint answers or refuses in the contract shape, from members and outsiders', async () => {
     let n = 0;
-    const out = await fc.check(
+    await fuzzCheck(
       fc.asyncProperty(
         fc.constantFrom(...ops),
         spoil('id', 'name', 'members', 'user', 'body', 'up_to', 'encoding', 'auth', 'override'),
@@ -150,7 +94,7 @@ describe('faults: property-based fuzzing of the group endpoints (#15)', function
           const people = [alice, bob, carol];
           const gid = bad.has('id') ? nasty.id : String(groups[good.group % groups.length] ?? 1);
           const kind = bad.has('auth') ? nasty.auth : 'header';
-          const a = auth(kind, who);
+          const a = tokenFor(kind, who, who === alice ? bob : alice);
           const field = (k: string, v: unknown) => (bad.has(k as never) ? nasty.value : v);
           let w: Wire;
           let fields: Record<string, unknown> = {};
@@ -190,17 +134,12 @@ describe('faults: property-based fuzzing of the group endpoints (#15)', function
           }
           if (method === 'GET') w = { method, path, query, headers: a.headers };
           else {
-            const all = { ...fields, ...a.body };
-            if (bad.has('override')) all._method = nasty.override;
             const enc = bad.has('encoding') ? nasty.enc : 'json';
-            const b = bodyOf(enc, all, garbage);
-            const headers = { ...a.headers, ...(b.type ? { 'Content-Type': b.type } : {}) };
-            w = { method, path, query, headers, body: b.body };
+            w = withBody(method, path, fields, enc, { ...a, query }, garbage, bad.has('override') ? nasty.override : undefined);
           }
-          const res = await send(t.url, w, agent);
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          const json = check(`#${++n} ${op} ${method} ${path}`, w, res) as Record<string, unknown> | undefined;
-          if (res.status < 300) assert.ok(valid(kind), `#${n}: ${res.status} without a valid token (${kind})`);
+          const { res, json: answer } = await fuzzer.exchange(`#${++n} ${op}`, w);
+          const json = answer as Record<string, unknown> | undefined;
+          if (res.status < 300) assert.ok(authenticated(kind), `#${n}: ${res.status} without a valid token (${kind})`);
           if (op === 'create' && res.status === 201) groups.push((json?.group as { id: number }).id);
           if (op === 'send' && (res.status === 201 || res.status === 200)) {
             const m = json?.message as { id: number; from: string; group: number; body: string; to: null };
@@ -215,12 +154,7 @@ describe('faults: property-based fuzzing of the group endpoints (#15)', function
           }
         },
       ),
-      { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
-    if (out.failed) {
-      const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-      throw new Error(`property failed (seed ${out.seed}, path "${out.counterexamplePath}"): ${cause.slice(0, 2000)}`);
-    }
   });
 
   it('afterwards: the database checks out and holds exactly the acknowledged group messages; no group over its limit', async () => {
@@ -256,12 +190,6 @@ describe('faults: property-based fuzzing of the group endpoints (#15)', function
       .pluck()
       .get();
     assert.equal(senderCopies, 0, "each group message once in its sender's stream");
-    const byStatus = [...statuses.entries()]
-      .sort((x, y) => x[0] - y[0])
-      .map(([s, c]) => `${s}:${c}`)
-      .join(' ');
-    report(
-      `${[...statuses.values()].reduce((x, y) => x + y, 0)} fuzzed group requests (${byStatus}); ${acked.size} group messages acknowledged, exactly those stored`,
-    );
+    report(`${fuzzer.summary('fuzzed group requests')}; ${acked.size} group messages acknowledged, exactly those stored`);
   });
 });

@@ -14,7 +14,7 @@ import { closedWithin, metrics, rawJson, rawRequest, rawStatus, report, rssMiB }
 
 const HEADERS_TIMEOUT_S = 1;
 const REQUEST_TIMEOUT_S = 2;
-/** Node checks its request timeouts once a second (connectionsCheckingInterval in main.ts). */
+/** Node checks its request timeouts once a second (connectionsCheckingInterval in server.ts). */
 const CHECK_SLACK_MS = 2000;
 
 /** A connection from another loopback address: the server sees another client. */

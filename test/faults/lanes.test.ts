@@ -5,7 +5,7 @@
 // status, error code and body. Sends store a message each time, so two created messages are
 // compared without their ids and times (and a retry by client_id counts as the same answer).
 //
-// FUZZ_SEED and FUZZ_RUNS as in fuzz.test.ts.
+// FUZZ_SEED and FUZZ_RUNS as in the other fuzz tests (test/support/fuzz-contract.ts).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,10 +13,8 @@ import fc from 'fast-check';
 import { createHttpServer } from '../../src/server';
 import { newUser, startApp, type Login, type TestApp } from '../support/app';
 import { type Answer, bodyOf, encoding, junkQuery, maybeNasty, nastyString, type Query, send, spoil, type Wire } from '../support/fuzz';
+import { RUNS, SEED } from '../support/fuzz-contract';
 import { report } from './harness';
-
-const SEED = Number(process.env.FUZZ_SEED ?? 60606);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 
 /** Queries with broken escapes, and past the parameter bound (the lanes once parsed these apart). */
 const rawQuery = fc.option(

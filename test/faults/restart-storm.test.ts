@@ -4,6 +4,7 @@
 // and every device, resuming from its own cursor, ends with its user's whole stream exactly
 // once and in order.
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { call, logInAs, signUpAndLogIn } from '../support/client';
 import { type RunningServer, startServer } from '../support/server';
 import { sleep } from '../support/util';
@@ -17,6 +18,35 @@ const BASE_ENV = {
   SCRYPT_COST: '10',
   OVERLOAD_RETRY_AFTER: '1',
 };
+
+/**
+ * A yardstick: a trivial HTTP server in a process of its own, doing nothing else. The time the
+ * test takes to get its answer is what this machine, as loaded right now (other processes, and
+ * this test's own event loop with hundreds of clients), adds to any request; whatever a request
+ * to the chat server takes beyond that is the server's own.
+ */
+async function startYardstick(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+/** How long `f` takes, in ms. */
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
 
 interface Client {
   user: string;
@@ -35,6 +65,7 @@ interface Client {
 describe('faults: restarts and reconnect storms (#6)', function () {
   this.timeout(180_000);
   let server: RunningServer | undefined;
+  let yardstick: ChildProcess | undefined;
   let alive = false;
   /** One controller per request in flight, so stopping the clients can cut their held polls. */
   const inFlight = new Set<AbortController>();
@@ -46,6 +77,8 @@ describe('faults: restarts and reconnect storms (#6)', function () {
     abortAll();
     await server?.stop('SIGKILL');
     server = undefined;
+    yardstick?.kill();
+    yardstick = undefined;
   });
 
   it('hundreds of held polls through SIGTERM and kill -9 restarts and a reconnect storm at the cap: all answered, none lost or repeated', async () => {
@@ -55,6 +88,8 @@ describe('faults: restarts and reconnect storms (#6)', function () {
     const CAP = Math.floor(CLIENTS * 0.66);
     server = await startServer({ env: BASE_ENV });
     const { dbPath, port } = server;
+    const yard = await startYardstick();
+    yardstick = yard.child;
     let url = server.url;
     const sender = await signUpAndLogIn(url, 'announcer');
     const clients: Client[] = [];
@@ -144,28 +179,44 @@ describe('faults: restarts and reconnect storms (#6)', function () {
     // 2. Back up with a cap below the number of clients: they all return at once.
     server = await startServer({ dbPath, port, env: { ...BASE_ENV, MAX_HELD_POLLS: String(CAP) } });
     url = server.url;
+    // Responsiveness during the storm, as the server's own share of each request's time: each
+    // request to it is measured between two to the yardstick, and what it took beyond the slower
+    // of those two is counted. The machine's load (2 cores shared with other work) and this
+    // test's own busy event loop slow all three alike and cancel out; a server that stalls (its
+    // event loop held by the storm, say for a synchronous pass over every waiter) does not, and
+    // fails this (checked: a 1.5 s stall in one /healthz failed it). 1 s of its own is far past
+    // what a healthy server takes here (18 and 40 ms at most, with the machine's load average at
+    // 11 on 2 cores, 2026-12-03) and well short of a client's patience.
     const upAt = Date.now();
     let worstHealth = 0;
     let worstSend = 0;
+    let worstYard = 0;
+    const beyondYardstick = async (request: () => Promise<number>): Promise<number> => {
+      const before = await timed(() => call(yard.url, 'GET', '/'));
+      const own = await timed(async () => assert.equal(await request(), 200));
+      const after = await timed(() => call(yard.url, 'GET', '/'));
+      worstYard = Math.max(worstYard, before, after);
+      return own - Math.max(before, after);
+    };
     while (Date.now() - upAt < 3000) {
-      const t0 = Date.now();
-      const h = await call(url, 'GET', '/healthz');
-      assert.equal(h.status, 200);
-      worstHealth = Math.max(worstHealth, Date.now() - t0);
-      const t1 = Date.now();
-      const s = await call(url, 'GET', '/conversations', { token: sender.token });
-      assert.equal(s.status, 200);
-      worstSend = Math.max(worstSend, Date.now() - t1);
+      worstHealth = Math.max(worstHealth, await beyondYardstick(async () => (await call(url, 'GET', '/healthz')).status));
+      worstSend = Math.max(
+        worstSend,
+        await beyondYardstick(async () => (await call(url, 'GET', '/conversations', { token: sender.token })).status),
+      );
       await sleep(50);
     }
     m = await metrics(url);
     const refused = clients.reduce((n, c) => n + c.overloaded, 0);
     report(
-      `restart under a cap of ${CAP}: ${m.get('chat_held_polls')} held, ${refused} answers 503 overloaded so far; slowest /healthz ${worstHealth} ms, slowest authenticated read ${worstSend} ms`,
+      `restart under a cap of ${CAP}: ${m.get('chat_held_polls')} held, ${refused} answers 503 overloaded so far; beyond the yardstick (slowest ${worstYard.toFixed(0)} ms): /healthz at most ${worstHealth.toFixed(0)} ms, an authenticated read ${worstSend.toFixed(0)} ms`,
     );
     assert.equal(m.get('chat_held_polls'), CAP, 'the server holds exactly its cap');
     assert.ok(refused >= CLIENTS - CAP, 'the excess was told 503');
-    assert.ok(worstHealth < 1000 && worstSend < 1000, 'the server stays responsive during the storm');
+    assert.ok(
+      worstHealth < 1000 && worstSend < 1000,
+      'the server stays responsive during the storm (its own time, beyond the machine load)',
+    );
     await announce('after the SIGTERM restart');
     const deliveredMs = await everyoneHas(2, 20_000);
     report(`a message to every user reached all ${CLIENTS} clients in ${deliveredMs} ms (the refused ones after their Retry-After)`);

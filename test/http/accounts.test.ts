@@ -1,6 +1,6 @@
 // Accounts and devices through HTTP (issue #2; logging out every other device, #14).
 import assert from 'node:assert/strict';
-import { resetPassword, setUserDisabled } from '../../src/auth';
+import { resetPassword, revokeDevice, setUserDisabled } from '../../src/auth';
 import { begin, expectError, logIn, newUser, signUp, startApp, type TestApp, uniqueName, waitHeld } from '../support/app';
 
 describe('accounts and devices (HTTP, #2)', () => {
@@ -288,6 +288,59 @@ describe('a log-in in progress meets a password reset or a disabled account (HTT
     await logIn(t, pat.username);
     assert.ok(window.ran());
   });
+});
+
+describe('a device logged out while its own request to log out others is under way (HTTP, #13)', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startApp();
+  });
+  afterEach(() => t.close());
+
+  /**
+   * Runs `meanwhile` once, after the next request that deletes devices has authenticated and
+   * before the store deletes anything: the race made deterministic. `meanwhile`'s own deletes
+   * go straight through.
+   */
+  function beforeNextDelete(meanwhile: () => Promise<unknown>): void {
+    const store = t.core.store;
+    const deleteDevice = store.deleteDevice.bind(store);
+    const deleteDevicesOfUser = store.deleteDevicesOfUser.bind(store);
+    let ran = false;
+    const first = async (): Promise<void> => {
+      if (ran) return;
+      ran = true;
+      await meanwhile();
+    };
+    store.deleteDevice = async (...args) => {
+      await first();
+      return deleteDevice(...args);
+    };
+    store.deleteDevicesOfUser = async (...args) => {
+      await first();
+      return deleteDevicesOfUser(...args);
+    };
+  }
+
+  // A lost phone: its owner logs it out from the laptop while the phone's own "log out every
+  // other device" (or "log out the laptop") is under way. The phone was logged out first; its
+  // request must not then log out the laptop, leaving the owner with no device at all.
+  for (const request of ['DELETE /devices?except=current', 'DELETE /devices/LAPTOP']) {
+    it(`${request} from a device logged out after it authenticated ends no device: 401`, async () => {
+      const laptop = await newUser(t, 'owner');
+      const phone = await logIn(t, laptop.username, 'correct horse', 'phone');
+      const userId = (await t.core.store.findUser(laptop.username))?.id ?? assert.fail();
+      beforeNextDelete(() => revokeDevice(t.core, { userId }, phone.deviceId));
+      const path = request === 'DELETE /devices?except=current' ? '/devices?except=current' : `/devices/${laptop.deviceId}`;
+      expectError(await t.http().delete(path).set(phone.auth), 401, 'unauthorized');
+      const left = await t.http().get('/devices').set(laptop.auth).expect(200);
+      assert.deepEqual(
+        left.body.devices.map((d: { id: string }) => d.id),
+        [laptop.deviceId],
+        'the laptop is still logged in; the phone is not',
+      );
+    });
+  }
 });
 
 describe('devices per user are bounded, and so is GET /devices (HTTP, #13)', () => {

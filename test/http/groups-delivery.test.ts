@@ -2,6 +2,7 @@
 // exactly once and in order, removal mid-stream, the authorization sweep, races, restarts, and
 // both ways in (the fast lane and Koa).
 import assert from 'node:assert/strict';
+import { revokeDevice } from '../../src/auth';
 import { begin, expectError, logIn, type Login, newUser, startApp, type TestApp, waitHeld } from '../support/app';
 import { drain, type EventBody, type GroupBody, groupSend, makeGroup, sentToGroup, short } from '../support/groups';
 
@@ -152,6 +153,47 @@ describe('groups in the event stream (HTTP, #15)', () => {
   });
 
   describe('races', () => {
+    // As a send (#13): a change from a device logged out after its request authenticated (the
+    // race made deterministic: the log-out runs just before the store is asked) changes nothing,
+    // and nobody gets an event of it. 401.
+    it('a group change from a device logged out meanwhile changes nothing: 401 (#13)', async () => {
+      const a = await newUser(t);
+      const b = await newUser(t);
+      const c = await newUser(t);
+      const g = await makeGroup(t, a, 'g', [b]);
+      const userId = (await t.core.store.findUser(a.username))?.id ?? assert.fail();
+      const store = t.core.store;
+      const ops = ['createGroup', 'renameGroup', 'addGroupMember', 'removeGroupMember'] as const;
+      for (const op of ops) {
+        const phone = await logIn(t, a.username, 'correct horse', 'phone');
+        const real = store[op].bind(store) as (...args: unknown[]) => Promise<unknown>;
+        (store as unknown as Record<string, unknown>)[op] = async (...args: unknown[]) => {
+          await revokeDevice(t.core, { userId }, phone.deviceId);
+          return real(...args);
+        };
+        const res = await {
+          createGroup: () =>
+            t
+              .http()
+              .post('/groups')
+              .set(phone.auth)
+              .send({ name: 'new', members: [c.username] }),
+          renameGroup: () => t.http().post(`/groups/${g.id}`).set(phone.auth).send({ name: 'renamed' }),
+          addGroupMember: () => t.http().post(`/groups/${g.id}/members`).set(phone.auth).send({ username: c.username }),
+          removeGroupMember: () => t.http().delete(`/groups/${g.id}/members/${b.username}`).set(phone.auth),
+        }[op]();
+        (store as unknown as Record<string, unknown>)[op] = real;
+        expectError(res, 401, 'unauthorized');
+      }
+      assert.deepEqual((await t.http().get('/groups').set(a.auth).expect(200)).body.groups, [g], 'no group made, g unchanged');
+      assert.deepEqual((await t.http().get('/groups').set(c.auth).expect(200)).body.groups, []);
+      assert.deepEqual(
+        (await drain(t, b, b.cursor)).events.map(short),
+        [`group created g [${[a.username, b.username].sort().join(',')}] owner ${a.username}`],
+        'no event but the creation',
+      );
+    });
+
     it('concurrent adds never take a group past its limit', async () => {
       const a = await newUser(t);
       const g = await makeGroup(t, a, 'g', [await newUser(t)]);

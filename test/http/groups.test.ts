@@ -368,3 +368,38 @@ describe('groups (HTTP, #15)', () => {
     });
   });
 });
+
+describe('groups a user may be in (HTTP, #15)', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startApp({ RATE_MESSAGES_USER: 'off', GROUPS_PER_USER_MAX: '2' });
+  });
+  afterEach(() => t.close());
+
+  it('a user in GROUPS_PER_USER_MAX groups is refused 409 group_full naming them and the limit; nothing is made', async () => {
+    const a = await newUser(t);
+    const b = await newUser(t);
+    const c = await newUser(t);
+    await makeGroup(t, a, 'one', [b]);
+    await makeGroup(t, c, 'two', [b]);
+    const limit = new RegExp(`^${b.username} is already in 2 groups, the most a user may be in \\(GROUPS_PER_USER_MAX\\)$`);
+    const made = await t
+      .http()
+      .post('/groups')
+      .set(c.auth)
+      .send({ name: 'three', members: [b.username] });
+    expectError(made, 409, 'group_full');
+    assert.match(made.body.error.message, limit);
+    assert.deepEqual(
+      (await t.http().get('/groups').set(c.auth).expect(200)).body.groups.map((g: GroupBody) => g.name),
+      ['two'],
+      'no group created',
+    );
+    const own = await makeGroup(t, c, 'three', []);
+    const added = await t.http().post(`/groups/${own.id}/members`).set(c.auth).send({ username: b.username });
+    expectError(added, 409, 'group_full');
+    assert.match(added.body.error.message, limit);
+    assert.deepEqual((await t.http().get(`/groups/${own.id}`).set(c.auth).expect(200)).body.group.members, [c.username]);
+    assert.equal((await t.http().get('/groups').set(b.auth).expect(200)).body.groups.length, 2);
+  });
+});

@@ -1,6 +1,8 @@
 // Read state across devices and the conversation list (issue #3).
 import assert from 'node:assert/strict';
+import { revokeDevice } from '../../src/auth';
 import { begin, expectError, logIn, newUser, send, startApp, type TestApp, waitHeld } from '../support/app';
+import { drain, makeGroup, sentToGroup } from '../support/groups';
 
 describe('read state and conversations (HTTP, #3)', () => {
   let t: TestApp;
@@ -182,5 +184,52 @@ describe('read state and conversations (HTTP, #3)', () => {
     assert.ok(firstPeer);
     await t.http().post('/read').set(me.auth).send({ with: firstPeer.with, up_to: firstPeer.last_message.id }).expect(204);
     assert.equal((await conversations(me.auth)).find((c) => c.with === firstPeer.with)?.unread, 0);
+  });
+});
+
+describe('a read marker racing a log-out (HTTP, #13)', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startApp({ RATE_MESSAGES_USER: 'off' });
+  });
+  afterEach(() => t.close());
+
+  // The race, made deterministic: the device is logged out (by another of the user's devices)
+  // after the request authenticated and before its write reaches the store. As a send (#13), the
+  // write is checked against the device inside its transaction: nothing moves, and it is 401.
+  it('POST /read from a device logged out after it authenticated moves nothing and is 401, 1:1 and group', async () => {
+    const bob = await newUser(t);
+    const me = await newUser(t);
+    const other = await logIn(t, me.username, 'correct horse', 'the other device');
+    const id = (await send(t, bob, me.username, 'hi')).body.message.id as number;
+    const g = await makeGroup(t, bob, 'g', [me]);
+    const gid = (await sentToGroup(t, bob, g.id, 'hi all')).id;
+    const store = t.core.store;
+    const realRead = store.markRead.bind(store);
+    const realGroupRead = store.markGroupRead.bind(store);
+    const userId = (await store.findUser(me.username))?.id ?? assert.fail();
+    let phone = await logIn(t, me.username, 'correct horse', 'phone');
+    const logOutPhone = () => revokeDevice(t.core, { userId }, phone.deviceId);
+    store.markRead = async (...args) => {
+      await logOutPhone();
+      return realRead(...args);
+    };
+    store.markGroupRead = async (...args) => {
+      await logOutPhone();
+      return realGroupRead(...args);
+    };
+    expectError(await t.http().post('/read').set(phone.auth).send({ with: bob.username, up_to: id }), 401, 'unauthorized');
+    phone = await logIn(t, me.username, 'correct horse', 'phone');
+    expectError(await t.http().post('/read').set(phone.auth).send({ group: g.id, up_to: gid }), 401, 'unauthorized');
+    store.markRead = realRead;
+    store.markGroupRead = realGroupRead;
+    const list = (await t.http().get('/conversations').set(other.auth).expect(200)).body.conversations as Array<{ unread: number }>;
+    assert.deepEqual(
+      list.map((c) => c.unread),
+      [1, 1],
+      'both still unread',
+    );
+    const events = (await drain(t, other, other.cursor)).events.map((e) => e.type);
+    assert.ok(!events.includes('read'), `no read event: ${events.join(',')}`);
   });
 });

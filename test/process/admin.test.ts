@@ -138,6 +138,9 @@ describe('admin command line (#7)', function () {
       'in join order',
     );
     const first = await call(server.url, 'GET', `/poll?since=${carol.cursor}&timeout=0`, { token: carol.token });
+    // Bob is up to date before the removal: the server now knows his stream's head (#18).
+    const bobBefore = await call(server.url, 'GET', `/poll?since=${bob.cursor}&timeout=0`, { token: bob.token });
+    assert.equal(bobBefore.body.events.length, 1, 'the group made');
     const held = call(server.url, 'GET', `/poll?since=${first.body.cursor}&timeout=40`, { token: carol.token });
     await sleep(300);
     const started = Date.now();
@@ -158,6 +161,12 @@ describe('admin command line (#7)', function () {
     assert.deepEqual(
       bobs.body.events.map((e: { change: { action: string } }) => e.change.action),
       ['created', 'removed'],
+    );
+    // A poll from the head the server knew before the admin's write finds that write at once.
+    const bobAfter = await call(server.url, 'GET', `/poll?since=${bobBefore.body.cursor}&timeout=0`, { token: bob.token });
+    assert.deepEqual(
+      bobAfter.body.events.map((e: { change: { action: string } }) => e.change.action),
+      ['removed'],
     );
     assert.equal(admin(db, ['remove-member', String(id), 'carol']).code, 1, 'not a member');
     assert.equal(admin(db, ['remove-member', String(id + 1), 'bob']).code, 1, 'no such group');

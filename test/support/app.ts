@@ -9,6 +9,7 @@ import { type Core, createCore } from '../../src/core';
 import { createLogger, type Logger } from '../../src/log';
 import { type App, createApp, createHttpServer } from '../../src/server';
 import { openStore, type SqliteStore } from '../../src/store';
+import { CLUSTER_TARGET, clusterWaitHeld, startClusterApp } from './cluster-target';
 import { tempDbPath } from './server';
 import { sleep } from './util';
 
@@ -36,9 +37,11 @@ export const FAST_LANE = process.env.TEST_FAST_LANE !== 'off';
 
 /**
  * Settings tests change; everything else is the production default. A fresh database, unless
- * env.DB_PATH names one (a restart on the same data).
+ * env.DB_PATH names one (a restart on the same data). With TEST_TARGET=cluster, three server
+ * processes on PostgreSQL and Redis behind nginx instead (cluster-target.ts).
  */
 export async function startApp(env: Record<string, string> = {}, logTo?: { write(line: string): void }): Promise<TestApp> {
+  if (CLUSTER_TARGET) return startClusterApp(env, logTo);
   const dbPath = env.DB_PATH ?? tempDbPath('chat-http-');
   // scrypt at its lowest allowed cost keeps sign-ups fast in tests; cost is tested on its own.
   const config = loadConfig({ SCRYPT_COST: '10', LOG_LEVEL: 'silent', ...env, DB_PATH: dbPath });
@@ -121,6 +124,7 @@ export function expectError(res: request.Response, status: number, code: string)
 
 /** Waits until the hub holds n polls (the requests reached the server and parked). */
 export async function waitHeld(t: TestApp, n: number, timeoutMs = 5000): Promise<void> {
+  if (CLUSTER_TARGET) return clusterWaitHeld(t, n, timeoutMs);
   const deadline = Date.now() + timeoutMs;
   while (t.core.hub.stats().held < n) {
     if (Date.now() > deadline) throw new Error(`expected ${n} held polls, have ${t.core.hub.stats().held}`);

@@ -22,8 +22,14 @@ export function clusterEnv(databaseUrl: string, redisUrl: string | null): Record
   };
 }
 
-export async function startCluster(n: number, databaseUrl: string, redisUrl: string | null): Promise<RunningServer[]> {
-  const env = clusterEnv(databaseUrl, redisUrl);
+/** `n` processes on `databaseUrl`; `extra` settings on top of clusterEnv()'s. */
+export async function startCluster(
+  n: number,
+  databaseUrl: string,
+  redisUrl: string | null,
+  extra: Record<string, string> = {},
+): Promise<RunningServer[]> {
+  const env = { ...clusterEnv(databaseUrl, redisUrl), ...extra };
   // Started together on purpose: their migrations meet under the advisory lock.
   // A start on a busy machine (the suite runs beside other work) can take a while: 30 s.
   return Promise.all(Array.from({ length: n }, () => startServer({ env, startTimeoutMs: 30_000 })));
@@ -74,6 +80,8 @@ export interface OwnRedis {
   start(): Promise<void>;
   /** Stops it with SIGKILL (an outage, not a shutdown). */
   kill(): Promise<void>;
+  /** Its PID while it runs (for the CPU it uses: bench/cluster.ts). */
+  pid(): number | null;
 }
 
 /** A redis-server of this test's own (from the machine's binary), nothing saved to disk. */
@@ -98,6 +106,7 @@ export async function ownRedis(): Promise<OwnRedis> {
         await sleep(50);
       }
     },
+    pid: () => child?.pid ?? null,
     async kill() {
       const c = child;
       child = null;

@@ -1,8 +1,8 @@
-// The generators of the fuzz tests (test/faults/fuzz.test.ts, issue #6), with fast-check:
-// adversarial strings and values, which parts of a request to spoil, body encodings, token
-// placements and junk query parameters; and the request as it goes on the wire (the body in
-// each encoding, the query with repeated keys, one raw HTTP exchange). What an answer must be
-// (the contract) stays in the test.
+// The generators of the fuzz tests (test/faults/fuzz-*.test.ts and lanes.test.ts, issue #6),
+// with fast-check: adversarial strings and values, which parts of a request to spoil, body
+// encodings, token placements and junk query parameters; and the request as it goes on the wire
+// (the body in each encoding, the query with repeated keys, one raw HTTP exchange). What an
+// answer must be (the contract) is in fuzz-contract.ts.
 import http from 'node:http';
 import fc from 'fast-check';
 

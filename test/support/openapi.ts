@@ -1,8 +1,9 @@
-// The checker behind test/ops/openapi.test.ts (issue #7): docs/openapi.json as data (references,
-// operations, the operation a method and path belong to), its schemas compiled by Ajv in
-// strict mode, and the checks of a real answer (or a request body about to be sent) against
-// the operation it belongs to: status documented, body matching the schema of that status and
-// media type, documented headers present, the contract's headers on every answer.
+// The checker behind test/ops/openapi.test.ts and openapi-document.test.ts (issue #7):
+// docs/openapi.json as data (references, operations, the operation a method and path belong
+// to), its schemas compiled by Ajv in strict mode, and the checks of a real answer (or a request
+// body about to be sent) against the operation it belongs to: status documented, body matching
+// the schema of that status and media type, documented headers present, the contract's headers
+// on every answer.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type http from 'node:http';

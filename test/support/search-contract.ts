@@ -183,9 +183,9 @@ export function searchContract(backend: string, factory: StoreFactory): void {
     });
 
     it('finds the messages of the groups the caller is in now, from before they joined too; group narrows (#15)', async () => {
-      const made = await store.createGroup(bob, 'class 3b', [carol], 10);
+      const made = await store.createGroup(bob, 'class 3b', [carol], { groupMembersMax: 10, groupsPerUserMax: 10 });
       const groupId = made.status === 'changed' ? made.group.id : assert.fail(made.status);
-      const other = await store.createGroup(carol, 'no alice here', [bob], 10);
+      const other = await store.createGroup(carol, 'no alice here', [bob], { groupMembersMax: 10, groupsPerUserMax: 10 });
       const otherId = other.status === 'changed' ? other.group.id : assert.fail(other.status);
       const say = async (from: User, gid: number, body: string) => {
         const r = await store.sendGroupMessage({ sender: from, groupId: gid, body, clientId: null });
@@ -196,7 +196,7 @@ export function searchContract(backend: string, factory: StoreFactory): void {
       await send(bob, alice, 'picnic? ask carol');
       assert.deepEqual(await found(['picnic']), ['picnic? ask carol'], 'not a member of either group yet');
       assert.equal(await store.search(alice.id, { words: ['picnic'], limit: 10, groupId }), null, 'narrowed to a group she is not in');
-      assert.equal((await store.addGroupMember(bob, groupId, alice, 10)).status, 'changed');
+      assert.equal((await store.addGroupMember(bob, groupId, alice, { groupMembersMax: 10, groupsPerUserMax: 10 })).status, 'changed');
       await say(alice, groupId, 'picnic: I bring bread');
       assert.deepEqual(
         await found(['picnic']),

@@ -2,8 +2,14 @@
 // (store-contract.ts runs it for every backend). Only the interface is used.
 import assert from 'node:assert/strict';
 import type { NewGroupMessage, Store } from '../../src/store';
-import type { EventRow, GroupChangeResult, GroupRow, User } from '../../src/types';
+import type { EventRow, GroupChangeResult, GroupLimits, GroupRow, User } from '../../src/types';
 import type { StoreFactory } from './store-contract';
+import { sleep } from './util';
+
+/** Limits with `groupMembersMax` members a group, and more groups a user than any test here makes. */
+function roomy(groupMembersMax: number): GroupLimits {
+  return { groupMembersMax, groupsPerUserMax: 100 };
+}
 
 /** The group of a 'changed' answer, or a failed test. */
 function changed(r: GroupChangeResult): GroupRow {
@@ -52,7 +58,7 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     }
 
     it('creates a group: the owner and the members in order, duplicates once; its event reaches each', async () => {
-      const r = await store.createGroup(alice, 'class 3b', [carol, bob, carol, alice], 10);
+      const r = await store.createGroup(alice, 'class 3b', [carol, bob, carol, alice], roomy(10));
       const g = changed(r);
       assert.deepEqual([g.name, g.owner, g.members], ['class 3b', 'alice', ['alice', 'bob', 'carol']]);
       if (r.status !== 'changed') return;
@@ -72,7 +78,7 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
         (await store.groupMembers(g.id))?.map((m) => m.username),
         ['alice', 'carol', 'bob'],
       );
-      assert.deepEqual(await store.createGroup(alice, 'too big', [bob, carol, dave], 3), { status: 'full' });
+      assert.deepEqual(await store.createGroup(alice, 'too big', [bob, carol, dave], roomy(3)), { status: 'full' });
       assert.deepEqual(
         (await store.listGroups()).map((s) => [s.name, s.owner, s.members]),
         [['class 3b', 'alice', 3]],
@@ -80,7 +86,7 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     });
 
     it('a group message is stored once and reaches every member once, in each stream in order', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob, carol], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob, carol], roomy(10)));
       const r = await groupSend(bob, g.id, 'hello all', 'k1');
       if (r.status !== 'created') return assert.fail(r.status);
       assert.deepEqual([r.message.groupId, r.message.to, r.message.recipientId, r.message.from], [g.id, null, null, 'bob']);
@@ -96,8 +102,8 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     });
 
     it('client_id: a retry returns the original; another group, a user instead, or another body is a conflict', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob], 10));
-      const h = changed(await store.createGroup(alice, 'h', [bob], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
+      const h = changed(await store.createGroup(alice, 'h', [bob], roomy(10)));
       const racing = await Promise.all(Array.from({ length: 4 }, () => groupSend(alice, g.id, 'once', 'c1')));
       assert.equal(racing.filter((r) => r.status === 'created').length, 1);
       assert.equal(racing.filter((r) => r.status === 'existing').length, 3);
@@ -114,7 +120,7 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     });
 
     it('a member removed at position N gets nothing of the group after N; the owner hands over to the earliest member', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob, carol], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob, carol], roomy(10)));
       await sent(alice, g.id, 'one');
       assert.deepEqual(await store.removeGroupMember(bob, g.id, carol), { status: 'forbidden' }, 'only the owner removes others');
       const removed = await store.removeGroupMember(alice, g.id, carol);
@@ -147,18 +153,33 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
       assert.deepEqual(await store.removeGroupMember(null, g.id, bob), { status: 'not_found' }, 'gone for an administrator too');
     });
 
+    it('a group id past 32 bits (the API takes any up to 2^53) is a group that does not exist', async () => {
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
+      const far = 99_999_999_999;
+      assert.equal(await store.groupOf(alice.id, far), undefined);
+      assert.equal(await store.groupMembers(far), undefined);
+      assert.equal(await store.groupHistory(alice.id, far, { limit: 10 }), null);
+      assert.equal((await groupSend(alice, far, 'x')).status, 'not_found');
+      assert.equal((await store.renameGroup(alice, far, 'y')).status, 'not_found');
+      assert.equal((await store.addGroupMember(alice, far, carol, roomy(10))).status, 'not_found');
+      assert.equal((await store.removeGroupMember(alice, far, bob)).status, 'not_found');
+      assert.equal((await store.removeGroupMember(null, far, bob)).status, 'not_found');
+      assert.equal((await store.markGroupRead(alice, far, 1)).status, 'not_found');
+      assert.equal((await store.groupOf(alice.id, g.id))?.name, 'g', 'the real one is still there');
+    });
+
     it('an administrator removes anyone; the event says no one did it', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
       const r = changed(await store.removeGroupMember(null, g.id, alice));
       assert.deepEqual([r.owner, r.members], ['bob', ['bob']]);
       assert.equal((await stream(alice)).at(-1), 'group removed by - (alice) g [bob] owner bob');
     });
 
     it('adds: any member, a new member reads the whole history, already a member changes nothing, never past the limit', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob], 3));
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(3)));
       const first = await sent(alice, g.id, 'before carol');
-      assert.deepEqual(await store.addGroupMember(dave, g.id, carol, 3), { status: 'not_found' }, 'an outsider adds no one');
-      const added = await store.addGroupMember(bob, g.id, carol, 3);
+      assert.deepEqual(await store.addGroupMember(dave, g.id, carol, roomy(3)), { status: 'not_found' }, 'an outsider adds no one');
+      const added = await store.addGroupMember(bob, g.id, carol, roomy(3));
       assert.deepEqual(changed(added).members, ['alice', 'bob', 'carol']);
       if (added.status === 'changed') assert.deepEqual(added.change, { action: 'added', actor: 'bob', subject: 'carol' });
       assert.deepEqual(await stream(carol), ['group added by bob (carol) g [alice,bob,carol] owner alice']);
@@ -173,24 +194,61 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
         groups.map((c) => [c.unread, c.readUpTo, c.lastMessage?.body]),
         [[0, first, 'before carol']],
       );
-      const again = await store.addGroupMember(alice, g.id, carol, 3);
+      const again = await store.addGroupMember(alice, g.id, carol, roomy(3));
       assert.equal(again.status, 'unchanged');
-      assert.deepEqual(await store.addGroupMember(alice, g.id, dave, 3), { status: 'full' });
+      assert.deepEqual(await store.addGroupMember(alice, g.id, dave, roomy(3)), { status: 'full' });
       assert.equal((await stream(carol)).length, 1, 'no event for what changed nothing');
     });
 
     it('concurrent adds never take a group past its limit', async () => {
-      const g = changed(await store.createGroup(alice, 'g', [], 3));
+      const g = changed(await store.createGroup(alice, 'g', [], roomy(3)));
       const users: User[] = [bob, carol, dave];
       for (let i = 0; i < 5; i++) users.push((await store.createUser(`u${i}`, 'h')) ?? assert.fail());
-      const results = await Promise.all(users.map((u) => store.addGroupMember(alice, g.id, u, 3)));
+      const results = await Promise.all(users.map((u) => store.addGroupMember(alice, g.id, u, roomy(3))));
       assert.equal(results.filter((r) => r.status === 'changed').length, 2);
       assert.equal(results.filter((r) => r.status === 'full').length, 6);
       assert.equal((await store.groupOf(alice.id, g.id))?.members.length, 3);
     });
 
+    it('a user in as many groups as a user may be joins no more: creating and adding refuse naming them, nothing made', async () => {
+      const two: GroupLimits = { groupMembersMax: 10, groupsPerUserMax: 2 };
+      const g = changed(await store.createGroup(alice, 'g', [bob], two));
+      changed(await store.createGroup(alice, 'h', [bob], two));
+      const before = await store.listGroups();
+      assert.deepEqual(await store.createGroup(carol, 'k', [dave, bob], two), { status: 'user_full', username: 'bob' });
+      assert.deepEqual(await store.createGroup(bob, 'mine', [], two), { status: 'user_full', username: 'bob' }, 'the owner counts');
+      assert.deepEqual(await store.listGroups(), before, 'no group made');
+      assert.deepEqual([await stream(carol), await stream(dave)], [[], []], 'no event for what was not made');
+      const k = changed(await store.createGroup(carol, 'k', [dave], two));
+      assert.deepEqual(await store.addGroupMember(carol, k.id, bob, two), { status: 'user_full', username: 'bob' });
+      assert.deepEqual((await store.groupOf(carol.id, k.id))?.members, ['carol', 'dave']);
+      assert.equal((await stream(bob)).length, 2, 'bob got nothing from k');
+      assert.equal((await store.groupsOf(bob.id)).length, 2);
+      changed(await store.removeGroupMember(bob, g.id, bob));
+      assert.deepEqual(
+        changed(await store.addGroupMember(carol, k.id, bob, two)).members,
+        ['bob', 'carol', 'dave'],
+        'leaving frees a place',
+      );
+    });
+
+    it('concurrent adds of one user to different groups never take them past the limit', async () => {
+      const owners: User[] = [alice, carol, dave];
+      for (let i = 0; i < 5; i++) owners.push((await store.createUser(`o${i}`, 'h')) ?? assert.fail());
+      const groups = await Promise.all(
+        owners.map(async (o) => ({ owner: o, id: changed(await store.createGroup(o, 'g', [], roomy(10))).id })),
+      );
+      const three: GroupLimits = { groupMembersMax: 10, groupsPerUserMax: 3 };
+      const adds = groups.map((g) => store.addGroupMember(g.owner, g.id, bob, three));
+      const creates = owners.map((o) => store.createGroup(o, 'new', [bob], three));
+      const results = await Promise.all([...adds, ...creates]);
+      assert.equal(results.filter((r) => r.status === 'changed').length, 3);
+      assert.equal(results.filter((r) => r.status === 'user_full').length, results.length - 3);
+      assert.equal((await store.groupsOf(bob.id)).length, 3);
+    });
+
     it('renames: any member; the same name changes nothing; events keep the state they were written with', async () => {
-      const g = changed(await store.createGroup(alice, 'old', [bob], 10));
+      const g = changed(await store.createGroup(alice, 'old', [bob], roomy(10)));
       assert.deepEqual(await store.renameGroup(carol, g.id, 'mine'), { status: 'not_found' });
       assert.equal((await store.renameGroup(bob, g.id, 'new')).status, 'changed');
       assert.equal((await store.renameGroup(alice, g.id, 'new')).status, 'unchanged');
@@ -202,8 +260,8 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     });
 
     it("read markers: forward only, to the reader's stream, exact unread counts of messages from others", async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob, carol], 10));
-      const h = changed(await store.createGroup(bob, 'h', [alice], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob, carol], roomy(10)));
+      const h = changed(await store.createGroup(bob, 'h', [alice], roomy(10)));
       const ids = [
         await sent(bob, g.id, 'b1'),
         await sent(carol, g.id, 'c1'),
@@ -226,13 +284,15 @@ export function storeGroupsContract(backend: string, factory: StoreFactory): voi
     });
 
     it("lists a user's groups by their latest message, a group without one by its creation; history pages both ways", async () => {
-      const g = changed(await store.createGroup(alice, 'g', [bob], 10));
-      const h = changed(await store.createGroup(alice, 'h', [], 10));
+      const g = changed(await store.createGroup(alice, 'g', [bob], roomy(10)));
+      const h = changed(await store.createGroup(alice, 'h', [], roomy(10)));
       const ids: number[] = [];
       for (let i = 0; i < 5; i++) ids.push(await sent(i % 2 ? bob : alice, g.id, `m${i}`));
-      const k = changed(await store.createGroup(alice, 'k', [], 10));
+      const k = changed(await store.createGroup(alice, 'k', [], roomy(10)));
       let order = (await store.groupsOf(alice.id)).map((c) => c.group.name);
       assert.deepEqual(order.indexOf('k') < order.indexOf('h'), true, 'newer creation first');
+      // Times are in milliseconds and a tie goes to the newer group: 'late' must be later than k.
+      while (Date.now() <= k.createdAt) await sleep(1);
       await sent(alice, h.id, 'late');
       order = (await store.groupsOf(alice.id)).map((c) => c.group.name);
       assert.equal(order[0], 'h', 'the latest message first');

@@ -1,7 +1,8 @@
 // Configuration: defaults, parsing, failing fast (issue #2).
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ConfigError, configHelp, loadConfig, REPO_ROOT, SETTINGS } from '../../src/config';
+import { ConfigError, loadConfig, REPO_ROOT, SETTINGS } from '../../src/config';
+import { configHelp } from '../../src/config-docs';
 
 describe('config (unit, #2)', () => {
   it('has working defaults with no environment at all', () => {

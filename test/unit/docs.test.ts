@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, SETTINGS } from '../../src/config';
+import { settingsTable } from '../../src/config-docs';
 import { createApp } from '../../src/server';
 import { startApp } from '../support/app';
 
@@ -17,6 +18,7 @@ describe('documentation (unit, #2)', () => {
       const shown = s.default === '' ? '(empty)' : `\`${s.default}\``;
       assert.ok(row.includes(`| ${shown} |`), `${s.env} default ${shown} in: ${row}`);
     }
+    assert.equal(table, `<!-- settings:start -->\n${settingsTable()}\n`, 'README table is what `npm run docs:settings` writes');
   });
 
   it('docs/API.md documents every route', async () => {

@@ -138,7 +138,7 @@ describe('migration 005: groups on a database of the 004 release (#15)', () => {
     if (next.status !== 'created') return assert.fail(next.status);
     assert.equal(next.message.id, (mark?.seq ?? 0) + 1);
     assert.equal(next.recipientSeq, 5, "alice's stream goes on where it was");
-    const made = await store.createGroup(alice, 'after', [bob], 10);
+    const made = await store.createGroup(alice, 'after', [bob], { groupMembersMax: 10, groupsPerUserMax: 10 });
     if (made.status !== 'changed') return assert.fail(made.status);
     const g = await store.sendGroupMessage({ sender: bob, groupId: made.group.id, body: 'group', clientId: 'k1' });
     if (g.status !== 'created') return assert.fail(g.status);

@@ -1,4 +1,4 @@
-// The page's checks of what users type (forms.js), what it makes of answers (net.js, sync.js,
+// The page's checks of what users type (forms.js, composer.js), what it makes of answers (net.js, sync.js,
 // devices.js) and its request queue, run under Node with a stand-in XMLHttpRequest (#12).
 // The real files are loaded.
 import assert from 'node:assert/strict';
@@ -7,7 +7,9 @@ import { sleep } from '../support/util';
 
 describe('page input and answers (#12)', () => {
   describe('forms', () => {
-    const F = loadPage().Chat.forms;
+    const { Chat } = loadPage();
+    const F = Chat.forms;
+    const W = Chat.composer;
 
     it('checks log-in and sign-up fields before asking the server', () => {
       assert.equal(F.checkCredentials('', 'pw', false), 'Please enter a username.');
@@ -35,20 +37,20 @@ describe('page input and answers (#12)', () => {
     });
 
     it('reads the "start a chat" box: trimmed, lower case, an @ allowed', () => {
-      assert.deepEqual(F.checkNewConversation('  Bob '), { name: 'bob' });
-      assert.deepEqual(F.checkNewConversation('@Amy'), { name: 'amy' });
-      assert.deepEqual(F.checkNewConversation('__proto__'), { name: '__proto__' });
-      assert.deepEqual(F.checkNewConversation('   '), { problem: 'Type a username to start a conversation.' });
-      assert.deepEqual(F.checkNewConversation('@'), { problem: 'Type a username to start a conversation.' });
-      assert.deepEqual(F.checkNewConversation('Not Valid!'), { problem: '\u201cnot valid!\u201d is not a valid username.' });
+      assert.deepEqual(W.checkNewConversation('  Bob '), { name: 'bob' });
+      assert.deepEqual(W.checkNewConversation('@Amy'), { name: 'amy' });
+      assert.deepEqual(W.checkNewConversation('__proto__'), { name: '__proto__' });
+      assert.deepEqual(W.checkNewConversation('   '), { problem: 'Type a username to start a conversation.' });
+      assert.deepEqual(W.checkNewConversation('@'), { problem: 'Type a username to start a conversation.' });
+      assert.deepEqual(W.checkNewConversation('Not Valid!'), { problem: '\u201cnot valid!\u201d is not a valid username.' });
     });
 
     it('sends a message of up to 4,000 characters as the server counts them', () => {
-      assert.equal(F.checkMessage(''), '', 'nothing to send, nothing to say');
-      assert.equal(F.checkMessage(' \n\t '), '');
-      assert.equal(F.checkMessage('hi'), null);
-      assert.equal(F.checkMessage('\u{1F600}'.repeat(4000)), null, '4,000 emoji are 4,000 characters');
-      assert.equal(F.checkMessage('x'.repeat(4001)), 'A message can be at most 4000 characters.');
+      assert.equal(W.checkMessage(''), '', 'nothing to send, nothing to say');
+      assert.equal(W.checkMessage(' \n\t '), '');
+      assert.equal(W.checkMessage('hi'), null);
+      assert.equal(W.checkMessage('\u{1F600}'.repeat(4000)), null, '4,000 emoji are 4,000 characters');
+      assert.equal(W.checkMessage('x'.repeat(4001)), 'A message can be at most 4000 characters.');
     });
 
     it('names the device from its browser', () => {

@@ -1,7 +1,7 @@
-// The search part of the page (public/js/search.js, #17) under Node, on the real files: which
-// conversation a match belongs to, which queries are sent, and a conversation opened at a
-// match: the pages around it, newer pages, and no message from the stream while newer ones
-// are not loaded (it would leave a gap).
+// The search part of the page (public/js/search.js, #17) under Node, on the real files: how a
+// match is named (its conversation, 1:1 or group), which queries are sent, and a conversation
+// (1:1 or group) opened at a match: the pages around it, newer pages, and no message from the
+// stream while newer ones are not loaded (it would leave a gap).
 import assert from 'node:assert/strict';
 import { loadPage } from '../support/page';
 
@@ -31,11 +31,38 @@ describe('page search: matches and a conversation opened at one (#17)', () => {
   }
   const ids = (c: { msgs: Msg[] }) => c.msgs.map((m) => m.id);
 
-  it('a match belongs to the other side, to oneself for a note, to no 1:1 conversation for a group', () => {
-    assert.equal(F.conversationOf('zoe', msg(1, 'amy', 'zoe')), 'amy');
-    assert.equal(F.conversationOf('zoe', msg(1, 'zoe', 'amy')), 'amy');
-    assert.equal(F.conversationOf('zoe', msg(1, 'zoe', 'zoe')), 'zoe');
-    assert.equal(F.conversationOf('zoe', { ...msg(1, 'amy', 'zoe'), to: null, group: 7 }), null);
+  it('names a match by who wrote it and where: the other side, oneself for a note, the group', () => {
+    const label = (m: Msg, groupName: string | null = null) => F.matchLabel('zoe', m, Chat.groups.messageKey('zoe', m), groupName);
+    assert.equal(label(msg(1, 'amy', 'zoe')), 'amy');
+    assert.equal(label(msg(1, 'zoe', 'amy')), 'You to amy');
+    assert.equal(label(msg(1, 'zoe', 'zoe')), 'Notes to self');
+    const inGroup = { ...msg(1, 'amy', 'zoe'), to: null, group: 7 };
+    assert.equal(Chat.groups.messageKey('zoe', inGroup), '#7');
+    assert.equal(label(inGroup, 'Class 3b'), 'amy in Class 3b');
+    assert.equal(label({ ...inGroup, from: 'zoe' }, 'Class 3b'), 'You in Class 3b');
+    assert.equal(label(inGroup), 'amy in group 7', 'a group this page does not know yet');
+  });
+
+  it('pages a group as it pages a 1:1 conversation: only the query naming it differs', () => {
+    const st = stateFor();
+    const H = Chat.history;
+    assert.equal(H.conversationQuery(M.conversation(st, 'amy')), 'with=amy');
+    assert.equal(H.conversationQuery(M.conversation(st, '__proto__')), 'with=__proto__');
+    const c = M.conversation(st, '#7');
+    assert.equal(H.conversationQuery(c), 'group=7');
+    // Opened at a match: a group message from the stream waits for the newer pages too.
+    const g = (id: number) => ({ ...msg(id, 'amy', 'zoe'), to: null, group: 7 });
+    c.maxId = 300;
+    M.startHistory(c);
+    c.hasNewer = true;
+    M.receiveMessage(st, g(301));
+    F.applyAround(st, c, [g(99), g(100)], true, [g(101)], true);
+    assert.deepEqual(ids(c), [99, 100, 101]);
+    assert.equal(c.hasNewer, true);
+    F.applyNewer(c, [g(300), g(301)], false);
+    assert.equal(c.hasNewer, false);
+    M.receiveMessage(st, g(302));
+    assert.deepEqual(ids(c), [99, 100, 101, 300, 301, 302]);
   });
 
   it('sends what the server takes: a letter or digit, at most 200 characters as it counts them', () => {

@@ -188,7 +188,7 @@ describe('PostgreSQL backend (#16)', () => {
 
     it('stores group names exactly, NUL and backslashes included', async () => {
       const name = 'a\u0000b \\0 c\\';
-      const made = await store.createGroup(alice, name, [bob], 10);
+      const made = await store.createGroup(alice, name, [bob], { groupMembersMax: 10, groupsPerUserMax: 10 });
       const id = made.status === 'changed' ? made.group.id : assert.fail(made.status);
       assert.equal((await store.groupOf(bob.id, id))?.name, name);
       assert.equal((await store.renameGroup(bob, id, name)).status, 'unchanged', 'the same name, compared as sent');

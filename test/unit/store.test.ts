@@ -86,6 +86,24 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(await store.getDeviceAuth('kiosk'), undefined);
   });
 
+  it('a send or read marker checks its device against the database as it commits, not the turn it was queued in (#13)', async () => {
+    await device('kiosk', alice);
+    const m = await store.sendMessage({ sender: bob, recipient: alice, body: 'hi', clientId: null });
+    if (m.status !== 'created') return assert.fail(m.status);
+    await new Promise((r) => setImmediate(r)); // a fresh turn
+    // Queued first: its batch runs later in this turn's check phase...
+    const sent = store.sendMessage({ sender: alice, recipient: bob, body: 'from a revoked kiosk', clientId: null, device: 'kiosk' });
+    const read = store.markRead(alice, bob, m.message.id, 'kiosk');
+    // ...after a request authenticates the device (this turn's data_version is read now)...
+    assert.ok(await store.getDeviceAuth('kiosk'));
+    // ...and the admin command line (another connection) revokes it before that batch begins.
+    const other = new Database(file);
+    other.prepare('DELETE FROM devices WHERE id = ?').run('kiosk');
+    other.close();
+    assert.deepEqual([await sent, await read], [{ status: 'revoked' }, { status: 'revoked' }]);
+    assert.equal(await store.countMessages(), 1, 'nothing stored from the revoked device');
+  });
+
   it('refuses a database written by a newer schema, and leaves it untouched', async () => {
     await store.close();
     const raw = new Database(file);
@@ -192,6 +210,57 @@ describe('SQLite store (unit, #2)', () => {
     index.committed();
     const terms = db.prepare("SELECT key, term FROM search_terms WHERE term = 'zebrafish'").all();
     assert.deepEqual(terms, [{ key: 'zebrafish', term: 'zebrafish' }]);
+  });
+
+  /** The head of a user's stream as the database has it, read on a connection of its own. */
+  function headInFile(userId: number): number {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare<[number], number>('SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?').pluck().get(userId) ?? 0;
+    } finally {
+      db.close();
+    }
+  }
+
+  it("knows each stream's head from its own commits, so a poll with nothing newer costs no query (#18, E1)", async () => {
+    assert.equal(await store.headSeq(bob.id), 0);
+    await Promise.all([1, 2, 3].map((i) => store.sendMessage({ sender: alice, recipient: bob, body: `m${i}`, clientId: null })));
+    assert.equal(await store.headSeq(bob.id), 3);
+    assert.equal(await store.headSeq(alice.id), 3);
+    // Proof that it came from memory: an event written behind the store's back on its own
+    // connection (data_version does not move for it) is not seen. Nothing real writes so.
+    store.sqlite.db.prepare('INSERT INTO events (user_id, seq, kind, message_id) VALUES (?, 4, 1, 1)').run(bob.id);
+    assert.equal(await store.headSeq(bob.id), 3);
+  });
+
+  it('a batch that rolls back leaves no head behind: what the retries commit is what it knows (#18)', async () => {
+    assert.equal(await store.headSeq(alice.id), 0, 'known before the batch');
+    const ghost: User = { id: 9999, username: 'ghost' }; // violates the foreign key
+    const results = await Promise.allSettled([
+      store.sendMessage({ sender: alice, recipient: bob, body: 'a', clientId: null }),
+      store.sendMessage({ sender: alice, recipient: ghost, body: 'b', clientId: null }),
+      store.sendMessage({ sender: alice, recipient: bob, body: 'c', clientId: null }),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(headInFile(alice.id), 2);
+    assert.equal(await store.headSeq(alice.id), 2);
+    assert.equal(await store.headSeq(bob.id), 2);
+  });
+
+  it('sees events another process appended from the next turn of the event loop, as the device cache does (#18)', async () => {
+    await store.sendMessage({ sender: alice, recipient: bob, body: 'a', clientId: null });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await store.headSeq(bob.id), 1, 'known, and data_version read for this turn');
+    // The admin command line appends to streams (a group member removed, #15) from its own connection.
+    const other = new Database(file);
+    other.prepare('INSERT INTO events (user_id, seq, kind, message_id) VALUES (?, 2, 1, 1)').run(bob.id);
+    other.close();
+    assert.equal(await store.headSeq(bob.id), 1, 'the rest of this turn goes by the data_version it read');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await store.headSeq(bob.id), 2);
   });
 
   it('device updates are written together about a second after the first, even under a steady stream of polls (#5)', async () => {
@@ -329,7 +398,12 @@ describe('SQLite store (unit, #2)', () => {
       ((await store.search(userId, { words: ['plans'], limit: 10 })) ?? assert.fail('no page')).messages.map((m) => [m.body, m.groupId]);
     assert.deepEqual(await found(b), [['group plans before search', g]]);
     assert.deepEqual(await found(a), [], 'not a member');
-    const added = await store.addGroupMember({ id: b, username: 'bob' }, g, { id: a, username: 'alice' }, 10);
+    const added = await store.addGroupMember(
+      { id: b, username: 'bob' },
+      g,
+      { id: a, username: 'alice' },
+      { groupMembersMax: 10, groupsPerUserMax: 10 },
+    );
     assert.equal(added.status, 'changed');
     assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
   });

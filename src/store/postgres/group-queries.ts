@@ -36,21 +36,24 @@ function sql(name: string, text: string): Sql {
 const GROUP_STATE = `g.id, g.name, g.owner_id AS "ownerId", o.username AS owner, g.created_at AS "createdAt",
                      g.last_message_id AS "lastMessageId"`;
 
+// The three statements that find a group by the id a client gave (selectGroup, lockGroup,
+// selectIsMember) take it as bigint: a group id is an integer column, and an id past its range
+// (the API takes any up to 2^53) is then a group that does not exist, not an out-of-range error.
 export const G = {
   insertGroup: sql('g_insert_group', `INSERT INTO groups (name, owner_id, created_at) VALUES ($1, $2, $3) RETURNING id`),
-  selectGroup: sql('g_select_group', `SELECT ${GROUP_STATE} FROM groups g LEFT JOIN users o ON o.id = g.owner_id WHERE g.id = $1`),
+  selectGroup: sql('g_select_group', `SELECT ${GROUP_STATE} FROM groups g LEFT JOIN users o ON o.id = g.owner_id WHERE g.id = $1::bigint`),
   // The group's row, held until commit: what serializes its sends, changes and read markers
   // (db/postgres/002_groups.sql). NO KEY: rows that only reference the group are not held up.
   lockGroup: sql(
     'g_lock_group',
-    `SELECT ${GROUP_STATE} FROM groups g LEFT JOIN users o ON o.id = g.owner_id WHERE g.id = $1 FOR NO KEY UPDATE OF g`,
+    `SELECT ${GROUP_STATE} FROM groups g LEFT JOIN users o ON o.id = g.owner_id WHERE g.id = $1::bigint FOR NO KEY UPDATE OF g`,
   ),
   updateGroupName: sql('g_update_group_name', `UPDATE groups SET name = $1 WHERE id = $2`),
   updateGroupOwner: sql('g_update_group_owner', `UPDATE groups SET owner_id = $1 WHERE id = $2`),
   updateGroupLastMessage: sql('g_update_group_last_message', `UPDATE groups SET last_message_id = $1 WHERE id = $2`),
 
   // --- members ---
-  selectIsMember: sql('g_select_is_member', `SELECT 1 AS one FROM group_members WHERE group_id = $1 AND user_id = $2`),
+  selectIsMember: sql('g_select_is_member', `SELECT 1 AS one FROM group_members WHERE group_id = $1::bigint AND user_id = $2`),
   selectMemberIds: sql('g_select_member_ids', `SELECT user_id AS "userId" FROM group_members WHERE group_id = $1 ORDER BY user_id`),
   // Sorted by name as JavaScript sorts them: usernames are ASCII, and "C" compares bytes.
   selectMemberNames: sql(
@@ -59,6 +62,18 @@ export const G = {
      WHERE gm.group_id = $1 ORDER BY u.username COLLATE "C"`,
   ),
   countMembers: sql('g_count_members', `SELECT count(*)::integer AS n FROM group_members WHERE group_id = $1`),
+  // The rows of users about to join groups, in id order, held until commit: two transactions that
+  // add the same user (to different groups: different group rows) then count that user's groups
+  // one after the other. NO KEY: rows that only reference the user are not held up.
+  lockJoiningUsers: sql('g_lock_joining_users', `SELECT id FROM users WHERE id = ANY($1::integer[]) ORDER BY id FOR NO KEY UPDATE`),
+  // The first of these users ($1, in join order) who is a member of at least $2 groups
+  // (GROUPS_PER_USER_MAX): one who may join no more. A statement of its own after
+  // lockJoiningUsers, so its snapshot sees every add committed before the lock was granted.
+  selectFirstUserAtGroupLimit: sql(
+    'g_select_first_user_at_group_limit',
+    `SELECT u.username FROM unnest($1::integer[]) WITH ORDINALITY AS j(id, n) JOIN users u ON u.id = j.id
+     WHERE (SELECT count(*) FROM group_members gm WHERE gm.user_id = j.id) >= $2 ORDER BY j.n LIMIT 1`,
+  ),
   // Join order: next after the group's latest (under the group's row, so never taken twice).
   insertMember: sql(
     'g_insert_member',

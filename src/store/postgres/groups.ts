@@ -9,6 +9,7 @@ import type { PoolClient } from 'pg';
 import type {
   GroupAction,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -19,7 +20,7 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import { first, type PgDb, pgCode, type Queryable, rows } from './db';
 import { G, type GroupOfUserRow, type GroupStateRow } from './group-queries';
 import { earlierSendOn, NO_UPPER_BOUND } from './messages';
@@ -29,11 +30,12 @@ import { append, appendToAll, lockStreams } from './streams';
 import { escapeNul, hasNul, unescapeNul } from './text';
 
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
+type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class PostgresGroups {
   constructor(private readonly db: PgDb) {}
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
     const seen = new Set<number>();
     const joining: User[] = [];
     for (const u of [owner, ...members]) {
@@ -41,8 +43,12 @@ export class PostgresGroups {
       seen.add(u.id);
       joining.push(u);
     }
-    if (joining.length > maxMembers) return Promise.resolve({ status: 'full' });
+    if (joining.length > limits.groupMembersMax) return Promise.resolve({ status: 'full' });
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
+      const refused = await this.atGroupLimit(c, joining, limits);
+      if (refused) return refused;
+      // After the joining users' rows (the owner's among them), the order a log-out takes them in.
+      if (await this.deviceGone(c, owner)) return { status: 'revoked' };
       const now = Date.now();
       const made = await first<{ id: number }>(c, G.insertGroup, [escapeNul(name), owner.id, now]);
       if (!made) throw new Error('creating a group returned no id');
@@ -81,34 +87,39 @@ export class PostgresGroups {
     });
   }
 
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = await this.lockedMemberState(c, actor.id, groupId);
       if (!state) return { status: 'not_found' };
+      if (await this.deviceGone(c, actor)) return { status: 'revoked' };
       if (unescapeNul(state.name) === name) return { status: 'unchanged', group: await this.row(c, state) };
       await rows(c, G.updateGroupName, [escapeNul(name), groupId]);
       return this.changed(c, groupId, 'renamed', actor.username, null, await this.memberIds(c, groupId));
     });
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = await this.lockedMemberState(c, actor.id, groupId);
       if (!state) return { status: 'not_found' };
+      if (await this.deviceGone(c, actor)) return { status: 'revoked' };
       if (await this.isMember(c, groupId, user.id)) return { status: 'unchanged', group: await this.row(c, state) };
       // Counted under the group's row: concurrent adds wait for each other, so never past it.
       const count = (await first<{ n: number }>(c, G.countMembers, [groupId]))?.n ?? 0;
-      if (count >= maxMembers) return { status: 'full' };
+      if (count >= limits.groupMembersMax) return { status: 'full' };
+      const refused = await this.atGroupLimit(c, [user], limits);
+      if (refused) return refused;
       // The whole history is theirs to read; what was said before they came is not "unread".
       await rows(c, G.insertMember, [groupId, user.id, Date.now(), state.lastMessageId ?? 0]);
       return this.changed(c, groupId, 'added', actor.username, user.username, await this.memberIds(c, groupId));
     });
   }
 
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult> {
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
       const state = actor ? await this.lockedMemberState(c, actor.id, groupId) : await first<GroupStateRow>(c, G.lockGroup, [groupId]);
       if (!state || state.ownerId === null) return { status: 'not_found' };
+      if (actor && (await this.deviceGone(c, actor))) return { status: 'revoked' };
       if (!(await this.isMember(c, groupId, user.id))) return { status: 'not_member' };
       const leaving = actor !== null && actor.id === user.id;
       if (actor !== null && !leaving && state.ownerId !== actor.id) return { status: 'forbidden' };
@@ -125,7 +136,7 @@ export class PostgresGroups {
 
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
     if (this.db.closed) return Promise.reject(new Error('the store is closed'));
-    return earlierSendOn(this.db.pool, m.sender.id, m.clientId, { groupId: m.groupId }, m.body);
+    return this.db.run((p) => earlierSendOn(p, m.sender.id, m.clientId, { groupId: m.groupId }, m.body));
   }
 
   async sendGroupMessage(m: NewGroupMessage): Promise<GroupSendResult> {
@@ -190,14 +201,16 @@ export class PostgresGroups {
     });
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
     return this.db.tx(async (c): Promise<ReadResult> => {
       if (!(await this.lockedMemberState(c, user.id, groupId))) return { status: 'not_found' };
+      // The group, the reader's stream, then the reading device: a send's order (and its reason).
+      const heads = await lockStreams(c, [user.id]);
+      if (device !== undefined && !(await first(c, Q.lockSendingDevice, [device]))) return { status: 'revoked' };
       const current = (await first<{ upTo: number }>(c, G.selectReadMarker, [groupId, user.id]))?.upTo ?? 0;
       const of = await first<{ groupId: number | null }>(c, G.selectMessageGroup, [upTo]);
       if (of?.groupId !== groupId) return { status: 'not_found' };
       if (upTo <= current) return { status: 'unchanged', upTo: current };
-      const heads = await lockStreams(c, [user.id]);
       await rows(c, G.updateReadMarker, [groupId, user.id, upTo]);
       const seq = await append(c, heads, user.id, KIND_GROUP_READ, upTo, groupId);
       return { status: 'moved', upTo, seq };
@@ -223,6 +236,26 @@ export class PostgresGroups {
 
   private async memberIds(c: Queryable, groupId: number): Promise<number[]> {
     return (await rows<{ userId: number }>(c, G.selectMemberIds, [groupId])).map((r) => r.userId);
+  }
+
+  /**
+   * Whether the actor's device (when a device acts) no longer exists, its row held until commit
+   * when it does: as a send's (Q.lockSendingDevice), a log-out committed before or waits.
+   */
+  private async deviceGone(c: PoolClient, actor: GroupActor): Promise<boolean> {
+    return actor.device !== undefined && !(await first(c, Q.lockSendingDevice, [actor.device]));
+  }
+
+  /**
+   * 'user_full' naming the first of `joining` who is in as many groups as a user may be; null if
+   * none is. Takes their rows first (held until commit), so a concurrent add of one of them to
+   * another group counts after this one commits: never past the limit.
+   */
+  private async atGroupLimit(c: PoolClient, joining: readonly User[], limits: GroupLimits): Promise<UserFull | null> {
+    const ids = joining.map((u) => u.id);
+    await rows(c, G.lockJoiningUsers, [ids]);
+    const at = await first<{ username: string }>(c, G.selectFirstUserAtGroupLimit, [ids, limits.groupsPerUserMax]);
+    return at ? { status: 'user_full', username: at.username } : null;
   }
 
   /** The group's state if `userId` is a member of it now. */

@@ -23,6 +23,7 @@ import type {
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -41,6 +42,7 @@ import {
   type CheckedCredentials,
   type CommitStats,
   type CreateDeviceResult,
+  type DeleteDeviceResult,
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
@@ -72,6 +74,8 @@ const USER_CACHE_MAX = 200_000;
 /** PostgreSQL's int8 and numeric type ids: read as numbers (ids, times, positions fit exactly). */
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
+/** Longest wait for a new connection to PostgreSQL (or for a free one of the pool). */
+const CONNECT_TIMEOUT_MS = 5000;
 export class PostgresStore implements Store {
   private readonly db: PgDb;
   private readonly acks: AckLedger;
@@ -109,6 +113,7 @@ export class PostgresStore implements Store {
     if (!this.closing) {
       this.closing = (async () => {
         this.acks.stop();
+        this.db.stop();
         try {
           await this.acks.flush();
         } finally {
@@ -118,6 +123,11 @@ export class PostgresStore implements Store {
       })();
     }
     return this.closing;
+  }
+
+  /** Whether PostgreSQL answered the last statement (false during an outage; db.ts). */
+  reachable(): boolean {
+    return this.db.reachable;
   }
 
   flush(): Promise<void> {
@@ -219,18 +229,33 @@ export class PostgresStore implements Store {
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async deleteDevice(id: string, userId: number): Promise<boolean> {
-    if (this.closed) throw new Error('the store is closed');
-    const res = await this.pool.query({ name: Q.deleteDevice.name, text: Q.deleteDevice.text, values: [id, userId] });
-    const changed = (res.rowCount ?? 0) > 0;
-    if (changed) this.acks.forget(id);
-    return changed;
+  async deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult> {
+    const done = await this.tx(async (c): Promise<DeleteDeviceResult> => {
+      if (by !== undefined && !(await this.askerStillThere(c, userId, by))) return 'revoked';
+      return (await first(c, Q.deleteDevice, [id, userId])) ? 'deleted' : 'not_found';
+    });
+    if (done === 'deleted') this.acks.forget(id);
+    return done;
   }
 
-  async deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
-    const ids = (await this.read<{ id: string }>(Q.deleteDevicesOfUser, [userId, keep])).map((r) => r.id);
-    for (const id of ids) this.acks.forget(id);
+  async deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null> {
+    const ids = await this.tx(async (c) => {
+      if (keep !== undefined && !(await this.askerStillThere(c, userId, keep))) return null;
+      return (await rows<{ id: string }>(c, Q.deleteDevicesOfUser, [userId, keep ?? ''])).map((r) => r.id);
+    });
+    for (const id of ids ?? []) this.acks.forget(id);
     return ids;
+  }
+
+  /**
+   * Whether the device asking to delete devices of `userId` still exists. The user's row is
+   * taken first, as log-ins, resets and disables take it: deletions of one user's devices then
+   * go one at a time, and this reads what the one before committed (a lost phone, logged out
+   * from the laptop, finds itself gone rather than logging out the laptop).
+   */
+  private async askerStillThere(c: PoolClient, userId: number, deviceId: string): Promise<boolean> {
+    await rows(c, Q.lockCredentials, [userId]);
+    return (await first(c, Q.selectDeviceAuth, [deviceId])) !== undefined;
   }
 
   async deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]> {
@@ -292,8 +317,8 @@ export class PostgresStore implements Store {
     return this.messages.sendMessage(m);
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.messages.markRead(user, peer, upTo);
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.messages.markRead(user, peer, upTo, device);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
@@ -314,8 +339,8 @@ export class PostgresStore implements Store {
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.createGroup(owner, name, members, maxMembers);
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, limits);
   }
 
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
@@ -330,8 +355,8 @@ export class PostgresStore implements Store {
     return this.groups.renameGroup(actor, groupId, name);
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, limits);
   }
 
   removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
@@ -350,8 +375,8 @@ export class PostgresStore implements Store {
     return this.groups.groupHistory(userId, groupId, page);
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
-    return this.groups.markGroupRead(user, groupId, upTo);
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo, device);
   }
 
   listGroups(): Promise<GroupSummary[]> {
@@ -384,7 +409,8 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   const types = new pg.TypeOverrides();
   types.setTypeParser(INT8_OID, Number);
   types.setTypeParser(NUMERIC_OID, Number);
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types });
+  // A connection that cannot be made within CONNECT_TIMEOUT_MS is an outage (503), not a hang.
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle connection that breaks (the server restarted) is dropped by the pool; without a
   // listener its error would end the process.
   pool.on('error', () => undefined);

@@ -41,7 +41,7 @@ export class PostgresMessages {
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
     if (this.db.closed) return Promise.reject(new Error('the store is closed'));
-    return earlierSendOn(this.db.pool, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body);
+    return this.db.run((p) => earlierSendOn(p, m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
   }
 
   async sendMessage(m: NewMessage): Promise<SendResult> {
@@ -65,8 +65,8 @@ export class PostgresMessages {
     }
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.db.tx((c) => moveReadMarker(c, user, peer, upTo));
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.db.tx((c) => moveReadMarker(c, user, peer, upTo, device));
   }
 
   async conversations(userId: number): Promise<ConversationRow[]> {

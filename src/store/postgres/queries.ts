@@ -112,7 +112,7 @@ export const Q = {
   ),
   // Only if still idle: another process may have recorded a use since it was selected.
   deleteIdleDevices: sql('delete_idle_devices', `DELETE FROM devices WHERE id = ANY($1::text[]) AND last_seen_at < $2 RETURNING id`),
-  deleteDevice: sql('delete_device', `DELETE FROM devices WHERE id = $1 AND user_id = $2`),
+  deleteDevice: sql('delete_device', `DELETE FROM devices WHERE id = $1 AND user_id = $2 RETURNING id`),
   deleteDevicesOfUser: sql('delete_devices_of_user', `DELETE FROM devices WHERE user_id = $1 AND id <> $2 RETURNING id`),
   // Acknowledgements of many devices in one statement, rows taken in id order (two processes
   // writing overlapping batches then never wait for each other in a circle). Cursors and
@@ -124,8 +124,8 @@ export const Q = {
      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, cursor, seen)
      WHERE d.id = v.id`,
   ),
-  // A sending device, held until the send commits: a log-out or revocation (a DELETE) either
-  // committed before (no row) or waits for the send (#13).
+  // A sending device (or one moving a read marker), held until the write commits: a log-out or
+  // revocation (a DELETE) either committed before (no row) or waits for the write (#13).
   lockSendingDevice: sql(
     'lock_sending_device',
     `SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1 AND u.disabled_at IS NULL FOR KEY SHARE OF d`,

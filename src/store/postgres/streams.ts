@@ -102,11 +102,16 @@ export async function insertMessage(c: PoolClient, heads: Map<number, number>, m
   return { status: 'created', message, senderSeq, recipientSeq };
 }
 
-/** Store.markRead inside a transaction: the reader's stream is taken first. */
-export async function moveReadMarker(c: PoolClient, user: User, peer: User, upTo: number): Promise<ReadResult> {
+/**
+ * Store.markRead inside a transaction: the reader's stream is taken first, then (as a send does,
+ * in that order) the reading device, held until commit: a log-out either committed before (no
+ * row: 'revoked') or waits for this marker.
+ */
+export async function moveReadMarker(c: PoolClient, user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
   const lo = Math.min(user.id, peer.id);
   const hi = Math.max(user.id, peer.id);
   const heads = await lockStreams(c, [user.id]);
+  if (device !== undefined && !(await first(c, Q.lockSendingDevice, [device]))) return { status: 'revoked' };
   const conv = await first<{ lo: number; hi: number }>(c, Q.selectMessageConversation, [upTo]);
   if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
   const current = (await first<{ upTo: number }>(c, Q.selectReadMarker, [user.id, peer.id]))?.upTo ?? 0;

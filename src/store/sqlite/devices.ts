@@ -5,7 +5,8 @@
 //   data_version moved): a device revoked from the command line is refused at once.
 // - data_version itself, read once per turn of the event loop, not once per request: a busy
 //   server authenticates many requests per turn, and a write from another process is seen from
-//   the next turn on, a moment later.
+//   the next turn on, a moment later; and again as every write transaction begins (began()), so
+//   that the device check of a send or read marker is never older than its commit.
 // - Acknowledgements (cursors) and last-seen times, kept in memory and written with the first
 //   group commit at least DEVICE_WRITE_DELAY_MS later, all devices together (see noteSeen).
 import type { Device, DeviceAuth } from '../../types';
@@ -29,9 +30,9 @@ export class DeviceLedger implements BatchExtras {
   private readonly cache = new Map<string, DeviceAuth>();
   private cacheVersion = -1;
   /** data_version as read in this turn of the event loop (-1: not yet). */
-  private turnDataVersion = -1;
+  private turnVersion = -1;
   private readonly endOfTurn = (): void => {
-    this.turnDataVersion = -1;
+    this.turnVersion = -1;
   };
   /** When the pending device updates are due to be written (see noteSeen). */
   private dueAt = 0;
@@ -44,9 +45,12 @@ export class DeviceLedger implements BatchExtras {
     private readonly schedule: () => void,
   ) {}
 
-  /** A device as authentication needs it, with its newest acknowledgement; undefined when gone. */
+  /**
+   * A device as authentication needs it, with its newest acknowledgement; undefined when gone.
+   * The cached object itself, kept up to date by noteSeen(): no copy per request.
+   */
   get(id: string): DeviceAuth | undefined {
-    const version = this.turnDataVersion < 0 ? this.dataVersion() : this.turnDataVersion;
+    const version = this.turnDataVersion();
     if (version !== this.cacheVersion) {
       this.cache.clear();
       this.cacheVersion = version;
@@ -56,21 +60,23 @@ export class DeviceLedger implements BatchExtras {
       const r = this.q.selectDeviceAuth.get(id);
       if (!r) return undefined;
       // Cached as one flat object with the hash as a string: a Buffer costs three objects and
-      // memory outside the heap, and every device that polls is in this cache.
+      // memory outside the heap, and every device that polls is in this cache. With what is
+      // pending for it folded in, as noteSeen() folds in what comes later.
+      const p = this.pendingDevices.get(id);
       row = {
         id: r.id,
         userId: r.userId,
         name: r.name,
         createdAt: r.createdAt,
-        lastSeenAt: r.lastSeenAt,
-        cursor: r.cursor,
+        lastSeenAt: p ? Math.max(r.lastSeenAt, p.seenAt) : r.lastSeenAt,
+        cursor: p ? Math.max(r.cursor, p.cursor) : r.cursor,
         username: r.username,
         tokenHash: r.tokenHash.toString('hex'),
       };
       if (this.cache.size >= DEVICE_CACHE_MAX) this.cache.clear();
       this.cache.set(id, row);
     }
-    return this.withPending(row);
+    return row;
   }
 
   /** A device as read from its row, with its acknowledgement not yet written. */
@@ -112,6 +118,11 @@ export class DeviceLedger implements BatchExtras {
     } else {
       this.pendingDevices.set(id, { cursor, seenAt: now });
     }
+    const cached = this.cache.get(id);
+    if (cached) {
+      cached.cursor = Math.max(cached.cursor, cursor);
+      cached.lastSeenAt = Math.max(cached.lastSeenAt, now);
+    }
     if (first && !this.timer) {
       this.dueAt = Date.now() + DEVICE_WRITE_DELAY_MS;
       this.timer = setTimeout(() => {
@@ -129,9 +140,14 @@ export class DeviceLedger implements BatchExtras {
    */
   dataVersion(): number {
     const v = this.q.dataVersion.get() ?? 0;
-    if (this.turnDataVersion < 0) setImmediate(this.endOfTurn);
-    this.turnDataVersion = v;
+    if (this.turnVersion < 0) setImmediate(this.endOfTurn);
+    this.turnVersion = v;
     return v;
+  }
+
+  /** data_version as read once in this turn of the event loop: what the caches here go by. */
+  turnDataVersion(): number {
+    return this.turnVersion < 0 ? this.dataVersion() : this.turnVersion;
   }
 
   /** While true, everything pending is written with the next batch, due or not (flush, close). */
@@ -148,6 +164,16 @@ export class DeviceLedger implements BatchExtras {
 
   // --- BatchExtras: called by the group commit ----------------------------------------------
 
+  /**
+   * A write transaction began (BEGIN IMMEDIATE: no other connection can commit until it ends):
+   * data_version is read again, so the device checks of its sends and read markers go by the
+   * database as it is now. The turn's value may predate a revocation by the command line that
+   * committed since (in this very turn), and a message from the revoked device would be stored.
+   */
+  began(): void {
+    this.dataVersion();
+  }
+
   pending(): boolean {
     return this.pendingDevices.size > 0 && (this.forceWrites || Date.now() >= this.dueAt);
   }
@@ -156,15 +182,8 @@ export class DeviceLedger implements BatchExtras {
     for (const [id, p] of this.pendingDevices) this.q.updateDeviceSeen.run(p.cursor, p.seenAt, id);
   }
 
-  /** The pending device updates are on disk: fold them into the cache and forget them. */
+  /** The pending device updates are on disk (the cache has had them since noteSeen): forget them. */
   committed(): void {
-    for (const [id, p] of this.pendingDevices) {
-      const cached = this.cache.get(id);
-      if (cached) {
-        cached.cursor = Math.max(cached.cursor, p.cursor);
-        cached.lastSeenAt = Math.max(cached.lastSeenAt, p.seenAt);
-      }
-    }
     this.pendingDevices.clear();
   }
 }

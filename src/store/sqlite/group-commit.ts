@@ -13,6 +13,7 @@
 // itself fails, the jobs it carried are rejected: nothing in it was acknowledged, and nothing
 // of it is visible.
 import type { Database, Transaction } from 'better-sqlite3';
+import type { StreamHeads } from './heads';
 
 interface Job {
   run: () => unknown;
@@ -25,6 +26,8 @@ const MAX_BATCH = 2000;
 
 /** Writes folded into a batch when they are due (coalesced device updates), forgotten only once committed. */
 export interface BatchExtras {
+  /** Called first in every transaction that runs jobs, once it holds the write lock. */
+  began(): void;
   pending(): boolean;
   write(): void;
   committed(): void;
@@ -57,15 +60,20 @@ export class GroupCommit {
   constructor(
     db: Database,
     private readonly extras: BatchExtras,
+    /** Told when each transaction of jobs begins and how it ended: what it appended becomes the heads once committed. */
+    private readonly heads: StreamHeads,
+    /** The search index's writes, the last statements of every transaction of jobs (search.ts). */
     private readonly tail: TransactionTail,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
+      this.extras.began();
       if (withExtras) this.extras.write();
       const values = jobs.map((job) => job.run());
       this.tail.write();
       return values;
     });
     this.singleTx = db.transaction((job: Job) => {
+      this.extras.began();
       const value = job.run();
       this.tail.write();
       return value;
@@ -109,12 +117,14 @@ export class GroupCommit {
     const withExtras = this.extras.pending();
     if (jobs.length > 0 || withExtras) {
       let values: unknown[] | null = null;
+      this.heads.begin();
       try {
         values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
         this.tail.rolledBack();
       }
+      this.heads.end(values !== null);
       if (values) {
         this.tail.committed();
         this.committed(jobs.length, withExtras);
@@ -144,13 +154,16 @@ export class GroupCommit {
     }
     for (const job of jobs) {
       let value: unknown;
+      this.heads.begin();
       try {
         value = this.singleTx.immediate(job);
       } catch (error) {
+        this.heads.end(false);
         this.tail.rolledBack();
         job.reject(error);
         continue;
       }
+      this.heads.end(true);
       this.tail.committed();
       this.committed(1, false);
       job.resolve(value);

@@ -78,6 +78,12 @@ export function prepareGroupQueries(db: Database) {
       `SELECT u.username FROM group_members gm JOIN users u ON u.id = gm.user_id WHERE gm.group_id = ? ORDER BY u.username`,
     ).pluck(),
     countMembers: q<[number], number>(`SELECT count(*) FROM group_members WHERE group_id = ?`).pluck(),
+    // The first of these users (a JSON array of ids, in join order) who is a member of at least
+    // as many groups as the limit (GROUPS_PER_USER_MAX): one who may join no more.
+    selectFirstUserAtGroupLimit: q<[string, number], string>(
+      `SELECT u.username FROM json_each(?) j JOIN users u ON u.id = j.value
+       WHERE (SELECT count(*) FROM group_members gm WHERE gm.user_id = j.value) >= ? ORDER BY j.key LIMIT 1`,
+    ).pluck(),
     insertMember: q<NewMemberParams>(
       `INSERT INTO group_members (group_id, user_id, joined, joined_at, read_up_to)
        VALUES (@groupId, @userId, (SELECT coalesce(max(joined), 0) + 1 FROM group_members WHERE group_id = @groupId), @now, @readUpTo)`,

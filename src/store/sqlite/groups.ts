@@ -8,6 +8,7 @@ import type {
   EventRow,
   GroupAction,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -18,7 +19,7 @@ import type {
   ReadResult,
   User,
 } from '../../types';
-import { type EarlierSend, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
+import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type NewGroupMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
@@ -27,18 +28,20 @@ import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } 
 
 /** What a group's 'changed' answer carries. */
 type Changed = Extract<GroupChangeResult, { status: 'changed' }>;
+type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
     private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists' | 'searchIndex'>,
   ) {}
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
+  createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(owner)) return { status: 'revoked' };
       const seen = new Set<number>();
       const joining: User[] = [];
       for (const u of [owner, ...members]) {
@@ -46,7 +49,9 @@ export class SqliteGroups {
         seen.add(u.id);
         joining.push(u);
       }
-      if (joining.length > maxMembers) return { status: 'full' };
+      if (joining.length > limits.groupMembersMax) return { status: 'full' };
+      const refused = this.atGroupLimit(joining, limits);
+      if (refused) return refused;
       const now = Date.now();
       const groupId = this.g.insertGroup.get(name, owner.id, now);
       if (groupId === undefined) throw new Error('creating a group returned no id');
@@ -76,8 +81,9 @@ export class SqliteGroups {
     }));
   }
 
-  renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
+  renameGroup(actor: GroupActor, groupId: number, name: string): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(actor)) return { status: 'revoked' };
       const state = this.memberState(actor.id, groupId);
       if (!state) return { status: 'not_found' };
       if (state.name === name) return { status: 'unchanged', group: this.row(state) };
@@ -86,21 +92,25 @@ export class SqliteGroups {
     });
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
+  addGroupMember(actor: GroupActor, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (this.deviceGone(actor)) return { status: 'revoked' };
       const state = this.memberState(actor.id, groupId);
       if (!state) return { status: 'not_found' };
       if (this.g.selectIsMember.get(groupId, user.id) !== undefined) return { status: 'unchanged', group: this.row(state) };
-      // Counted in the transaction that adds: concurrent adds are serialized, so never past it.
-      if ((this.g.countMembers.get(groupId) ?? 0) >= maxMembers) return { status: 'full' };
+      // Counted in the transaction that adds: concurrent adds are serialized, so never past them.
+      if ((this.g.countMembers.get(groupId) ?? 0) >= limits.groupMembersMax) return { status: 'full' };
+      const refused = this.atGroupLimit([user], limits);
+      if (refused) return refused;
       // The whole history is theirs to read; what was said before they came is not "unread".
       this.g.insertMember.run({ groupId, userId: user.id, now: Date.now(), readUpTo: state.lastMessageId ?? 0 });
       return this.changed(groupId, 'added', actor.username, user.username, this.g.selectMemberIds.all(groupId));
     });
   }
 
-  removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
+  removeGroupMember(actor: GroupActor | null, groupId: number, user: User): Promise<GroupChangeResult> {
     return this.writer.run((): GroupChangeResult => {
+      if (actor && this.deviceGone(actor)) return { status: 'revoked' };
       const state = actor ? this.memberState(actor.id, groupId) : this.g.selectGroup.get(groupId);
       if (!state || state.ownerId === null) return { status: 'not_found' };
       if (this.g.selectIsMember.get(groupId, user.id) === undefined) return { status: 'not_member' };
@@ -157,8 +167,9 @@ export class SqliteGroups {
     return historyPage(rows, page);
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
     return this.writer.run((): ReadResult => {
+      if (device !== undefined && !this.messages.deviceExists(device)) return { status: 'revoked' }; // as a send
       const current = this.g.selectReadMarker.get(groupId, user.id);
       if (current === undefined || this.g.selectMessageGroup.get(upTo) !== groupId) return { status: 'not_found' };
       if (upTo <= current) return { status: 'unchanged', upTo: current };
@@ -190,6 +201,18 @@ export class SqliteGroups {
     const state = this.g.selectGroup.get(groupId);
     if (!state || state.ownerId === null) return undefined;
     return this.g.selectMembersInJoinOrder.all(groupId);
+  }
+
+  /** Whether the actor's device (when a device acts) no longer exists: as a send checks it. */
+  private deviceGone(actor: GroupActor): boolean {
+    return actor.device !== undefined && !this.messages.deviceExists(actor.device);
+  }
+
+  /** 'user_full' naming the first of `joining` who is in as many groups as a user may be; null if none is. */
+  private atGroupLimit(joining: readonly User[], limits: GroupLimits): UserFull | null {
+    const ids = JSON.stringify(joining.map((u) => u.id));
+    const username = this.g.selectFirstUserAtGroupLimit.get(ids, limits.groupsPerUserMax);
+    return username === undefined ? null : { status: 'user_full', username };
   }
 
   /** The group's state if `userId` is a member of it now. */

@@ -1,27 +1,25 @@
-// The SQLite backend of the Store interface (../store.ts): the only code that imports
-// better-sqlite3, composed of the typed query catalog (queries.ts), the device ledger
-// (devices.ts), group commit (group-commit.ts), migrations (migrate.ts) and maintenance
-// (maintenance.ts). It opens the file, sets the pragmas, runs the migrations and prepares every
-// statement once. Work is done synchronously and handed back as settled promises; message
-// writes go through group commit and resolve only after their commit; other multi-statement
-// writes run in one transaction of their own.
+// The SQLite backend of the Store interface (../store.ts): a thin class composing the parts,
+// each in a file of its own: opening the file (open.ts: pragmas, migrations, the typed query
+// catalog of queries.ts prepared once), the device ledger (devices.ts), users and devices
+// (accounts.ts), 1:1 messages (messages.ts), groups (groups.ts), search (search.ts), group
+// commit (group-commit.ts) and maintenance (maintenance.ts). Only these files import
+// better-sqlite3. Work is done synchronously and handed back as settled promises (settle.ts);
+// message writes go through group commit and resolve only after their commit; other
+// multi-statement writes run in one transaction of their own.
 //
 // Ordering: SQLite has one writer at a time (this process, or briefly the admin command line
 // on the same file, whose writes never touch the event stream), so a row's commit order is its
 // id order and a user's events get seq 1, 2, 3... in commit order. A poll that has seen seq N
 // can therefore never later find a new row below N (the Store interface's first promise). A
 // networked database would not give this for free (its sequences are handed out before commit).
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { REPO_ROOT, type SqliteSynchronous } from '../../config';
 import type {
   ConversationRow,
   Device,
   DeviceAuth,
   EventRow,
   GroupChangeResult,
+  GroupLimits,
   GroupConversationRow,
   GroupMemberRow,
   GroupRow,
@@ -39,6 +37,7 @@ import {
   type CheckedCredentials,
   type CommitStats,
   type CreateDeviceResult,
+  type DeleteDeviceResult,
   type EarlierSend,
   type HistoryQuery,
   type NewDevice,
@@ -47,47 +46,19 @@ import {
   type SearchQuery,
   type Store,
 } from '../store';
+import { SqliteAccounts } from './accounts';
 import { DeviceLedger } from './devices';
 import { prepareGroupQueries } from './group-queries';
 import { SqliteGroups } from './groups';
 import { SqliteMessages } from './messages';
 import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
-import { loadMigrations, migrate } from './migrate';
-import { KIND_GROUP, prepareQueries, type Queries, toEventRow } from './queries';
+import { openDatabase, type SqliteOptions } from './open';
+import { KIND_GROUP, type Queries, toEventRow } from './queries';
 import { SearchIndexer, searchMessages } from './search';
-import { type FillProgress, fillSearchIndex } from './search-fill';
+import { asError, settled } from './settle';
 
-export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
-
-export interface SqliteOptions {
-  synchronous?: SqliteSynchronous;
-  migrationsDir?: string;
-  /** Told after each batch while messages stored before search existed are indexed (issue #17). */
-  onSearchFill?: (p: FillProgress) => void;
-}
-
-/** Bound on cached user ids. */
-const USER_CACHE_MAX = 200_000;
-
-/** Pages of WAL (4 KiB each) that trigger a checkpoint. */
-const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-const NONE: string[] = [];
-
-/** What was thrown, as the Error a rejection carries (everything thrown here already is one). */
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** A settled promise of what `fn` returns, or of what it throws. */
-function settled<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(asError(err));
-  }
-}
+export { MIGRATIONS_DIR, type SqliteOptions } from './open';
 
 export class SqliteStore implements Store {
   /** What only SQLite has (the file, data_version, backups): not part of Store. */
@@ -98,35 +69,16 @@ export class SqliteStore implements Store {
   private readonly writer: GroupCommit;
   private readonly messages: SqliteMessages;
   private readonly groups: SqliteGroups;
-  private readonly userIds = new Map<string, User>();
+  private readonly accounts: SqliteAccounts;
 
   constructor(file: string, opts: SqliteOptions = {}) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      // WAL: readers never block the writer and a commit is one append. FULL (the default)
-      // syncs the WAL on every commit, so an acknowledged message survives a power loss;
-      // group commit pays that once per batch. busy_timeout covers the admin CLI writing to the
-      // same file while the server runs.
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-      db.pragma('busy_timeout = 5000');
-      // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a checkpoint copies each page
-      // once however often it was rewritten since the last one, and every message rewrites the
-      // same few hot pages (stream tails, conversation rows). Measured in bench/README.md.
-      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-      db.pragma('foreign_keys = ON');
-      migrate(db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
-      fillSearchIndex(db, opts.onSearchFill);
-      this.q = prepareQueries(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const { db, q } = openDatabase(file, opts);
+    this.q = q;
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     const searchIndex = new SearchIndexer(this.q);
-    this.writer = new GroupCommit(db, this.devices, searchIndex);
+    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex);
+    this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
     const deviceExists = (id: string): boolean => this.devices.get(id) !== undefined;
@@ -166,157 +118,54 @@ export class SqliteStore implements Store {
     }
   }
 
-  // --- users --------------------------------------------------------------------------------
+  // --- users and devices: see accounts.ts --------------------------------------------------
 
   createUser(username: string, passwordHash: string): Promise<User | null> {
-    return settled(() => {
-      const id = this.q.insertUser.get(username, passwordHash, Date.now());
-      return id === undefined ? null : { id, username };
-    });
+    return this.accounts.createUser(username, passwordHash);
   }
 
   findUser(username: string): Promise<UserWithSecret | undefined> {
-    return settled(() => this.q.selectUserByName.get(username));
+    return this.accounts.findUser(username);
   }
 
   userByName(username: string): Promise<User | undefined> {
-    // The hot paths (every send, every authenticated request, every poll) are written out
-    // rather than through settled(): no closure per call.
-    try {
-      let user = this.userIds.get(username);
-      if (!user) {
-        const row = this.q.selectUserByName.get(username);
-        if (!row) return Promise.resolve(undefined);
-        user = { id: row.id, username: row.username };
-        if (this.userIds.size >= USER_CACHE_MAX) this.userIds.clear();
-        this.userIds.set(username, user);
-      }
-      return Promise.resolve(user);
-    } catch (err) {
-      return Promise.reject(asError(err));
-    }
+    return this.accounts.userByName(username);
   }
 
   listUsers(): Promise<UserSummary[]> {
-    return settled(() => this.q.selectUserSummaries.all());
+    return this.accounts.listUsers();
   }
 
   setPassword(userId: number, passwordHash: string): Promise<string[]> {
-    return settled(() =>
-      this.deletingDevices(userId, () => {
-        this.q.updatePasswordHash.run(passwordHash, userId);
-        return true;
-      }),
-    );
+    return this.accounts.setPassword(userId, passwordHash);
   }
 
   setDisabled(userId: number, at: number | null): Promise<string[]> {
-    return settled(() =>
-      this.deletingDevices(userId, () => {
-        this.q.updateUserDisabled.run(at, userId);
-        return at !== null;
-      }),
-    );
+    return this.accounts.setDisabled(userId, at);
   }
-
-  /** Runs `change` and, when it says so, deletes the user's devices, in one transaction. */
-  private deletingDevices(userId: number, change: () => boolean): string[] {
-    const ids = this.db.transaction(() => (change() ? this.q.deleteDevicesOfUser.all(userId, '') : NONE)).immediate();
-    for (const id of ids) this.devices.forget(id);
-    return ids;
-  }
-
-  // --- devices ------------------------------------------------------------------------------
 
   createDevice(d: NewDevice, checked: CheckedCredentials, maxDevices: number): Promise<CreateDeviceResult> {
-    return settled(() => {
-      const now = Date.now();
-      const made = this.db
-        .transaction((): CreateDeviceResult => {
-          // Still the credentials the log-in checked? A reset or a disable that committed since
-          // then ends the log-in here (issue #13), in the transaction that would add the device.
-          const current = this.q.selectCredentials.get(d.userId);
-          if (!current || current.passwordHash !== checked.passwordHash) return { status: 'stale' };
-          if (current.disabledAt !== null) return { status: 'disabled' };
-          // Room for the new device within the user's cap (issue #13): the least recently used go.
-          const evicted = this.leastRecentlyUsed(d.userId, maxDevices - 1);
-          for (const id of evicted) this.q.deleteDevice.run(id, d.userId);
-          const cursor = this.q.selectHeadSeq.get(d.userId) ?? 0;
-          this.q.insertDevice.run({ ...d, now, cursor });
-          const device = { id: d.id, userId: d.userId, name: d.name, createdAt: now, lastSeenAt: now, cursor };
-          return { status: 'created', device, evicted };
-        })
-        .immediate();
-      if (made.status === 'created') for (const id of made.evicted) this.devices.forget(id);
-      return made;
-    });
-  }
-
-  /**
-   * The user's devices beyond the `keep` most recently used, least recently used first. Last use
-   * as the ledger knows it: a poll's not yet written counts.
-   */
-  private leastRecentlyUsed(userId: number, keep: number): string[] {
-    const rows = this.q.selectDevicesOfUser.all(userId); // oldest created first: ties go by it
-    if (rows.length <= keep) return NONE;
-    return rows
-      .map((r) => ({ id: r.id, used: this.devices.lastUsed(r.id, r.lastSeenAt) }))
-      .sort((a, b) => a.used - b.used)
-      .slice(0, rows.length - keep)
-      .map((r) => r.id);
+    return this.accounts.createDevice(d, checked, maxDevices);
   }
 
   getDeviceAuth(id: string): Promise<DeviceAuth | undefined> {
-    try {
-      return Promise.resolve(this.devices.get(id));
-    } catch (err) {
-      return Promise.reject(asError(err));
-    }
+    return this.accounts.getDeviceAuth(id);
   }
 
   listDevices(userId: number, limit?: number): Promise<Device[]> {
-    return settled(() => {
-      if (limit === undefined) return this.q.selectDevicesOfUser.all(userId).map((d) => this.devices.withPending(d));
-      return this.q.selectRecentDevicesOfUser
-        .all(userId, limit)
-        .map((d) => this.devices.withPending(d))
-        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    });
+    return this.accounts.listDevices(userId, limit);
   }
 
-  deleteDevice(id: string, userId: number): Promise<boolean> {
-    return settled(() => {
-      const changed = this.q.deleteDevice.run(id, userId).changes > 0;
-      if (changed) this.devices.forget(id);
-      return changed;
-    });
+  deleteDevice(id: string, userId: number, by?: string): Promise<DeleteDeviceResult> {
+    return this.accounts.deleteDevice(id, userId, by);
   }
 
-  deleteDevicesOfUser(userId: number, keep = ''): Promise<string[]> {
-    return settled(() => {
-      const ids = this.q.deleteDevicesOfUser.all(userId, keep);
-      for (const id of ids) this.devices.forget(id);
-      return ids;
-    });
+  deleteDevicesOfUser(userId: number, keep?: string): Promise<string[] | null> {
+    return this.accounts.deleteDevicesOfUser(userId, keep);
   }
 
   deleteIdleDevices(usedBefore: number, limit: number): Promise<string[]> {
-    return settled(() => {
-      const ids = this.db
-        .transaction(() => {
-          const gone: string[] = [];
-          for (const r of this.q.selectIdleDevices.all(usedBefore, limit)) {
-            // Its row is old, but a use since then may still be waiting to be written.
-            if (this.devices.lastUsed(r.id, 0) >= usedBefore) continue;
-            this.q.deleteDevice.run(r.id, r.userId);
-            gone.push(r.id);
-          }
-          return gone;
-        })
-        .immediate();
-      for (const id of ids) this.devices.forget(id);
-      return ids;
-    });
+    return this.accounts.deleteIdleDevices(usedBefore, limit);
   }
 
   noteDeviceSeen(id: string, now: number, cursor = 0): void {
@@ -326,8 +175,18 @@ export class SqliteStore implements Store {
   // --- the event stream ---------------------------------------------------------------------
 
   headSeq(userId: number): Promise<number> {
+    // From memory when this process knows it (heads.ts): a poll with nothing newer then costs
+    // no query. A head known here is never ahead of the database. It is behind only after
+    // another connection wrote, until the end of the turn in which this one read data_version;
+    // no client can hold a cursor from that write before then (it would first have to be
+    // answered with it, and ask again), so none is refused as ahead of the stream for it.
     try {
-      return Promise.resolve(this.q.selectHeadSeq.get(userId) ?? 0);
+      const heads = this.q.streamHeads;
+      const known = heads.get(userId, this.devices.turnDataVersion());
+      if (known !== undefined) return Promise.resolve(known);
+      const head = this.q.selectHeadSeq.get(userId) ?? 0;
+      heads.set(userId, head);
+      return Promise.resolve(head);
     } catch (err) {
       return Promise.reject(asError(err));
     }
@@ -362,8 +221,8 @@ export class SqliteStore implements Store {
     return this.messages.send(m);
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
-    return this.messages.markRead(user, peer, upTo);
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
+    return this.messages.markRead(user, peer, upTo, device);
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
@@ -385,8 +244,8 @@ export class SqliteStore implements Store {
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
 
-  createGroup(owner: User, name: string, members: User[], maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.createGroup(owner, name, members, maxMembers);
+  createGroup(owner: User, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.createGroup(owner, name, members, limits);
   }
 
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
@@ -401,8 +260,8 @@ export class SqliteStore implements Store {
     return this.groups.renameGroup(actor, groupId, name);
   }
 
-  addGroupMember(actor: User, groupId: number, user: User, maxMembers: number): Promise<GroupChangeResult> {
-    return this.groups.addGroupMember(actor, groupId, user, maxMembers);
+  addGroupMember(actor: User, groupId: number, user: User, limits: GroupLimits): Promise<GroupChangeResult> {
+    return this.groups.addGroupMember(actor, groupId, user, limits);
   }
 
   removeGroupMember(actor: User | null, groupId: number, user: User): Promise<GroupChangeResult> {
@@ -421,8 +280,8 @@ export class SqliteStore implements Store {
     return settled(() => this.groups.groupHistory(userId, groupId, page));
   }
 
-  markGroupRead(user: User, groupId: number, upTo: number): Promise<ReadResult> {
-    return this.groups.markGroupRead(user, groupId, upTo);
+  markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
+    return this.groups.markGroupRead(user, groupId, upTo, device);
   }
 
   listGroups(): Promise<GroupSummary[]> {

@@ -70,8 +70,9 @@ export class SqliteMessages {
     });
   }
 
-  markRead(user: User, peer: User, upTo: number): Promise<ReadResult> {
+  markRead(user: User, peer: User, upTo: number, device?: string): Promise<ReadResult> {
     return this.writer.run((): ReadResult => {
+      if (device !== undefined && !this.deviceExists(device)) return { status: 'revoked' }; // as a send
       const lo = Math.min(user.id, peer.id);
       const hi = Math.max(user.id, peer.id);
       const conv = this.q.selectMessageConversation.get(upTo);

@@ -2,6 +2,7 @@
 // message_cache.go style) and its types: what it binds and what one row of it is
 // (better-sqlite3's Statement<Params, Row>), so no caller casts a row. Prepared once per
 // database; statements that return one value are plucked here, once.
+import { StreamHeads } from './heads';
 import type { Database } from 'better-sqlite3';
 import type { DeviceAuth, EventRow, MessageRow, UserSummary, UserWithSecret } from '../../types';
 
@@ -230,6 +231,10 @@ export function prepareQueries(db: Database) {
        WHERE c.user_id = ?
        ORDER BY c.last_message_id DESC`,
     ),
+
+    // Not a statement: the stream heads this connection knows to be committed, kept by
+    // appendEvent() and the group commit (heads.ts). Here so that every writer of events has it.
+    streamHeads: new StreamHeads(),
   };
 }
 
@@ -259,9 +264,12 @@ export function toEventRow(r: EventJoinRow): EventRow {
   };
 }
 
-/** Appends an event to a user's stream at its next position; returns the position. */
+/**
+ * Appends an event to a user's stream at its next position; returns the position. The one way
+ * events are written: the heads kept in memory (heads.ts) rely on it.
+ */
 export function appendEvent(
-  q: Pick<Queries, 'insertEvent'>,
+  q: Pick<Queries, 'insertEvent' | 'streamHeads'>,
   userId: number,
   kind: number,
   messageId: number,
@@ -269,5 +277,6 @@ export function appendEvent(
 ): number {
   const seq = q.insertEvent.get({ userId, kind, messageId, peerId });
   if (seq === undefined) throw new Error('appending an event returned no position');
+  q.streamHeads.noteAppended(userId, seq);
   return seq;
 }
