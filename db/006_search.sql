@@ -10,8 +10,9 @@
 -- body:  the prepared text. unicode61 splits it into words at anything that is not a letter or
 --        a digit, folds case and removes diacritics (remove_diacritics 2: "cafe" finds "café").
 -- scope: who may find the message, as words no text can produce in this column (a query puts
---        user text only in body): "u<id>" for each side of a 1:1 message and "c<lo>x<hi>" for its
---        conversation. Authorization is part of the MATCH: the index intersects the caller's
+--        user text only in body): "u<id>" for each side of a 1:1 message, "g<id>" for a group
+--        (src/store/sqlite/search-text.ts, directScope and groupScope, says how a conversation
+--        is found). Authorization is part of the MATCH: the index intersects the caller's
 --        scope with the words, so a search never reads other people's matches to skip them.
 -- prefix: indexes of the first 1, 2 and 3 characters of every word, so a short prefix ("m*") is one
 --        list to walk instead of the merge of every word that starts with it (bench/README.md).

@@ -7,6 +7,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { answerBudget, codePoints, MIGRATIONS_DIR, openStore, SchemaTooNewError, type SqliteStore, type Store } from '../../src/store';
 import { loadMigrations } from '../../src/store/sqlite/migrate';
+import { prepareQueries } from '../../src/store/sqlite/queries';
+import { SearchIndexer } from '../../src/store/sqlite/search';
 import type { User } from '../../src/types';
 import { tempDbPath } from '../support/server';
 import { storeContract } from '../support/store-contract';
@@ -150,6 +152,64 @@ describe('SQLite store (unit, #2)', () => {
     ]);
     assert.deepEqual([ok1.status, bad.status, ok2.status], ['fulfilled', 'rejected', 'fulfilled']);
     assert.equal(store.commitStats().fallbacks - before.fallbacks, 1, 'the batch fell back to one by one');
+  });
+
+  it('a batch that falls back to one by one indexes each stored message once, and none of the refused one (#17)', async () => {
+    // A send refused after its message row is written (here by a trigger; a full disk would
+    // do the same while its events are appended): its index entry must go with it.
+    store.sqlite.db.exec(`CREATE TEMP TRIGGER refuse BEFORE INSERT ON events
+      WHEN (SELECT body FROM messages WHERE id = NEW.message_id) = 'apple zebra'
+      BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    const sent = await Promise.allSettled([
+      store.sendMessage({ sender: alice, recipient: bob, body: 'apple pie', clientId: null }),
+      store.sendMessage({ sender: alice, recipient: bob, body: 'apple zebra', clientId: null }),
+      store.sendMessage({ sender: alice, recipient: bob, body: 'apple tart', clientId: null }),
+    ]);
+    assert.deepEqual(
+      sent.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const found = async (word: string) =>
+      ((await store.search(alice.id, { words: [word], limit: 10 })) ?? assert.fail('no page')).messages.map((m) => m.body);
+    assert.deepEqual(await found('apple'), ['apple tart', 'apple pie']);
+    assert.deepEqual(await found('zebra'), []);
+    assert.deepEqual(await found('tart'), ['apple tart']);
+  });
+
+  it('narrowing to a conversation finds its messages indexed before 2026-12-03 too, with their conversation word (#17)', async () => {
+    const carol = (await store.createUser('carol', 'h')) ?? assert.fail('carol');
+    const db = store.sqlite.db;
+    const [lo, hi] = [Math.min(alice.id, bob.id), Math.max(alice.id, bob.id)];
+    const id = db
+      .prepare("INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, 'old plan', 0)")
+      .run(alice.id, bob.id, lo, hi).lastInsertRowid;
+    db.prepare("INSERT INTO message_search (rowid, body, scope) VALUES (?, 'old plan', ?)").run(id, `u${lo} u${hi} c${lo}x${hi}`);
+    await store.sendMessage({ sender: bob, recipient: alice, body: 'new plan', clientId: null });
+    await store.sendMessage({ sender: alice, recipient: carol, body: 'other plan', clientId: null });
+    const found = async (user: User, peer: User) =>
+      ((await store.search(user.id, { words: ['plan'], limit: 10, peerId: peer.id })) ?? assert.fail('no page')).messages.map(
+        (m) => m.body,
+      );
+    assert.deepEqual(await found(alice, bob), ['new plan', 'old plan']);
+    assert.deepEqual(await found(bob, alice), ['new plan', 'old plan']);
+    assert.deepEqual(await found(alice, carol), ['other plan']);
+    assert.deepEqual(await found(carol, bob), []);
+  });
+
+  it('a word a rolled-back transaction wrote to search_terms is written again by the next one (#17)', () => {
+    const db = store.sqlite.db;
+    const index = new SearchIndexer(prepareQueries(db));
+    const indexed = db.transaction((fail: boolean) => {
+      index.add(1, 'zebrafish', 'u1');
+      index.write();
+      if (fail) throw new Error('rolled back');
+    });
+    assert.throws(() => indexed(true), /rolled back/);
+    index.rolledBack();
+    indexed(false);
+    index.committed();
+    const terms = db.prepare("SELECT key, term FROM search_terms WHERE term = 'zebrafish'").all();
+    assert.deepEqual(terms, [{ key: 'zebrafish', term: 'zebrafish' }]);
   });
 
   /** The head of a user's stream as the database has it, read on a connection of its own. */

@@ -33,6 +33,18 @@ export interface BatchExtras {
   committed(): void;
 }
 
+/**
+ * Writes the jobs of a transaction leave for its end (the search index: search.ts), told how
+ * the transaction ended.
+ */
+export interface TransactionTail {
+  /** The last statements of every transaction that ran jobs. */
+  write(): void;
+  committed(): void;
+  /** Nothing of it is in the database: what the jobs left is forgotten (they run again). */
+  rolledBack(): void;
+}
+
 export class GroupCommit {
   private jobs: Job[] = [];
   private scheduled = false;
@@ -50,15 +62,21 @@ export class GroupCommit {
     private readonly extras: BatchExtras,
     /** Told when each transaction of jobs begins and how it ended: what it appended becomes the heads once committed. */
     private readonly heads: StreamHeads,
+    /** The search index's writes, the last statements of every transaction of jobs (search.ts). */
+    private readonly tail: TransactionTail,
   ) {
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
       this.extras.began();
       if (withExtras) this.extras.write();
-      return jobs.map((job) => job.run());
+      const values = jobs.map((job) => job.run());
+      this.tail.write();
+      return values;
     });
     this.singleTx = db.transaction((job: Job) => {
       this.extras.began();
-      return job.run();
+      const value = job.run();
+      this.tail.write();
+      return value;
     });
     this.extrasTx = db.transaction(() => this.extras.write());
   }
@@ -104,9 +122,11 @@ export class GroupCommit {
         values = this.batchTx.immediate(jobs, withExtras);
       } catch {
         values = null; // one of them failed (or the commit did): sort it out one by one
+        this.tail.rolledBack();
       }
       this.heads.end(values !== null);
       if (values) {
+        this.tail.committed();
         this.committed(jobs.length, withExtras);
         jobs.forEach((job, i) => job.resolve(values[i]));
       } else {
@@ -139,10 +159,12 @@ export class GroupCommit {
         value = this.singleTx.immediate(job);
       } catch (error) {
         this.heads.end(false);
+        this.tail.rolledBack();
         job.reject(error);
         continue;
       }
       this.heads.end(true);
+      this.tail.committed();
       this.committed(1, false);
       job.resolve(value);
     }

@@ -23,7 +23,6 @@ import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
-import { indexForSearch } from './search';
 import { groupScope } from './search-text';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
 
@@ -33,11 +32,11 @@ type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads' | 'insertSearch' | 'insertSearchTerm'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */
-    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists'>,
+    private readonly messages: Pick<SqliteMessages, 'earlierSend' | 'deviceExists' | 'searchIndex'>,
   ) {}
 
   createGroup(owner: GroupActor, name: string, members: User[], limits: GroupLimits): Promise<GroupChangeResult> {
@@ -138,7 +137,7 @@ export class SqliteGroups {
       if (retry) return retry;
       const sentAt = Date.now();
       const id = Number(this.g.insertGroupMessage.run(m.sender.id, m.groupId, m.body, m.clientId, sentAt).lastInsertRowid);
-      indexForSearch(this.q, id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
+      this.messages.searchIndex.add(id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
       this.g.updateGroupLastMessage.run(id, m.groupId);
       this.g.bumpUnread.run(m.groupId, m.sender.id);
       const deliveries: Delivery[] = this.g.selectMemberIds

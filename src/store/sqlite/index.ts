@@ -55,7 +55,7 @@ import { GroupCommit } from './group-commit';
 import { backupTo, integrityCheck, type SqliteMaintenance } from './maintenance';
 import { openDatabase, type SqliteOptions } from './open';
 import { KIND_GROUP, type Queries, toEventRow } from './queries';
-import { searchMessages } from './search';
+import { SearchIndexer, searchMessages } from './search';
 import { asError, settled } from './settle';
 
 export { MIGRATIONS_DIR, type SqliteOptions } from './open';
@@ -76,12 +76,13 @@ export class SqliteStore implements Store {
     this.q = q;
     this.db = db;
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
-    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads);
+    const searchIndex = new SearchIndexer(this.q);
+    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
     const deviceExists = (id: string): boolean => this.devices.get(id) !== undefined;
-    this.messages = new SqliteMessages(this.q, this.writer, deviceExists);
+    this.messages = new SqliteMessages(this.q, this.writer, deviceExists, searchIndex);
     this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,

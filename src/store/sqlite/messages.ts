@@ -5,7 +5,7 @@ import type { ConversationRow, HistoryPage, MessageRow, ReadResult, SendResult, 
 import { type EarlierSend, historyPage, type HistoryQuery, type NewMessage } from '../store';
 import type { GroupCommit } from './group-commit';
 import { appendEvent, KIND_MESSAGE, KIND_READ, type Queries } from './queries';
-import { indexForSearch } from './search';
+import type { SearchIndexer } from './search';
 import { directScope } from './search-text';
 
 /** Larger than any id SQLite hands out in practice and still exact in a JS number. */
@@ -20,6 +20,8 @@ export class SqliteMessages {
     private readonly writer: GroupCommit,
     /** Whether a device still exists, read inside the sending transaction (#13, item 3). */
     readonly deviceExists: (id: string) => boolean,
+    /** Indexes each message sent for search, at the end of the transaction that stores it (#17). */
+    readonly searchIndex: SearchIndexer,
   ) {}
 
   /**
@@ -45,7 +47,7 @@ export class SqliteMessages {
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
-      indexForSearch(this.q, id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
+      this.searchIndex.add(id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
       const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
       this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
       let recipientSeq: number | null = null;

@@ -5,7 +5,7 @@
 // way resumes where it was, and `progress` (the log, from main.ts) shows how far it is.
 import type { Database } from 'better-sqlite3';
 import { prepareQueries } from './queries';
-import { indexForSearch } from './search';
+import { SearchIndexer } from './search';
 import { directScope, groupScope } from './search-text';
 
 /** Messages per transaction: long enough to be quick, short enough to resume close to where it stopped. */
@@ -38,7 +38,7 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
   );
   // The statements of the send path (queries.ts), prepared here: the store's are not yet.
   const { insertSearch, insertSearchTerm } = prepareQueries(db);
-  const statements = { insertSearch, insertSearchTerm };
+  const index = new SearchIndexer({ insertSearch, insertSearchTerm });
   const moveOn = db.prepare<[number]>(`UPDATE search_fill SET done = ?`);
   const finish = db.prepare(`DELETE FROM search_fill`);
   const countLeft = db.prepare<[number, number], number>(`SELECT count(*) FROM messages WHERE id > ? AND id <= ?`).pluck();
@@ -50,8 +50,9 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     const rows = selectBatch.all(fill.done, fill.upTo, FILL_BATCH);
     for (const m of rows) {
       const scope = m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId);
-      indexForSearch(statements, m.id, m.body, scope);
+      index.add(m.id, m.body, scope);
     }
+    index.write();
     indexed += rows.length;
     const last = rows.at(-1);
     if (!last || last.id >= fill.upTo) {
@@ -62,7 +63,14 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     return false;
   });
   for (;;) {
-    const done = batch.immediate();
+    let done: boolean;
+    try {
+      done = batch.immediate();
+    } catch (err) {
+      index.rolledBack();
+      throw err;
+    }
+    index.committed();
     progress?.({ indexed, total, done });
     if (done) return;
   }

@@ -44,9 +44,14 @@ export const PREFIX_INDEXED = 3;
 /** The most words a longer prefix is expanded to before the plain prefix query is cheaper. */
 export const EXPANSION_MAX = 64;
 
+/** ASCII, which NFKC leaves as it is and which holds no unspaced script. */
+const ASCII = /^\p{ASCII}*$/u;
+/** TOKEN within ASCII. */
+const ASCII_TOKEN = /[A-Za-z0-9]+/g;
+
 /** A text as the index holds it: NFKC, and each character of an unspaced script a word of its own. */
 export function indexText(text: string): string {
-  return text.normalize('NFKC').replace(UNSPACED, ' $& ');
+  return ASCII.test(text) ? text : text.normalize('NFKC').replace(UNSPACED, ' $& ');
 }
 
 /** A word compared without case or diacritics: the key search_terms keeps words under. */
@@ -57,16 +62,19 @@ export function foldWord(word: string): string {
 /**
  * The words of an indexed text that search_terms keeps: those longer than the indexed prefixes
  * (shorter ones are found through the prefix index) and not only digits, lowercase, once each,
- * with their key.
+ * with their key; none that `skip` says is there already.
  */
-export function termsOf(prepared: string): { key: string; term: string }[] {
+export function termsOf(prepared: string, skip?: (term: string) => boolean): { key: string; term: string }[] {
+  // In ASCII (most messages) a word is letters and digits, none of an unspaced script, and
+  // lowercase is already folded: the same words, without the Unicode work on every send.
+  const ascii = ASCII.test(prepared);
   const seen = new Set<string>();
   const out: { key: string; term: string }[] = [];
-  for (const m of prepared.matchAll(TOKEN)) {
-    const term = m[0].toLowerCase();
-    if (seen.has(term) || UNSPACED_ONE.test(term)) continue;
+  for (const word of prepared.match(ascii ? ASCII_TOKEN : TOKEN) ?? []) {
+    const term = word.toLowerCase();
+    if (seen.has(term) || skip?.(term) === true || (!ascii && UNSPACED_ONE.test(term))) continue;
     seen.add(term);
-    const key = foldWord(term);
+    const key = ascii ? term : foldWord(term);
     // Numbers are left out: most are rare (an order number, a time), so their prefix query is
     // cheap, and keeping each one here made every send pay for a new row (bench/README.md).
     if (key.length > PREFIX_INDEXED && !DIGITS.test(key)) out.push({ key, term });
@@ -74,11 +82,19 @@ export function termsOf(prepared: string): { key: string; term: string }[] {
   return out;
 }
 
-/** Who may find a 1:1 message: both sides, and the conversation (see db/006_search.sql). */
+/**
+ * Who may find a 1:1 message (see db/006_search.sql): both sides, the lower id first, so that
+ * the conversation is the phrase "u<lo> u<hi>", which no other conversation's scope holds. A
+ * note to self has one side, and its conversation a word of its own, "c<id>x<id>".
+ *
+ * Messages indexed before 2026-12-03 also hold "c<lo>x<hi>" after both sides; the phrase finds
+ * them as well. Two words instead of three (each with its prefix entries) made a send's index
+ * write about a tenth cheaper (bench/README.md, #17).
+ */
 export function directScope(senderId: number, recipientId: number): string {
   const lo = Math.min(senderId, recipientId);
   const hi = Math.max(senderId, recipientId);
-  return lo === hi ? `u${lo} ${conversationToken(lo, hi)}` : `u${lo} u${hi} ${conversationToken(lo, hi)}`;
+  return lo === hi ? `u${lo} ${selfToken(lo)}` : `u${lo} u${hi}`;
 }
 
 /** Who may find a group message: the group's members at the time of the search. */
@@ -86,11 +102,11 @@ export function groupScope(groupId: number): string {
   return `g${groupId}`;
 }
 
-function conversationToken(a: number, b: number): string {
-  return `c${Math.min(a, b)}x${Math.max(a, b)}`;
+function selfToken(id: number): string {
+  return `c${id}x${id}`;
 }
 
-/** Whose messages a search may find: one of the scope's words must be in a match. */
+/** Whose messages a search may find: one of the scope's words (or a conversation's phrase) must be in a match. */
 export type SearchScope =
   /** The user's 1:1 messages and those of the groups given (the ones they are in now). */
   | { kind: 'user'; userId: number; groupIds: readonly number[] }
@@ -107,8 +123,8 @@ export type ExpandPrefix = (key: string, max: number) => string[];
 
 /**
  * The MATCH expression for `words` (each holds a letter or a digit; see src/search.ts) within
- * `scope`: the scope's word in the scope column, and every word in the body column, at the
- * start of a word (see the top of this file for how).
+ * `scope`: the scope's word or phrase in the scope column, and every word in the body column,
+ * at the start of a word (see the top of this file for how).
  */
 export function matchExpression(scope: SearchScope, words: readonly string[], expand: ExpandPrefix): string {
   const parts = [`scope : ${scopeExpression(scope)}`];
@@ -122,7 +138,7 @@ export function matchExpression(scope: SearchScope, words: readonly string[], ex
 function scopeExpression(scope: SearchScope): string {
   switch (scope.kind) {
     case 'conversation':
-      return quoted(conversationToken(scope.a, scope.b));
+      return scope.a === scope.b ? quoted(selfToken(scope.a)) : quoted(`u${Math.min(scope.a, scope.b)} u${Math.max(scope.a, scope.b)}`);
     case 'group':
       return quoted(groupScope(scope.groupId));
     case 'user':
