@@ -54,7 +54,7 @@ export const SKIPS: readonly Skip[] = [
     reason: 'compares the rows of the SQLite file before and after hostile input (and checks its integrity)',
   },
   { file: 'bad-input.test.js', title: /unknown routes and methods answer in the contract shape/, reason: NGINX },
-  { file: 'accounts.test.js', title: /a log-in past MAX_DEVICES_PER_USER logs out/, reason: ACK_BATCH },
+  { file: 'devices-bounds.test.js', title: /a log-in past MAX_DEVICES_PER_USER logs out/, reason: ACK_BATCH },
   { file: 'conventions.test.js', title: /answers JSONP on GET with the status inside|ignores unknown query parameters/, reason: HEALTHZ },
   { file: 'conventions.test.js', title: /answers unknown routes 404 and wrong methods 405/, reason: NGINX },
   { file: 'groups.test.js', title: /limits the groups a user creates per hour/, reason: PER_PROCESS },
