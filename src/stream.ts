@@ -150,17 +150,22 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
     if (!current) return answer('revoked', since, []);
     // The head next tells "nothing new" (the common case: a client polling again right after
     // its answer) and "ahead of the stream" without reading events: from memory on SQLite
-    // (store/sqlite/heads.ts), one index probe on PostgreSQL.
-    return core.store.headSeq(device.userId).then((head) => {
-      if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
-      core.store.noteDeviceSeen(device.id, now, since);
-      if (head === since) return nothingNew(core, device, req, since, now);
-      return readEvents(core, device, since, req.limit).then((ready) => {
-        if (ready.length === 0) return nothingNew(core, device, req, since, now);
-        core.presence.touch(device.userId, device.username, device.id, now);
-        return answer('immediate', since, ready);
+    // (store/sqlite/heads.ts), one index probe on PostgreSQL. A cursor past it is refused only
+    // once the database says so too (SQLite's head in memory lags a write by another process).
+    const uid = device.userId;
+    return core.store
+      .headSeq(uid)
+      .then((known) => (since > known ? core.store.headSeq(uid, true) : known))
+      .then((head) => {
+        if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
+        core.store.noteDeviceSeen(device.id, now, since);
+        if (head === since) return nothingNew(core, device, req, since, now);
+        return readEvents(core, device, since, req.limit).then((ready) => {
+          if (ready.length === 0) return nothingNew(core, device, req, since, now);
+          core.presence.touch(device.userId, device.username, device.id, now);
+          return answer('immediate', since, ready);
+        });
       });
-    });
   });
 }
 

@@ -251,8 +251,10 @@ export interface Store {
    * The last position in the user's stream (0 for an empty stream). Never beyond what is
    * committed; after another process's write it may lag as its caches do (SQLite answers from
    * memory and sees such a write from the next turn of the event loop, as its device cache does).
+   * `fresh`: read from the database, never from memory: before refusing a cursor as ahead of
+   * the stream, which a lagging head must never do.
    */
-  headSeq(userId: number): Promise<number>;
+  headSeq(userId: number, fresh?: boolean): Promise<number>;
   /** Up to `limit` events after `afterSeq`, oldest first, within the answer budget. */
   eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]>;
 

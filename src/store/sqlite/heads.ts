@@ -12,7 +12,8 @@
 // when SQLite's data_version moves, as the device cache is (devices.ts, read once per turn of
 // the event loop). A head older than the database's in that moment only makes a poll wait
 // until main's watcher wakes it (wakeOutsideWrites), as it wakes polls held before such a
-// write. No cursor is refused as ahead of the stream because of it (see SqliteStore.headSeq).
+// write. No cursor is refused as ahead of the stream because of it: that is checked against the
+// database (SqliteStore.headSeq with `fresh`).
 //
 // Only SQLite has this: on PostgreSQL other processes write the same streams all the time, and
 // its store reads the head from the database on every poll.

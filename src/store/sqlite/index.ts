@@ -174,15 +174,16 @@ export class SqliteStore implements Store {
 
   // --- the event stream ---------------------------------------------------------------------
 
-  headSeq(userId: number): Promise<number> {
+  headSeq(userId: number, fresh = false): Promise<number> {
     // From memory when this process knows it (heads.ts): a poll with nothing newer then costs
     // no query. A head known here is never ahead of the database. It is behind only after
-    // another connection wrote, until the end of the turn in which this one read data_version;
-    // no client can hold a cursor from that write before then (it would first have to be
-    // answered with it, and ask again), so none is refused as ahead of the stream for it.
+    // another connection wrote (the admin command line), until the end of the turn in which
+    // this one read data_version; and in that turn a poll may already have been answered from
+    // the database with that write's event, and its client ask again with its cursor: so a
+    // cursor past the head is checked again with `fresh` (stream.ts) before it is refused.
     try {
       const heads = this.q.streamHeads;
-      const known = heads.get(userId, this.devices.turnDataVersion());
+      const known = fresh ? undefined : heads.get(userId, this.devices.turnDataVersion());
       if (known !== undefined) return Promise.resolve(known);
       const head = this.q.selectHeadSeq.get(userId) ?? 0;
       heads.set(userId, head);
