@@ -281,6 +281,7 @@ export class PostgresStore implements Store {
 
   // --- the event stream ---------------------------------------------------------------------
 
+  /** Always from the database (`fresh` or not): other processes write these streams all the time. */
   async headSeq(userId: number): Promise<number> {
     return (await this.read<{ head: number }>(Q.selectHead, [userId]))[0]?.head ?? 0;
   }
@@ -410,7 +411,18 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   types.setTypeParser(INT8_OID, Number);
   types.setTypeParser(NUMERIC_OID, Number);
   // A connection that cannot be made within CONNECT_TIMEOUT_MS is an outage (503), not a hang.
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // TCP keep-alive (first probe after 10 s of silence): a pooled connection to a database host
+  // that vanished without a reset (a partition, a paused VM) is found dead by the kernel's
+  // probes instead of being handed out again and again (a request in flight on it still waits
+  // for TCP's own retransmission timeout).
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    types,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle connection that breaks (the server restarted) is dropped by the pool; without a
   // listener its error would end the process.
   pool.on('error', () => undefined);
