@@ -1,5 +1,4 @@
-// The app the endpoint fuzz tests run against (test/faults/fuzz-*.test.ts, issue #6; split out of
-// fuzz.test.ts, #12), and what it acknowledged: two users with three messages between them, no
+// The app the endpoint fuzz tests run against (test/faults/fuzz-*.test.ts, issues #6 and #12), and what it acknowledged: two users with three messages between them, no
 // holds (the poll timeout clamped to 0, so thousands of polls run quickly) and no rate limits
 // (only validation answers). Afterwards the database must pass integrity_check and hold exactly
 // the messages and users that were acknowledged, and Object.prototype must be untouched.

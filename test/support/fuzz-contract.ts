@@ -1,5 +1,5 @@
-// What every fuzzed answer must be, and the loop that runs a property (issue #6; split out of
-// test/faults/fuzz.test.ts, #12): the error shape with a code that belongs to its status, the
+// What every fuzzed answer must be, and the loop that runs a property (issue #6), for the
+// endpoint fuzz tests test/faults/fuzz-*.test.ts (#12): the error shape with a code that belongs to its status, the
 // caching, CORS and nosniff headers, a Content-Length, valid JSONP, and 200s that are JSON,
 // /metrics text or one of the page's own files. Also the token in each place a client may put
 // it, a request with a body, and a Fuzzer that sends, checks and counts. Used by every
