@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, type Endpoint, type Summary, summarize } from './client.js';
+import { recordRun } from './record.js';
 import { mergeRounds, w1, type W1Result, type W1Round } from './load.js';
 import { cpuSeconds, machine, machineBusyPercent, spawnServer, type ServerProc, treeCpuSeconds } from './proc.js';
 import { type Account, contract, pollPath, refreshCursors } from './protocols.js';
@@ -292,19 +293,9 @@ async function main(): Promise<void> {
     `SQLite first (synchronous=FULL), then the cluster (a PostgreSQL and a Redis of the run's own, from the machine's binaries, default settings; nginx round-robin); wake-ups: ${plan.wakeups}, one at a time.`;
   const md = `${about}\n\n${table(rows)}\n`;
   process.stdout.write(`\n${md}`);
-  const outDir = path.join(REPO, 'bench', 'results');
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, quick ? 'cluster-quick.md' : 'cluster.md'), md);
-  fs.writeFileSync(
-    path.join(outDir, quick ? 'cluster-quick.json' : 'cluster.json'),
-    `${JSON.stringify({ date, machine: m, busy, load, loadAfter, plan, rows: rows.map((r) => ({ ...r, cpuS: Object.fromEntries(r.cpuS) })) }, null, 2)}\n`,
-  );
-  const readme = path.join(REPO, 'bench', 'README.md');
-  if (!quick && !args.has('--no-readme') && fs.existsSync(readme)) {
-    const text = fs.readFileSync(readme, 'utf8');
-    const re = /(<!-- cluster:begin -->\n)[\s\S]*?(<!-- cluster:end -->)/;
-    if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));
-  }
+  const data = { date, machine: m, busy, load, loadAfter, plan, rows: rows.map((r) => ({ ...r, cpuS: Object.fromEntries(r.cpuS) })) };
+  const toReadme = !quick && !args.has('--no-readme');
+  recordRun(REPO, quick ? 'cluster-quick' : 'cluster', md, data, toReadme ? 'cluster' : undefined);
   process.exitCode = rows.some((r) => r.w1.lost + r.w1.duplicated + r.w1.misrouted + r.w1.outOfOrder > 0) ? 1 : 0;
 }
 

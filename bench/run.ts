@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Account, mergeRounds, w1, type W1Result, type W1Round, w3, type W3Result, w4, type W4Result } from './load.js';
+import { recordRun } from './record.js';
 import { CoreWindow, CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, serverIdle, type ServerProc } from './proc.js';
 import { ceilingSubject, oursSubject, peerSubject, peerVersion, type Subject } from './subjects.js';
 
@@ -570,27 +571,11 @@ async function main(): Promise<void> {
   ];
   const md = `${about.join('\n')}\n\n${table(results)}\n`;
   process.stdout.write(`\n${md}`);
-  const outDir = path.join(REPO, 'bench', 'results');
-  fs.mkdirSync(outDir, { recursive: true });
-  const name = quick ? 'quick' : 'latest';
-  fs.writeFileSync(path.join(outDir, `${name}.md`), md);
-  fs.writeFileSync(
-    path.join(outDir, `${name}.json`),
-    `${JSON.stringify({ date, machine: m, versions: v, plan, pinned, skipped, results }, null, 2)}\n`,
-  );
   // The README keeps the table of the last full run with ours and the ceiling.
-  const readme = path.join(REPO, 'bench', 'README.md');
-  if (
-    !quick &&
-    !args.has('--no-readme') &&
-    results.some((r) => r.label === 'ours') &&
-    results.some((r) => r.label === 'ceiling') &&
-    fs.existsSync(readme)
-  ) {
-    const text = fs.readFileSync(readme, 'utf8');
-    const re = /(<!-- results:begin -->\n)[\s\S]*?(<!-- results:end -->)/;
-    if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));
-  }
+  const toReadme =
+    !quick && !args.has('--no-readme') && results.some((r) => r.label === 'ours') && results.some((r) => r.label === 'ceiling');
+  const data = { date, machine: m, versions: v, plan, pinned, skipped, results };
+  recordRun(REPO, quick ? 'quick' : 'latest', md, data, toReadme ? 'results' : undefined);
   const w4Errors = (r: SubjectResult) => Object.keys(r.w4empty?.errors ?? {}).length + Object.keys(r.w4full?.errors ?? {}).length;
   const bad = results.some((r) => !clean(r.w1) || !clean(r.w1half) || r.w3.heldAndAnswered !== r.w3.polls || w4Errors(r) > 0);
   process.exitCode = bad ? 1 : 0;

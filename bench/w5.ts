@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, type Endpoint, type Summary, summarize } from './client.js';
+import { recordRun } from './record.js';
 import { CpuWindow, hasTaskset, machine, machineBusyPercent, pinSelf, type ServerProc } from './proc.js';
 import { type Account, pollPath, refreshCursors } from './protocols.js';
 import { ceilingSubject, oursSubject, type Subject } from './subjects.js';
@@ -270,19 +271,8 @@ async function main(): Promise<void> {
     `A group of ${MEMBERS}, every member holding a poll; ${MESSAGES} messages from one member, one at a time, after ${WARMUP} unmeasured.`;
   const md = `${about}\n\n${table(results)}\n`;
   process.stdout.write(`\n${md}`);
-  const outDir = path.join(REPO, 'bench', 'results');
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, quick ? 'w5-quick.md' : 'w5.md'), md);
-  fs.writeFileSync(
-    path.join(outDir, quick ? 'w5-quick.json' : 'w5.json'),
-    `${JSON.stringify({ date, machine: m, pinned, results }, null, 2)}\n`,
-  );
-  const readme = path.join(REPO, 'bench', 'README.md');
-  if (!quick && !args.has('--no-readme') && fs.existsSync(readme)) {
-    const text = fs.readFileSync(readme, 'utf8');
-    const re = /(<!-- w5:begin -->\n)[\s\S]*?(<!-- w5:end -->)/;
-    if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${md}$2`));
-  }
+  const toReadme = !quick && !args.has('--no-readme');
+  recordRun(REPO, quick ? 'w5-quick' : 'w5', md, { date, machine: m, pinned, results }, toReadme ? 'w5' : undefined);
   const bad = results.some((r) => r.lost + r.duplicated + r.outOfOrder > 0 || r.delivered !== r.expected);
   process.exitCode = bad ? 1 : 0;
 }
