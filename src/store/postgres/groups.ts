@@ -45,10 +45,11 @@ export class PostgresGroups {
     }
     if (joining.length > limits.groupMembersMax) return Promise.resolve({ status: 'full' });
     return this.db.tx(async (c): Promise<GroupChangeResult> => {
+      // The joining users' rows (the owner's among them) are taken first, the order a log-out
+      // takes them in; then the device, whose refusal goes before the cap's, as on SQLite.
       const refused = await this.atGroupLimit(c, joining, limits);
-      if (refused) return refused;
-      // After the joining users' rows (the owner's among them), the order a log-out takes them in.
       if (await this.deviceGone(c, owner)) return { status: 'revoked' };
+      if (refused) return refused;
       const now = Date.now();
       const made = await first<{ id: number }>(c, G.insertGroup, [escapeNul(name), owner.id, now]);
       if (!made) throw new Error('creating a group returned no id');
