@@ -4,12 +4,19 @@
 // figures to tell a few µs apart (bench/README.md, #18). Results go to stderr; stdout takes the
 // log lines, as a server's goes to a pipe:
 //   node dist/bench/hotpath.js [REPO] | cat > /dev/null
+// (HOTPATH_ONLY=name,name: only the pieces whose names start so.)
 // - re-poll: what a poll with nothing new asks of the store (stream.ts begin()): the device
 //   again, the stream's head, the acknowledgement; plus authenticate() before it;
-// - log line: one request line as the recorder (http/observe.ts) writes it, through createLogger.
+// - log line: one request line as the recorder (http/observe.ts) writes it, through createLogger;
+// - authenticate: authenticate() alone, the device in the store's cache (twice per W1 message);
+// - send handler: sendAnswer() (http/messages-routes.ts: validation, the views, the answer's
+//   JSON, the two events published) around a stub store that answers at once;
+// - body read: readBody() of a send's 70-byte JSON body from a stream (the stream included);
+// - request record: the recorder's metrics and log line for one answer (twice per W1 message).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 
 const ROUNDS = 7;
 const USERS = 500;
@@ -38,6 +45,10 @@ async function main(): Promise<void> {
   const { openStore } = require(path.join(repo, 'dist/src/store')) as typeof import('../src/store');
   const auth = require(path.join(repo, 'dist/src/auth')) as typeof import('../src/auth');
   const { createLogger } = require(path.join(repo, 'dist/src/log')) as typeof import('../src/log');
+  const { sendAnswer } = require(path.join(repo, 'dist/src/http/messages-routes')) as typeof import('../src/http/messages-routes');
+  const { readBody } = require(path.join(repo, 'dist/src/http/body')) as typeof import('../src/http/body');
+  const { recorder } = require(path.join(repo, 'dist/src/http/observe')) as typeof import('../src/http/observe');
+  const { Metrics } = require(path.join(repo, 'dist/src/metrics')) as typeof import('../src/metrics');
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-hotpath-'));
@@ -79,14 +90,76 @@ async function main(): Promise<void> {
     return undefined;
   };
 
-  const results: Record<string, number[]> = { 're-poll (authenticate + store)': [], 'log line': [] };
-  await perCall(20_000, repoll); // warm-up
-  await perCall(20_000, line);
+  const authenticate = (i: number) => auth.authenticate(core, (devices[i % USERS] ?? assert('a device')).token);
+
+  // The send handler around a store that answers at once: what is left is the handler's own work.
+  const recipient = { id: 2, username: 'u1' };
+  const sentAt = Date.now();
+  const sendCore = {
+    store: {
+      userByName: () => Promise.resolve(recipient),
+      sendMessage: (m: { body: string; clientId: string | null }) =>
+        Promise.resolve({
+          status: 'created',
+          message: {
+            id: 1234,
+            senderId: 1,
+            recipientId: 2,
+            groupId: null,
+            from: 'u0',
+            to: 'u1',
+            body: m.body,
+            clientId: m.clientId,
+            sentAt,
+          },
+          senderSeq: 100,
+          recipientSeq: 200,
+        }),
+    },
+    limits: { message: () => Promise.resolve(), messageNotStored: () => Promise.resolve() },
+    presence: { touch: () => undefined },
+    hub: { publish: () => undefined },
+  } as unknown as Parameters<typeof sendAnswer>[0];
+  const sendDevice = { id: first.id, userId: 1, username: 'u0' } as Parameters<typeof sendAnswer>[1];
+  const send = (i: number) => sendAnswer(sendCore, sendDevice, { to: 'u1', body: `hello, this is message ${i}`, client_id: `c-${i}` });
+
+  const bodyText = Buffer.from(JSON.stringify({ to: 'u1', body: 'hello, this is message 12345', client_id: 'c-12345' }));
+  const body = () => {
+    const req = Object.assign(new PassThrough(), {
+      headers: { 'content-length': String(bodyText.length), 'content-type': 'application/json' },
+    });
+    const p = readBody(req as unknown as Parameters<typeof readBody>[0], 'json', 65536);
+    req.end(bodyText);
+    return p;
+  };
+
+  const metricsCore = {
+    hub: { stats: () => ({ held: 0, waiters: 0 }) },
+    presence: { onlineDeviceCount: () => 0 },
+  } as unknown as ConstructorParameters<typeof Metrics>[0];
+  const record = recorder(new Metrics(metricsCore), logger);
+  const deviceAuths = await Promise.all(devices.map((d) => auth.authenticate(core, d.token)));
+  const finished = (i: number) => {
+    record({ method: 'GET', route: '/poll', status: 200, seconds: 0.0123, device: deviceAuths[i % USERS], pollOutcome: 'events' });
+    return undefined;
+  };
+
+  const pieces: [string, number, (i: number) => Promise<unknown> | undefined][] = [
+    ['re-poll (authenticate + store)', 50_000, repoll],
+    ['log line', 100_000, line],
+    ['authenticate', 100_000, authenticate],
+    ['send handler', 50_000, send],
+    ['body read', 50_000, body],
+    ['request record (metrics + log line)', 100_000, finished],
+  ];
+  const only = process.env.HOTPATH_ONLY?.split(',');
+  const chosen = pieces.filter(([name]) => !only || only.some((o) => name.startsWith(o)));
+  const results = new Map<string, number[]>(chosen.map(([name]) => [name, []]));
+  for (const [, , step] of chosen) await perCall(20_000, step); // warm-up
   for (let r = 0; r < ROUNDS; r++) {
-    results['re-poll (authenticate + store)']?.push(await perCall(50_000, repoll));
-    results['log line']?.push(await perCall(100_000, line));
+    for (const [name, calls, step] of chosen) results.get(name)?.push(await perCall(calls, step));
   }
-  for (const [name, xs] of Object.entries(results)) {
+  for (const [name, xs] of results) {
     process.stderr.write(`${name}: ${median(xs).toFixed(2)} µs (rounds ${xs.map((x) => x.toFixed(2)).join(' ')}) [${repo}]\n`);
   }
   await store.close();
