@@ -10,7 +10,7 @@ import { findUserOrThrow } from './auth';
 import type { Core } from './core';
 import { Errors, isAppError } from './errors';
 import type { DeviceAuth, Delivery, GroupChangeResult, GroupRow, GroupSendResult, User } from './types';
-import { groupEventJson, groupReadEventJson, groupView, type GroupView, messageEventJson, messageView } from './views';
+import { groupEventJson, groupReadEventJson, groupView, type GroupView, messageEventText, messageTexts, messageView } from './views';
 import type { SendOutcome } from './messages';
 import type { GroupActor } from './store';
 
@@ -164,14 +164,14 @@ export async function sendToGroup(
   if (r.status === 'conflict') throw Errors.clientIdReused();
   if (r.status === 'revoked') throw Errors.deviceEnded();
   core.presence.touch(sender.userId, sender.username, sender.id);
-  if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
+  if (r.status === 'existing') return { created: false, messageJson: JSON.stringify(messageView(r.message, from.id)) };
   // Committed: wake every member's polls, the sender's other devices included. Two texts in
   // all: the sender's (with its client_id) and everyone else's.
-  const message = r.message;
-  const mine = messageEventJson(message, from.id);
-  const theirs = messageEventJson(message, -1);
+  const texts = messageTexts(r.message);
+  const mine = messageEventText(texts.sender);
+  const theirs = messageEventText(texts.others);
   publish(core, r.deliveries, (userId) => (userId === from.id ? mine : theirs));
-  return { created: true, message: messageView(message, from.id) };
+  return { created: true, messageJson: texts.sender };
 }
 
 export interface GroupHistoryInput {

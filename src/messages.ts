@@ -4,7 +4,7 @@ import type { Core } from './core';
 import { Errors, isAppError } from './errors';
 import { sendToGroup } from './groups';
 import type { DeviceAuth, SendResult, User } from './types';
-import { messageEventJson, messageView, type MessageView } from './views';
+import { messageEventText, messageTexts, messageView, type MessageView } from './views';
 
 export const BODY_MAX = 4000;
 export const CLIENT_ID_MAX = 64;
@@ -23,7 +23,8 @@ export interface SendInput {
 export interface SendOutcome {
   /** false: an idempotent retry that returned the original message. */
   created: boolean;
-  message: MessageView;
+  /** The message's JSON text (a MessageView) as the sender sees it, for the answer. */
+  messageJson: string;
 }
 
 export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInput): Promise<SendOutcome> {
@@ -52,13 +53,15 @@ export async function sendMessage(core: Core, sender: DeviceAuth, input: SendInp
   if (r.status === 'revoked') throw Errors.deviceEnded();
   // Someone who has just sent a message is online, whether or not they also poll (#14).
   core.presence.touch(sender.userId, sender.username, sender.id);
-  if (r.status === 'existing') return { created: false, message: messageView(r.message, from.id) };
+  if (r.status === 'existing') return { created: false, messageJson: JSON.stringify(messageView(r.message, from.id)) };
   // Committed: now, and only now, wake the polls. The sender's other devices get it too.
-  core.hub.publish(from.id, [{ seq: r.senderSeq, json: messageEventJson(r.message, from.id) }]);
+  const texts = messageTexts(r.message);
+  core.hub.publish(from.id, [{ seq: r.senderSeq, json: messageEventText(texts.sender) }]);
   if (r.recipientSeq !== null) {
-    core.hub.publish(recipient.id, [{ seq: r.recipientSeq, json: messageEventJson(r.message, recipient.id) }]);
+    const theirs = recipient.id === from.id ? texts.sender : texts.others;
+    core.hub.publish(recipient.id, [{ seq: r.recipientSeq, json: messageEventText(theirs) }]);
   }
-  return { created: true, message: messageView(r.message, from.id) };
+  return { created: true, messageJson: texts.sender };
 }
 
 export interface HistoryInput {

@@ -30,6 +30,11 @@ export function json(status: number, value: unknown): Answer {
   return { status, body: JSON.stringify(value), headers: NO_HEADERS };
 }
 
+/** A JSON answer whose text is already made. */
+export function jsonText(status: number, text: string): Answer {
+  return { status, body: text, headers: NO_HEADERS };
+}
+
 /** An answer without a body. */
 export const NO_CONTENT: Answer = Object.freeze({ status: 204, body: '', headers: NO_HEADERS });
 

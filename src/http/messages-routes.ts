@@ -9,7 +9,7 @@ import { groupHistory, markGroupRead } from '../groups';
 import { BODY_MAX, CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, history, sendMessage } from '../messages';
 import type { DeviceAuth } from '../types';
 import type { DeviceHandler } from './access-token';
-import { type Answer, json, NO_CONTENT, reply } from './answer';
+import { type Answer, json, jsonText, NO_CONTENT, reply } from './answer';
 import type { AppRouter, AppState } from './context';
 import { asFields, type Fields, optionalInt, optionalString, requiredString } from './validate';
 
@@ -24,7 +24,8 @@ export async function sendAnswer(core: Core, device: DeviceAuth, parsed: unknown
   const body = requiredString(f, 'body', { min: 1, max: BODY_MAX, notBlank: true });
   const clientId = optionalString(f, 'client_id', { min: 1, max: CLIENT_ID_MAX }) ?? null;
   const out = await sendMessage(core, device, { to, group, body, clientId });
-  return json(out.created ? 201 : 200, { message: out.message });
+  // JSON.stringify({ message }), from the text the send made once (views.ts, messageTexts).
+  return jsonText(out.created ? 201 : 200, `{"message":${out.messageJson}}`);
 }
 
 /** The conversation a history page or a read marker is for: `with` a user, or a `group` (#15). */
