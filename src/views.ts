@@ -48,14 +48,16 @@ export interface MessageTexts {
 
 /**
  * A new message's two texts, made once: a send's answer and every event it publishes are built
- * from them. One view, one date, at most two JSON.stringify in all, where a view and a
- * stringify per use cost a 1:1 send three of each (bench/hotpath.ts, #18).
+ * from them. Written out field by field in messageView's order, one date and one JSON.stringify
+ * per string, where a view and a JSON.stringify per use cost a 1:1 send three of each
+ * (bench/hotpath.ts, #18); test/unit/views.test.ts holds them to JSON.stringify(messageView()).
  */
 export function messageTexts(m: MessageRow): MessageTexts {
-  const v = messageView(m, m.senderId);
-  const sender = JSON.stringify(v);
-  // The spread keeps the keys in their order: the text is JSON.stringify(messageView(m, other)).
-  return { sender, others: v.client_id === null ? sender : JSON.stringify({ ...v, client_id: null }) };
+  // Numbers and null print as JSON.stringify prints them; the date holds nothing to escape.
+  const head = `{"id":${m.id},"from":${JSON.stringify(m.from)},"to":${JSON.stringify(m.to)},"group":${m.groupId},"body":${JSON.stringify(m.body)},"client_id":`;
+  const tail = `,"sent_at":"${new Date(m.sentAt).toISOString()}"}`;
+  const others = head + 'null' + tail;
+  return { sender: m.clientId === null ? others : head + JSON.stringify(m.clientId) + tail, others };
 }
 
 /** A message event's JSON text from the message's own: JSON.stringify({ type, message }). */
