@@ -11,7 +11,10 @@
 // arrives while it is under way is delivered to the caller, which answers with it once the read
 // has found nothing (stream.ts). ntfy's handleSubscribeHTTP subscribes before it replays for the
 // same reason. Writers publish only after their commit, so a poll never answers with an event
-// that could still be rolled back.
+// that could still be rolled back. The newest events published for each user are kept
+// (recent-events.ts), so that step 2 finds them in memory when they are all it needs.
+
+import type { RecentEvents } from './recent-events';
 
 /** What ended a wait. */
 export type Outcome<E> =
@@ -175,6 +178,8 @@ export class Hub<E extends { seq: number }> {
   constructor(
     private readonly limits: HubLimits,
     private readonly observer: HubObserver | null = null,
+    /** The newest events published for each user, for polls just behind (recent-events.ts). */
+    private readonly recent: RecentEvents<E> | null = null,
   ) {}
 
   /** True once closeAll() was called: the server is shutting down. */
@@ -279,12 +284,22 @@ export class Hub<E extends { seq: number }> {
    * store here after its hint (src/cluster/).
    */
   deliver(userId: number, events: readonly E[]): void {
+    if (events.length === 0) return;
+    this.recent?.add(userId, events);
     const list = this.byUser.get(userId);
-    if (!list || events.length === 0) return;
+    if (!list) return;
     for (const w of list.slice()) {
       const mine = events.filter((e) => e.seq > w.since);
       if (mine.length > 0) w.settle({ kind: 'events', events: mine });
     }
+  }
+
+  /**
+   * The events published here after `since`, when they follow on from it and none is missing
+   * (up to `limit`); null when the store is to be read instead.
+   */
+  recentAfter(userId: number, since: number, limit: number): E[] | null {
+    return this.recent ? this.recent.after(userId, since, limit) : null;
   }
 
   /** The smallest cursor among the user's waiters (held or about to be); undefined with none. */

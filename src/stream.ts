@@ -160,6 +160,12 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
         if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
         core.store.noteDeviceSeen(device.id, now, since);
         if (head === since) return nothingNew(core, device, req, since, now);
+        // Published while its client was between polls: still in memory (recent-events.ts).
+        const recent = core.hub.recentAfter(uid, since, req.limit);
+        if (recent) {
+          core.presence.touch(device.userId, device.username, device.id, now);
+          return answer('immediate', since, recent);
+        }
         return readEvents(core, device, since, req.limit).then((ready) => {
           if (ready.length === 0) return nothingNew(core, device, req, since, now);
           core.presence.touch(device.userId, device.username, device.id, now);

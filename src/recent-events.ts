@@ -1,0 +1,64 @@
+// The newest events published for each user, kept by the hub (hub.ts) so that a poll whose
+// cursor is just behind its stream's head is answered from memory, without reading the store
+// (#18). That is the common case under load: a client gets its answer, and the next message
+// for it is published while it is between polls; its next poll then finds it here.
+//
+// What is kept is only ever a run of consecutive events of the user's stream, as published
+// (after their commit, and on SQLite after its fsync: store/sqlite/wal-sync.ts): an event that
+// does not follow the last one kept (a write this process did not publish, such as the admin
+// command line's, or one too large to keep) starts the run again, so an answer from here never
+// skips an event. Anything it cannot answer from the first event after the cursor on is read
+// from the store, as before.
+
+/** Events kept per user: a client between two polls misses a few at most. */
+const PER_USER = 8;
+/** An event larger than this (its weight, the JSON's length) is not kept. */
+const MAX_EVENT_WEIGHT = 4096;
+/** Users kept; past it everything starts over (as the stream heads do, store/sqlite/heads.ts). */
+const MAX_USERS = 20_000;
+
+export class RecentEvents<E extends { seq: number }> {
+  private readonly byUser = new Map<number, E[]>();
+
+  constructor(private readonly weigh: (e: E) => number) {}
+
+  /** Events just published for the user, in stream order. */
+  add(userId: number, events: readonly E[]): void {
+    let run = this.byUser.get(userId);
+    for (const e of events) {
+      const last = run?.[run.length - 1];
+      const tooLarge = this.weigh(e) > MAX_EVENT_WEIGHT;
+      if (tooLarge || (last && e.seq !== last.seq + 1)) {
+        // Not kept, or not next: what is kept must stay one unbroken run.
+        this.byUser.delete(userId);
+        run = undefined;
+        if (tooLarge) continue;
+      }
+      if (!run) {
+        if (this.byUser.size >= MAX_USERS) this.byUser.clear();
+        run = [];
+        this.byUser.set(userId, run);
+      }
+      run.push(e);
+      if (run.length > PER_USER) run.shift();
+    }
+  }
+
+  /**
+   * Up to `limit` events after `since`, when the one right after it and every one up to the
+   * newest kept are here; null when not (the store has them).
+   */
+  after(userId: number, since: number, limit: number): E[] | null {
+    const run = this.byUser.get(userId);
+    const first = run?.[0];
+    if (!run || !first || first.seq > since + 1) return null;
+    const from = since + 1 - first.seq;
+    if (from >= run.length) return null;
+    return run.slice(from, from + limit);
+  }
+
+  /** Users with events kept (metrics, tests). */
+  get users(): number {
+    return this.byUser.size;
+  }
+}

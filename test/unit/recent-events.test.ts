@@ -1,0 +1,111 @@
+// The newest events published for each user (src/recent-events.ts, #18): a poll just behind its
+// stream's head is answered from them, so what they hand out must be exactly the events after
+// the cursor, in order, none skipped; when they cannot say that, the store is read.
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config';
+import { type Core, createCore } from '../../src/core';
+import { RecentEvents } from '../../src/recent-events';
+import { openStore, type SqliteStore } from '../../src/store';
+import { poll } from '../../src/stream';
+import type { DeviceAuth, User } from '../../src/types';
+import { messageEventJson } from '../../src/views';
+import { tempDbPath } from '../support/server';
+
+type E = { seq: number; json: string };
+const ev = (seq: number, json = `e${seq}`): E => ({ seq, json });
+const seqs = (events: E[] | null): number[] | null => events && events.map((e) => e.seq);
+
+describe('recent events (unit, #18)', () => {
+  let recent: RecentEvents<E>;
+  beforeEach(() => (recent = new RecentEvents<E>((e) => e.json.length)));
+
+  it('answers from the event after the cursor on, up to the limit, in order', () => {
+    recent.add(1, [ev(1), ev(2)]);
+    recent.add(1, [ev(3)]);
+    assert.deepEqual(seqs(recent.after(1, 0, 10)), [1, 2, 3]);
+    assert.deepEqual(seqs(recent.after(1, 1, 10)), [2, 3]);
+    assert.deepEqual(seqs(recent.after(1, 1, 1)), [2]);
+    assert.equal(recent.after(1, 3, 10), null, 'nothing after the newest kept');
+    assert.equal(recent.after(2, 0, 10), null, 'another user has nothing here');
+  });
+
+  it('keeps the newest few: an older cursor is for the store', () => {
+    for (let seq = 1; seq <= 20; seq++) recent.add(1, [ev(seq)]);
+    assert.equal(recent.after(1, 0, 100), null, 'seq 1 is no longer kept');
+    const kept = seqs(recent.after(1, 12, 100)) ?? assert.fail('the newest are kept');
+    assert.deepEqual(kept, [13, 14, 15, 16, 17, 18, 19, 20]);
+  });
+
+  it('a gap (an event not published here) starts again: nothing is ever skipped', () => {
+    recent.add(1, [ev(1), ev(2)]);
+    recent.add(1, [ev(4)]); // 3 was written by another process
+    assert.equal(recent.after(1, 0, 10), null);
+    assert.equal(recent.after(1, 2, 10), null, '3 is not here: the store has it');
+    assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
+    recent.add(1, [ev(4)]); // published again (wakeOutsideWrites): not next either
+    assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
+  });
+
+  it('an event too large to keep breaks the run', () => {
+    recent.add(1, [ev(1), ev(2, 'x'.repeat(5000)), ev(3)]);
+    assert.equal(recent.after(1, 0, 10), null);
+    assert.equal(recent.after(1, 1, 10), null, 'seq 2 is not here');
+    assert.deepEqual(seqs(recent.after(1, 2, 10)), [3]);
+  });
+});
+
+describe('a poll just behind its head is answered from the recent events (unit, #18)', () => {
+  let core: Core;
+  let store: SqliteStore;
+  let alice: User;
+  let bob: User;
+  let bobDevice: DeviceAuth;
+  beforeEach(async () => {
+    const config = loadConfig({ DB_PATH: tempDbPath('chat-recent-'), LOG_LEVEL: 'silent' });
+    store = openStore(config.dbPath);
+    core = createCore(config, store);
+    alice = (await store.createUser('alice', 'h')) ?? assert.fail();
+    bob = (await store.createUser('bob', 'h')) ?? assert.fail();
+    await store.createDevice({ id: 'dev-bob', userId: bob.id, name: 't', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
+    bobDevice = (await store.getDeviceAuth('dev-bob')) ?? assert.fail();
+  });
+  afterEach(async () => {
+    core.hub.closeAll();
+    await store.close();
+  });
+
+  /** A send as the route makes it: stored, then published to the recipient. */
+  async function send(body: string): Promise<number> {
+    const r = await store.sendMessage({ sender: alice, recipient: bob, body, clientId: null });
+    if (r.status !== 'created' || r.recipientSeq === null) return assert.fail(r.status);
+    core.hub.publish(bob.id, [{ seq: r.recipientSeq, json: messageEventJson(r.message, bob.id) }]);
+    return r.recipientSeq;
+  }
+
+  it('with no read of the store, and the same answer the store would give', async () => {
+    await send('one');
+    await send('two');
+    const fromStore = await poll(core, bobDevice, { since: 0, timeoutMs: 0, limit: 10 }, () => undefined);
+    let reads = 0;
+    const realRead = store.eventsAfter.bind(store);
+    store.eventsAfter = (...args) => {
+      reads++;
+      return realRead(...args);
+    };
+    const fromMemory = await poll(core, bobDevice, { since: 0, timeoutMs: 0, limit: 10 }, () => undefined);
+    assert.equal(reads, 0, 'answered from memory');
+    assert.equal(fromMemory.outcome, 'immediate');
+    assert.deepEqual(fromMemory, fromStore);
+    assert.equal(fromMemory.events.length, 2);
+    // An event this process did not publish (another process's write): read from the store.
+    const r = await store.sendMessage({ sender: alice, recipient: bob, body: 'unpublished', clientId: null });
+    assert.equal(r.status, 'created');
+    await send('four');
+    const after = await poll(core, bobDevice, { since: 2, timeoutMs: 0, limit: 10 }, () => undefined);
+    assert.equal(reads, 1, 'the gap sent it to the store');
+    assert.deepEqual(
+      after.events.map((j) => (JSON.parse(j) as { message: { body: string } }).message.body),
+      ['unpublished', 'four'],
+    );
+  });
+});
