@@ -4,9 +4,10 @@
 // so that it can be held back and released (or failed) when the test says.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore, type SqliteStore } from '../../src/store';
-import type { Fsync } from '../../src/store/sqlite/wal-sync';
+import { type Fsync, WalSync } from '../../src/store/sqlite/wal-sync';
 import type { User } from '../../src/types';
 import { tempDbPath } from '../support/server';
 import { sleep } from '../support/util';
@@ -121,16 +122,53 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
     assert.equal(calls, 2);
   });
 
-  it('an fsync that fails refuses the sends it carried; a retry with the same client_id is that one message', async () => {
+  it('after an fsync fails nothing more is acknowledged or shown until a restart, whose recovery settles it', async () => {
     mode = 'fail';
     await assert.rejects(send('maybe', 'c-1'), /the disk did not confirm a commit/);
+    // Linux may drop the dirty pages a failed fsync was writing and report success on the next
+    // one: a later fsync proves nothing about this commit, so no later one may vouch for it.
     mode = 'hold';
+    await assert.rejects(send('maybe', 'c-1'), /the disk did not confirm a commit/, 'the retry is not acknowledged');
+    await assert.rejects(send('other'), /the disk did not confirm a commit/, 'nor is any later send');
+    await assert.rejects(store.eventsAfter(bob.id, 0, 10), /the disk did not confirm a commit/, 'nor shown to a poll');
+    await assert.rejects(store.history(alice.id, bob.id, { limit: 10 }), /the disk did not confirm a commit/);
+    await store.close();
+    // A restart recovers what the disk holds (here all of it): a retry then finds the message.
+    store = openStore(file, { walFsync: fsync });
     const retry = tracked(send('maybe', 'c-1'));
-    await until(() => held.length === 1, 'a later commit is synced again');
+    await until(() => held.length === 1, 'the restarted store syncs again');
     release();
-    const r = await retry.p;
-    assert.equal(r.status, 'existing', 'the first attempt is in the database: the retry finds it');
-    assert.equal(countOnDisk(), 1);
+    assert.equal((await retry.p).status, 'existing');
+  });
+
+  it('a WAL that cannot be opened to sync is a failure, never taken as synced', () => {
+    const wal = new WalSync(path.join(path.dirname(file), 'no-such-dir', 'x-wal'));
+    wal.committed();
+    let told: Error | null | undefined;
+    wal.whenDurable((err) => (told = err));
+    assert.match(String(told), /the disk did not confirm a commit/);
+    assert.equal(wal.pending, true, 'and nothing after it is vouched for');
+  });
+
+  it('a database opened through a symbolic link syncs the WAL beside the file it points to', async () => {
+    const real = tempDbPath('chat-walsync-real-');
+    const link = path.join(path.dirname(tempDbPath('chat-walsync-link-')), 'link.sqlite');
+    fs.symlinkSync(real, link);
+    const synced: string[] = [];
+    const linked = openStore(link, {
+      walFsync: (fd, done) => {
+        synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+        fs.fsync(fd, done);
+      },
+    });
+    try {
+      const a = (await linked.createUser('a', 'h')) ?? assert.fail('a');
+      const b = (await linked.createUser('b', 'h')) ?? assert.fail('b');
+      assert.equal((await linked.sendMessage({ sender: a, recipient: b, body: 'x', clientId: null })).status, 'created');
+      assert.deepEqual(synced, [`${fs.realpathSync(real)}-wal`], 'the WAL SQLite writes, not a file beside the link');
+    } finally {
+      await linked.close();
+    }
   });
 
   it('writes outside the group commit still sync themselves (FULL), and close() syncs what is pending', async () => {

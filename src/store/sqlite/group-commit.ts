@@ -168,7 +168,7 @@ export class GroupCommit {
    * Runs `acknowledge` once what was just committed is on disk: at once without a WalSync (the
    * commit synced it, or the setting does not ask for it), else when its fsync returns. Should
    * that fail, the jobs are rejected: their writes are in the database, but not known to be on
-   * disk, so nothing of them was acknowledged (a retry with the same client_id finds them).
+   * disk, so nothing of them was acknowledged (nor is anything after it: wal-sync.ts).
    */
   private durable(acknowledge: () => void, jobs: Job[]): void {
     const wal = this.wal;

@@ -83,7 +83,8 @@ export class SqliteStore implements Store {
     // FULL (the default) on a file: the group commit's fsync off the event loop (wal-sync.ts).
     // NORMAL asks for no fsync per commit, EXTRA is left to SQLite as it is, and a database in
     // memory has no WAL.
-    this.wal = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory ? new WalSync(`${db.name}-wal`, opts.walFsync) : null;
+    const dbFile = mainFile(db);
+    this.wal = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
     this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
@@ -320,6 +321,15 @@ export class SqliteStore implements Store {
   commitStats(): CommitStats {
     return this.writer.stats();
   }
+}
+
+/**
+ * The database file as SQLite opened it, whose name the WAL's is made from: SQLite follows a
+ * symbolic link, so with DB_PATH one, the WAL is beside the file it points to, not beside the link.
+ */
+function mainFile(db: Db): string {
+  const list = db.pragma('database_list') as { name: string; file: string }[];
+  return list.find((d) => d.name === 'main')?.file ?? '';
 }
 
 export function openSqliteStore(file: string, opts: SqliteOptions = {}): SqliteStore {

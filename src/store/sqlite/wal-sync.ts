@@ -23,6 +23,13 @@
 //
 // One fsync at a time: commits made while one is in flight wait for the next, which then covers
 // all of them (a group fsync, as the group commit is a group transaction).
+//
+// Once an fsync has failed (or the WAL could not be opened to sync it), no later one proves
+// anything: Linux may drop the dirty pages a failed fsync was writing and report success the next
+// time, so a commit made visible before the failure could be vouched for by a later fsync and yet
+// be gone after a power loss. (SQLite's own FULL never shows a commit whose sync failed.) So the
+// failure sticks: every write and read waiting here is refused from then on, until a restart,
+// whose recovery reads what the disk really holds.
 import fs from 'node:fs';
 
 type Waiter = (err: Error | null) => void;
@@ -41,6 +48,8 @@ export class WalSync {
   /** Released by the fsync after that one (their commits came after it began). */
   private next: Waiter[] = [];
   private failures = 0;
+  /** The first failure: from then on nothing is vouched for (see above). */
+  private broken: Error | null = null;
 
   constructor(
     private readonly walPath: string,
@@ -58,14 +67,15 @@ export class WalSync {
    * error of the fsync if it failed.
    */
   whenDurable(done: Waiter): void {
-    if (this.dirty) this.next.push(done);
+    if (this.broken) done(this.broken);
+    else if (this.dirty) this.next.push(done);
     else if (this.syncing) this.covered.push(done);
     else done(null);
   }
 
-  /** Whether a commit is not yet known to be on disk. */
+  /** Whether a commit is not yet known to be on disk (never again, after a failure). */
   get pending(): boolean {
-    return this.dirty || this.syncing;
+    return this.dirty || this.syncing || this.broken !== null;
   }
 
   /** fsyncs that failed since start (their waiters were given the error). */
@@ -80,11 +90,13 @@ export class WalSync {
     this.covered = [];
     this.next = [];
     this.dirty = false;
-    let error: Error | null = null;
-    try {
-      fs.fsyncSync(this.open());
-    } catch (err) {
-      error = this.fail(err);
+    let error = this.broken;
+    if (!error) {
+      try {
+        fs.fsyncSync(this.open());
+      } catch (err) {
+        error = this.fail(err);
+      }
     }
     // An fsync still in flight finds nothing to release when it returns.
     for (const w of waiters) w(error);
@@ -98,7 +110,7 @@ export class WalSync {
   }
 
   private start(): void {
-    if (this.closed) return;
+    if (this.closed || this.broken) return;
     let fd: number;
     try {
       fd = this.open();
@@ -117,7 +129,7 @@ export class WalSync {
       this.syncing = false;
       const waiters = this.covered;
       this.covered = [];
-      this.release(waiters, err ? this.fail(err) : null);
+      this.release(waiters, err ? this.fail(err) : this.broken);
       if (this.closed) this.closeFd();
       else if (this.dirty) this.start();
     });
@@ -130,7 +142,9 @@ export class WalSync {
   private fail(err: unknown): Error {
     this.failures++;
     const reason = err instanceof Error ? err.message : String(err);
-    return new Error(`the disk did not confirm a commit (fsync of ${this.walPath}: ${reason})`);
+    const error = new Error(`the disk did not confirm a commit (fsync of ${this.walPath}: ${reason}); restart the server`);
+    this.broken ??= error;
+    return error;
   }
 
   /** The WAL exists once the first transaction has committed in WAL mode; opened once. */
