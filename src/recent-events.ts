@@ -16,9 +16,17 @@ const PER_USER = 8;
 const MAX_EVENT_WEIGHT = 4096;
 /** Users kept; past it everything starts over (as the stream heads do, store/sqlite/heads.ts). */
 const MAX_USERS = 20_000;
+/**
+ * What all users' kept events may weigh together (characters of JSON): without it, MAX_USERS full
+ * runs of the largest events would be over 600 MiB, held for polls that may never come. Past it,
+ * the users published to longest ago are dropped first.
+ */
+export const MAX_KEPT_WEIGHT = 16 * 1024 * 1024;
 
 export class RecentEvents<E extends { seq: number }> {
   private readonly byUser = new Map<number, E[]>();
+  /** The weight of every event kept. */
+  private weight = 0;
 
   constructor(private readonly weigh: (e: E) => number) {}
 
@@ -27,21 +35,46 @@ export class RecentEvents<E extends { seq: number }> {
     let run = this.byUser.get(userId);
     for (const e of events) {
       const last = run?.[run.length - 1];
-      const tooLarge = this.weigh(e) > MAX_EVENT_WEIGHT;
+      const weight = this.weigh(e);
+      const tooLarge = weight > MAX_EVENT_WEIGHT;
       if (tooLarge || (last && e.seq !== last.seq + 1)) {
         // Not kept, or not next: what is kept must stay one unbroken run.
-        this.byUser.delete(userId);
+        this.drop(userId);
         run = undefined;
         if (tooLarge) continue;
       }
       if (!run) {
-        if (this.byUser.size >= MAX_USERS) this.byUser.clear();
+        if (this.byUser.size >= MAX_USERS) this.clear();
         run = [];
         this.byUser.set(userId, run);
       }
       run.push(e);
-      if (run.length > PER_USER) run.shift();
+      this.weight += weight;
+      const gone = run.length > PER_USER ? run.shift() : undefined;
+      if (gone) this.weight -= this.weigh(gone);
     }
+    // Past the bound, the users published to longest ago go first: this one moves to the end
+    // (a Map iterates in insertion order), and is never dropped here, being alone far below it.
+    if (run) {
+      this.byUser.delete(userId);
+      this.byUser.set(userId, run);
+    }
+    for (const id of this.byUser.keys()) {
+      if (this.weight <= MAX_KEPT_WEIGHT) break;
+      if (id !== userId) this.drop(id);
+    }
+  }
+
+  private drop(userId: number): void {
+    const run = this.byUser.get(userId);
+    if (!run) return;
+    for (const e of run) this.weight -= this.weigh(e);
+    this.byUser.delete(userId);
+  }
+
+  private clear(): void {
+    this.byUser.clear();
+    this.weight = 0;
   }
 
   /**
@@ -55,6 +88,11 @@ export class RecentEvents<E extends { seq: number }> {
     const from = since + 1 - first.seq;
     if (from >= run.length) return null;
     return run.slice(from, from + limit);
+  }
+
+  /** What the events kept weigh together (tests). */
+  get keptWeight(): number {
+    return this.weight;
   }
 
   /** Users with events kept (metrics, tests). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
-import { RecentEvents } from '../../src/recent-events';
+import { MAX_KEPT_WEIGHT, RecentEvents } from '../../src/recent-events';
 import { openStore, type SqliteStore } from '../../src/store';
 import { poll } from '../../src/stream';
 import type { DeviceAuth, User } from '../../src/types';
@@ -44,6 +44,30 @@ describe('recent events (unit, #18)', () => {
     assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
     recent.add(1, [ev(4)]); // published again (wakeOutsideWrites): not next either
     assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
+  });
+
+  it('what is kept for all users together is bounded, whatever the number of users', () => {
+    // Every event as heavy as may be kept (4 KiB of JSON), for many users: one client sending
+    // large messages to many others, or to large groups, must not make the server hold more
+    // than a fixed amount for polls that may never come.
+    const heavy = new RecentEvents<E>(() => 4000);
+    const users = 5000;
+    let active = 0; // user 1 is published to all along: never the one dropped
+    for (let u = 2; u <= users; u++) {
+      heavy.add(1, [ev(++active)]);
+      for (let seq = 1; seq <= 8; seq++) heavy.add(u, [ev(seq)]);
+    }
+    let kept = 0;
+    for (let u = 2; u <= users; u++) kept += 4000 * (heavy.after(u, 0, 100)?.length ?? 0);
+    kept += 4000 * (heavy.after(1, active - 8, 100)?.length ?? 0);
+    assert.ok(kept <= MAX_KEPT_WEIGHT && MAX_KEPT_WEIGHT <= 16 * 1024 * 1024, `${kept} characters kept`);
+    assert.equal(heavy.keptWeight, kept);
+    assert.deepEqual(seqs(heavy.after(users, 0, 100)), [1, 2, 3, 4, 5, 6, 7, 8], 'the users published to last are kept');
+    assert.deepEqual(
+      seqs(heavy.after(1, active - 8, 100)),
+      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => active - 8 + i),
+    );
+    assert.equal(heavy.after(2, 0, 100), null, 'the one published to longest ago is not');
   });
 
   it('an event too large to keep breaks the run', () => {
