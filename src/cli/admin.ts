@@ -289,7 +289,8 @@ async function main(argv: string[]): Promise<number> {
       fail(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)`);
       return 1;
     }
-    const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+    // Its commits sync themselves: a running server reads them at once (SqliteOptions.syncInCommit).
+    const store = openStore(config.dbPath, { synchronous: config.dbSynchronous, syncInCommit: true });
     try {
       return await command.run({ store, sqlite: store, config, out }, args);
     } finally {

@@ -78,12 +78,14 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
     const history = tracked(store.history(alice.id, bob.id, { limit: 10 }));
     const conversations = tracked(store.conversations(bob.id));
     const retry = tracked(store.earlierSend({ sender: alice, recipient: bob, body: 'hello', clientId: null }));
+    const count = tracked(store.countMessages());
     await sleep(30);
     assert.equal(sent.done(), false, 'not acknowledged before its fsync returned');
     assert.equal(events.done(), false, 'a poll is not handed it before');
     assert.equal(history.done(), false, 'nor is history');
     assert.equal(conversations.done(), false, 'nor the conversation list');
     assert.equal(retry.done(), false, 'nor a retry');
+    assert.equal(count.done(), false, 'nor the count of messages (metrics)');
     release();
     const result = await sent.p;
     assert.equal(result.status, 'created');
@@ -94,6 +96,7 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
     assert.equal((await history.p).messages.length, 1);
     assert.equal((await conversations.p).length, 1);
     assert.equal(await retry.p, null);
+    assert.equal(await count.p, 1);
     assert.equal(calls, 1);
     // Nothing pending any more: a read is handed back at once, with no fsync.
     assert.equal((await store.eventsAfter(bob.id, 0, 10)).length, 1);
@@ -177,6 +180,15 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
     assert.equal(store.sqlite.db.pragma('synchronous', { simple: true }), 2, 'FULL between group commits');
     await store.close();
     assert.equal((await sent.p).status, 'created', 'acknowledged by the synchronous fsync of close()');
+  });
+
+  it("the admin command line's commits sync themselves: the server reads them at once, and cannot wait for its fsync", async () => {
+    await store.close();
+    store = openStore(tempDbPath('chat-walsync-'), { syncInCommit: true, walFsync: fsync });
+    const a = (await store.createUser('a', 'h')) ?? assert.fail('a');
+    const b = (await store.createUser('b', 'h')) ?? assert.fail('b');
+    assert.equal((await store.sendMessage({ sender: a, recipient: b, body: 'x', clientId: null })).status, 'created');
+    assert.equal(calls, 0, 'no fsync left for later: SQLite synced the commit (FULL)');
   });
 
   it('synchronous=NORMAL asks for no fsync at all', async () => {

@@ -82,9 +82,10 @@ export class SqliteStore implements Store {
     const searchIndex = new SearchIndexer(this.q);
     // FULL (the default) on a file: the group commit's fsync off the event loop (wal-sync.ts).
     // NORMAL asks for no fsync per commit, EXTRA is left to SQLite as it is, and a database in
-    // memory has no WAL.
+    // memory has no WAL; nor does the admin command line use it (SqliteOptions.syncInCommit).
     const dbFile = mainFile(db);
-    this.wal = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
+    const offLoop = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile && !opts.syncInCommit;
+    this.wal = offLoop ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
     this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
@@ -265,7 +266,7 @@ export class SqliteStore implements Store {
   }
 
   countMessages(): Promise<number> {
-    return settled(() => this.q.countMessages.get() ?? 0);
+    return this.released(() => this.q.countMessages.get() ?? 0);
   }
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------

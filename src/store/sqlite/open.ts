@@ -20,6 +20,12 @@ export interface SqliteOptions {
   onSearchFill?: (p: FillProgress) => void;
   /** Tests: what syncs the WAL after a group commit instead of fs.fsync (wal-sync.ts). */
   walFsync?: Fsync;
+  /**
+   * Every commit syncs the WAL itself (SQLite's FULL), none is left to wal-sync.ts: for the
+   * admin command line, whose writes the server reads as soon as they are committed, with no
+   * way to wait for another process's fsync.
+   */
+  syncInCommit?: boolean;
 }
 
 /** Pages of WAL (4 KiB each) that trigger a checkpoint. */

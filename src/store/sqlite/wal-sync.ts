@@ -14,7 +14,9 @@
 //   (SqliteStore.released in index.ts), though it ran at once.
 // So nothing is acknowledged or shown to anyone before it is on disk, as with FULL. Writes
 // outside the group commit (accounts, devices) still commit with FULL, which syncs the WAL
-// before they return, and with it every group commit before them.
+// before they return, and with it every group commit before them; so do all the commits of the
+// admin command line (SqliteOptions.syncInCommit), which the server reads as soon as they are
+// made, with no way to wait for another process's fsync.
 //
 // Why an fsync of the WAL file is enough: a commit in WAL mode appends frames to that file and
 // nothing else; a checkpoint, which copies frames into the database file, syncs the WAL before
