@@ -82,9 +82,12 @@ export class SqliteStore implements Store {
     const searchIndex = new SearchIndexer(this.q);
     // FULL (the default) on a file: the group commit's fsync off the event loop (wal-sync.ts).
     // NORMAL asks for no fsync per commit, EXTRA is left to SQLite as it is, and a database in
-    // memory has no WAL; nor does the admin command line use it (SqliteOptions.syncInCommit).
+    // memory has no WAL (nor has a file whose file system refused WAL mode: SQLite then keeps
+    // the rollback journal without an error, and syncs it in the commit); nor does the admin
+    // command line use it (SqliteOptions.syncInCommit).
     const dbFile = mainFile(db);
-    const offLoop = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile && !opts.syncInCommit;
+    const inWal = db.pragma('journal_mode', { simple: true }) === 'wal';
+    const offLoop = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile && inWal && !opts.syncInCommit;
     this.wal = offLoop ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
     this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
