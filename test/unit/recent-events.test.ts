@@ -8,7 +8,10 @@ import { MAX_KEPT_WEIGHT, RecentEvents } from '../../src/recent-events';
 import { openStore, type SqliteStore } from '../../src/store';
 import { poll } from '../../src/stream';
 import type { DeviceAuth, User } from '../../src/types';
-import { messageEventJson } from '../../src/views';
+import { eventRowJson, messageEventJson } from '../../src/views';
+import { addMember, createGroup, removeMember, renameGroup } from '../../src/groups';
+import { sendMessage } from '../../src/messages';
+import { markRead } from '../../src/conversations';
 import { tempDbPath } from '../support/server';
 
 type E = { seq: number; json: string };
@@ -131,5 +134,31 @@ describe('a poll just behind its head is answered from the recent events (unit, 
       after.events.map((j) => (JSON.parse(j) as { message: { body: string } }).message.body),
       ['unpublished', 'four'],
     );
+  });
+
+  it('group changes, group messages and read markers: from memory, the same JSON the store gives', async () => {
+    const carol = (await store.createUser('carol', 'h')) ?? assert.fail();
+    await store.createDevice({ id: 'dev-alice', userId: alice.id, name: 't', tokenHash: Buffer.alloc(32) }, { passwordHash: 'h' }, 10);
+    const aliceDevice = (await store.getDeviceAuth('dev-alice')) ?? assert.fail();
+    const g = await createGroup(core, aliceDevice, { name: 'g', members: ['bob'] });
+    await sendMessage(core, aliceDevice, { group: g.id, body: 'to the group', clientId: null });
+    const direct = await sendMessage(core, aliceDevice, { to: 'bob', body: 'to bob', clientId: null });
+    await markRead(core, bobDevice, 'alice', direct.message.id);
+    await addMember(core, aliceDevice, g.id, carol.username);
+    await renameGroup(core, aliceDevice, g.id, 'h');
+    await removeMember(core, null, g.id, 'bob');
+    const stored = (await store.eventsAfter(bob.id, 0, 100)).map((e) => eventRowJson(e, bob.id));
+    assert.equal(stored.length, 7);
+    let reads = 0;
+    const realRead = store.eventsAfter.bind(store);
+    store.eventsAfter = (...args) => {
+      reads++;
+      return realRead(...args);
+    };
+    for (let since = 0; since < stored.length; since++) {
+      const fromMemory = await poll(core, bobDevice, { since, timeoutMs: 0, limit: 100 }, () => undefined);
+      assert.deepEqual(fromMemory.events, stored.slice(since), `since ${since}`);
+    }
+    assert.equal(reads, 0, 'all of them answered from memory');
   });
 });
