@@ -78,8 +78,6 @@ export class SqliteStore implements Store {
     const { db, q } = openDatabase(file, opts);
     this.q = q;
     this.db = db;
-    this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
-    const searchIndex = new SearchIndexer(this.q);
     // FULL (the default) on a file: the group commit's fsync off the event loop (wal-sync.ts).
     // NORMAL asks for no fsync per commit, EXTRA is left to SQLite as it is, and a database in
     // memory has no WAL (nor has a file whose file system refused WAL mode: SQLite then keeps
@@ -88,7 +86,14 @@ export class SqliteStore implements Store {
     const dbFile = mainFile(db);
     const inWal = db.pragma('journal_mode', { simple: true }) === 'wal';
     const offLoop = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile && inWal && !opts.syncInCommit;
-    this.wal = offLoop ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
+    try {
+      this.wal = offLoop ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
+    const searchIndex = new SearchIndexer(this.q);
     this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at

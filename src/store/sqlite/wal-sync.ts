@@ -26,7 +26,7 @@
 // One fsync at a time: commits made while one is in flight wait for the next, which then covers
 // all of them (a group fsync, as the group commit is a group transaction).
 //
-// Once an fsync has failed (or the WAL could not be opened to sync it), no later one proves
+// Once an fsync has failed, no later one proves
 // anything: Linux may drop the dirty pages a failed fsync was writing and report success the next
 // time, so a commit made visible before the failure could be vouched for by a later fsync and yet
 // be gone after a power loss. (SQLite's own FULL never shows a commit whose sync failed.) So the
@@ -40,7 +40,8 @@ type Waiter = (err: Error | null) => void;
 export type Fsync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
 export class WalSync {
-  private fd = -1;
+  /** The WAL, open from the start to the end (see the constructor). */
+  private fd: number;
   private syncing = false;
   private closed = false;
   /** A commit was made after the fsync in flight began (or none is in flight): not yet covered. */
@@ -53,10 +54,17 @@ export class WalSync {
   /** The first failure: from then on nothing is vouched for (see above). */
   private broken: Error | null = null;
 
+  /**
+   * Opens the WAL now, as the store opens (its migrations have made it): a WAL that cannot be
+   * opened stops the server from starting, rather than failing for good (above) on a later
+   * commit, when a flood of connections may have used up the descriptors for a moment.
+   */
   constructor(
     private readonly walPath: string,
     private readonly fsync: Fsync = fs.fsync,
-  ) {}
+  ) {
+    this.fd = fs.openSync(walPath, 'r');
+  }
 
   /** A transaction run with synchronous=NORMAL has just committed: its frames are to be synced. */
   committed(): void {
@@ -95,7 +103,7 @@ export class WalSync {
     let error = this.broken;
     if (!error) {
       try {
-        fs.fsyncSync(this.open());
+        fs.fsyncSync(this.fd);
       } catch (err) {
         error = this.fail(err);
       }
@@ -113,16 +121,7 @@ export class WalSync {
 
   private start(): void {
     if (this.closed || this.broken) return;
-    let fd: number;
-    try {
-      fd = this.open();
-    } catch (err) {
-      this.release([...this.covered, ...this.next], this.fail(err));
-      this.covered = [];
-      this.next = [];
-      this.dirty = false;
-      return;
-    }
+    const fd = this.fd;
     this.syncing = true;
     this.dirty = false;
     this.covered = this.next;
@@ -147,12 +146,6 @@ export class WalSync {
     const error = new Error(`the disk did not confirm a commit (fsync of ${this.walPath}: ${reason}); restart the server`);
     this.broken ??= error;
     return error;
-  }
-
-  /** The WAL exists once the first transaction has committed in WAL mode; opened once. */
-  private open(): number {
-    if (this.fd < 0) this.fd = fs.openSync(this.walPath, 'r');
-    return this.fd;
   }
 
   private closeFd(): void {
