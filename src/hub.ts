@@ -296,10 +296,10 @@ export class Hub<E extends { seq: number }> {
 
   /**
    * The events published here after `since`, when they follow on from it and none is missing
-   * (up to `limit`); null when the store is to be read instead.
+   * (up to `limit`, or to the stream's `head`); null when the store is to be read instead.
    */
-  recentAfter(userId: number, since: number, limit: number): E[] | null {
-    return this.recent ? this.recent.after(userId, since, limit) : null;
+  recentAfter(userId: number, since: number, limit: number, head: number): E[] | null {
+    return this.recent ? this.recent.after(userId, since, limit, head) : null;
   }
 
   /** The smallest cursor among the user's waiters (held or about to be); undefined with none. */

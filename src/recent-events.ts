@@ -7,8 +7,9 @@
 // (after their commit, and on SQLite after its fsync: store/sqlite/wal-sync.ts): an event that
 // does not follow the last one kept (a write this process did not publish, such as the admin
 // command line's, or one too large to keep) starts the run again, so an answer from here never
-// skips an event. Anything it cannot answer from the first event after the cursor on is read
-// from the store, as before.
+// skips an event; and an answer from here stops only at the poll's limit or the stream's head, so
+// it never has fewer events than the store would give. Anything else is read from the store, as
+// before.
 
 /** Events kept per user: a client between two polls misses a few at most. */
 const PER_USER = 8;
@@ -79,15 +80,19 @@ export class RecentEvents<E extends { seq: number }> {
 
   /**
    * Up to `limit` events after `since`, when the one right after it and every one up to the
-   * newest kept are here; null when not (the store has them).
+   * limit or the stream's `head` are here; null when not (the store has them). Never fewer than
+   * the store would give: events past the newest kept that were not published here (another
+   * process's) send the poll to the store, which answers with them too.
    */
-  after(userId: number, since: number, limit: number): E[] | null {
+  after(userId: number, since: number, limit: number, head: number): E[] | null {
     const run = this.byUser.get(userId);
     const first = run?.[0];
-    if (!run || !first || first.seq > since + 1) return null;
+    const last = run?.[run.length - 1];
+    if (!run || !first || !last || first.seq > since + 1) return null;
     const from = since + 1 - first.seq;
     if (from >= run.length) return null;
-    return run.slice(from, from + limit);
+    const out = run.slice(from, from + limit);
+    return out.length === limit || last.seq >= head ? out : null;
   }
 
   /** What the events kept weigh together (tests). */

@@ -161,7 +161,7 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
         core.store.noteDeviceSeen(device.id, now, since);
         if (head === since) return nothingNew(core, device, req, since, now);
         // Published while its client was between polls: still in memory (recent-events.ts).
-        const recent = core.hub.recentAfter(uid, since, req.limit);
+        const recent = core.hub.recentAfter(uid, since, req.limit, head);
         if (recent) {
           core.presence.touch(device.userId, device.username, device.id, now);
           return answer('immediate', since, recent);

@@ -25,28 +25,31 @@ describe('recent events (unit, #18)', () => {
   it('answers from the event after the cursor on, up to the limit, in order', () => {
     recent.add(1, [ev(1), ev(2)]);
     recent.add(1, [ev(3)]);
-    assert.deepEqual(seqs(recent.after(1, 0, 10)), [1, 2, 3]);
-    assert.deepEqual(seqs(recent.after(1, 1, 10)), [2, 3]);
-    assert.deepEqual(seqs(recent.after(1, 1, 1)), [2]);
-    assert.equal(recent.after(1, 3, 10), null, 'nothing after the newest kept');
-    assert.equal(recent.after(2, 0, 10), null, 'another user has nothing here');
+    assert.deepEqual(seqs(recent.after(1, 0, 10, 0)), [1, 2, 3]);
+    assert.deepEqual(seqs(recent.after(1, 1, 10, 0)), [2, 3]);
+    assert.deepEqual(seqs(recent.after(1, 1, 1, 0)), [2]);
+    assert.equal(recent.after(1, 3, 10, 0), null, 'nothing after the newest kept');
+    assert.equal(recent.after(2, 0, 10, 0), null, 'another user has nothing here');
+    // The head past the newest kept (written by another process): the store has more to give.
+    assert.equal(recent.after(1, 0, 10, 4), null, 'not fewer events than the store would give');
+    assert.deepEqual(seqs(recent.after(1, 0, 2, 4)), [1, 2], 'unless the limit stops the answer first');
   });
 
   it('keeps the newest few: an older cursor is for the store', () => {
     for (let seq = 1; seq <= 20; seq++) recent.add(1, [ev(seq)]);
-    assert.equal(recent.after(1, 0, 100), null, 'seq 1 is no longer kept');
-    const kept = seqs(recent.after(1, 12, 100)) ?? assert.fail('the newest are kept');
+    assert.equal(recent.after(1, 0, 100, 0), null, 'seq 1 is no longer kept');
+    const kept = seqs(recent.after(1, 12, 100, 0)) ?? assert.fail('the newest are kept');
     assert.deepEqual(kept, [13, 14, 15, 16, 17, 18, 19, 20]);
   });
 
   it('a gap (an event not published here) starts again: nothing is ever skipped', () => {
     recent.add(1, [ev(1), ev(2)]);
     recent.add(1, [ev(4)]); // 3 was written by another process
-    assert.equal(recent.after(1, 0, 10), null);
-    assert.equal(recent.after(1, 2, 10), null, '3 is not here: the store has it');
-    assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
+    assert.equal(recent.after(1, 0, 10, 0), null);
+    assert.equal(recent.after(1, 2, 10, 0), null, '3 is not here: the store has it');
+    assert.deepEqual(seqs(recent.after(1, 3, 10, 0)), [4]);
     recent.add(1, [ev(4)]); // published again (wakeOutsideWrites): not next either
-    assert.deepEqual(seqs(recent.after(1, 3, 10)), [4]);
+    assert.deepEqual(seqs(recent.after(1, 3, 10, 0)), [4]);
   });
 
   it('what is kept for all users together is bounded, whatever the number of users', () => {
@@ -61,23 +64,23 @@ describe('recent events (unit, #18)', () => {
       for (let seq = 1; seq <= 8; seq++) heavy.add(u, [ev(seq)]);
     }
     let kept = 0;
-    for (let u = 2; u <= users; u++) kept += 4000 * (heavy.after(u, 0, 100)?.length ?? 0);
-    kept += 4000 * (heavy.after(1, active - 8, 100)?.length ?? 0);
+    for (let u = 2; u <= users; u++) kept += 4000 * (heavy.after(u, 0, 100, 0)?.length ?? 0);
+    kept += 4000 * (heavy.after(1, active - 8, 100, 0)?.length ?? 0);
     assert.ok(kept <= MAX_KEPT_WEIGHT && MAX_KEPT_WEIGHT <= 16 * 1024 * 1024, `${kept} characters kept`);
     assert.equal(heavy.keptWeight, kept);
-    assert.deepEqual(seqs(heavy.after(users, 0, 100)), [1, 2, 3, 4, 5, 6, 7, 8], 'the users published to last are kept');
+    assert.deepEqual(seqs(heavy.after(users, 0, 100, 0)), [1, 2, 3, 4, 5, 6, 7, 8], 'the users published to last are kept');
     assert.deepEqual(
-      seqs(heavy.after(1, active - 8, 100)),
+      seqs(heavy.after(1, active - 8, 100, 0)),
       [1, 2, 3, 4, 5, 6, 7, 8].map((i) => active - 8 + i),
     );
-    assert.equal(heavy.after(2, 0, 100), null, 'the one published to longest ago is not');
+    assert.equal(heavy.after(2, 0, 100, 0), null, 'the one published to longest ago is not');
   });
 
   it('an event too large to keep breaks the run', () => {
     recent.add(1, [ev(1), ev(2, 'x'.repeat(5000)), ev(3)]);
-    assert.equal(recent.after(1, 0, 10), null);
-    assert.equal(recent.after(1, 1, 10), null, 'seq 2 is not here');
-    assert.deepEqual(seqs(recent.after(1, 2, 10)), [3]);
+    assert.equal(recent.after(1, 0, 10, 0), null);
+    assert.equal(recent.after(1, 1, 10, 0), null, 'seq 2 is not here');
+    assert.deepEqual(seqs(recent.after(1, 2, 10, 0)), [3]);
   });
 });
 
@@ -134,6 +137,22 @@ describe('a poll just behind its head is answered from the recent events (unit, 
       after.events.map((j) => (JSON.parse(j) as { message: { body: string } }).message.body),
       ['unpublished', 'four'],
     );
+  });
+
+  it('events after the ones kept that were not published here (another process wrote them) come in the same answer', async () => {
+    await send('one');
+    // Written by another process (the admin command line, another server on PostgreSQL): the
+    // head moved past what was published here.
+    const r = await store.sendMessage({ sender: alice, recipient: bob, body: 'two', clientId: null });
+    assert.equal(r.status, 'created');
+    const answer = await poll(core, bobDevice, { since: 0, timeoutMs: 0, limit: 10 }, () => undefined);
+    assert.deepEqual(
+      answer.events.map((j) => (JSON.parse(j) as { message: { body: string } }).message.body),
+      ['one', 'two'],
+      'every event after the cursor, up to the limit, as the contract says: not only those kept',
+    );
+    const limited = await poll(core, bobDevice, { since: 0, timeoutMs: 0, limit: 1 }, () => undefined);
+    assert.equal(limited.events.length, 1, 'the limit still holds');
   });
 
   it('group changes, group messages and read markers: from memory, the same JSON the store gives', async () => {
