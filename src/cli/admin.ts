@@ -49,9 +49,14 @@ type Command = CommandHelp &
 
 class UsageError extends Error {}
 
-function arg(args: string[], i: number, name: string): string {
+/**
+ * The i-th argument. One that starts with '-' is an option given in its place (a name never
+ * starts with one), except where `dashOk`: a device id is random base64url, and about one in 64
+ * starts with '-'.
+ */
+function arg(args: string[], i: number, name: string, dashOk = false): string {
   const v = args[i];
-  if (v === undefined || v.startsWith('-')) throw new UsageError(`missing ${name}`);
+  if (v === undefined || (!dashOk && v.startsWith('-'))) throw new UsageError(`missing ${name}`);
   return v;
 }
 
@@ -120,7 +125,7 @@ const COMMANDS: Record<string, Command> = {
         out(`${await revokeAllDevices({ store }, user)} device(s) of ${user.username} revoked`);
         return 0;
       }
-      const id = arg(args, 1, 'DEVICE_ID');
+      const id = arg(args, 1, 'DEVICE_ID', true);
       try {
         await revokeDevice({ store }, { userId: user.id }, id);
       } catch (err) {
