@@ -34,16 +34,23 @@ export interface ConnectionGuard {
   stop(): void;
 }
 
+/** The connections open from one address (its /64 for IPv6): one object, shared by its sockets. */
+interface Opened {
+  key: string;
+  count: number;
+}
+
 export function guardConnections(server: http.Server, opts: ConnectionGuardOptions): ConnectionGuard {
-  const perAddress = new Map<string, number>();
+  const perAddress = new Map<string, Opened>();
   const firstRequestTimers = new WeakMap<Socket, NodeJS.Timeout>();
   let refused = 0;
   let stalled = 0;
-  const sockets = new Set<Socket>();
+  /** Every open connection, with its address's count. */
+  const sockets = new Map<Socket, Opened>();
   const unsent = new Map<Socket, { queued: number; inKernelQueue: number; since: number }>();
   const stallCheck = setInterval(() => {
     const now = Date.now();
-    for (const socket of sockets) {
+    for (const socket of sockets.keys()) {
       // writableLength counts a write until all of it is out, so one large answer shows no
       // progress there; libuv's writeQueueSize goes down as the kernel takes it piece by piece.
       const queued = socket.writableLength;
@@ -68,25 +75,30 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
     // kept for the life of the connection (a held poll's connection lives long).
     const pending = firstRequestTimers.get(this);
     if (pending) clearTimeout(pending);
+    // The address as counted when it connected: once closed, the socket no longer has one.
+    const opened = sockets.get(this);
     sockets.delete(this);
     unsent.delete(this);
-    // The peer's address was read (and cached by Node) when it connected.
-    const addr = addressKey(this.remoteAddress ?? 'unknown');
-    const left = (perAddress.get(addr) ?? 1) - 1;
-    if (left > 0) perAddress.set(addr, left);
-    else perAddress.delete(addr);
+    if (opened && --opened.count === 0) perAddress.delete(opened.key);
   }
 
   server.on('connection', (socket: Socket) => {
     const addr = addressKey(socket.remoteAddress ?? 'unknown');
-    const n = (perAddress.get(addr) ?? 0) + 1;
-    if (opts.maxPerAddress > 0 && n > opts.maxPerAddress) {
+    // Node keeps what remoteAddress read (an object and a string, about 90 bytes, for as long
+    // as the connection lives: every held poll has one); what the guard needs is kept below,
+    // and a later read of remoteAddress (a log-in's client address) asks the socket again. (On
+    // a connection already closed it is then unknown, '': the limits count such a request in a
+    // bucket of its own, and its answer reaches nobody.)
+    (socket as unknown as { _peername?: unknown })._peername = undefined;
+    const opened = perAddress.get(addr) ?? { key: addr, count: 0 };
+    if (opts.maxPerAddress > 0 && opened.count >= opts.maxPerAddress) {
       refused++;
       socket.destroy();
       return;
     }
-    perAddress.set(addr, n);
-    sockets.add(socket);
+    opened.count++;
+    perAddress.set(addr, opened);
+    sockets.set(socket, opened);
     const timer = setTimeout(() => socket.destroy(), opts.firstRequestMs);
     timer.unref();
     firstRequestTimers.set(socket, timer);
@@ -101,7 +113,7 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
   });
 
   return {
-    open: (address) => perAddress.get(addressKey(address)) ?? 0,
+    open: (address) => perAddress.get(addressKey(address))?.count ?? 0,
     get refused() {
       return refused;
     },

@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { Hub, type HubObserver } from './hub';
 import { Limits } from './limits';
 import { Presence } from './presence';
+import { RecentEvents } from './recent-events';
 import type { Store } from './store';
 import type { StreamEvent } from './types';
 
@@ -38,6 +39,7 @@ export function createCore(config: Config, store: Store, opts: CoreOptions = {})
       maxHeld: config.maxHeldPolls,
     },
     opts.observer ?? null,
+    new RecentEvents<StreamEvent>((e) => e.json.length),
   );
   const presence = new Presence(config.presenceWindowMs, hub);
   return { config, store, hub, presence, limits: new Limits(config), cluster: opts.cluster };

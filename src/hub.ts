@@ -11,7 +11,13 @@
 // arrives while it is under way is delivered to the caller, which answers with it once the read
 // has found nothing (stream.ts). ntfy's handleSubscribeHTTP subscribes before it replays for the
 // same reason. Writers publish only after their commit, so a poll never answers with an event
-// that could still be rolled back.
+// that could still be rolled back. The newest events published for each user are kept
+// (recent-events.ts), so that step 2 finds them in memory when they are all it needs.
+
+import type { RecentEvents } from './recent-events';
+import { CallbackWaiter, type Waiter } from './waiter';
+
+export { Waiter } from './waiter';
 
 /** What ended a wait. */
 export type Outcome<E> =
@@ -79,94 +85,36 @@ const TIMEOUT: Outcome<never> = Object.freeze({ kind: 'timeout' });
 const SUPERSEDED: Outcome<never> = Object.freeze({ kind: 'superseded' });
 const REVOKED: Outcome<never> = Object.freeze({ kind: 'revoked' });
 const SHUTDOWN: Outcome<never> = Object.freeze({ kind: 'shutdown' });
-const CANCELLED: Outcome<never> = Object.freeze({ kind: 'cancelled' });
-
-const SUBSCRIBED = 0;
-const HELD = 1;
-const SETTLED = 2;
-
-/** The timer's callback: one function for every waiter (no closure per held poll). */
-function expire<E extends { seq: number }>(w: Waiter<E>): void {
-  w.settle(TIMEOUT);
-}
 
 /**
- * One poll's subscription. A plain object with a callback rather than a promise: a held poll is
- * the server's main cost in memory, and a promise with its resolver and the suspended async
- * frames awaiting it kept about 1.2 KB more per held poll (bench/README.md, "What a held poll
- * keeps").
+ * Held polls time out in groups: every poll whose deadline falls in the same DEADLINE_TICK_MS
+ * shares one timer, and is answered at the end of it, never before its own timeout and at
+ * most this much after. One timer per poll cost about 180 bytes a held poll (Node's Timeout
+ * and its argument list, bench/README.md, "What a held poll keeps"); a slot in a group costs 8.
  */
-export class Waiter<E extends { seq: number }> {
-  private state = SUBSCRIBED;
+export const DEADLINE_TICK_MS = 50;
+
+/** The waiters whose deadline ends with the same tick, and the one timer for them. */
+export class Deadline<E extends { seq: number }> {
+  readonly waiters: Waiter<E>[] = [];
   timer: NodeJS.Timeout | null = null;
-  /** @internal its index in its user's list (Hub.byUser), for removal in constant time; -1: in none */
-  userSlot = -1;
-
-  constructor(
-    private readonly hub: Hub<E>,
-    readonly userId: number,
-    readonly deviceId: string,
-    /** The cursor the poll started from: only events after it are for this waiter. */
-    readonly since: number,
-    private onSettle: Settle<E> | null,
-  ) {}
-
-  get isSettled(): boolean {
-    return this.state === SETTLED;
-  }
-
-  get isHeld(): boolean {
-    return this.state === HELD;
-  }
-
-  /**
-   * Arms the timeout and takes a slot; refused ('limited', 'overloaded') past the caps. A waiter
-   * woken between subscribe and hold is 'held' too: its outcome is already on its way.
-   */
-  hold(timeoutMs: number): HoldResult {
-    if (this.state === SETTLED) return 'held';
-    return this.hub.hold(this, timeoutMs);
-  }
-
-  /** The client went away, or the caller answered without waiting. Idempotent. */
-  cancel(): void {
-    this.settle(CANCELLED);
-  }
-
-  /** @internal called by the hub only */
-  markHeld(): void {
-    this.state = HELD;
-  }
-
-  /** @internal called by the hub: ends the wait once, releasing everything it held. */
-  settle(outcome: Outcome<E>): void {
-    if (this.state === SETTLED) return;
-    this.hub.release(this); // while still HELD: release() frees the slot of a held waiter
-    this.state = SETTLED;
-    const f = this.onSettle;
-    this.onSettle = null; // the caller's closure (and what it keeps) is not kept past the answer
-    if (f) queueMicrotask(() => f(outcome));
-  }
+  constructor(readonly tick: number) {}
 }
 
-/**
- * Adds to a map of lists and returns the index; a new list is made for one (push() on []
- * reserves room for 17, and most users and devices hold one poll).
- */
-function addTo<K, W>(map: Map<K, W[]>, key: K, w: W): number {
-  const list = map.get(key);
-  if (list) return list.push(w) - 1;
-  map.set(key, [w]);
-  return 0;
+/** A deadline's timer callback: one function for every deadline (no closure per group). */
+function expire<E extends { seq: number }>(hub: Hub<E>, d: Deadline<E>): void {
+  hub.expire(d);
 }
 
 export class Hub<E extends { seq: number }> {
-  /** Every subscribed waiter, by user: whom publish() wakes. */
-  private readonly byUser = new Map<number, Waiter<E>[]>();
-  /** Held waiters per device, oldest first: for the per-device cap. */
-  private readonly heldByDevice = new Map<string, Waiter<E>[]>();
-  /** Held waiters per user (users holding none are not kept): for the per-user cap. */
-  private readonly heldPerUser = new Map<number, number>();
+  /** Every subscribed waiter, by user: whom publish() wakes. The first of a list linked through the waiters. */
+  private readonly byUser = new Map<number, Waiter<E>>();
+  /** Held waiters per device: the oldest of a list linked through the waiters, for the per-device cap. */
+  private readonly heldByDevice = new Map<string, Waiter<E>>();
+  /** Users with at least one held waiter. */
+  private heldUsers = 0;
+  /** Armed deadlines by their tick (see DEADLINE_TICK_MS). */
+  private readonly deadlines = new Map<number, Deadline<E>>();
   private heldCount = 0;
   private waiterCount = 0;
   private timerCount = 0;
@@ -175,6 +123,8 @@ export class Hub<E extends { seq: number }> {
   constructor(
     private readonly limits: HubLimits,
     private readonly observer: HubObserver | null = null,
+    /** The newest events published for each user, for polls just behind (recent-events.ts). */
+    private readonly recent: RecentEvents<E> | null = null,
   ) {}
 
   /** True once closeAll() was called: the server is shutting down. */
@@ -187,28 +137,49 @@ export class Hub<E extends { seq: number }> {
    * `onSettle` gets its outcome once (see Settle).
    */
   subscribe(userId: number, deviceId: string, since: number, onSettle: Settle<E>): Waiter<E> {
-    const w = new Waiter<E>(this, userId, deviceId, since, onSettle);
+    const w = new CallbackWaiter<E>(userId, deviceId, since, onSettle);
+    this.add(w);
+    return w;
+  }
+
+  /** subscribe() for a waiter of the caller's own kind (stream.ts's polls). */
+  add(w: Waiter<E>): void {
     if (this.isClosed) {
       // Shutting down: answer at once with nothing, the client polls again after the restart.
       w.settle(SHUTDOWN);
-      return w;
+      return;
     }
-    w.userSlot = addTo(this.byUser, userId, w);
+    w.hub = this;
+    const first = this.byUser.get(w.userId);
+    if (first) {
+      first.prevOfUser = w;
+      w.nextOfUser = first;
+      w.userHeld = first.userHeld;
+    }
+    this.byUser.set(w.userId, w);
     this.waiterCount++;
-    return w;
+  }
+
+  /** How many polls the user holds (kept on the first of their list). */
+  private heldOf(userId: number): number {
+    return this.byUser.get(userId)?.userHeld ?? 0;
+  }
+
+  /** The user's waiters (a copy: settling one unlinks it). */
+  private waitersOf(userId: number): Waiter<E>[] {
+    const out: Waiter<E>[] = [];
+    for (let w: Waiter<E> | null | undefined = this.byUser.get(userId); w; w = w.nextOfUser) out.push(w);
+    return out;
   }
 
   /** @internal use Waiter.hold */
   hold(w: Waiter<E>, timeoutMs: number): HoldResult {
     // Per-device cap first: letting the device's own oldest poll go frees a slot, so a device
     // at its own limit (several tabs) is never told the whole server is full.
-    for (
-      let list = this.heldByDevice.get(w.deviceId);
-      list && list.length >= this.limits.pollsPerDevice;
-      list = this.heldByDevice.get(w.deviceId)
-    ) {
-      const oldest = list[0];
-      if (!oldest) break;
+    for (let oldest = this.heldByDevice.get(w.deviceId); oldest; oldest = this.heldByDevice.get(w.deviceId)) {
+      let n = 1;
+      for (let x = oldest.nextOfDevice; x; x = x.nextOfDevice) n++;
+      if (n < this.limits.pollsPerDevice) break;
       oldest.settle(SUPERSEDED);
     }
     // Then the user's cap (issue #13): one account with many devices cannot take every slot of
@@ -216,50 +187,93 @@ export class Hub<E extends { seq: number }> {
     // another of their devices, which would poll again at once and push out the next one, round
     // and round. A refused client retries after Retry-After, and polls that have events waiting
     // are answered before they get here, so every device still gets its messages.
-    const userHeld = this.heldPerUser.get(w.userId) ?? 0;
+    const userHeld = this.heldOf(w.userId);
     if (userHeld >= this.limits.pollsPerUser) return 'limited';
     if (this.heldCount >= this.limits.maxHeld) return 'overloaded';
-    addTo(this.heldByDevice, w.deviceId, w);
-    this.heldPerUser.set(w.userId, userHeld + 1);
+    // The device's list, oldest first: this one goes last (the list is at most POLLS_PER_DEVICE long).
+    let last = this.heldByDevice.get(w.deviceId);
+    if (!last) this.heldByDevice.set(w.deviceId, w);
+    else {
+      while (last.nextOfDevice) last = last.nextOfDevice;
+      last.nextOfDevice = w;
+      w.prevOfDevice = last;
+    }
+    if (userHeld === 0) this.heldUsers++;
+    const first = this.byUser.get(w.userId);
+    if (first) first.userHeld = userHeld + 1;
     this.heldCount++;
     w.markHeld();
-    w.timer = setTimeout(expire, timeoutMs, w);
-    this.timerCount++;
+    this.arm(w, timeoutMs);
     return 'held';
   }
 
-  /** @internal removes every trace of a settled waiter: lists, slot, timer. */
+  /** Puts the waiter in the group of its deadline: the end of the tick its timeout ends in. */
+  private arm(w: Waiter<E>, timeoutMs: number): void {
+    const now = performance.now(); // monotonic: a clock set back cannot end a poll early
+    const tick = Math.ceil((now + timeoutMs) / DEADLINE_TICK_MS);
+    let d = this.deadlines.get(tick);
+    if (!d) {
+      d = new Deadline<E>(tick);
+      this.deadlines.set(tick, d);
+      d.timer = setTimeout(expire, tick * DEADLINE_TICK_MS - now, this, d);
+    }
+    w.deadline = d;
+    w.deadlineSlot = d.waiters.push(w) - 1;
+    this.timerCount++;
+  }
+
+  /** @internal a deadline's timer fired: its waiters time out. */
+  expire(d: Deadline<E>): void {
+    this.deadlines.delete(d.tick);
+    d.timer = null;
+    for (const w of d.waiters) {
+      w.deadline = null;
+      this.timerCount--;
+    }
+    for (const w of d.waiters) w.settle(TIMEOUT);
+  }
+
+  /** @internal removes every trace of a settled waiter: lists, slot, deadline. */
   release(w: Waiter<E>): void {
-    const mine = w.userSlot < 0 ? undefined : this.byUser.get(w.userId);
-    if (mine) {
-      // The user's last waiter takes this one's place: order among a user's waiters does not
-      // matter, and one user with thousands of polls must not make each removal a scan.
-      const last = mine.pop();
-      if (last && last !== w) {
-        mine[w.userSlot] = last;
-        last.userSlot = w.userSlot;
-      }
-      if (mine.length === 0) this.byUser.delete(w.userId);
-      w.userSlot = -1;
+    if (w.hub === this) {
+      // Unlinked from its user's list: order among a user's waiters does not matter, and one
+      // user with thousands of polls must not make each removal a scan.
+      const prev = w.prevOfUser;
+      const next = w.nextOfUser;
+      if (next) next.prevOfUser = prev;
+      if (prev) prev.nextOfUser = next;
+      else if (next) {
+        next.userHeld = w.userHeld;
+        this.byUser.set(w.userId, next);
+      } else this.byUser.delete(w.userId);
+      w.prevOfUser = w.nextOfUser = null;
       this.waiterCount--;
     }
-    if (w.timer) {
-      clearTimeout(w.timer);
-      w.timer = null;
+    const d = w.deadline;
+    if (d) {
+      const last = d.waiters.pop();
+      if (last && last !== w) {
+        d.waiters[w.deadlineSlot] = last;
+        last.deadlineSlot = w.deadlineSlot;
+      }
+      if (d.waiters.length === 0) {
+        if (d.timer) clearTimeout(d.timer);
+        this.deadlines.delete(d.tick);
+      }
+      w.deadline = null;
       this.timerCount--;
     }
     if (w.isHeld) {
-      // Oldest first matters here (the per-device cap lets the oldest go), and the list is
-      // short: at most POLLS_PER_DEVICE.
-      const list = this.heldByDevice.get(w.deviceId);
-      const i = list ? list.indexOf(w) : -1;
-      if (list && i >= 0) {
-        if (list.length === 1) this.heldByDevice.delete(w.deviceId);
-        else list.splice(i, 1);
-      }
-      const userHeld = (this.heldPerUser.get(w.userId) ?? 1) - 1;
-      if (userHeld > 0) this.heldPerUser.set(w.userId, userHeld);
-      else this.heldPerUser.delete(w.userId);
+      const prev = w.prevOfDevice;
+      const next = w.nextOfDevice;
+      if (next) next.prevOfDevice = prev;
+      if (prev) prev.nextOfDevice = next;
+      else if (next) this.heldByDevice.set(w.deviceId, next);
+      else this.heldByDevice.delete(w.deviceId);
+      w.prevOfDevice = w.nextOfDevice = null;
+      const first = this.byUser.get(w.userId); // (this one is out of the user's list by now)
+      if (first) first.userHeld--;
+      if (!first || first.userHeld === 0) this.heldUsers--;
       this.heldCount--;
     }
   }
@@ -279,20 +293,29 @@ export class Hub<E extends { seq: number }> {
    * store here after its hint (src/cluster/).
    */
   deliver(userId: number, events: readonly E[]): void {
-    const list = this.byUser.get(userId);
-    if (!list || events.length === 0) return;
-    for (const w of list.slice()) {
+    if (events.length === 0) return;
+    this.recent?.add(userId, events);
+    if (!this.byUser.has(userId)) return;
+    for (const w of this.waitersOf(userId)) {
       const mine = events.filter((e) => e.seq > w.since);
       if (mine.length > 0) w.settle({ kind: 'events', events: mine });
     }
   }
 
+  /**
+   * The events published here after `since`, when they follow on from it and none is missing
+   * (up to `limit`, or to the stream's `head`); null when the store is to be read instead.
+   */
+  recentAfter(userId: number, since: number, limit: number, head: number): E[] | null {
+    return this.recent ? this.recent.after(userId, since, limit, head) : null;
+  }
+
   /** The smallest cursor among the user's waiters (held or about to be); undefined with none. */
   waitingSince(userId: number): number | undefined {
-    const list = this.byUser.get(userId);
-    if (!list || list.length === 0) return undefined;
-    let since = Infinity;
-    for (const w of list) if (w.since < since) since = w.since;
+    const first = this.byUser.get(userId);
+    if (!first) return undefined;
+    let since = first.since;
+    for (let w = first.nextOfUser; w; w = w.nextOfUser) if (w.since < since) since = w.since;
     return since;
   }
 
@@ -321,15 +344,15 @@ export class Hub<E extends { seq: number }> {
   revokeHere(deviceIds: Iterable<string>): void {
     const ended = new Set(deviceIds);
     if (ended.size === 0) return;
-    for (const list of [...this.byUser.values()]) {
-      for (const w of list.slice()) if (ended.has(w.deviceId)) w.settle(REVOKED);
+    for (const userId of [...this.byUser.keys()]) {
+      for (const w of this.waitersOf(userId)) if (ended.has(w.deviceId)) w.settle(REVOKED);
     }
   }
 
   /** Shutdown: every waiter is answered at once, and later subscriptions are answered at once. */
   closeAll(): void {
     this.isClosed = true;
-    for (const list of [...this.byUser.values()]) for (const w of list.slice()) w.settle(SHUTDOWN);
+    for (const userId of [...this.byUser.keys()]) for (const w of this.waitersOf(userId)) w.settle(SHUTDOWN);
   }
 
   /** Devices holding at least one poll now. */
@@ -338,7 +361,7 @@ export class Hub<E extends { seq: number }> {
   }
 
   isUserHeld(userId: number): boolean {
-    return this.heldPerUser.has(userId);
+    return this.heldOf(userId) > 0;
   }
 
   isDeviceHeld(deviceId: string): boolean {
@@ -351,7 +374,7 @@ export class Hub<E extends { seq: number }> {
       waiters: this.waiterCount,
       timers: this.timerCount,
       devices: this.heldByDevice.size,
-      users: this.heldPerUser.size,
+      users: this.heldUsers,
     };
   }
 }

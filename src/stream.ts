@@ -6,7 +6,7 @@
 import type { Core } from './core';
 import { formatCursor } from './cursor';
 import { type AppError, Errors } from './errors';
-import type { HoldResult, Outcome, OutcomeKind } from './hub';
+import { type HoldResult, type Outcome, type OutcomeKind, Waiter } from './hub';
 import type { DeviceAuth, StreamEvent } from './types';
 import { eventRowJson } from './views';
 
@@ -52,8 +52,10 @@ function refusedAt(cap: Exclude<HoldResult, 'held'>, retryAfterS: number): AppEr
   return cap === 'limited' ? Errors.tooManyPolls(retryAfterS) : Errors.overloaded(retryAfterS);
 }
 
-/** How a poll ends for its caller: an answer, or an error (an AppError or a fault). */
-export type PollDone = (err: unknown, answer?: PollAnswer) => void;
+/** What a poll's caller can do with it once started: end it (its client went away). */
+export interface Cancellable {
+  cancel(): void;
+}
 
 // Where a poll is: reading the store (subscribed, not yet held), held, or answered.
 const READING = 0;
@@ -61,84 +63,154 @@ const HELD = 1;
 const ANSWERED = 2;
 
 /**
- * Runs a poll and calls `done` once with its answer. Callback style on purpose: once a poll is
- * held it keeps only its waiter, the waiter's callback and what that closes over (the device, the
- * cursor, `done`): no suspended async frame and no pending promise (bench/README.md, "What a
- * held poll keeps"); the store's promises have all settled by the time it holds.
+ * One poll, and all that it keeps while held: its subscription (it is the hub's waiter), its
+ * state, and in a subclass what answers it (the fast lane's response; a promise's resolvers).
+ * One object with fields rather than closures over closures: a held poll is the server's main
+ * cost in memory, and the closures, their contexts and the callbacks between them were about a
+ * third of what a held poll kept beyond the bare ceiling (bench/README.md, "What a held poll
+ * keeps"). No suspended async frame and no pending promise either: the store's promises have
+ * all settled by the time it holds.
  *
  * The order is hub.ts's: subscribe, then read the store, then hold. The reads are
  * asynchronous, so an outcome may reach the waiter while they are under way (a send committed
  * meanwhile, the device revoked, the client gone, the server shutting down): it is kept and
  * answered once the reads have found nothing to answer with, never dropped.
- *
- * @param onGone registers a callback for when the client goes away (its connection closed), so
- *   the waiter and its timer are freed at once rather than at the timeout; called at once, not
- *   kept.
  */
-export function startPoll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void, done: PollDone): void {
-  const since = req.since ?? device.cursor;
-  const limit = req.limit;
-  const timeoutMs = req.timeoutMs;
-  let phase = READING;
-  let early: Outcome<StreamEvent> | null = null;
-  const waiter = core.hub.subscribe(device.userId, device.id, since, (outcome) => {
-    if (phase === READING) early = outcome;
-    else if (phase === HELD) {
-      phase = ANSWERED;
-      // A poll that ends shows its device was there until now, unless it ended because the
-      // device was logged out or revoked: that one must stop counting at once (#14).
-      if (outcome.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
-      woken(core, device, since, limit, outcome, done);
+export abstract class Poll extends Waiter<StreamEvent> {
+  private phase = READING;
+  private early: Outcome<StreamEvent> | null = null;
+  private readonly limit: number;
+
+  constructor(
+    readonly core: Core,
+    readonly device: DeviceAuth,
+    req: PollRequest,
+  ) {
+    super(device.userId, device.id, req.since ?? device.cursor);
+    this.limit = req.limit;
+  }
+
+  /** How the poll ends for its caller, once: an answer, or an error (an AppError or a fault). */
+  protected abstract answered(err: unknown, answer?: PollAnswer): void;
+
+  /**
+   * Subscribes, reads, holds, and calls answered() once. The caller then cancels it when its
+   * client goes away (unless it is already settled: the server began shutting down), so the
+   * waiter is freed at once rather than at the timeout.
+   */
+  start(timeoutMs: number): void {
+    const { core, device } = this;
+    core.hub.add(this);
+    // The handlers below keep only this object (no request, no query) until the reads are done.
+    begin(core, device, this.since, this.limit, timeoutMs).then(
+      (ready) => {
+        if (ready) {
+          this.phase = ANSWERED;
+          this.cancel();
+          this.answered(null, ready);
+        } else if (this.early) {
+          this.phase = ANSWERED;
+          this.wokenBy(this.early);
+        } else {
+          const held = this.hold(timeoutMs);
+          if (held === 'held') {
+            // Held (or woken after the reads, before this line: its answer is on its way).
+            this.phase = HELD;
+            core.presence.touch(device.userId, device.username, device.id);
+          } else {
+            this.phase = ANSWERED;
+            this.cancel();
+            this.answered(refusedAt(held, overloadRetryAfter(core.config.overloadRetryAfterS)));
+          }
+        }
+      },
+      (err: unknown) => {
+        this.phase = ANSWERED;
+        this.cancel();
+        this.answered(err);
+      },
+    );
+  }
+
+  /** From the hub: what ended the wait (or came while the store was read). */
+  protected settled(outcome: Outcome<StreamEvent>): void {
+    if (this.phase === READING) this.early = outcome;
+    else if (this.phase === HELD) {
+      this.phase = ANSWERED;
+      this.wokenBy(outcome);
     }
     // ANSWERED: the cancellation of a poll answered from the store; nobody reads it.
-  });
-  // Already settled (the server began shutting down): its answer is on its way, nothing to cancel.
-  if (!waiter.isSettled) onGone(() => waiter.cancel());
-  // Everything the handlers below use is in this function's scope, which the waiter's callback
-  // keeps alive while the poll is held: only what it needs anyway (no `req`, no `onGone`).
-  begin(core, device, req, since).then(
-    (ready) => {
-      if (ready) {
-        phase = ANSWERED;
-        waiter.cancel();
-        done(null, ready);
-      } else if (early) {
-        phase = ANSWERED;
-        if (early.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
-        woken(core, device, since, limit, early, done);
-      } else {
-        const held = waiter.hold(timeoutMs);
-        if (held === 'held') {
-          // Held (or woken after the reads, before this line: its answer is on its way).
-          phase = HELD;
-          core.presence.touch(device.userId, device.username, device.id);
-        } else {
-          phase = ANSWERED;
-          waiter.cancel();
-          done(refusedAt(held, overloadRetryAfter(core.config.overloadRetryAfterS)));
+  }
+
+  /** Answers from what ended its wait (or came while it read the store). */
+  private wokenBy(outcome: Outcome<StreamEvent>): void {
+    const { core, device, since, limit } = this;
+    // A poll that ends shows its device was there until now, unless it ended because the
+    // device was logged out or revoked: that one must stop counting at once (#14).
+    if (outcome.kind !== 'revoked') core.presence.touch(device.userId, device.username, device.id);
+    switch (outcome.kind) {
+      case 'events': {
+        // The published events are the ones committed after we subscribed; they follow on
+        // directly from `since` when nothing was missed. If they do not (they always should),
+        // read the store rather than risk a gap.
+        const first = outcome.events[0];
+        if (first && first.seq === since + 1) {
+          this.answered(null, answer('events', since, outcome.events.slice(0, limit)));
+          return;
         }
+        readEvents(core, device, since, limit).then(
+          (events) => this.answered(null, answer('events', since, events)),
+          (err: unknown) => this.answered(err),
+        );
+        return;
       }
-    },
-    (err: unknown) => {
-      phase = ANSWERED;
-      waiter.cancel();
-      done(err);
-    },
-  );
+      case 'revoked':
+      case 'timeout':
+      case 'superseded':
+      case 'shutdown':
+      case 'cancelled':
+        this.answered(null, answer(outcome.kind, since, []));
+    }
+  }
 }
 
-/** startPoll() as a promise: for the Koa route and tests. */
-export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (cancel: () => void) => void): Promise<PollAnswer> {
-  return new Promise((resolve, reject) =>
-    startPoll(core, device, req, onGone, (err, a) => (a ? resolve(a) : reject(err instanceof Error ? err : new Error(String(err))))),
-  );
+/** A poll answered through a promise: for the Koa route and tests. */
+class PromisedPoll extends Poll {
+  constructor(
+    core: Core,
+    device: DeviceAuth,
+    req: PollRequest,
+    private readonly resolve: (a: PollAnswer) => void,
+    private readonly reject: (err: Error) => void,
+  ) {
+    super(core, device, req);
+  }
+
+  protected answered(err: unknown, a?: PollAnswer): void {
+    if (a) this.resolve(a);
+    else this.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/**
+ * A poll as a promise: for the Koa route and tests.
+ *
+ * @param onGone given the poll once it has started (unless already settled), to cancel it when
+ *   the client goes away; called at once, not kept.
+ */
+export function poll(core: Core, device: DeviceAuth, req: PollRequest, onGone: (poll: Cancellable) => void): Promise<PollAnswer> {
+  return new Promise((resolve, reject) => {
+    const p = new PromisedPoll(core, device, req, resolve, reject);
+    p.start(req.timeoutMs);
+    if (!p.isSettled) onGone(p);
+  });
 }
 
 /**
  * The reads of a poll, after it has subscribed: an answer now, or null when it is to be held.
  * Rejects with refusals (a cursor ahead of the stream).
  */
-function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number): Promise<PollAnswer | null> {
+function begin(core: Core, device: DeviceAuth, since: number, limit: number, timeoutMs: number): Promise<PollAnswer | null> {
   const now = Date.now();
   // Presence counts polls that were accepted (touched below): a refused one (bad cursor,
   // server full) says nothing about a device that is really following its stream.
@@ -159,9 +231,15 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
       .then((head) => {
         if (since > head) throw Errors.invalidCursor('the cursor is ahead of the event stream; resynchronise from history');
         core.store.noteDeviceSeen(device.id, now, since);
-        if (head === since) return nothingNew(core, device, req, since, now);
-        return readEvents(core, device, since, req.limit).then((ready) => {
-          if (ready.length === 0) return nothingNew(core, device, req, since, now);
+        if (head === since) return nothingNew(core, device, timeoutMs, since, now);
+        // Published while its client was between polls: still in memory (recent-events.ts).
+        const recent = core.hub.recentAfter(uid, since, limit, head);
+        if (recent) {
+          core.presence.touch(device.userId, device.username, device.id, now);
+          return answer('immediate', since, recent);
+        }
+        return readEvents(core, device, since, limit).then((ready) => {
+          if (ready.length === 0) return nothingNew(core, device, timeoutMs, since, now);
           core.presence.touch(device.userId, device.username, device.id, now);
           return answer('immediate', since, ready);
         });
@@ -170,37 +248,10 @@ function begin(core: Core, device: DeviceAuth, req: PollRequest, since: number):
 }
 
 /** Nothing after the cursor: answered now when the poll may not wait, else null (hold it). */
-function nothingNew(core: Core, device: DeviceAuth, req: PollRequest, since: number, now: number): PollAnswer | null {
-  if (req.timeoutMs !== 0) return null;
+function nothingNew(core: Core, device: DeviceAuth, timeoutMs: number, since: number, now: number): PollAnswer | null {
+  if (timeoutMs !== 0) return null;
   core.presence.touch(device.userId, device.username, device.id, now);
   return answer('timeout', since, []);
-}
-
-/** Answers a poll from what ended its wait (or came while it read the store). */
-function woken(core: Core, device: DeviceAuth, since: number, limit: number, outcome: Outcome<StreamEvent>, done: PollDone): void {
-  switch (outcome.kind) {
-    case 'events': {
-      // The published events are the ones committed after we subscribed; they follow on
-      // directly from `since` when nothing was missed. If they do not (they always should),
-      // read the store rather than risk a gap.
-      const first = outcome.events[0];
-      if (first && first.seq === since + 1) {
-        done(null, answer('events', since, outcome.events.slice(0, limit)));
-        return;
-      }
-      readEvents(core, device, since, limit).then(
-        (events) => done(null, answer('events', since, events)),
-        (err: unknown) => done(err),
-      );
-      return;
-    }
-    case 'revoked':
-    case 'timeout':
-    case 'superseded':
-    case 'shutdown':
-    case 'cancelled':
-      done(null, answer(outcome.kind, since, []));
-  }
 }
 
 /**

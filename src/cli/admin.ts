@@ -49,9 +49,14 @@ type Command = CommandHelp &
 
 class UsageError extends Error {}
 
-function arg(args: string[], i: number, name: string): string {
+/**
+ * The i-th argument. One that starts with '-' is an option given in its place (a name never
+ * starts with one), except where `dashOk`: a device id is random base64url, and about one in 64
+ * starts with '-'.
+ */
+function arg(args: string[], i: number, name: string, dashOk = false): string {
   const v = args[i];
-  if (v === undefined || v.startsWith('-')) throw new UsageError(`missing ${name}`);
+  if (v === undefined || (!dashOk && v.startsWith('-'))) throw new UsageError(`missing ${name}`);
   return v;
 }
 
@@ -120,7 +125,7 @@ const COMMANDS: Record<string, Command> = {
         out(`${await revokeAllDevices({ store }, user)} device(s) of ${user.username} revoked`);
         return 0;
       }
-      const id = arg(args, 1, 'DEVICE_ID');
+      const id = arg(args, 1, 'DEVICE_ID', true);
       try {
         await revokeDevice({ store }, { userId: user.id }, id);
       } catch (err) {
@@ -289,7 +294,8 @@ async function main(argv: string[]): Promise<number> {
       fail(`error: no database at ${config.dbPath}; check DB_PATH (the server's, see npm start -- --help)`);
       return 1;
     }
-    const store = openStore(config.dbPath, { synchronous: config.dbSynchronous });
+    // Its commits sync themselves: a running server reads them at once (SqliteOptions.syncInCommit).
+    const store = openStore(config.dbPath, { synchronous: config.dbSynchronous, syncInCommit: true });
     try {
       return await command.run({ store, sqlite: store, config, out }, args);
     } finally {

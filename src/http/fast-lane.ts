@@ -25,7 +25,7 @@ import { authenticate } from '../auth';
 import type { Core } from '../core';
 import { Errors } from '../errors';
 import type { Logger } from '../log';
-import { type PollDone, startPoll } from '../stream';
+import { Poll, type PollAnswer, type PollRequest } from '../stream';
 import type { DeviceAuth } from '../types';
 import { bearerToken, deviceSeen } from './access-token';
 import { type Answer, contractHeaders, errorAnswer, failure, JSON_TYPE } from './answer';
@@ -33,11 +33,35 @@ import { overriddenToDelete, readBody } from './body';
 import { allowOrigin } from './cors';
 import { sendAnswer } from './messages-routes';
 import type { Recorder } from './observe';
-import { onClientGone, pollAnswer, pollRequest } from './stream-routes';
+import { cancelWhenGone, pollAnswer, pollRequest } from './stream-routes';
 import { parseQuery } from './urlencoded';
 
 /** Answers the request and returns true, or returns false: Koa is to answer it. */
 export type Lane = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** How the lane writes a poll's answer (one function for the lane, not one per poll). */
+type PollFinish = (res: ServerResponse, started: number, device: DeviceAuth, err: unknown, a?: PollAnswer) => void;
+
+/**
+ * A poll taken by the lane: what it needs to answer is in its fields (the response, when it
+ * started), so a held poll is this one object (see stream.ts's Poll).
+ */
+class LanePoll extends Poll {
+  constructor(
+    core: Core,
+    device: DeviceAuth,
+    req: PollRequest,
+    private readonly finish: PollFinish,
+    private readonly res: ServerResponse,
+    private readonly started: number,
+  ) {
+    super(core, device, req);
+  }
+
+  protected answered(err: unknown, a?: PollAnswer): void {
+    this.finish(this.res, this.started, this.device, err, a);
+  }
+}
 
 /** Only a plain JSON body (what Koa's side reads as JSON) is taken here. */
 const PLAIN_JSON = /^application\/json[ \t]*(;[ \t]*charset=("?)utf-8\2[ \t]*)?$/i;
@@ -64,7 +88,7 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     res: ServerResponse,
     method: string,
     route: string,
-    started: bigint,
+    started: number,
     a: Answer,
     device?: DeviceAuth,
   ): void {
@@ -80,7 +104,7 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
       res.writeHead(a.status, Object.assign(headers, a.headers));
       res.end(a.body);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const seconds = (performance.now() - started) / 1000;
     record({ method, route, status: a.status, seconds, device, pollOutcome: a.outcome, errorCode: a.code });
   }
 
@@ -100,7 +124,7 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
       return false;
     if (h['content-encoding'] !== undefined && h['content-encoding'] !== 'identity') return false;
     if (!Number.isInteger(length) || length <= 0 || length > deps.bodyLimitBytes) return false;
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let device: DeviceAuth | undefined;
     // What Koa does, in its order: the body, the override, the token, the send.
     readBody(req, 'json', deps.bodyLimitBytes)
@@ -129,22 +153,21 @@ export function fastLane(core: Core, deps: LaneDeps): Lane {
     } catch {
       return false; // refused before it started: Koa makes the answer (401 first for a bad token)
     }
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     authenticate(core, token).then(
       (device) => {
         deviceSeen(core, device);
-        startPoll(core, device, request, onClientGone(req, res), pollAnswered(req, res, started, device));
+        const poll = new LanePoll(core, device, request, pollFinish, res, started);
+        poll.start(request.timeoutMs);
+        if (!poll.isSettled) cancelWhenGone(req, res, poll);
       },
       (err: unknown) => finish(req, res, 'GET', '/poll', started, failure(err, where('GET', '/poll'))),
     );
     return true;
   }
 
-  /**
-   * How a poll's answer is written. Made here, not inline above, so that a held poll keeps only
-   * these four in its closure (not the query, the token or the authentication's scope).
-   */
-  function pollAnswered(req: IncomingMessage, res: ServerResponse, started: bigint, device: DeviceAuth): PollDone {
-    return (err, a) => finish(req, res, 'GET', '/poll', started, a ? pollAnswer(a) : failure(err, where('GET', '/poll')), device);
+  /** How a poll's answer is written (res.req: the request it answers). */
+  function pollFinish(res: ServerResponse, started: number, device: DeviceAuth, err: unknown, a?: PollAnswer): void {
+    finish(res.req, res, 'GET', '/poll', started, a ? pollAnswer(a) : failure(err, where('GET', '/poll')), device);
   }
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { Core } from '../core';
 import { parseCursor } from '../cursor';
 import { Errors } from '../errors';
-import { poll, type PollAnswer, type PollRequest } from '../stream';
+import { type Cancellable, poll, type PollAnswer, type PollRequest } from '../stream';
 import type { DeviceHandler } from './access-token';
 import { type Answer, errorAnswer, json, reply } from './answer';
 import type { AppRouter, AppState } from './context';
@@ -36,16 +36,27 @@ export function pollAnswer(a: PollAnswer): Answer {
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** Where a response keeps its poll, for cancelPoll (a property, not a closure per poll). */
+const POLL = Symbol('poll');
+type PollResponse = ServerResponse & { [POLL]?: Cancellable };
+
+/** 'close' on a poll's response: one function for every poll, finding the poll on the response. */
+function cancelPoll(this: PollResponse): void {
+  this[POLL]?.cancel();
+}
+
 /**
  * 'close' on the response: the answer was sent, or the client went away first. Either way the
  * waiter is done (cancelling a settled waiter does nothing), and a client that left frees its
- * slot and timer now, not at the timeout.
+ * slot and deadline now, not at the timeout. The poll is kept on the response and the listener
+ * is shared: a closure per poll would be kept as long as the poll is held.
  */
-export function onClientGone(req: IncomingMessage, res: ServerResponse): (cancel: () => void) => void {
-  return (cancel) => {
-    if (req.socket.destroyed) cancel();
-    else res.on('close', cancel); // a response closes once: no once() wrapper needed
-  };
+export function cancelWhenGone(req: IncomingMessage, res: ServerResponse, poll: Cancellable): void {
+  if (req.socket.destroyed) poll.cancel();
+  else {
+    (res as PollResponse)[POLL] = poll;
+    res.on('close', cancelPoll); // a response closes once: no once() wrapper needed
+  }
 }
 
 export function streamRoutes(router: AppRouter, core: Core, authed: (handler: DeviceHandler) => Middleware<AppState>): void {
@@ -54,7 +65,7 @@ export function streamRoutes(router: AppRouter, core: Core, authed: (handler: De
   router.get(
     '/poll',
     authed(async (ctx, device) => {
-      reply(ctx, pollAnswer(await poll(core, device, pollRequest(ctx.state.query, config), onClientGone(ctx.req, ctx.res))));
+      reply(ctx, pollAnswer(await poll(core, device, pollRequest(ctx.state.query, config), (p) => cancelWhenGone(ctx.req, ctx.res, p))));
     }),
   );
 

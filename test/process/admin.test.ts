@@ -115,6 +115,27 @@ describe('admin command line (#7)', function () {
     assert.equal(admin(db, ['list-devices', 'nobody']).code, 1);
   });
 
+  it("revokes a device whose id starts with '-' (about one in 64 random ids): it is an id, not a missing argument", async () => {
+    const db = tempDbPath();
+    assert.equal(admin(db, ['add-user', 'kiosk'], 'correct horse battery\n').code, 0);
+    const store = openStore(db);
+    try {
+      const user = (await store.findUser('kiosk')) ?? assert.fail('kiosk');
+      await store.createDevice(
+        { id: '-dash-first', userId: user.id, name: 'odd', tokenHash: Buffer.alloc(32, 1) },
+        { passwordHash: user.passwordHash },
+        10,
+      );
+    } finally {
+      await store.close();
+    }
+    const r = admin(db, ['revoke-device', 'kiosk', '-dash-first']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /device -dash-first of kiosk revoked/);
+    assert.doesNotMatch(admin(db, ['list-devices', 'kiosk']).out, /-dash-first/);
+    assert.match(admin(db, ['revoke-device', '-kiosk', 'x']).err, /missing NAME/, 'a name still never starts with one');
+  });
+
   it('lists groups and their members, and removes a member through the domain: the running server delivers the event (#15)', async () => {
     const db = tempDbPath();
     admin(db, ['add-user', 'owner'], 'correct horse battery\n');

@@ -62,6 +62,29 @@ describe('hub (unit, #2)', () => {
     assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
   });
 
+  it('times polls out in groups, none before its own timeout, and leaves no timer behind', async () => {
+    const h = hub();
+    const timeouts = [5, 30, 31, 47, 60, 60];
+    const started = performance.now();
+    const ws = timeouts.map((ms, i) => {
+      const w = sub(h, i, `d${i}`, 0);
+      assert.equal(w.hold(ms), 'held');
+      return w;
+    });
+    assert.equal(h.stats().timers, timeouts.length);
+    ws[3]?.cancel(); // one leaves its group early: the others still time out
+    const ended = await Promise.all(ws.map((w) => w.promise.then((o) => ({ kind: o.kind, at: performance.now() - started }))));
+    for (const [i, e] of ended.entries()) {
+      if (i === 3) assert.equal(e.kind, 'cancelled');
+      else {
+        assert.equal(e.kind, 'timeout');
+        // (Node's timers go by the event loop's clock, which may be a millisecond or two behind.)
+        assert.ok(e.at >= (timeouts[i] ?? 0) - 3, `poll ${i} timed out after ${e.at.toFixed(1)} ms, asked ${timeouts[i]}`);
+      }
+    }
+    assert.deepEqual(h.stats(), { held: 0, waiters: 0, timers: 0, devices: 0, users: 0 });
+  });
+
   it('answers the oldest poll of a device past its per-device limit', async () => {
     const h = hub(2);
     const a = sub(h, 1, 'd1', 0);

@@ -125,7 +125,7 @@ describe('poll ordering (unit, #2)', () => {
     const realHead = store.headSeq.bind(store);
     store.headSeq = (userId: number): Promise<number> => realHead(userId).then((head) => sleep(50).then(() => head));
     let gone: (() => void) | undefined;
-    const p = poll(core, d, { since: 0, timeoutMs: 30_000, limit: 100 }, (cancel) => (gone = cancel));
+    const p = poll(core, d, { since: 0, timeoutMs: 30_000, limit: 100 }, (started) => (gone = () => started.cancel()));
     assert.ok(gone, 'registered at once, before the reads');
     gone();
     const answer = await p;
@@ -136,7 +136,7 @@ describe('poll ordering (unit, #2)', () => {
   it('an aborted poll is released at once', async () => {
     const bob = await user('bob');
     let gone: (() => void) | undefined;
-    const p = poll(core, await device(bob), { since: 0, timeoutMs: 30_000, limit: 100 }, (cancel) => (gone = cancel));
+    const p = poll(core, await device(bob), { since: 0, timeoutMs: 30_000, limit: 100 }, (started) => (gone = () => started.cancel()));
     while (core.hub.stats().held < 1) await sleep(1);
     assert.ok(gone, 'registered');
     gone();

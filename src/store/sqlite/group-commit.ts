@@ -1,9 +1,12 @@
 // Group commit: writes that arrive in the same turn of the event loop are committed together in
-// one transaction, and none of them is acknowledged before that commit returns.
+// one transaction, and none of them is acknowledged before that commit is on disk.
 //
 // Why: with synchronous=FULL an acknowledged message survives a power loss, but every commit
 // then waits for an fsync of the WAL. One commit for every message that arrived meanwhile pays
-// that wait once per batch instead of once per message (measured in bench/README.md).
+// that wait once per batch instead of once per message (measured in bench/README.md). And with
+// a WalSync (wal-sync.ts, the FULL default) the batch commits without syncing and the fsync runs
+// in the thread pool: the jobs' promises resolve when it returns, while the event loop goes on
+// with the next batch (#18).
 //
 // A batch is optimistic: its jobs run one after another in one transaction with no savepoints
 // (a SAVEPOINT and a RELEASE per write cost as much as the write). Should any job throw, the
@@ -14,6 +17,7 @@
 // of it is visible.
 import type { Database, Transaction } from 'better-sqlite3';
 import type { StreamHeads } from './heads';
+import type { WalSync } from './wal-sync';
 
 interface Job {
   run: () => unknown;
@@ -52,6 +56,9 @@ export class GroupCommit {
   private readonly batchTx: Transaction<(jobs: Job[], withExtras: boolean) => unknown[]>;
   private readonly singleTx: Transaction<(job: Job) => unknown>;
   private readonly extrasTx: Transaction<() => void>;
+  /** synchronous=NORMAL for the group's own transactions and back to FULL, when a WalSync syncs them. */
+  private readonly syncOff: (() => void) | null;
+  private readonly syncOn: (() => void) | null;
   /** Committed transactions and the jobs in them, since start: for metrics and tests. */
   private batches = 0;
   private committedJobs = 0;
@@ -64,7 +71,19 @@ export class GroupCommit {
     private readonly heads: StreamHeads,
     /** The search index's writes, the last statements of every transaction of jobs (search.ts). */
     private readonly tail: TransactionTail,
+    /**
+     * Syncs the WAL after each commit off the event loop (synchronous=FULL on a file); null: the
+     * commit itself is as durable as the connection's synchronous setting makes it.
+     */
+    private readonly wal: WalSync | null = null,
   ) {
+    // Other writes on the connection (accounts, devices) keep FULL: only these transactions
+    // leave their fsync to `wal`. A pragma, not a statement of the catalog: it is no SQL of the
+    // store's data.
+    const normal = wal ? db.prepare('PRAGMA synchronous = NORMAL') : null;
+    const full = wal ? db.prepare('PRAGMA synchronous = FULL') : null;
+    this.syncOff = normal ? () => normal.run() : null;
+    this.syncOn = full ? () => full.run() : null;
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
       this.extras.began();
       if (withExtras) this.extras.write();
@@ -116,24 +135,50 @@ export class GroupCommit {
     }
     const withExtras = this.extras.pending();
     if (jobs.length > 0 || withExtras) {
-      let values: unknown[] | null = null;
-      this.heads.begin();
+      this.syncOff?.();
       try {
-        values = this.batchTx.immediate(jobs, withExtras);
-      } catch {
-        values = null; // one of them failed (or the commit did): sort it out one by one
-        this.tail.rolledBack();
-      }
-      this.heads.end(values !== null);
-      if (values) {
-        this.tail.committed();
-        this.committed(jobs.length, withExtras);
-        jobs.forEach((job, i) => job.resolve(values[i]));
-      } else {
-        this.oneByOne(jobs);
+        this.commitBatch(jobs, withExtras);
+      } finally {
+        this.syncOn?.();
       }
     }
     if (this.jobs.length > 0) this.schedule();
+  }
+
+  private commitBatch(jobs: Job[], withExtras: boolean): void {
+    let values: unknown[] | null = null;
+    this.heads.begin();
+    try {
+      values = this.batchTx.immediate(jobs, withExtras);
+    } catch {
+      values = null; // one of them failed (or the commit did): sort it out one by one
+      this.tail.rolledBack();
+    }
+    this.heads.end(values !== null);
+    if (values) {
+      this.tail.committed();
+      this.committed(jobs.length, withExtras);
+      this.durable(() => jobs.forEach((job, i) => job.resolve(values[i])), jobs);
+    } else {
+      this.oneByOne(jobs);
+    }
+  }
+
+  /**
+   * Runs `acknowledge` once what was just committed is on disk: at once without a WalSync (the
+   * commit synced it, or the setting does not ask for it), else when its fsync returns. Should
+   * that fail, the jobs are rejected: their writes are in the database, but not known to be on
+   * disk, so nothing of them was acknowledged (nor is anything after it: wal-sync.ts).
+   */
+  private durable(acknowledge: () => void, jobs: Job[]): void {
+    const wal = this.wal;
+    if (!wal) return acknowledge();
+    wal.committed();
+    if (jobs.length === 0) return;
+    wal.whenDurable((err) => {
+      if (!err) acknowledge();
+      else for (const job of jobs) job.reject(err);
+    });
   }
 
   private committed(jobs: number, withExtras: boolean): void {
@@ -148,6 +193,7 @@ export class GroupCommit {
       try {
         this.extrasTx.immediate();
         this.committed(0, true);
+        this.durable(() => undefined, []);
       } catch {
         // acknowledgements of polls only: kept pending, retried with the next batch
       }
@@ -166,19 +212,24 @@ export class GroupCommit {
       this.heads.end(true);
       this.tail.committed();
       this.committed(1, false);
-      job.resolve(value);
+      this.durable(() => job.resolve(value), [job]);
     }
   }
 
-  /** Commits everything queued, synchronously: used on shutdown before the database closes. */
+  /**
+   * Commits everything queued and syncs it, synchronously: on shutdown before the database
+   * closes, before a backup, and for flush(). Every job queued so far is settled on return.
+   */
   flushAll(): void {
     do this.flush();
     while (this.jobs.length > 0 && !this.closed);
+    this.wal?.syncNow();
   }
 
   /** Commits what is queued; later jobs are refused. */
   close(): void {
     this.flushAll();
     this.closed = true;
+    this.wal?.close();
   }
 }

@@ -4,8 +4,9 @@
 // (accounts.ts), 1:1 messages (messages.ts), groups (groups.ts), search (search.ts), group
 // commit (group-commit.ts) and maintenance (maintenance.ts). Only these files import
 // better-sqlite3. Work is done synchronously and handed back as settled promises (settle.ts);
-// message writes go through group commit and resolve only after their commit; other
-// multi-statement writes run in one transaction of their own.
+// message writes go through group commit and resolve only once their commit is on disk, and a
+// read that could show such a write hands its result back only then too (wal-sync.ts,
+// `released`); other multi-statement writes run in one transaction of their own.
 //
 // Ordering: SQLite has one writer at a time (this process, or briefly the admin command line
 // on the same file, whose writes never touch the event stream), so a row's commit order is its
@@ -57,6 +58,7 @@ import { openDatabase, type SqliteOptions } from './open';
 import { KIND_GROUP, type Queries, toEventRow } from './queries';
 import { SearchIndexer, searchMessages } from './search';
 import { asError, settled } from './settle';
+import { WalSync } from './wal-sync';
 
 export { MIGRATIONS_DIR, type SqliteOptions } from './open';
 
@@ -67,6 +69,7 @@ export class SqliteStore implements Store {
   private readonly q: Queries;
   private readonly devices: DeviceLedger;
   private readonly writer: GroupCommit;
+  private readonly wal: WalSync | null;
   private readonly messages: SqliteMessages;
   private readonly groups: SqliteGroups;
   private readonly accounts: SqliteAccounts;
@@ -75,9 +78,23 @@ export class SqliteStore implements Store {
     const { db, q } = openDatabase(file, opts);
     this.q = q;
     this.db = db;
+    // FULL (the default) on a file: the group commit's fsync off the event loop (wal-sync.ts).
+    // NORMAL asks for no fsync per commit, EXTRA is left to SQLite as it is, and a database in
+    // memory has no WAL (nor has a file whose file system refused WAL mode: SQLite then keeps
+    // the rollback journal without an error, and syncs it in the commit); nor does the admin
+    // command line use it (SqliteOptions.syncInCommit).
+    const dbFile = mainFile(db);
+    const inWal = db.pragma('journal_mode', { simple: true }) === 'wal';
+    const offLoop = (opts.synchronous ?? 'FULL') === 'FULL' && !db.memory && dbFile && inWal && !opts.syncInCommit;
+    try {
+      this.wal = offLoop ? new WalSync(`${dbFile}-wal`, opts.walFsync) : null;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
     const searchIndex = new SearchIndexer(this.q);
-    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex);
+    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
@@ -116,6 +133,23 @@ export class SqliteStore implements Store {
     } finally {
       this.devices.setForced(false);
     }
+  }
+
+  /**
+   * A read's result, handed back once every commit it could have seen is on disk: the read
+   * runs now, but what a group commit wrote is visible on this connection before its fsync
+   * (wal-sync.ts), and must not reach a client before it. At once when nothing is pending.
+   */
+  private released<T>(read: () => T): Promise<T> {
+    const wal = this.wal;
+    if (!wal?.pending) return settled(read);
+    let value: T;
+    try {
+      value = read();
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+    return new Promise<T>((resolve, reject) => wal.whenDurable((err) => (err ? reject(err) : resolve(value))));
   }
 
   // --- users and devices: see accounts.ts --------------------------------------------------
@@ -194,7 +228,7 @@ export class SqliteStore implements Store {
   }
 
   eventsAfter(userId: number, afterSeq: number, limit: number): Promise<EventRow[]> {
-    return settled(() => {
+    return this.released(() => {
       const out: EventRow[] = [];
       const budget = answerBudget();
       for (const r of this.q.selectEventsAfter.iterate(userId, afterSeq, limit)) {
@@ -215,7 +249,7 @@ export class SqliteStore implements Store {
   // --- messages (1:1): see messages.ts ------------------------------------------------------
 
   earlierSend(m: NewMessage): Promise<EarlierSend | null> {
-    return settled(() => this.messages.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
+    return this.released(() => this.messages.earlierSend(m.sender.id, m.clientId, { recipientId: m.recipient.id }, m.body));
   }
 
   sendMessage(m: NewMessage): Promise<SendResult> {
@@ -227,20 +261,20 @@ export class SqliteStore implements Store {
   }
 
   conversations(userId: number): Promise<ConversationRow[]> {
-    return settled(() => this.messages.conversations(userId));
+    return this.released(() => this.messages.conversations(userId));
   }
 
   history(a: number, b: number, page: HistoryQuery): Promise<HistoryPage> {
-    return settled(() => this.messages.history(a, b, page));
+    return this.released(() => this.messages.history(a, b, page));
   }
 
   search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
     // One read transaction: the groups the caller is in and the matches are of the same moment.
-    return settled(() => this.db.transaction(() => searchMessages(this.q, userId, query))());
+    return this.released(() => this.db.transaction(() => searchMessages(this.q, userId, query))());
   }
 
   countMessages(): Promise<number> {
-    return settled(() => this.q.countMessages.get() ?? 0);
+    return this.released(() => this.q.countMessages.get() ?? 0);
   }
 
   // --- groups (issue #15): see groups.ts ----------------------------------------------------
@@ -250,11 +284,11 @@ export class SqliteStore implements Store {
   }
 
   groupOf(userId: number, groupId: number): Promise<GroupRow | undefined> {
-    return settled(() => this.groups.groupOf(userId, groupId));
+    return this.released(() => this.groups.groupOf(userId, groupId));
   }
 
   groupsOf(userId: number): Promise<GroupConversationRow[]> {
-    return settled(() => this.groups.groupsOf(userId));
+    return this.released(() => this.groups.groupsOf(userId));
   }
 
   renameGroup(actor: User, groupId: number, name: string): Promise<GroupChangeResult> {
@@ -274,11 +308,11 @@ export class SqliteStore implements Store {
   }
 
   earlierGroupSend(m: NewGroupMessage): Promise<EarlierSend | null> {
-    return settled(() => this.groups.earlierGroupSend(m));
+    return this.released(() => this.groups.earlierGroupSend(m));
   }
 
   groupHistory(userId: number, groupId: number, page: HistoryQuery): Promise<HistoryPage | null> {
-    return settled(() => this.groups.groupHistory(userId, groupId, page));
+    return this.released(() => this.groups.groupHistory(userId, groupId, page));
   }
 
   markGroupRead(user: User, groupId: number, upTo: number, device?: string): Promise<ReadResult> {
@@ -286,16 +320,25 @@ export class SqliteStore implements Store {
   }
 
   listGroups(): Promise<GroupSummary[]> {
-    return settled(() => this.groups.listGroups());
+    return this.released(() => this.groups.listGroups());
   }
 
   groupMembers(groupId: number): Promise<GroupMemberRow[] | undefined> {
-    return settled(() => this.groups.groupMembers(groupId));
+    return this.released(() => this.groups.groupMembers(groupId));
   }
 
   commitStats(): CommitStats {
     return this.writer.stats();
   }
+}
+
+/**
+ * The database file as SQLite opened it, whose name the WAL's is made from: SQLite follows a
+ * symbolic link, so with DB_PATH one, the WAL is beside the file it points to, not beside the link.
+ */
+function mainFile(db: Db): string {
+  const list = db.pragma('database_list') as { name: string; file: string }[];
+  return list.find((d) => d.name === 'main')?.file ?? '';
 }
 
 export function openSqliteStore(file: string, opts: SqliteOptions = {}): SqliteStore {

@@ -9,6 +9,7 @@ import { REPO_ROOT, type SqliteSynchronous } from '../../config';
 import { loadMigrations, migrate } from './migrate';
 import { prepareQueries, type Queries } from './queries';
 import { type FillProgress, fillSearchIndex } from './search-fill';
+import type { Fsync } from './wal-sync';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'db');
 
@@ -17,6 +18,14 @@ export interface SqliteOptions {
   migrationsDir?: string;
   /** Told after each batch while messages stored before search existed are indexed (issue #17). */
   onSearchFill?: (p: FillProgress) => void;
+  /** Tests: what syncs the WAL after a group commit instead of fs.fsync (wal-sync.ts). */
+  walFsync?: Fsync;
+  /**
+   * Every commit syncs the WAL itself (SQLite's FULL), none is left to wal-sync.ts: for the
+   * admin command line, whose writes the server reads as soon as they are committed, with no
+   * way to wait for another process's fsync.
+   */
+  syncInCommit?: boolean;
 }
 
 /** Pages of WAL (4 KiB each) that trigger a checkpoint. */
@@ -29,8 +38,9 @@ export function openDatabase(file: string, opts: SqliteOptions): { db: Db; q: Qu
   try {
     // WAL: readers never block the writer and a commit is one append. FULL (the default)
     // syncs the WAL on every commit, so an acknowledged message survives a power loss;
-    // group commit pays that once per batch. busy_timeout covers the admin CLI writing to the
-    // same file while the server runs.
+    // group commit pays that once per batch, and syncs its own batches off the event loop
+    // (wal-sync.ts). busy_timeout covers the admin CLI writing to the same file while the
+    // server runs.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     db.pragma('busy_timeout = 5000');
