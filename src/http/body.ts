@@ -1,10 +1,10 @@
 // Request bodies, read the same way on both lanes (readBody): JSON, forms (`curl -d`) and
 // text/plain holding JSON (what old browsers' XDomainRequest sends, sometimes with no
-// Content-Type at all). Bytes first (readBytes: the limit, gzip/deflate, a Content-Length that
-// does not match), then checked to be UTF-8 and only then decoded, so that invalid bytes are
-// refused (#13, item 8) instead of becoming U+FFFD. Bodies over the limit are refused with 413
-// from their Content-Length, before a byte is read. GET, HEAD and OPTIONS are never parsed: the
-// poll path stays lean.
+// Content-Type at all). Bytes first (co-body's reader: the limit, gzip/deflate, a Content-Length
+// that does not match), then checked to be UTF-8 and only then decoded, so that invalid bytes
+// are refused (#13, item 8) instead of becoming U+FFFD. Bodies over the limit are refused with
+// 413 from their Content-Length, before a byte is read (raw-body checks it first). GET, HEAD and
+// OPTIONS are never parsed: the poll path stays lean.
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import coBody from 'co-body';
@@ -74,8 +74,8 @@ export async function readBody(req: IncomingMessage, kind: BodyKind, limitBytes:
  * within the limit): every send is one, so it is read here, as raw-body (under co-body) would
  * read it, with its answers: 413 past the limit, 400 "request size did not match content
  * length", 400 "request aborted" (the client went away first). raw-body's own checks, options
- * and promises cost about 1 µs a send, a fifth of the whole read and parse (bench/hotpath.ts,
- * #18). Anything else (compressed, chunked, over the limit) goes to co-body.
+ * and promise cost about as much as reading the bytes (bench/hotpath.ts, #18). Anything else
+ * (compressed, chunked, over the limit) goes to co-body.
  */
 function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const h = req.headers;
