@@ -62,67 +62,12 @@ export function parseJson(text: string, strict: boolean): unknown {
 /** Reads a body of the given kind; rejects with the catalog's errors or raw-body's (413, 400). */
 export async function readBody(req: IncomingMessage, kind: BodyKind, limitBytes: number): Promise<unknown> {
   if (kind === null) return {};
-  const bytes = await readBytes(req, limitBytes);
+  // encoding false: raw-body hands over the bytes, undecoded.
+  const bytes = (await coBody.text(req, { limit: limitBytes, encoding: false as unknown as string })) as unknown as Buffer;
   if (!isUtf8(bytes)) throw Errors.invalidRequest('body', 'must be valid UTF-8');
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte order mark is no part of the text
   return kind === 'form' ? parseUrlEncoded(text, 'body') : parseJson(text, kind === 'json');
-}
-
-/**
- * A body's bytes, undecoded. A plain one (no Content-Encoding, or identity; a Content-Length
- * within the limit): every send is one, so it is read here, as raw-body (under co-body) would
- * read it, with its answers: 413 past the limit, 400 "request size did not match content
- * length", 400 "request aborted" (the client went away first). raw-body's own checks, options
- * and promise cost about as much as reading the bytes (bench/hotpath.ts, #18). Anything else
- * (compressed, chunked, over the limit) goes to co-body.
- */
-function readBytes(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const h = req.headers;
-  const declared = h['content-length'];
-  const length = Number(declared);
-  const encoding = h['content-encoding'];
-  if (
-    !declared ||
-    (encoding !== undefined && encoding !== 'identity') ||
-    h['transfer-encoding'] !== undefined ||
-    !Number.isInteger(length) ||
-    length < 0 ||
-    length > limitBytes ||
-    !req.readable
-  ) {
-    // encoding false: raw-body hands over the bytes, undecoded.
-    return coBody.text(req, { limit: limitBytes, encoding: false as unknown as string });
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    // Settled once; what the request emits after that is ignored (its listeners go with it,
-    // which costs less than taking them off).
-    let settled = false;
-    const fail = (err: Error): void => {
-      if (settled) return;
-      settled = true;
-      req.pause(); // as raw-body does: nothing more of it is read
-      reject(err);
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      received += chunk.length;
-      if (received > limitBytes) fail(Errors.payloadTooLarge(limitBytes));
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (received !== length) fail(Errors.invalidRequest('body', 'request size did not match content length'));
-      else if (!settled) {
-        settled = true;
-        resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, received));
-      }
-    });
-    req.on('error', fail);
-    // Gone before its end: Node emits 'aborted' for a request cut short, before 'error'.
-    req.on('aborted', () => fail(Errors.invalidRequest('body', 'request aborted')));
-  });
 }
 
 /** The Koa side: the body of a POST or DELETE onto ctx.state.body, and the method override. */
