@@ -103,19 +103,23 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
     assert.equal(calls, 1);
   });
 
-  it('commits made while an fsync is in flight wait for the next one, which covers them all', async () => {
+  it('sends that arrive while an fsync is in flight are committed together once it returns, with one fsync', async () => {
     const first = tracked(send('one'));
     await until(() => held.length === 1, 'the first fsync began');
     const later = [tracked(send('two')), tracked(send('three'))];
-    await until(() => countOnDisk() === 3, 'the later sends committed');
+    await sleep(20);
+    assert.equal(countOnDisk(), 1, 'the next batch waits for the fsync in flight');
     assert.equal(held.length, 1, 'no second fsync while the first is in flight');
+    const batches = store.commitStats().batches;
     release();
     await first.p;
     await until(() => held.length === 1, 'the second fsync began once the first returned');
+    assert.equal(countOnDisk(), 3, 'then both committed');
+    assert.equal(store.commitStats().batches, batches + 1, 'in one batch');
     await sleep(10);
     assert.ok(
       later.every((s) => !s.done()),
-      'committed after the first fsync began: not covered by it',
+      'not acknowledged before their own fsync',
     );
     release();
     assert.deepEqual(
@@ -123,6 +127,17 @@ describe('the group commit syncs off the event loop, and holds back what it wrot
       ['created', 'created'],
     );
     assert.equal(calls, 2);
+  });
+
+  it('flush() commits and syncs at once, even while an fsync is in flight', async () => {
+    const first = tracked(send('one'));
+    await until(() => held.length === 1, 'the first fsync began');
+    const later = tracked(send('two'));
+    await store.flush();
+    assert.equal(countOnDisk(), 2);
+    assert.equal((await later.p).status, 'created', 'synced by flush() on this thread');
+    release();
+    assert.equal((await first.p).status, 'created');
   });
 
   it('after an fsync fails nothing more is acknowledged or shown until a restart, whose recovery settles it', async () => {

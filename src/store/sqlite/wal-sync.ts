@@ -53,6 +53,8 @@ export class WalSync {
   private failures = 0;
   /** The first failure: from then on nothing is vouched for (see above). */
   private broken: Error | null = null;
+  /** Told when an fsync has returned with nothing committed since it began (group-commit.ts). */
+  private idle: (() => void) | null = null;
 
   /**
    * Opens the WAL now, as the store opens (its migrations have made it): a WAL that cannot be
@@ -86,6 +88,16 @@ export class WalSync {
   /** Whether a commit is not yet known to be on disk (never again, after a failure). */
   get pending(): boolean {
     return this.dirty || this.syncing || this.broken !== null;
+  }
+
+  /** Whether an fsync is in flight. */
+  get busy(): boolean {
+    return this.syncing;
+  }
+
+  /** `fn` is called each time an fsync returns and none is started after it. */
+  onIdle(fn: () => void): void {
+    this.idle = fn;
   }
 
   /** fsyncs that failed since start (their waiters were given the error). */
@@ -133,6 +145,7 @@ export class WalSync {
       this.release(waiters, err ? this.fail(err) : this.broken);
       if (this.closed) this.closeFd();
       else if (this.dirty) this.start();
+      else this.idle?.();
     });
   }
 
