@@ -23,6 +23,38 @@ const scrypt = promisify(crypto.scrypt) as (
   options: crypto.ScryptOptions,
 ) => Promise<Buffer>;
 
+/**
+ * scrypts running at once: one less than libuv's thread pool (UV_THREADPOOL_SIZE, libuv's own
+ * setting, 4 when unset), where scrypt runs. The WAL's fsync that every send waits for runs in
+ * that pool too (store/sqlite/wal-sync.ts, #18), as do log writes: a burst of log-ins, each
+ * scrypt tens of milliseconds, must not hold every thread and queue the fsyncs behind it. The
+ * other scrypts wait here, in order.
+ */
+export const SCRYPT_AT_ONCE = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1);
+let scryptsRunning = 0;
+const scryptsWaiting: (() => void)[] = [];
+
+function scryptInTurn(password: string, salt: Buffer, keylen: number, options: crypto.ScryptOptions): Promise<Buffer> {
+  const start = (): Promise<Buffer> => scrypt(password, salt, keylen, options).finally(passScryptSlot);
+  if (scryptsRunning < SCRYPT_AT_ONCE) {
+    scryptsRunning++;
+    return start();
+  }
+  return new Promise<void>((resolve) => scryptsWaiting.push(resolve)).then(start);
+}
+
+/** A scrypt ended: its slot goes to the next one waiting, if any (so none can jump the queue). */
+function passScryptSlot(): void {
+  const next = scryptsWaiting.shift();
+  if (next) next();
+  else scryptsRunning--;
+}
+
+/** scrypts running and waiting now (tests). */
+export function scryptLoad(): { running: number; waiting: number } {
+  return { running: scryptsRunning, waiting: scryptsWaiting.length };
+}
+
 /** A username as typed: letter case is ignored (names are stored lowercased). */
 export const USERNAME_PATTERN = /^[a-z0-9_.-]{1,32}$/i;
 export const PASSWORD_MIN = 8;
@@ -51,7 +83,7 @@ function maxmem(n: number, r: number): number {
 export async function hashPassword(password: string, cost: number): Promise<string> {
   const n = 2 ** cost;
   const salt = crypto.randomBytes(16);
-  const key = await scrypt(password, salt, KEY_LENGTH, { N: n, r: SCRYPT_R, p: SCRYPT_P, maxmem: maxmem(n, SCRYPT_R) });
+  const key = await scryptInTurn(password, salt, KEY_LENGTH, { N: n, r: SCRYPT_R, p: SCRYPT_P, maxmem: maxmem(n, SCRYPT_R) });
   return `scrypt$${n}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
@@ -61,7 +93,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [n, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
   const salt = Buffer.from(parts[4] ?? '', 'base64');
   const expected = Buffer.from(parts[5] ?? '', 'base64');
-  const key = await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: maxmem(n, r) });
+  const key = await scryptInTurn(password, salt, expected.length, { N: n, r, p, maxmem: maxmem(n, r) });
   return key.length === expected.length && crypto.timingSafeEqual(key, expected);
 }
 
