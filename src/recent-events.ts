@@ -15,8 +15,8 @@
 const PER_USER = 8;
 /** An event larger than this (its weight, the JSON's length) is not kept. */
 const MAX_EVENT_WEIGHT = 4096;
-/** Users kept; past it everything starts over (as the stream heads do, store/sqlite/heads.ts). */
-const MAX_USERS = 20_000;
+/** Users kept; past it the one published to longest ago goes (as past MAX_KEPT_WEIGHT). */
+export const MAX_USERS = 20_000;
 /**
  * What all users' kept events may weigh together (characters of JSON): without it, MAX_USERS full
  * runs of the largest events would be over 600 MiB, held for polls that may never come. Past it,
@@ -45,7 +45,7 @@ export class RecentEvents<E extends { seq: number }> {
         if (tooLarge) continue;
       }
       if (!run) {
-        if (this.byUser.size >= MAX_USERS) this.clear();
+        if (this.byUser.size >= MAX_USERS) this.dropOldest();
         run = [];
         this.byUser.set(userId, run);
       }
@@ -73,9 +73,9 @@ export class RecentEvents<E extends { seq: number }> {
     this.byUser.delete(userId);
   }
 
-  private clear(): void {
-    this.byUser.clear();
-    this.weight = 0;
+  /** The user published to longest ago (the first in the Map's order: see add). */
+  private dropOldest(): void {
+    for (const id of this.byUser.keys()) return this.drop(id);
   }
 
   /**
@@ -98,10 +98,5 @@ export class RecentEvents<E extends { seq: number }> {
   /** What the events kept weigh together (tests). */
   get keptWeight(): number {
     return this.weight;
-  }
-
-  /** Users with events kept (metrics, tests). */
-  get users(): number {
-    return this.byUser.size;
   }
 }

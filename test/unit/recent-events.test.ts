@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config';
 import { type Core, createCore } from '../../src/core';
-import { MAX_KEPT_WEIGHT, RecentEvents } from '../../src/recent-events';
+import { MAX_KEPT_WEIGHT, MAX_USERS, RecentEvents } from '../../src/recent-events';
 import { openStore, type SqliteStore } from '../../src/store';
 import { poll } from '../../src/stream';
 import type { DeviceAuth, User } from '../../src/types';
@@ -50,6 +50,17 @@ describe('recent events (unit, #18)', () => {
     assert.deepEqual(seqs(recent.after(1, 3, 10, 0)), [4]);
     recent.add(1, [ev(4)]); // published again (wakeOutsideWrites): not next either
     assert.deepEqual(seqs(recent.after(1, 3, 10, 0)), [4]);
+  });
+
+  it('past MAX_USERS users, the one published to longest ago goes, not everyone', () => {
+    for (let u = 1; u <= MAX_USERS; u++) recent.add(u, [ev(1)]);
+    recent.add(1, [ev(2)]); // user 1 is published to again: now the newest
+    recent.add(MAX_USERS + 1, [ev(1)]);
+    assert.equal(recent.after(2, 0, 10, 1), null, 'user 2, published to longest ago, went');
+    assert.deepEqual(seqs(recent.after(1, 0, 10, 2)), [1, 2]);
+    assert.deepEqual(seqs(recent.after(3, 0, 10, 1)), [1], 'the others stay');
+    assert.deepEqual(seqs(recent.after(MAX_USERS + 1, 0, 10, 1)), [1]);
+    assert.equal(recent.keptWeight, (MAX_USERS + 1) * 2, 'two characters an event, one gone');
   });
 
   it('what is kept for all users together is bounded, whatever the number of users', () => {

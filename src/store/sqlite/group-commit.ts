@@ -6,7 +6,7 @@
 // that wait once per batch instead of once per message (measured in bench/README.md). And with
 // a WalSync (wal-sync.ts, the FULL default) the batch commits without syncing and the fsync runs
 // in the thread pool: the jobs' promises resolve when it returns, while the event loop goes on
-// with the next batch (#18).
+// parsing and answering, and queues the next batch until then (#18, see flush).
 //
 // A batch is optimistic: its jobs run one after another in one transaction with no savepoints
 // (a SAVEPOINT and a RELEASE per write cost as much as the write). Should any job throw, the

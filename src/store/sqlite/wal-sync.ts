@@ -4,7 +4,8 @@
 // event loop, which then waits on the disk (about a third of a send's commit on the machine of
 // bench/README.md). So the group commit's transactions run with synchronous=NORMAL (the WAL
 // written, not synced) and this class syncs the WAL file itself, in libuv's thread pool, while
-// the event loop goes on parsing requests and committing the next batch. What FULL promised is
+// the event loop goes on parsing and answering requests (the group commit queues the next batch
+// and commits it when the fsync returns: onIdle). What FULL promised is
 // kept by holding back everything that could show a commit until an fsync that began after it
 // has returned:
 // - a write's promise (a send's 201, a read marker, a group change) resolves only then
@@ -23,8 +24,8 @@
 // and the database file after (also under NORMAL), so frames a checkpoint moved are durable
 // there. On Linux fsync flushes the file, whatever descriptor wrote it.
 //
-// One fsync at a time: commits made while one is in flight wait for the next, which then covers
-// all of them (a group fsync, as the group commit is a group transaction).
+// One fsync at a time: a commit made while one is in flight (by a forced flush: flushAll) waits
+// for the next, which then covers all of them.
 //
 // Once an fsync has failed, no later one proves
 // anything: Linux may drop the dirty pages a failed fsync was writing and report success the next
