@@ -84,12 +84,6 @@ export function guardConnections(server: http.Server, opts: ConnectionGuardOptio
 
   server.on('connection', (socket: Socket) => {
     const addr = addressKey(socket.remoteAddress ?? 'unknown');
-    // Node keeps what remoteAddress read (an object and a string, about 90 bytes, for as long
-    // as the connection lives: every held poll has one); what the guard needs is kept below,
-    // and a later read of remoteAddress (a log-in's client address) asks the socket again. (On
-    // a connection already closed it is then unknown, '': the limits count such a request in a
-    // bucket of its own, and its answer reaches nobody.)
-    (socket as unknown as { _peername?: unknown })._peername = undefined;
     const opened = perAddress.get(addr) ?? { key: addr, count: 0 };
     if (opts.maxPerAddress > 0 && opened.count >= opts.maxPerAddress) {
       refused++;
