@@ -1,7 +1,8 @@
 // A diagnosis aid, not part of `npm run bench`: runs one W1 phase against one server and
 // prints when the slow deliveries happened, to tell a stall (one burst) from a steady tail.
 // SERVER: ours, experiment (BENCH_EXPERIMENT), ceiling, ceiling-each, socket.io or faye.
-// node dist/bench/probe.js SERVER RATE [SECONDS]   (RATE 0: closed loop)
+// node dist/bench/probe.js SERVER RATE [SECONDS]   (RATE 0: closed loop; PROBE_SEED=1000000: on a
+// history as large as the full run's, PROBE_WARM=1: after an unmeasured 3 s of W1)
 // node dist/bench/probe.js SERVER heap POLLS: heap snapshots (into /tmp/heap-probe) of the
 // server idle and then holding POLLS polls; summarise with heapsnapshot.js.
 // node dist/bench/probe.js SERVER w3 POLLS [ROUNDS]: W3 alone (held for 50 s, memory read again
@@ -79,7 +80,9 @@ async function main(): Promise<void> {
         `--heapsnapshot-signal=SIGURG --diagnostic-dir=${heapDir}`;
   }
   const users = 552 + heapPolls;
-  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages: 0, cpu: pinned ? 0 : null, sync, repo });
+  // PROBE_SEED=N: N messages of history first (the full run's W1 meets W4's million).
+  const seedMessages = Number(process.env.PROBE_SEED ?? '0');
+  const p = await subject.start({ dbPath: path.join(dir, 'db.sqlite'), users, seedMessages, cpu: pinned ? 0 : null, sync, repo });
   try {
     if (heap) {
       const kiosks = await subject.accounts(

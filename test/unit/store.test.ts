@@ -411,6 +411,30 @@ describe('SQLite store (unit, #2)', () => {
     assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
   });
 
+  it('migration 007 has the search index merge sixteen segments at a time, on new and upgraded databases (#18)', async () => {
+    const automerge = (db: Database.Database) =>
+      db.prepare<[], number>("SELECT v FROM message_search_config WHERE k = 'automerge'").pluck().get();
+    assert.equal(automerge(store.sqlite.db), 16, 'a new database');
+    await store.close();
+    const old = tempDbPath('chat-migrate-');
+    const v6 = new Database(old);
+    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 6)) v6.exec(m.sql);
+    v6.pragma('user_version = 6');
+    assert.equal(automerge(v6), undefined, "FTS5's default (4) before it");
+    v6.close();
+    store = openStore(old);
+    assert.equal(automerge(store.sqlite.db), 16, 'an upgraded one');
+    const a = (await store.createUser('alice', 'h')) ?? assert.fail();
+    const b = (await store.createUser('bob', 'h')) ?? assert.fail();
+    // One commit each, a segment each, merged along the way: every message is still found once.
+    for (let i = 0; i < 40; i++) await store.sendMessage({ sender: a, recipient: b, body: `merged ${i}`, clientId: null });
+    const page = (await store.search(b.id, { words: ['merged'], limit: 100 })) ?? assert.fail('no page');
+    assert.deepEqual(
+      page.messages.map((m) => m.body),
+      Array.from({ length: 40 }, (_, i) => `merged ${39 - i}`),
+    );
+  });
+
   it('close() writes queued work before closing, synchronously', async () => {
     const p = store.sendMessage({ sender: alice, recipient: bob, body: 'last words', clientId: null });
     void store.close();
