@@ -169,16 +169,26 @@ describe('read state and conversations (HTTP, #3)', () => {
     );
     assert.equal(list[0]?.last_message.body, 'bulk 5999');
     assert.ok(ms < 2000, `listed 305 conversations over 6000 messages in ${ms} ms`);
-    // One range of the primary key (the user's own rows), then a sort of just those rows: no
-    // scan of anyone else's, and no index to update on every send (see 002_read_state.sql).
+    // The user's rows as lo (a range of the primary key) and as hi (a range of the pair index),
+    // then a sort of just those rows: no scan of anyone else's, and no index that a send
+    // rewrites (see 008_conversation_pairs.sql).
     const plan = t.store.sqlite.db
-      .prepare('EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE user_id = 1 ORDER BY last_message_id DESC')
+      .prepare(
+        `EXPLAIN QUERY PLAN
+         SELECT * FROM (SELECT hi AS peer, last_message_id FROM conversation_pairs WHERE lo = 1
+                        UNION ALL SELECT lo, last_message_id FROM conversation_pairs WHERE hi = 1 AND lo < 1)
+         ORDER BY last_message_id DESC`,
+      )
       .all() as Array<{ detail: string }>;
     assert.ok(
-      plan.some((p) => /SEARCH conversations USING PRIMARY KEY \(user_id=\?\)/.test(p.detail)),
+      plan.some((p) => /SEARCH conversation_pairs USING PRIMARY KEY \(lo=\?\)/.test(p.detail)),
       JSON.stringify(plan),
     );
-    assert.ok(!plan.some((p) => /^SCAN conversations/.test(p.detail)), 'never a scan of the table');
+    assert.ok(
+      plan.some((p) => /SEARCH conversation_pairs USING (COVERING )?INDEX conversation_pairs_by_hi \(hi=\?/.test(p.detail)),
+      JSON.stringify(plan),
+    );
+    assert.ok(!plan.some((p) => /^SCAN conversation_pairs/.test(p.detail)), 'never a scan of the table');
     // marking read recounts from the index
     const firstPeer = list.find((c) => c.with === peers[0]?.username);
     assert.ok(firstPeer);

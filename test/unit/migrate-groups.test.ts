@@ -75,8 +75,16 @@ function dump(file: string): Record<string, unknown[]> {
       ['events', 'user_id, seq'],
       ['conversations', 'user_id, peer_id'],
     ] as const) {
+      // From 008 on a conversation is one row (conversation_pairs): its sides, as 004 had them.
+      const from =
+        table === 'conversations' && !db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'conversations'`).get()
+          ? `(SELECT lo AS user_id, hi AS peer_id, last_message_id, lo_read_up_to AS read_up_to, lo_unread AS unread
+              FROM conversation_pairs
+              UNION ALL
+              SELECT hi, lo, last_message_id, hi_read_up_to, hi_unread FROM conversation_pairs WHERE hi <> lo)`
+          : table;
       out[table] = db
-        .prepare(`SELECT * FROM ${table} ORDER BY ${order}`)
+        .prepare(`SELECT * FROM ${from} ORDER BY ${order}`)
         .all()
         .map((r) => {
           const row = { ...(r as Record<string, unknown>) };

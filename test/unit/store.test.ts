@@ -435,6 +435,60 @@ describe('SQLite store (unit, #2)', () => {
     );
   });
 
+  it('migration 008 makes each conversation one row with both sides, and sends and read markers keep each side apart (#18)', async () => {
+    await store.close();
+    const old = tempDbPath('chat-migrate-');
+    const v7 = new Database(old);
+    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 7)) v7.exec(m.sql);
+    v7.pragma('user_version = 7');
+    const addUser = v7
+      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
+      .pluck();
+    const [a, b, c] = ['alice', 'bob', 'carol'].map((n) => addUser.get(n) ?? assert.fail(n)) as [number, number, number];
+    const insert = v7
+      .prepare<[number, number, number, number, string], number>(
+        'INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0) RETURNING id',
+      )
+      .pluck();
+    const message = (from: number, to: number, body: string) =>
+      insert.get(from, to, Math.min(from, to), Math.max(from, to), body) ?? assert.fail(body);
+    const m1 = message(b, a, 'bob to alice 1');
+    const m2 = message(b, a, 'bob to alice 2');
+    const m3 = message(a, a, 'alice to herself');
+    const m4 = message(c, a, 'carol to alice');
+    const side = v7.prepare('INSERT INTO conversations (user_id, peer_id, last_message_id, read_up_to, unread) VALUES (?, ?, ?, ?, ?)');
+    side.run(a, b, m2, m1, 1); // alice has read the first of bob's two
+    side.run(b, a, m2, 0, 0);
+    side.run(a, a, m3, m3, 0);
+    side.run(a, c, m4, 0, 1); // carol's own side missing: kept all the same
+    v7.close();
+    store = openStore(old);
+    const list = async (id: number) => (await store.conversations(id)).map((x) => [x.peer, x.lastMessage.body, x.unread, x.readUpTo]);
+    assert.deepEqual(await list(a), [
+      ['carol', 'carol to alice', 1, 0],
+      ['alice', 'alice to herself', 0, m3],
+      ['bob', 'bob to alice 2', 1, m1],
+    ]);
+    assert.deepEqual(await list(b), [['alice', 'bob to alice 2', 0, 0]]);
+    assert.deepEqual(await list(c), [['alice', 'carol to alice', 0, 0]]);
+
+    const alice = { id: a, username: 'alice' };
+    const bob = { id: b, username: 'bob' };
+    const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'alice to bob', clientId: null });
+    if (sent.status !== 'created') return assert.fail(sent.status);
+    assert.deepEqual((await list(b))[0], ['alice', 'alice to bob', 1, 0], "one unread on bob's side");
+    assert.deepEqual((await list(a))[0], ['bob', 'alice to bob', 1, m1], "alice's own message is not unread for her");
+    assert.equal((await store.markRead(bob, alice, sent.message.id)).status, 'moved');
+    assert.deepEqual((await list(b))[0], ['alice', 'alice to bob', 0, sent.message.id]);
+    assert.deepEqual((await list(a))[0], ['bob', 'alice to bob', 1, m1], "bob's marker is not alice's");
+    assert.equal((await store.markRead(alice, bob, m2)).status, 'moved');
+    assert.deepEqual((await list(a))[0], ['bob', 'alice to bob', 0, m2]);
+    assert.deepEqual(await store.markRead(alice, bob, m1), { status: 'unchanged', upTo: m2 }, 'a marker never moves back');
+    const self = await store.sendMessage({ sender: alice, recipient: alice, body: 'note', clientId: null });
+    if (self.status !== 'created') return assert.fail(self.status);
+    assert.deepEqual((await list(a))[0], ['alice', 'note', 0, m3], 'a note to self is never unread');
+  });
+
   it('close() writes queued work before closing, synchronously', async () => {
     const p = store.sendMessage({ sender: alice, recipient: bob, body: 'last words', clientId: null });
     void store.close();

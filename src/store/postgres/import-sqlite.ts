@@ -107,7 +107,12 @@ const TABLES: { name: string; select: string; insert: string; columns: string[];
   },
   {
     name: 'conversations',
-    select: 'SELECT user_id, peer_id, last_message_id, read_up_to, unread FROM conversations ORDER BY user_id, peer_id',
+    // SQLite keeps one row per conversation (db/008), PostgreSQL one per side: each side's row.
+    select: `SELECT lo AS user_id, hi AS peer_id, last_message_id, lo_read_up_to AS read_up_to, lo_unread AS unread
+             FROM conversation_pairs
+             UNION ALL
+             SELECT hi, lo, last_message_id, hi_read_up_to, hi_unread FROM conversation_pairs WHERE hi <> lo
+             ORDER BY 1, 2`,
     insert:
       'INSERT INTO conversations (user_id, peer_id, last_message_id, read_up_to, unread) SELECT * FROM unnest($1::integer[], $2::integer[], $3::bigint[], $4::bigint[], $5::integer[])',
     columns: ['user_id', 'peer_id', 'last_message_id', 'read_up_to', 'unread'],

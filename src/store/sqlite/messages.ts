@@ -49,12 +49,16 @@ export class SqliteMessages {
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
       this.searchIndex.add(id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
       const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
-      this.q.upsertConversationSent.run(m.sender.id, m.recipient.id, id);
-      let recipientSeq: number | null = null;
-      if (m.recipient.id !== m.sender.id) {
-        recipientSeq = appendEvent(this.q, m.recipient.id, KIND_MESSAGE, id, null);
-        this.q.upsertConversationReceived.run(m.recipient.id, m.sender.id, id);
-      }
+      // One row for both sides: one more unread on the recipient's (none for a note to self).
+      const toSelf = m.recipient.id === m.sender.id;
+      this.q.upsertConversation.run({
+        lo,
+        hi,
+        messageId: id,
+        loUnread: !toSelf && m.recipient.id === lo ? 1 : 0,
+        hiUnread: !toSelf && m.recipient.id === hi ? 1 : 0,
+      });
+      const recipientSeq = toSelf ? null : appendEvent(this.q, m.recipient.id, KIND_MESSAGE, id, null);
       const message: MessageRow = {
         id,
         senderId: m.sender.id,
@@ -77,16 +81,20 @@ export class SqliteMessages {
       const hi = Math.max(user.id, peer.id);
       const conv = this.q.selectMessageConversation.get(upTo);
       if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
-      const current = this.q.selectReadMarker.get(user.id, peer.id) ?? 0;
+      // The user's side of the conversation's row (a note to self is the lo side).
+      const loSide = user.id === lo;
+      const current = (loSide ? this.q.selectReadMarkerLo : this.q.selectReadMarkerHi).get(lo, hi) ?? 0;
       if (upTo <= current) return { status: 'unchanged', upTo: current };
-      this.q.updateReadMarker.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      (loSide ? this.q.updateReadMarkerLo : this.q.updateReadMarkerHi).run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
       const seq = appendEvent(this.q, user.id, KIND_READ, upTo, peer.id);
       return { status: 'moved', upTo, seq };
     });
   }
 
   conversations(userId: number): ConversationRow[] {
-    return this.q.selectConversations.all(userId).map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
+    return this.q.selectConversations
+      .all({ user: userId })
+      .map(({ peer, unread, readUpTo, ...m }) => ({ peer, unread, readUpTo, lastMessage: m }));
   }
 
   history(a: number, b: number, page: HistoryQuery): HistoryPage {

@@ -71,6 +71,15 @@ interface NewEventParams {
   peerId: number | null;
 }
 
+interface ConversationSendParams {
+  lo: number;
+  hi: number;
+  messageId: number;
+  /** 1 when the message is to the lo side from the hi side, else 0. */
+  loUnread: number;
+  hiUnread: number;
+}
+
 interface ReadMarkerParams {
   upTo: number;
   lo: number;
@@ -200,35 +209,51 @@ export function prepareQueries(db: Database) {
     // read from the rowid index instead of counting a million rows on every metrics scrape.
     countMessages: q<[], number>(`SELECT coalesce(max(id), 0) FROM messages`).pluck(),
 
-    // --- conversations and read markers ---
-    upsertConversationSent: q<[number, number, number]>(
-      `INSERT INTO conversations (user_id, peer_id, last_message_id) VALUES (?, ?, ?)
-       ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id`,
-    ),
-    upsertConversationReceived: q<[number, number, number]>(
-      `INSERT INTO conversations (user_id, peer_id, last_message_id, unread) VALUES (?, ?, ?, 1)
-       ON CONFLICT (user_id, peer_id) DO UPDATE SET last_message_id = excluded.last_message_id,
-                                                    unread = unread + 1`,
+    // --- conversations and read markers (db/008_conversation_pairs.sql: one row per pair) ---
+    // A send: the newest message, and one more unread for its recipient's side (none for a
+    // note to self). One row, one page, whichever side sent.
+    upsertConversation: q<ConversationSendParams>(
+      `INSERT INTO conversation_pairs (lo, hi, last_message_id, lo_unread, hi_unread)
+       VALUES (@lo, @hi, @messageId, @loUnread, @hiUnread)
+       ON CONFLICT (lo, hi) DO UPDATE SET last_message_id = excluded.last_message_id,
+                                          lo_unread = lo_unread + excluded.lo_unread,
+                                          hi_unread = hi_unread + excluded.hi_unread`,
     ),
     selectMessageConversation: q<[number], { lo: number; hi: number }>(`SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`),
-    selectReadMarker: q<[number, number], number>(`SELECT read_up_to FROM conversations WHERE user_id = ? AND peer_id = ?`).pluck(),
+    // The marker of the lo side, or of the hi side (a note to self is the lo side's).
+    selectReadMarkerLo: q<[number, number], number>(`SELECT lo_read_up_to FROM conversation_pairs WHERE lo = ? AND hi = ?`).pluck(),
+    selectReadMarkerHi: q<[number, number], number>(`SELECT hi_read_up_to FROM conversation_pairs WHERE lo = ? AND hi = ?`).pluck(),
     // Recounted from the conversation index when the marker moves: exact, and it touches only
     // the messages after the new marker.
-    updateReadMarker: q<ReadMarkerParams>(
-      `UPDATE conversations
-       SET read_up_to = @upTo,
-           unread = (SELECT count(*) FROM messages
-                     WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
-                       AND sender_id = @peerId AND sender_id <> @userId)
-       WHERE user_id = @userId AND peer_id = @peerId`,
+    updateReadMarkerLo: q<ReadMarkerParams>(
+      `UPDATE conversation_pairs
+       SET lo_read_up_to = @upTo,
+           lo_unread = (SELECT count(*) FROM messages
+                        WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                          AND sender_id = @peerId AND sender_id <> @userId)
+       WHERE lo = @lo AND hi = @hi`,
     ),
-    selectConversations: q<[number], ConversationJoinRow>(
+    updateReadMarkerHi: q<ReadMarkerParams>(
+      `UPDATE conversation_pairs
+       SET hi_read_up_to = @upTo,
+           hi_unread = (SELECT count(*) FROM messages
+                        WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                          AND sender_id = @peerId AND sender_id <> @userId)
+       WHERE lo = @lo AND hi = @hi`,
+    ),
+    // The user's side of each of their conversations: the rows where they are lo (a range of
+    // the primary key) and those where they are hi (a range of conversation_pairs_by_hi; a note
+    // to self is already in the first).
+    selectConversations: q<{ user: number }, ConversationJoinRow>(
       `SELECT p.username AS peer, c.unread, c.read_up_to AS readUpTo, ${MESSAGE_COLUMNS}
-       FROM conversations c
+       FROM (SELECT hi AS peer_id, last_message_id, lo_unread AS unread, lo_read_up_to AS read_up_to
+             FROM conversation_pairs WHERE lo = @user
+             UNION ALL
+             SELECT lo, last_message_id, hi_unread, hi_read_up_to
+             FROM conversation_pairs WHERE hi = @user AND lo < @user) c
        JOIN users p ON p.id = c.peer_id
        JOIN messages m ON m.id = c.last_message_id
        ${MESSAGE_JOINS}
-       WHERE c.user_id = ?
        ORDER BY c.last_message_id DESC`,
     ),
 
