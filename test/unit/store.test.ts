@@ -411,19 +411,21 @@ describe('SQLite store (unit, #2)', () => {
     assert.deepEqual(await found(a), [['group plans before search', g]], 'a member now');
   });
 
-  it('migration 007 has the search index merge sixteen segments at a time, on new and upgraded databases (#18)', async () => {
-    const automerge = (db: Database.Database) =>
-      db.prepare<[], number>("SELECT v FROM message_search_config WHERE k = 'automerge'").pluck().get();
-    assert.equal(automerge(store.sqlite.db), 16, 'a new database');
+  it('migration 007 has the search index merge sixteen segments at a time, a little at each commit, on new and upgraded databases (#18)', async () => {
+    const config = (db: Database.Database) =>
+      Object.fromEntries(
+        db.prepare<[string], [string, number]>('SELECT k, v FROM message_search_config WHERE k <> ?').raw().all('version'),
+      );
+    assert.deepEqual(config(store.sqlite.db), { automerge: 16, crisismerge: 64 }, 'a new database');
     await store.close();
     const old = tempDbPath('chat-migrate-');
     const v6 = new Database(old);
     for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 6)) v6.exec(m.sql);
     v6.pragma('user_version = 6');
-    assert.equal(automerge(v6), undefined, "FTS5's default (4) before it");
+    assert.deepEqual(config(v6), {}, "FTS5's defaults (4 and 16) before it");
     v6.close();
     store = openStore(old);
-    assert.equal(automerge(store.sqlite.db), 16, 'an upgraded one');
+    assert.deepEqual(config(store.sqlite.db), { automerge: 16, crisismerge: 64 }, 'an upgraded one');
     const a = (await store.createUser('alice', 'h')) ?? assert.fail();
     const b = (await store.createUser('bob', 'h')) ?? assert.fail();
     // One commit each, a segment each, merged along the way: every message is still found once.
