@@ -182,11 +182,7 @@ async function cluster(): Promise<Row> {
         await spawnServer({
           label: `process ${i + 1}`,
           // As `npm start` runs it; BENCH_CLUSTER_NODE_ARGS adds flags (e.g. --cpu-prof --cpu-prof-dir=DIR).
-          nodeArgs: [
-            '--max-semi-space-size=32',
-            ...(process.env.BENCH_CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean),
-            path.join(REPO, 'dist', 'src', 'main.js'),
-          ],
+          nodeArgs: [...(process.env.BENCH_CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(REPO, 'dist', 'src', 'main.js')],
           env,
           cpu: null,
           cwd: REPO,

@@ -83,11 +83,9 @@ export function oursSubject(label = 'ours', repo?: string): Subject {
       );
       return spawnServer({
         label,
-        // The flags `npm start` and deploy/systemd/chat.service run the server with;
-        // BENCH_NO_SEMI=1 leaves out the larger young generation (the memory/CPU trade-off
-        // in bench/README.md).
+        // As `npm start` and deploy/systemd/chat.service run the server (no flags of their
+        // own); BENCH_OURS_NODE_ARGS adds some.
         nodeArgs: [
-          ...(process.env.BENCH_NO_SEMI ? [] : ['--max-semi-space-size=32']),
           ...(process.env.BENCH_OURS_NODE_ARGS ?? '').split(' ').filter(Boolean),
           path.join(root(o.repo), 'dist', 'src', 'main.js'),
         ],
