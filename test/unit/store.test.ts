@@ -233,6 +233,25 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(await store.headSeq(bob.id), 3);
   });
 
+  it('appends at the head it knows, and should that ever be behind, the send is retried from the table, not lost (#18)', async () => {
+    await Promise.all([1, 2, 3].map((i) => store.sendMessage({ sender: alice, recipient: bob, body: `m${i}`, clientId: null })));
+    const next = await store.sendMessage({ sender: alice, recipient: bob, body: 'm4', clientId: null });
+    if (next.status !== 'created') return assert.fail(next.status);
+    assert.deepEqual([next.senderSeq, next.recipientSeq], [4, 4], 'the next positions, from memory');
+    // Bob's head in memory now lags the table (written behind the store's back on its own
+    // connection, so data_version does not move: nothing real writes so). Position 5 is taken.
+    store.sqlite.db.prepare('INSERT INTO events (user_id, seq, kind, message_id) VALUES (?, 5, 1, ?)').run(bob.id, next.message.id);
+    const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'm5', clientId: null });
+    if (sent.status !== 'created') return assert.fail(sent.status);
+    assert.deepEqual([sent.senderSeq, sent.recipientSeq], [5, 6], "bob's from the table once the batch had failed on 5");
+    assert.equal(headInFile(bob.id), 6);
+    const bodies = (await store.eventsAfter(bob.id, 0, 10)).map((e) => (e.kind === 'message' ? e.message.body : e.kind));
+    assert.deepEqual(bodies, ['m1', 'm2', 'm3', 'm4', 'm4', 'm5'], 'nothing overwritten, nothing lost');
+    const again = await store.sendMessage({ sender: bob, recipient: alice, body: 'back', clientId: null });
+    if (again.status !== 'created') return assert.fail(again.status);
+    assert.deepEqual([again.senderSeq, again.recipientSeq], [7, 6]);
+  });
+
   it('a batch that rolls back leaves no head behind: what the retries commit is what it knows (#18)', async () => {
     assert.equal(await store.headSeq(alice.id), 0, 'known before the batch');
     const ghost: User = { id: 9999, username: 'ghost' }; // violates the foreign key

@@ -169,9 +169,10 @@ export class DeviceLedger implements BatchExtras {
    * data_version is read again, so the device checks of its sends and read markers go by the
    * database as it is now. The turn's value may predate a revocation by the command line that
    * committed since (in this very turn), and a message from the revoked device would be stored.
+   * Returned for the stream heads (heads.ts), which go by it for the same reason.
    */
-  began(): void {
-    this.dataVersion();
+  began(): number {
+    return this.dataVersion();
   }
 
   pending(): boolean {

@@ -30,8 +30,11 @@ const MAX_BATCH = 2000;
 
 /** Writes folded into a batch when they are due (coalesced device updates), forgotten only once committed. */
 export interface BatchExtras {
-  /** Called first in every transaction that runs jobs, once it holds the write lock. */
-  began(): void;
+  /**
+   * Called first in every transaction that runs jobs, once it holds the write lock; returns
+   * SQLite's data_version as read then, which the stream heads check themselves against.
+   */
+  began(): number;
   pending(): boolean;
   write(): void;
   committed(): void;
@@ -89,14 +92,14 @@ export class GroupCommit {
       if (this.jobs.length > 0 || this.extras.pending()) this.schedule();
     });
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
-      this.extras.began();
+      this.heads.began(this.extras.began());
       if (withExtras) this.extras.write();
       const values = jobs.map((job) => job.run());
       this.tail.write();
       return values;
     });
     this.singleTx = db.transaction((job: Job) => {
-      this.extras.began();
+      this.heads.began(this.extras.began());
       const value = job.run();
       this.tail.write();
       return value;

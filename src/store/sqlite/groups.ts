@@ -32,7 +32,7 @@ type UserFull = Extract<GroupChangeResult, { status: 'user_full' }>;
 
 export class SqliteGroups {
   constructor(
-    private readonly q: Pick<Queries, 'insertEvent' | 'streamHeads'>,
+    private readonly q: Pick<Queries, 'insertEvent' | 'selectHeadSeq' | 'streamHeads'>,
     private readonly g: GroupQueries,
     private readonly writer: GroupCommit,
     /** For the client_id check every send makes inside its transaction. */

@@ -66,6 +66,7 @@ interface NewDeviceParams {
 
 interface NewEventParams {
   userId: number;
+  seq: number;
   kind: number;
   messageId: number;
   peerId: number | null;
@@ -149,12 +150,11 @@ export function prepareQueries(db: Database) {
     selectHeadSeq: q<[number], number>(`SELECT coalesce(max(seq), 0) FROM events WHERE user_id = ?`).pluck(),
     // Moves when another connection (the admin command line) commits; not for our own writes.
     dataVersion: q<[], number>(`PRAGMA data_version`).pluck(),
-    insertEvent: q<NewEventParams, number>(
-      `INSERT INTO events (user_id, seq, kind, message_id, peer_id)
-       VALUES (@userId, (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE user_id = @userId),
-               @kind, @messageId, @peerId)
-       RETURNING seq`,
-    ).pluck(),
+    // At the position appendEvent() worked out; (user_id, seq) is the primary key, so a wrong
+    // one fails the statement and rolls the transaction back instead of overwriting anything.
+    insertEvent: q<NewEventParams>(
+      `INSERT INTO events (user_id, seq, kind, message_id, peer_id) VALUES (@userId, @seq, @kind, @messageId, @peerId)`,
+    ),
     selectEventsAfter: q<[number, number, number], EventJoinRow>(
       `SELECT e.seq, e.kind, e.message_id AS messageId, e.peer_id AS peerId, p.username AS peer,
               m.sender_id AS senderId, m.recipient_id AS recipientId, m.group_id AS groupId,
@@ -291,17 +291,19 @@ export function toEventRow(r: EventJoinRow): EventRow {
 
 /**
  * Appends an event to a user's stream at its next position; returns the position. The one way
- * events are written: the heads kept in memory (heads.ts) rely on it.
+ * events are written: the heads kept in memory (heads.ts) rely on it. The position comes from
+ * those heads inside a group commit when they know it (two events of a send, on the two users'
+ * streams, then cost two inserts and no reads), else from the table.
  */
 export function appendEvent(
-  q: Pick<Queries, 'insertEvent' | 'streamHeads'>,
+  q: Pick<Queries, 'insertEvent' | 'selectHeadSeq' | 'streamHeads'>,
   userId: number,
   kind: number,
   messageId: number,
   peerId: number | null,
 ): number {
-  const seq = q.insertEvent.get({ userId, kind, messageId, peerId });
-  if (seq === undefined) throw new Error('appending an event returned no position');
+  const seq = q.streamHeads.next(userId) ?? (q.selectHeadSeq.get(userId) ?? 0) + 1;
+  q.insertEvent.run({ userId, seq, kind, messageId, peerId });
   q.streamHeads.noteAppended(userId, seq);
   return seq;
 }

@@ -25,7 +25,7 @@ interface Pending {
  * Why at the end: FTS5 keeps what is inserted in memory and writes it out as a new segment of
  * the index when the transaction commits, but also whenever SQLite opens a statement savepoint
  * while the transaction holds index writes, which any statement with RETURNING does (every
- * event appended: queries.ts, insertEvent). Indexing each message where it was stored made one
+ * event appended did until #18: queries.ts, insertEvent). Indexing each message where it was stored made one
  * segment per message, each merged again and again into larger ones: about 25 µs of CPU per
  * send, where a whole batch written at the end, one segment per commit, costs about 5
  * (bench/README.md, #17). The messages are searchable from the same commit either way.
