@@ -205,6 +205,10 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
       const { page } = t;
       // Only the heavy path: the health check is held back, so the return is found by the button.
       await t.context.route(/\/healthz/, (route) => route.abort());
+      // And the page's own retries of it are refused until the click: one of them could
+      // otherwise reach the restarted server first and take the banner, and its button, away.
+      let clicked = false;
+      await t.context.route('**/*', (route) => (clicked ? route.fallback() : route.abort()));
       await suite.server.stop('SIGTERM');
       await eventually(async () => assert.match(await connState(page), /conn-unreachable/), 8000, 'unreachable shown');
       const banner = await onScreen(page, '#banner');
@@ -225,7 +229,10 @@ describe('the page when the server is down, busy or out of reach (#14)', functio
       await sleep(5000); // the heavy requests' back-off grows past a second or two
 
       await suite.restart();
+      await sleep(1500); // a retry of the page's own now would be refused, not answered
+      assert.equal(await page.isVisible('#banner-retry'), true, 'still unreachable for the page');
       const requests = recordRequests(t);
+      clicked = true;
       const clickedAt = Date.now();
       await page.click('#banner-retry');
       await eventually(async () => assert.match(await connState(page), /conn-connected/), 5000, 'connected after Retry now');
