@@ -82,10 +82,10 @@ export class SqliteMessages {
       const conv = this.q.selectMessageConversation.get(upTo);
       if (!conv || conv.lo !== lo || conv.hi !== hi) return { status: 'not_found' };
       // The user's side of the conversation's row (a note to self is the lo side).
-      const loSide = user.id === lo;
-      const current = (loSide ? this.q.selectReadMarkerLo : this.q.selectReadMarkerHi).get(lo, hi) ?? 0;
+      const side = this.q.readMarker[user.id === lo ? 'lo' : 'hi'];
+      const current = side.select.get(lo, hi) ?? 0;
       if (upTo <= current) return { status: 'unchanged', upTo: current };
-      (loSide ? this.q.updateReadMarkerLo : this.q.updateReadMarkerHi).run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
+      side.update.run({ upTo, lo, hi, peerId: peer.id, userId: user.id });
       const seq = appendEvent(this.q, user.id, KIND_READ, upTo, peer.id);
       return { status: 'moved', upTo, seq };
     });

@@ -93,6 +93,19 @@ interface ReadMarkerParams {
 export function prepareQueries(db: Database) {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- they name what each statement binds and returns
   const q = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  // Recounted from the conversation index when the marker moves: exact, and it touches only
+  // the messages after the new marker.
+  const readMarkerQueries = (side: 'lo' | 'hi') => ({
+    select: q<[number, number], number>(`SELECT ${side}_read_up_to FROM conversation_pairs WHERE lo = ? AND hi = ?`).pluck(),
+    update: q<ReadMarkerParams>(
+      `UPDATE conversation_pairs
+       SET ${side}_read_up_to = @upTo,
+           ${side}_unread = (SELECT count(*) FROM messages
+                             WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
+                               AND sender_id = @peerId AND sender_id <> @userId)
+       WHERE lo = @lo AND hi = @hi`,
+    ),
+  });
   return {
     // --- users ---
     insertUser: q<[string, string, number], number>(
@@ -220,27 +233,8 @@ export function prepareQueries(db: Database) {
                                           hi_unread = hi_unread + excluded.hi_unread`,
     ),
     selectMessageConversation: q<[number], { lo: number; hi: number }>(`SELECT conv_lo AS lo, conv_hi AS hi FROM messages WHERE id = ?`),
-    // The marker of the lo side, or of the hi side (a note to self is the lo side's).
-    selectReadMarkerLo: q<[number, number], number>(`SELECT lo_read_up_to FROM conversation_pairs WHERE lo = ? AND hi = ?`).pluck(),
-    selectReadMarkerHi: q<[number, number], number>(`SELECT hi_read_up_to FROM conversation_pairs WHERE lo = ? AND hi = ?`).pluck(),
-    // Recounted from the conversation index when the marker moves: exact, and it touches only
-    // the messages after the new marker.
-    updateReadMarkerLo: q<ReadMarkerParams>(
-      `UPDATE conversation_pairs
-       SET lo_read_up_to = @upTo,
-           lo_unread = (SELECT count(*) FROM messages
-                        WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
-                          AND sender_id = @peerId AND sender_id <> @userId)
-       WHERE lo = @lo AND hi = @hi`,
-    ),
-    updateReadMarkerHi: q<ReadMarkerParams>(
-      `UPDATE conversation_pairs
-       SET hi_read_up_to = @upTo,
-           hi_unread = (SELECT count(*) FROM messages
-                        WHERE conv_lo = @lo AND conv_hi = @hi AND id > @upTo
-                          AND sender_id = @peerId AND sender_id <> @userId)
-       WHERE lo = @lo AND hi = @hi`,
-    ),
+    // The read marker of one side of the pair, and moving it (a note to self is the lo side's).
+    readMarker: { lo: readMarkerQueries('lo'), hi: readMarkerQueries('hi') },
     // The user's side of each of their conversations: the rows where they are lo (a range of
     // the primary key) and those where they are hi (a range of conversation_pairs_by_hi; a note
     // to self is already in the first).
