@@ -1,5 +1,6 @@
--- 006: search in history (issue #17). One full-text index over every message, kept in step
--- with messages in the same transaction as each send (src/store/sqlite/index.ts, sendMessage).
+-- 006: search in history (issue #17). One full-text index over every message, written in the
+-- transaction of each send until 009, which has it follow the messages a batch at a time
+-- (src/store/sqlite/search.ts, SearchIndexer).
 --
 -- Contentless (content=''): the text is in messages already, and the index holds a prepared
 -- form of it (src/store/sqlite/search-text.ts: NFKC, and each character of a script written

@@ -184,6 +184,7 @@ describe('SQLite store (unit, #2)', () => {
       .prepare("INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, 'old plan', 0)")
       .run(alice.id, bob.id, lo, hi).lastInsertRowid;
     db.prepare("INSERT INTO message_search (rowid, body, scope) VALUES (?, 'old plan', ?)").run(id, `u${lo} u${hi} c${lo}x${hi}`);
+    db.prepare('UPDATE search_indexed SET up_to = ?').run(id); // it is in the index, as such a message is
     await store.sendMessage({ sender: bob, recipient: alice, body: 'new plan', clientId: null });
     await store.sendMessage({ sender: alice, recipient: carol, body: 'other plan', clientId: null });
     const found = async (user: User, peer: User) =>
@@ -201,7 +202,7 @@ describe('SQLite store (unit, #2)', () => {
     const index = new SearchIndexer(prepareQueries(db));
     const indexed = db.transaction((fail: boolean) => {
       index.add(1, 'zebrafish', 'u1');
-      index.write();
+      index.writeAdded();
       if (fail) throw new Error('rolled back');
     });
     assert.throws(() => indexed(true), /rolled back/);
@@ -210,6 +211,76 @@ describe('SQLite store (unit, #2)', () => {
     index.committed();
     const terms = db.prepare("SELECT key, term FROM search_terms WHERE term = 'zebrafish'").all();
     assert.deepEqual(terms, [{ key: 'zebrafish', term: 'zebrafish' }]);
+  });
+
+  /** The search index's mark (db/009_search_follows.sql): every message up to it is indexed, none above. */
+  function indexedUpTo(): number {
+    return store.sqlite.db.prepare<[], number>('SELECT up_to FROM search_indexed').pluck().get() ?? assert.fail('no mark');
+  }
+
+  it('indexes messages after their own commit, and a search first catches up with every one stored before it (#18)', async () => {
+    const sent = await store.sendMessage({ sender: alice, recipient: bob, body: 'quarterly budget', clientId: null });
+    if (sent.status !== 'created') return assert.fail(sent.status);
+    assert.ok(indexedUpTo() < sent.message.id, 'not indexed in the transaction that stored it');
+    const before = store.commitStats();
+    const found = (await store.search(bob.id, { words: ['budget'], limit: 10 })) ?? assert.fail('no page');
+    const after = store.commitStats();
+    assert.equal(after.batches, before.batches + 1, 'one transaction caught the index up');
+    assert.equal(after.jobs, before.jobs, 'a search is no write in the metrics');
+    assert.deepEqual(
+      found.messages.map((m) => m.id),
+      [sent.message.id],
+    );
+    assert.equal(indexedUpTo(), sent.message.id);
+    // Sends racing a search: each one stored before the search began is found, and once.
+    const stored = await Promise.all(
+      [1, 2, 3].map((i) => store.sendMessage({ sender: bob, recipient: alice, body: `budget ${i}`, clientId: null })),
+    );
+    const [page] = await Promise.all([
+      store.search(alice.id, { words: ['budget'], limit: 10 }),
+      store.sendMessage({ sender: bob, recipient: alice, body: 'budget 4', clientId: null }),
+    ]);
+    const ids = (page ?? assert.fail('no page')).messages.map((m) => m.id);
+    for (const r of stored) assert.ok(r.status === 'created' && ids.includes(r.message.id));
+    assert.equal(new Set(ids).size, ids.length, 'each message once');
+  });
+
+  it('the index catches up without a search: after 256 messages stored, or a second after the first (#18)', async () => {
+    const sends = await Promise.all(
+      Array.from({ length: 256 }, (_, i) => store.sendMessage({ sender: alice, recipient: bob, body: `bulk ${i}`, clientId: null })),
+    );
+    const last = sends.at(-1);
+    if (last?.status !== 'created') return assert.fail('not created');
+    assert.equal(indexedUpTo(), last.message.id, 'in the same commit as the 256th');
+    const one = await store.sendMessage({ sender: bob, recipient: alice, body: 'late', clientId: null });
+    if (one.status !== 'created') return assert.fail(one.status);
+    assert.equal(indexedUpTo(), last.message.id);
+    const deadline = Date.now() + 5000;
+    while (indexedUpTo() < one.message.id && Date.now() < deadline) await sleep(50);
+    assert.equal(indexedUpTo(), one.message.id, 'within a second or so, with no other write to carry it');
+  });
+
+  it('messages stored above the mark when the server stopped are indexed as the store opens, each once (#18)', async () => {
+    // As a crash leaves them: committed, not yet indexed. More than one catching-up transaction.
+    const db = store.sqlite.db;
+    const [lo, hi] = [Math.min(alice.id, bob.id), Math.max(alice.id, bob.id)];
+    const insert = db.prepare<[number, number, number, number, string]>(
+      'INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, ?, 0)',
+    );
+    db.transaction(() => {
+      for (let i = 0; i < 4500; i++) insert.run(alice.id, bob.id, lo, hi, `left over ${i}`);
+    })();
+    const top = indexedUpTo();
+    await store.close();
+    store = openStore(file);
+    assert.equal(indexedUpTo(), top + 4500);
+    const page = (await store.search(bob.id, { words: ['left', 'over', '4499'], limit: 10 })) ?? assert.fail('no page');
+    assert.deepEqual(
+      page.messages.map((m) => m.body),
+      ['left over 4499'],
+    );
+    const count = store.sqlite.db.prepare("SELECT count(*) FROM message_search WHERE message_search MATCH 'left over'").pluck().get();
+    assert.equal(count, 4500, 'each indexed once');
   });
 
   /** The head of a user's stream as the database has it, read on a connection of its own. */

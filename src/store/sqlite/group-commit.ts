@@ -23,6 +23,8 @@ interface Job {
   run: () => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** A write of a request (a send, a read marker): counted in stats(); not a wait for a commit (nextCommit). */
+  counted: boolean;
 }
 
 /** Upper bound of jobs per transaction, so one huge burst cannot hold the event loop for long. */
@@ -41,11 +43,13 @@ export interface BatchExtras {
 }
 
 /**
- * Writes the jobs of a transaction leave for its end (the search index: search.ts), told how
- * the transaction ended.
+ * Writes left for the end of a transaction (the search index catching up with the messages:
+ * search.ts), told how the transaction ended.
  */
 export interface TransactionTail {
-  /** The last statements of every transaction that ran jobs. */
+  /** Whether it has writes to make: a transaction is run for them, with or without jobs. */
+  due(): boolean;
+  /** The last statements of every transaction that ran jobs (or ran for it). */
   write(): void;
   committed(): void;
   /** Nothing of it is in the database: what the jobs left is forgotten (they run again). */
@@ -72,7 +76,7 @@ export class GroupCommit {
     private readonly extras: BatchExtras,
     /** Told when each transaction of jobs begins and how it ended: what it appended becomes the heads once committed. */
     private readonly heads: StreamHeads,
-    /** The search index's writes, the last statements of every transaction of jobs (search.ts). */
+    /** The search index catching up, the last statements of every transaction of jobs (search.ts). */
     private readonly tail: TransactionTail,
     /**
      * Syncs the WAL after each commit off the event loop (synchronous=FULL on a file); null: the
@@ -89,7 +93,7 @@ export class GroupCommit {
     this.syncOn = full ? () => full.run() : null;
     // The next batch is committed when the fsync in flight returns (see flush).
     wal?.onIdle(() => {
-      if (this.jobs.length > 0 || this.extras.pending()) this.schedule();
+      if (this.jobs.length > 0 || this.extras.pending() || this.tail.due()) this.schedule();
     });
     this.batchTx = db.transaction((jobs: Job[], withExtras: boolean) => {
       this.heads.began(this.extras.began());
@@ -109,13 +113,25 @@ export class GroupCommit {
 
   /** Queues a synchronous write; resolves with its result once the batch has committed. */
   run<T>(fn: () => T): Promise<T> {
+    return this.queue(fn, true);
+  }
+
+  /**
+   * Resolves once a transaction has run and is on disk, with whatever is queued or due (the
+   * search index catching up before a search: SqliteStore.search). Not counted as a write.
+   */
+  nextCommit(): Promise<void> {
+    return this.queue(() => undefined, false);
+  }
+
+  private queue<T>(fn: () => T, counted: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.jobs.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      this.jobs.push({ run: fn, resolve: resolve as (v: unknown) => void, reject, counted });
       this.schedule();
     });
   }
 
-  /** Asks for a commit soon even with no job queued (coalesced device updates). */
+  /** Asks for a commit soon even with no job queued (coalesced device updates, the search index). */
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -151,7 +167,7 @@ export class GroupCommit {
       return;
     }
     const withExtras = this.extras.pending();
-    if (jobs.length > 0 || withExtras) {
+    if (jobs.length > 0 || withExtras || this.tail.due()) {
       this.syncOff?.();
       try {
         this.commitBatch(jobs, withExtras);
@@ -174,7 +190,7 @@ export class GroupCommit {
     this.heads.end(values !== null);
     if (values) {
       this.tail.committed();
-      this.committed(jobs.length, withExtras);
+      this.committed(countOf(jobs), withExtras);
       this.durable(() => jobs.forEach((job, i) => job.resolve(values[i])), jobs);
     } else {
       this.oneByOne(jobs);
@@ -228,7 +244,7 @@ export class GroupCommit {
       }
       this.heads.end(true);
       this.tail.committed();
-      this.committed(1, false);
+      this.committed(job.counted ? 1 : 0, false);
       this.durable(() => job.resolve(value), [job]);
     }
   }
@@ -249,4 +265,11 @@ export class GroupCommit {
     this.closed = true;
     this.wal?.close();
   }
+}
+
+/** The writes of requests among `jobs` (see Job.counted). */
+function countOf(jobs: Job[]): number {
+  let n = 0;
+  for (const job of jobs) if (job.counted) n++;
+  return n;
 }

@@ -23,7 +23,6 @@ import { type EarlierSend, type GroupActor, historyPage, type HistoryQuery, type
 import type { GroupCommit } from './group-commit';
 import type { GroupQueries, GroupStateRow } from './group-queries';
 import { NO_UPPER_BOUND, type SqliteMessages } from './messages';
-import { groupScope } from './search-text';
 import { appendEvent, KIND_GROUP, KIND_GROUP_READ, KIND_MESSAGE, type Queries } from './queries';
 
 /** What a group's 'changed' answer carries. */
@@ -137,7 +136,7 @@ export class SqliteGroups {
       if (retry) return retry;
       const sentAt = Date.now();
       const id = Number(this.g.insertGroupMessage.run(m.sender.id, m.groupId, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.messages.searchIndex.add(id, m.body, groupScope(m.groupId)); // searchable from this commit (#17)
+      this.messages.searchIndex.noteStored(id);
       this.g.updateGroupLastMessage.run(id, m.groupId);
       this.g.bumpUnread.run(m.groupId, m.sender.id);
       const deliveries: Delivery[] = this.g.selectMemberIds

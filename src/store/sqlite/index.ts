@@ -62,6 +62,9 @@ import { WalSync } from './wal-sync';
 
 export { MIGRATIONS_DIR, type SqliteOptions } from './open';
 
+/** Transactions a search waits for, at most, for the index to catch up with what was stored before it. */
+const SEARCH_CATCH_UP_TRIES = 5;
+
 export class SqliteStore implements Store {
   /** What only SQLite has (the file, data_version, backups): not part of Store. */
   readonly sqlite: SqliteMaintenance;
@@ -70,6 +73,7 @@ export class SqliteStore implements Store {
   private readonly devices: DeviceLedger;
   private readonly writer: GroupCommit;
   private readonly wal: WalSync | null;
+  private readonly searchIndex: SearchIndexer;
   private readonly messages: SqliteMessages;
   private readonly groups: SqliteGroups;
   private readonly accounts: SqliteAccounts;
@@ -93,13 +97,13 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.devices = new DeviceLedger(this.q, () => this.writer.schedule());
-    const searchIndex = new SearchIndexer(this.q);
-    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, searchIndex, this.wal);
+    this.searchIndex = new SearchIndexer(this.q, () => this.writer.schedule());
+    this.writer = new GroupCommit(db, this.devices, this.q.streamHeads, this.searchIndex, this.wal);
     this.accounts = new SqliteAccounts(db, this.q, this.devices);
     // The device check of every send reads the ledger's cache, which a deletion here clears at
     // once and one by another process once data_version moves: no query on the send's path.
     const deviceExists = (id: string): boolean => this.devices.get(id) !== undefined;
-    this.messages = new SqliteMessages(this.q, this.writer, deviceExists, searchIndex);
+    this.messages = new SqliteMessages(this.q, this.writer, deviceExists, this.searchIndex);
     this.groups = new SqliteGroups(this.q, prepareGroupQueries(db), this.writer, this.messages);
     this.sqlite = {
       db,
@@ -116,6 +120,8 @@ export class SqliteStore implements Store {
     return settled(() => {
       if (!this.db.open) return;
       this.devices.stop();
+      this.searchIndex.stop();
+      this.searchIndex.hurry(); // with the last batch; what INDEX_MAX leaves is indexed at the next open
       this.writer.close();
       this.db.close();
     });
@@ -268,7 +274,14 @@ export class SqliteStore implements Store {
     return this.released(() => this.messages.history(a, b, page));
   }
 
-  search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
+  async search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
+    // Every message stored before the search is found: the index catches up first, when it is
+    // behind, in a transaction of the group commit (search.ts; one does it, INDEX_MAX at most,
+    // unless a burst outran it). Bounded, so an index that cannot be written is no endless wait.
+    for (let i = 0; i < SEARCH_CATCH_UP_TRIES && this.searchIndex.behind(); i++) {
+      this.searchIndex.hurry();
+      await this.writer.nextCommit();
+    }
     // One read transaction: the groups the caller is in and the matches are of the same moment.
     return this.released(() => this.db.transaction(() => searchMessages(this.q, userId, query))());
   }

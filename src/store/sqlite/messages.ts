@@ -6,7 +6,6 @@ import { type EarlierSend, historyPage, type HistoryQuery, type NewMessage } fro
 import type { GroupCommit } from './group-commit';
 import { appendEvent, KIND_MESSAGE, KIND_READ, type Queries } from './queries';
 import type { SearchIndexer } from './search';
-import { directScope } from './search-text';
 
 /** Larger than any id SQLite hands out in practice and still exact in a JS number. */
 export const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
@@ -20,7 +19,7 @@ export class SqliteMessages {
     private readonly writer: GroupCommit,
     /** Whether a device still exists, read inside the sending transaction (#13, item 3). */
     readonly deviceExists: (id: string) => boolean,
-    /** Indexes each message sent for search, at the end of the transaction that stores it (#17). */
+    /** Told of each message stored: the search index follows (search.ts, #18). */
     readonly searchIndex: SearchIndexer,
   ) {}
 
@@ -47,7 +46,7 @@ export class SqliteMessages {
       const lo = Math.min(m.sender.id, m.recipient.id);
       const hi = Math.max(m.sender.id, m.recipient.id);
       const id = Number(this.q.insertMessage.run(m.sender.id, m.recipient.id, lo, hi, m.body, m.clientId, sentAt).lastInsertRowid);
-      this.searchIndex.add(id, m.body, directScope(m.sender.id, m.recipient.id)); // searchable from this commit (#17)
+      this.searchIndex.noteStored(id);
       const senderSeq = appendEvent(this.q, m.sender.id, KIND_MESSAGE, id, null);
       // One row for both sides: one more unread on the recipient's (none for a note to self).
       const toSelf = m.recipient.id === m.sender.id;

@@ -1,5 +1,6 @@
 // Opening the SQLite file for the store (index.ts): the directory, the pragmas, the migrations,
-// the search index fill of older databases, and the query catalog prepared once. Split from
+// the search index fill of older databases and what the index had not caught up with (search.ts),
+// and the query catalog prepared once. Split from
 // index.ts (issue #12); nothing here is used after the store is made.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { REPO_ROOT, type SqliteSynchronous } from '../../config';
 import { loadMigrations, migrate } from './migrate';
 import { prepareQueries, type Queries } from './queries';
+import { catchUpSearchIndex } from './search';
 import { type FillProgress, fillSearchIndex } from './search-fill';
 import type { Fsync } from './wal-sync';
 
@@ -51,7 +53,9 @@ export function openDatabase(file: string, opts: SqliteOptions): { db: Db; q: Qu
     db.pragma('foreign_keys = ON');
     migrate(db, loadMigrations(opts.migrationsDir ?? MIGRATIONS_DIR));
     fillSearchIndex(db, opts.onSearchFill);
-    return { db, q: prepareQueries(db) };
+    const q = prepareQueries(db);
+    catchUpSearchIndex(db, q);
+    return { db, q };
   } catch (err) {
     db.close();
     throw err;

@@ -20,6 +20,15 @@ export const MESSAGE_COLUMNS = `m.id, m.sender_id AS senderId, m.recipient_id AS
 /** A group message has no recipient: LEFT JOIN, so it is not lost (its "to" is null). */
 export const MESSAGE_JOINS = `JOIN users s ON s.id = m.sender_id LEFT JOIN users r ON r.id = m.recipient_id`;
 
+/** A message as the search index takes it: who may find it, and its text. */
+export interface UnindexedMessage {
+  id: number;
+  senderId: number;
+  recipientId: number | null;
+  groupId: number | null;
+  body: string;
+}
+
 /** A device row as authentication reads it; the token hash as stored (a BLOB). */
 export type DeviceAuthRow = Omit<DeviceAuth, 'tokenHash'> & { tokenHash: Buffer };
 
@@ -205,6 +214,13 @@ export function prepareQueries(db: Database) {
     // The groups a user is in now (group_members_by_user): whose messages their search may find.
     selectGroupIdsOfUser: q<[number], number>(`SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`).pluck(),
     insertSearchTerm: q<[string, string]>(`INSERT INTO search_terms (key, term) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+    // The index follows the messages (db/009_search_follows.sql): what is above its mark, in id order.
+    selectSearchIndexed: q<[], number>(`SELECT up_to FROM search_indexed`).pluck(),
+    updateSearchIndexed: q<[number]>(`UPDATE search_indexed SET up_to = ?`),
+    selectUnindexed: q<[number, number], UnindexedMessage>(
+      `SELECT id, sender_id AS senderId, recipient_id AS recipientId, group_id AS groupId, body
+       FROM messages WHERE id > ? ORDER BY id LIMIT ?`,
+    ),
     // Words whose key starts with ?1: ?2 is ?1 followed by the largest code point, so the range
     // is one walk of the primary key (BINARY collation compares UTF-8 bytes, in code point order).
     selectSearchTerms: q<[string, string, number], string>(

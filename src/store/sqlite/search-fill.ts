@@ -4,9 +4,8 @@
 // messages), so it goes in batches, each committed with its progress: a server stopped half
 // way resumes where it was, and `progress` (the log, from main.ts) shows how far it is.
 import type { Database } from 'better-sqlite3';
-import { prepareQueries } from './queries';
-import { SearchIndexer } from './search';
-import { directScope, groupScope } from './search-text';
+import { prepareQueries, type UnindexedMessage } from './queries';
+import { scopeOf, SearchIndexer } from './search';
 
 /** Messages per transaction: long enough to be quick, short enough to resume close to where it stopped. */
 const FILL_BATCH = 5000;
@@ -19,26 +18,17 @@ export interface FillProgress {
   done: boolean;
 }
 
-interface OldMessage {
-  id: number;
-  senderId: number;
-  recipientId: number | null;
-  groupId: number | null;
-  body: string;
-}
-
 /** Indexes what search_fill says is left; calls `progress` after each batch. */
 export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => void): void {
   const selectFill = db.prepare<[], { done: number; upTo: number }>(`SELECT done, up_to AS upTo FROM search_fill`);
   const first = selectFill.get();
   if (!first) return;
-  const selectBatch = db.prepare<[number, number, number], OldMessage>(
+  const selectBatch = db.prepare<[number, number, number], UnindexedMessage>(
     `SELECT id, sender_id AS senderId, recipient_id AS recipientId, group_id AS groupId, body
      FROM messages WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
   );
-  // The statements of the send path (queries.ts), prepared here: the store's are not yet.
-  const { insertSearch, insertSearchTerm } = prepareQueries(db);
-  const index = new SearchIndexer({ insertSearch, insertSearchTerm });
+  // The statements of the index (queries.ts), prepared here: the store's are not yet.
+  const index = new SearchIndexer(prepareQueries(db));
   const moveOn = db.prepare<[number]>(`UPDATE search_fill SET done = ?`);
   const finish = db.prepare(`DELETE FROM search_fill`);
   const countLeft = db.prepare<[number, number], number>(`SELECT count(*) FROM messages WHERE id > ? AND id <= ?`).pluck();
@@ -48,11 +38,8 @@ export function fillSearchIndex(db: Database, progress?: (p: FillProgress) => vo
     const fill = selectFill.get();
     if (!fill) return true;
     const rows = selectBatch.all(fill.done, fill.upTo, FILL_BATCH);
-    for (const m of rows) {
-      const scope = m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId);
-      index.add(m.id, m.body, scope);
-    }
-    index.write();
+    for (const m of rows) index.add(m.id, m.body, scopeOf(m));
+    index.writeAdded();
     indexed += rows.length;
     const last = rows.at(-1);
     if (!last || last.id >= fill.upTo) {

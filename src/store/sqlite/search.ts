@@ -1,16 +1,25 @@
-// Search in history on SQLite (issue #17): writing messages into the index, in the transaction
-// that stores them (messages.ts, groups.ts, through the group commit), and answering a search.
-// What the index holds and how words become a MATCH is search-text.ts; the schema is
-// db/006_search.sql.
+// Search in history on SQLite (issue #17): keeping the index up with the messages, a batch at a
+// time (#18), and answering a search. What the index holds and how words become a MATCH is
+// search-text.ts; the schema is db/006_search.sql and db/009_search_follows.sql.
+import type { Database } from 'better-sqlite3';
 import type { HistoryPage } from '../../types';
 import { budgetedPage, type SearchQuery } from '../store';
 import type { TransactionTail } from './group-commit';
 import { NO_UPPER_BOUND } from './messages';
-import type { Queries } from './queries';
-import { indexText, matchExpression, type SearchScope, termsOf } from './search-text';
+import type { Queries, UnindexedMessage } from './queries';
+import { directScope, groupScope, indexText, matchExpression, type SearchScope, termsOf } from './search-text';
 
 /** Words remembered as already in search_terms: about 100 bytes each. */
 const KNOWN_TERMS_MAX = 50_000;
+
+/** Messages stored since the index last caught up that make it catch up with the next commit. */
+const INDEX_BATCH = 256;
+
+/** How long a stored message waits for the index at most when fewer than INDEX_BATCH follow it. */
+const INDEX_DELAY_MS = 1000;
+
+/** Messages indexed in one transaction at most, so that one catching up cannot hold the event loop long. */
+export const INDEX_MAX = 2000;
 
 interface Pending {
   id: number;
@@ -18,17 +27,29 @@ interface Pending {
   scope: string;
 }
 
+/** Who may find a stored message: both sides of a 1:1 message (one, for a note to self), or its group. */
+export function scopeOf(m: UnindexedMessage): string {
+  return m.groupId === null ? directScope(m.senderId, m.recipientId ?? m.senderId) : groupScope(m.groupId);
+}
+
 /**
- * The index writes of a transaction, made as its last statements (`write`, from the group
- * commit or the fill), not where each message is stored.
+ * The search index, following the messages: a send only notes that it stored one
+ * (`noteStored`), and the messages above the index's mark (search_indexed) are indexed as the
+ * last statements of a group commit's transaction (`write`) once INDEX_BATCH have been stored,
+ * INDEX_DELAY_MS after the first of them, or when a search is about to run (`hurry`, from
+ * SqliteStore.search: a search finds every message stored before it).
  *
- * Why at the end: FTS5 keeps what is inserted in memory and writes it out as a new segment of
- * the index when the transaction commits, but also whenever SQLite opens a statement savepoint
- * while the transaction holds index writes, which any statement with RETURNING does (every
- * event appended did until #18: queries.ts, insertEvent). Indexing each message where it was stored made one
- * segment per message, each merged again and again into larger ones: about 25 µs of CPU per
- * send, where a whole batch written at the end, one segment per commit, costs about 5
- * (bench/README.md, #17). The messages are searchable from the same commit either way.
+ * Why not in each send's transaction, as until #18: FTS5 keeps what is inserted in memory and
+ * writes it out as a new segment of the index when the transaction commits, merged again and
+ * again into larger ones later. That is a cost per commit, and a server that is not saturated
+ * commits a message or two at a time: the index doubled what such a send cost the store (about
+ * 100 µs of CPU instead of 50, bench/README.md, #18), where a batch of hundreds costs a few µs
+ * a message. The index is derived from the messages, so what a crash leaves unindexed is read
+ * back from them when the store opens (catchUpSearchIndex).
+ *
+ * Why at the end of the transaction: FTS5 also writes out its segment whenever SQLite opens a
+ * statement savepoint while the transaction holds index writes (any statement with RETURNING
+ * does), which would make one segment of each part of the batch.
  *
  * search_terms rows already committed are remembered (up to KNOWN_TERMS_MAX), so a word seen
  * before costs a lookup in a Set instead of an INSERT. Rows are never deleted, so what was
@@ -42,16 +63,86 @@ export class SearchIndexer implements TransactionTail {
   private readonly fresh = new Set<string>();
   private readonly known = new Set<string>();
   private readonly written = (term: string): boolean => this.known.has(term) || this.fresh.has(term);
+  /** Messages this process stored since the index last caught up, and when the first of them was. */
+  private stored = 0;
+  private firstStoredAt = 0;
+  /** The largest message id this process stored. */
+  private lastStored = 0;
+  /** The index's mark as of the last commit that moved it (or as the store opened). */
+  private indexedUpTo: number;
+  /** What the transaction under way indexed: the new mark, and whether INDEX_MAX cut it short. */
+  private inTransaction: { upTo: number; more: boolean } | null = null;
+  private more = false;
+  private hurried = false;
+  private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly q: Pick<Queries, 'insertSearch' | 'insertSearchTerm'>) {}
+  constructor(
+    private readonly q: Pick<
+      Queries,
+      'insertSearch' | 'insertSearchTerm' | 'selectSearchIndexed' | 'updateSearchIndexed' | 'selectUnindexed'
+    >,
+    /** Asks the group commit for a transaction soon (it then calls due() and write()). */
+    private readonly schedule: () => void = () => undefined,
+  ) {
+    this.indexedUpTo = q.selectSearchIndexed.get() ?? 0;
+  }
 
-  /** Makes a stored message searchable by whoever `scope` names (directScope, groupScope) when the transaction ends. */
+  /** A message was stored (in the transaction under way): the index takes it within INDEX_DELAY_MS. */
+  noteStored(id: number): void {
+    if (id > this.lastStored) this.lastStored = id;
+    if (this.stored++ > 0) return;
+    this.firstStoredAt = Date.now();
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.schedule();
+    }, INDEX_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /** Whether a message this process stored is not yet in the index as committed (SqliteStore.search). */
+  behind(): boolean {
+    return this.indexedUpTo < this.lastStored;
+  }
+
+  /** The next transaction indexes what is left (up to INDEX_MAX), due or not. */
+  hurry(): void {
+    this.hurried = true;
+  }
+
+  /** Whether the next transaction is to index: the group commit runs one for it, jobs or not. */
+  due(): boolean {
+    if (this.more) return true;
+    if (this.stored === 0) return false;
+    return this.hurried || this.stored >= INDEX_BATCH || Date.now() - this.firstStoredAt >= INDEX_DELAY_MS;
+  }
+
+  /** The last statements of a transaction of the group commit: the index catches up, when due. */
+  write(): void {
+    if (this.due()) this.inTransaction = this.indexNext(INDEX_MAX);
+  }
+
+  /**
+   * Indexes the messages above the mark, oldest first, at most `max`, and moves the mark, in the
+   * caller's transaction; returns where the mark is now and whether messages are left above it.
+   */
+  indexNext(max: number): { upTo: number; more: boolean } {
+    const from = this.q.selectSearchIndexed.get() ?? 0;
+    const rows = this.q.selectUnindexed.all(from, max);
+    for (const m of rows) this.add(m.id, m.body, scopeOf(m));
+    this.writeAdded();
+    const last = rows.at(-1);
+    if (last) this.q.updateSearchIndexed.run(last.id);
+    return { upTo: last?.id ?? from, more: rows.length === max };
+  }
+
+  /** Makes a stored message searchable by whoever `scope` names once writeAdded() runs (indexNext, search-fill.ts). */
   add(id: number, body: string, scope: string): void {
     this.pending.push({ id, text: indexText(body), scope });
   }
 
-  /** The index writes of what `add` was given in this transaction: its last statements. */
-  write(): void {
+  /** The index writes of what `add` was given, in the caller's transaction. */
+  writeAdded(): void {
     if (this.pending.length === 0) return;
     for (const p of this.pending) {
       for (const t of termsOf(p.text, this.written)) {
@@ -70,11 +161,56 @@ export class SearchIndexer implements TransactionTail {
       this.known.add(term);
     }
     this.fresh.clear();
+    const done = this.inTransaction;
+    this.inTransaction = null;
+    if (!done) return;
+    this.more = done.more;
+    if (done.more) {
+      this.indexedUpTo = done.upTo;
+      this.schedule();
+      return;
+    }
+    // Every message stored so far was in that transaction (write() is its last statement), and
+    // an id noted by a transaction that rolled back is no message to wait for.
+    this.indexedUpTo = Math.max(done.upTo, this.lastStored);
+    this.stored = 0;
+    this.hurried = false;
+    this.stop(); // the next message stored starts the delay again
   }
 
   rolledBack(): void {
     this.pending = [];
     this.fresh.clear();
+    this.inTransaction = null;
+    // Asked for again by whoever still needs it: a failing index write is not retried forever.
+    this.hurried = false;
+    this.more = false;
+  }
+
+  /** No timed catching up until the next message stored (closing: the store indexes what is left when it next opens). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
+ * Indexes every message above the index's mark, INDEX_MAX a transaction: when the store opens,
+ * what a crash (or a stop before the index caught up) left.
+ */
+export function catchUpSearchIndex(db: Database, q: Queries): void {
+  const index = new SearchIndexer(q);
+  const batch = db.transaction(() => index.indexNext(INDEX_MAX));
+  for (;;) {
+    let more: boolean;
+    try {
+      more = batch.immediate().more;
+    } catch (err) {
+      index.rolledBack();
+      throw err;
+    }
+    index.committed();
+    if (!more) return;
   }
 }
 
