@@ -156,9 +156,11 @@ export interface CommitStats {
  *   N, and a member added gets every message committed after the add. Membership is checked in
  *   the writing or reading transaction itself, never before it. A group that loses its last
  *   member is gone for good: every group method answers for it as for a group that never was.
- * - Searchable at once (issue #17). A message is in the search index from the commit that stores
- *   it (in the same transaction), and a database that had no index gets one, filled, when it
- *   opens. Who may find a message is decided inside the search itself: the two sides of a 1:1
+ * - Searchable at once (issue #17). A search finds every message stored before it: on
+ *   PostgreSQL the index is written in the transaction that stores the message; on SQLite it
+ *   follows the messages a batch at a time and catches up before each search (#18; that store
+ *   is one process's), and what it had not taken when a server stopped is indexed as the store
+ *   opens. A database that had no index gets one, filled, when it opens. Who may find a message is decided inside the search itself: the two sides of a 1:1
  *   message, and the members of its group at the time of the search.
  * - Bounded answers. eventsAfter, history and search stop early, never before their first row, once
  *   the bodies they hold would pass ANSWER_BODY_CHARS code points (answerBudget() decides).

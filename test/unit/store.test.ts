@@ -213,6 +213,24 @@ describe('SQLite store (unit, #2)', () => {
     assert.deepEqual(terms, [{ key: 'zebrafish', term: 'zebrafish' }]);
   });
 
+  /**
+   * Rows ever written to the search index: the count FTS5 keeps in its averages record (the
+   * first varint of block 1). A rowid written twice cannot be seen in a MATCH (the newer entry
+   * hides the older one), but counts twice here.
+   */
+  function indexEntries(): number {
+    const block = store.sqlite.db.prepare<[], Buffer>('SELECT block FROM message_search_data WHERE id = 1').pluck().get();
+    if (!block) return 0;
+    let n = 0;
+    for (let i = 0; i < 9; i++) {
+      const byte = block[i] ?? 0;
+      if (i === 8) return n * 256 + byte;
+      n = n * 128 + (byte & 0x7f);
+      if ((byte & 0x80) === 0) return n;
+    }
+    return n;
+  }
+
   /** The search index's mark (db/009_search_follows.sql): every message up to it is indexed, none above. */
   function indexedUpTo(): number {
     return store.sqlite.db.prepare<[], number>('SELECT up_to FROM search_indexed').pluck().get() ?? assert.fail('no mark');
@@ -243,6 +261,9 @@ describe('SQLite store (unit, #2)', () => {
     const ids = (page ?? assert.fail('no page')).messages.map((m) => m.id);
     for (const r of stored) assert.ok(r.status === 'created' && ids.includes(r.message.id));
     assert.equal(new Set(ids).size, ids.length, 'each message once');
+    await store.search(alice.id, { words: ['budget'], limit: 10 }); // the racing send indexed too
+    const messages = store.sqlite.db.prepare('SELECT count(*) FROM messages').pluck().get();
+    assert.equal(indexEntries(), messages, 'each message written to the index once');
   });
 
   it('the index catches up without a search: after 256 messages stored, or a second after the first (#18)', async () => {
@@ -252,12 +273,61 @@ describe('SQLite store (unit, #2)', () => {
     const last = sends.at(-1);
     if (last?.status !== 'created') return assert.fail('not created');
     assert.equal(indexedUpTo(), last.message.id, 'in the same commit as the 256th');
+    const sentAt = Date.now();
     const one = await store.sendMessage({ sender: bob, recipient: alice, body: 'late', clientId: null });
     if (one.status !== 'created') return assert.fail(one.status);
     assert.equal(indexedUpTo(), last.message.id);
     const deadline = Date.now() + 5000;
-    while (indexedUpTo() < one.message.id && Date.now() < deadline) await sleep(50);
-    assert.equal(indexedUpTo(), one.message.id, 'within a second or so, with no other write to carry it');
+    while (indexedUpTo() < one.message.id && Date.now() < deadline) await sleep(20);
+    assert.equal(indexedUpTo(), one.message.id, 'with no other write to carry it');
+    assert.ok(Date.now() - sentAt >= 950, 'after the delay, not before');
+  });
+
+  it('an index that cannot be written holds up no send: searches fail until it can, then find everything (#18)', async () => {
+    const db = store.sqlite.db;
+    const first = await store.sendMessage({ sender: alice, recipient: bob, body: 'zeppelin one', clientId: null });
+    db.exec('DROP TABLE search_terms'); // as if the index were damaged
+    await assert.rejects(store.search(bob.id, { words: ['zeppelin'], limit: 10 }), /search index cannot catch up.*search_terms/);
+    const second = await store.sendMessage({ sender: alice, recipient: bob, body: 'zeppelin two', clientId: null });
+    assert.equal(second.status, 'created', 'sends go on');
+    await assert.rejects(store.search(bob.id, { words: ['zeppelin'], limit: 10 }), /cannot catch up/);
+    db.exec('CREATE TABLE search_terms (key TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (key, term)) STRICT, WITHOUT ROWID');
+    await sleep(1100); // tried again a second after the failure
+    const page = (await store.search(bob.id, { words: ['zeppelin'], limit: 10 })) ?? assert.fail('no page');
+    assert.deepEqual(
+      page.messages.map((m) => m.id),
+      [second, first].map((r) => (r.status === 'created' ? r.message.id : assert.fail(r.status))),
+    );
+  });
+
+  it('an id taken by a transaction that rolled back is not waited for, and the message that takes it again is (#18)', () => {
+    const db = store.sqlite.db;
+    const index = new SearchIndexer(prepareQueries(db));
+    const [lo, hi] = [Math.min(alice.id, bob.id), Math.max(alice.id, bob.id)];
+    const insert = db.prepare<[number, number, number, number]>(
+      "INSERT INTO messages (sender_id, recipient_id, conv_lo, conv_hi, body, sent_at) VALUES (?, ?, ?, ?, 'walrus', 0)",
+    );
+    const store1 = db.transaction((fail: boolean) => {
+      const id = Number(insert.run(alice.id, bob.id, lo, hi).lastInsertRowid);
+      index.noteStored(id);
+      if (fail) throw new Error('rolled back');
+      return id;
+    });
+    const before = index.storedUpTo;
+    assert.throws(() => store1(true), /rolled back/);
+    index.rolledBack();
+    assert.equal(index.storedUpTo, before, 'nothing committed to wait for');
+    const id = store1(false);
+    index.committed();
+    assert.equal(index.storedUpTo, id);
+    assert.ok(index.indexed < id, 'so a search waits for the index to take it');
+    db.transaction(() => {
+      index.hurry();
+      index.write();
+    })();
+    index.committed();
+    assert.equal(index.indexed, id);
+    index.stop();
   });
 
   it('messages stored above the mark when the server stopped are indexed as the store opens, each once (#18)', async () => {
@@ -271,16 +341,18 @@ describe('SQLite store (unit, #2)', () => {
       for (let i = 0; i < 4500; i++) insert.run(alice.id, bob.id, lo, hi, `left over ${i}`);
     })();
     const top = indexedUpTo();
+    const entries = indexEntries();
     await store.close();
     store = openStore(file);
     assert.equal(indexedUpTo(), top + 4500);
+    assert.equal(indexEntries(), entries + 4500, 'each written to the index once');
     const page = (await store.search(bob.id, { words: ['left', 'over', '4499'], limit: 10 })) ?? assert.fail('no page');
     assert.deepEqual(
       page.messages.map((m) => m.body),
       ['left over 4499'],
     );
     const count = store.sqlite.db.prepare("SELECT count(*) FROM message_search WHERE message_search MATCH 'left over'").pluck().get();
-    assert.equal(count, 4500, 'each indexed once');
+    assert.equal(count, 4500);
   });
 
   /** The head of a user's stream as the database has it, read on a connection of its own. */

@@ -62,9 +62,6 @@ import { WalSync } from './wal-sync';
 
 export { MIGRATIONS_DIR, type SqliteOptions } from './open';
 
-/** Transactions a search waits for, at most, for the index to catch up with what was stored before it. */
-const SEARCH_CATCH_UP_TRIES = 5;
-
 export class SqliteStore implements Store {
   /** What only SQLite has (the file, data_version, backups): not part of Store. */
   readonly sqlite: SqliteMaintenance;
@@ -275,10 +272,17 @@ export class SqliteStore implements Store {
   }
 
   async search(userId: number, query: SearchQuery): Promise<HistoryPage | null> {
-    // Every message stored before the search is found: the index catches up first, when it is
-    // behind, in a transaction of the group commit (search.ts; one does it, INDEX_MAX at most,
-    // unless a burst outran it). Bounded, so an index that cannot be written is no endless wait.
-    for (let i = 0; i < SEARCH_CATCH_UP_TRIES && this.searchIndex.behind(); i++) {
+    // Every message stored before the search is found: the index catches up with them first,
+    // in transactions of the group commit (search.ts; one, unless a burst left more than
+    // INDEX_MAX). A transaction that moved it no further means it cannot be written: the search
+    // fails rather than answer without them.
+    const target = this.searchIndex.storedUpTo;
+    let reached = -1;
+    while (this.searchIndex.indexed < target) {
+      if (this.searchIndex.indexed === reached) {
+        throw new Error(`the search index cannot catch up with the messages: ${String(this.searchIndex.failure)}`);
+      }
+      reached = this.searchIndex.indexed;
       this.searchIndex.hurry();
       await this.writer.nextCommit();
     }

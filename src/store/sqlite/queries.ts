@@ -217,6 +217,10 @@ export function prepareQueries(db: Database) {
     // The index follows the messages (db/009_search_follows.sql): what is above its mark, in id order.
     selectSearchIndexed: q<[], number>(`SELECT up_to FROM search_indexed`).pluck(),
     updateSearchIndexed: q<[number]>(`UPDATE search_indexed SET up_to = ?`),
+    // The index's writes under a savepoint of their own (search.ts, SearchIndexer.write).
+    searchSavepoint: q<[]>(`SAVEPOINT search_index`),
+    searchRelease: q<[]>(`RELEASE search_index`),
+    searchRollback: q<[]>(`ROLLBACK TO search_index`),
     selectUnindexed: q<[number, number], UnindexedMessage>(
       `SELECT id, sender_id AS senderId, recipient_id AS recipientId, group_id AS groupId, body
        FROM messages WHERE id > ? ORDER BY id LIMIT ?`,

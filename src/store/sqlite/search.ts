@@ -63,11 +63,16 @@ export class SearchIndexer implements TransactionTail {
   private readonly fresh = new Set<string>();
   private readonly known = new Set<string>();
   private readonly written = (term: string): boolean => this.known.has(term) || this.fresh.has(term);
-  /** Messages this process stored since the index last caught up, and when the first of them was. */
+  /** Messages this process stored since the index last caught up (some may have rolled back). */
   private stored = 0;
-  private firstStoredAt = 0;
-  /** The largest message id this process stored. */
+  /** The largest message id this process has committed, and the largest of the transaction under way. */
   private lastStored = 0;
+  private storedInTransaction = 0;
+  /** INDEX_DELAY_MS have passed since the first of `stored`. */
+  private delayed = false;
+  /** An index write failed: none is tried again before this (Date.now()), so writes go on without it. */
+  private retryAt = 0;
+  private lastError: unknown = null;
   /** The index's mark as of the last commit that moved it (or as the store opened). */
   private indexedUpTo: number;
   /** What the transaction under way indexed: the new mark, and whether INDEX_MAX cut it short. */
@@ -79,7 +84,14 @@ export class SearchIndexer implements TransactionTail {
   constructor(
     private readonly q: Pick<
       Queries,
-      'insertSearch' | 'insertSearchTerm' | 'selectSearchIndexed' | 'updateSearchIndexed' | 'selectUnindexed'
+      | 'insertSearch'
+      | 'insertSearchTerm'
+      | 'selectSearchIndexed'
+      | 'updateSearchIndexed'
+      | 'selectUnindexed'
+      | 'searchSavepoint'
+      | 'searchRelease'
+      | 'searchRollback'
     >,
     /** Asks the group commit for a transaction soon (it then calls due() and write()). */
     private readonly schedule: () => void = () => undefined,
@@ -89,20 +101,29 @@ export class SearchIndexer implements TransactionTail {
 
   /** A message was stored (in the transaction under way): the index takes it within INDEX_DELAY_MS. */
   noteStored(id: number): void {
-    if (id > this.lastStored) this.lastStored = id;
-    if (this.stored++ > 0) return;
-    this.firstStoredAt = Date.now();
-    if (this.timer) return;
+    if (id > this.storedInTransaction) this.storedInTransaction = id;
+    if (this.stored++ > 0 || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.delayed = true;
       this.schedule();
     }, INDEX_DELAY_MS);
     this.timer.unref();
   }
 
-  /** Whether a message this process stored is not yet in the index as committed (SqliteStore.search). */
-  behind(): boolean {
-    return this.indexedUpTo < this.lastStored;
+  /** The largest message id this process has committed (SqliteStore.search waits for the index to reach it). */
+  get storedUpTo(): number {
+    return this.lastStored;
+  }
+
+  /** The index's mark as committed: every message up to it is in the index. */
+  get indexed(): number {
+    return this.indexedUpTo;
+  }
+
+  /** Why the index could not be written, while it cannot (null once it could again). */
+  get failure(): unknown {
+    return this.lastError;
   }
 
   /** The next transaction indexes what is left (up to INDEX_MAX), due or not. */
@@ -112,14 +133,33 @@ export class SearchIndexer implements TransactionTail {
 
   /** Whether the next transaction is to index: the group commit runs one for it, jobs or not. */
   due(): boolean {
+    if (this.retryAt > 0 && Date.now() < this.retryAt) return false;
     if (this.more) return true;
-    if (this.stored === 0) return false;
-    return this.hurried || this.stored >= INDEX_BATCH || Date.now() - this.firstStoredAt >= INDEX_DELAY_MS;
+    return this.stored > 0 && (this.hurried || this.delayed || this.stored >= INDEX_BATCH);
   }
 
-  /** The last statements of a transaction of the group commit: the index catches up, when due. */
+  /**
+   * The last statements of a transaction of the group commit: the index catches up, when due.
+   * Under a savepoint of its own: should the index not take the writes (a damaged index), they
+   * alone are undone and the transaction's sends commit without them; the index is tried again
+   * INDEX_DELAY_MS later, and searches fail meanwhile rather than miss messages (index.ts).
+   */
   write(): void {
-    if (this.due()) this.inTransaction = this.indexNext(INDEX_MAX);
+    if (!this.due()) return;
+    this.q.searchSavepoint.run();
+    try {
+      this.inTransaction = this.indexNext(INDEX_MAX);
+      this.q.searchRelease.run();
+    } catch (err) {
+      this.pending = [];
+      this.fresh.clear();
+      this.retryAt = Date.now() + INDEX_DELAY_MS;
+      this.lastError = err;
+      // Should SQLite have rolled the whole transaction back (a full disk), this throws and the
+      // group commit deals with it as with any failed write.
+      this.q.searchRollback.run();
+      this.q.searchRelease.run();
+    }
   }
 
   /**
@@ -161,30 +201,32 @@ export class SearchIndexer implements TransactionTail {
       this.known.add(term);
     }
     this.fresh.clear();
+    if (this.storedInTransaction > this.lastStored) this.lastStored = this.storedInTransaction;
+    this.storedInTransaction = 0;
     const done = this.inTransaction;
     this.inTransaction = null;
     if (!done) return;
+    this.indexedUpTo = done.upTo;
     this.more = done.more;
+    this.retryAt = 0;
+    this.lastError = null;
     if (done.more) {
-      this.indexedUpTo = done.upTo;
       this.schedule();
       return;
     }
-    // Every message stored so far was in that transaction (write() is its last statement), and
-    // an id noted by a transaction that rolled back is no message to wait for.
-    this.indexedUpTo = Math.max(done.upTo, this.lastStored);
+    // Every message stored so far was in that transaction: write() is its last statement.
     this.stored = 0;
     this.hurried = false;
+    this.delayed = false;
     this.stop(); // the next message stored starts the delay again
   }
 
+  /** The transaction rolled back: its messages are not stored (an id it took is handed out again). */
   rolledBack(): void {
     this.pending = [];
     this.fresh.clear();
     this.inTransaction = null;
-    // Asked for again by whoever still needs it: a failing index write is not retried forever.
-    this.hurried = false;
-    this.more = false;
+    this.storedInTransaction = 0;
   }
 
   /** No timed catching up until the next message stored (closing: the store indexes what is left when it next opens). */
