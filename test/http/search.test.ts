@@ -1,7 +1,7 @@
 // GET /search through HTTP (issue #17): the contract's shape, its limits and refusals, and who
 // finds what. The matching rules themselves are the Store contract's (test/support/search-contract.ts).
 import assert from 'node:assert/strict';
-import { expectError, newUser, send, startApp, type TestApp } from '../support/app';
+import { expectError, logIn, newUser, send, startApp, type TestApp } from '../support/app';
 import { makeGroup, sentToGroup } from '../support/groups';
 
 describe('search (HTTP, #17)', () => {
@@ -37,6 +37,30 @@ describe('search (HTTP, #17)', () => {
     const other = await search(b.auth, { q: 'address main' }).expect(200);
     assert.equal(other.body.messages.length, 1);
     assert.equal(other.body.messages[0].client_id, null, "client_id is the sender's own key");
+  });
+
+  it('finds every message whose send was answered before it, from any device, with sends racing it (#18)', async () => {
+    const a = await newUser(t);
+    const b = await newUser(t);
+    const other = await logIn(t, b.username); // the recipient's second device
+    for (let i = 0; i < 20; i++) {
+      const sent = await send(t, a, b.username, `ferry ${i}`);
+      const [found] = await Promise.all([
+        search(i % 2 ? other.auth : b.auth, { q: `ferry ${i}` }).expect(200),
+        send(t, b, a.username, `boat ${i}`), // racing it: no error, whether stored before the search or not
+      ]);
+      assert.deepEqual(
+        found.body.messages.map((m: { id: number }) => m.id),
+        [sent.body.message.id],
+      );
+    }
+    const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => send(t, a, b.username, `harbour ${i}`)));
+    const all = await search(other.auth, { q: 'harbour', limit: 100 }).expect(200);
+    assert.deepEqual(
+      all.body.messages.map((m: { id: number }) => m.id),
+      burst.map((r) => r.body.message.id as number).sort((x, y) => y - x),
+      'each once, newest first',
+    );
   });
 
   it('pages with limit and before; limit defaults to 20 and must be 1-100', async () => {
