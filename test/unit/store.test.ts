@@ -355,6 +355,21 @@ describe('SQLite store (unit, #2)', () => {
     assert.equal(count, 4500);
   });
 
+  /**
+   * A new database file as a server of schema `version` left it (its migrations only), open, with
+   * a statement that adds a user and returns the id.
+   */
+  function databaseAt(version: number) {
+    const old = tempDbPath('chat-migrate-');
+    const db = new Database(old);
+    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, version)) db.exec(m.sql);
+    db.pragma(`user_version = ${version}`);
+    const addUser = db
+      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
+      .pluck();
+    return { old, db, addUser };
+  }
+
   /** The head of a user's stream as the database has it, read on a connection of its own. */
   function headInFile(userId: number): number {
     const db = new Database(file, { readonly: true });
@@ -447,13 +462,7 @@ describe('SQLite store (unit, #2)', () => {
   it('migration 002 builds the conversation list from messages stored before it (#3)', async () => {
     await store.close();
     // A database as a version-1 server left it.
-    const old = tempDbPath('chat-migrate-');
-    const v1 = new Database(old);
-    v1.exec(fs.readFileSync(path.join(MIGRATIONS_DIR, '001_init.sql'), 'utf8'));
-    v1.pragma('user_version = 1');
-    const addUser = v1
-      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
-      .pluck();
+    const { old, db: v1, addUser } = databaseAt(1);
     const a = addUser.get('alice') ?? assert.fail();
     const b = addUser.get('bob') ?? assert.fail();
     const addMessage = v1.prepare(
@@ -479,13 +488,7 @@ describe('SQLite store (unit, #2)', () => {
   it('migration 006 indexes the messages stored before it, in batches that resume after a stop (#17)', async () => {
     await store.close();
     // A database as a version-4 server left it, with more messages than one batch.
-    const old = tempDbPath('chat-migrate-');
-    const v4 = new Database(old);
-    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 4)) v4.exec(m.sql);
-    v4.pragma('user_version = 4');
-    const addUser = v4
-      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
-      .pluck();
+    const { old, db: v4, addUser } = databaseAt(4);
     const a = addUser.get('alice') ?? assert.fail();
     const b = addUser.get('bob') ?? assert.fail();
     const c = addUser.get('carol') ?? assert.fail();
@@ -543,13 +546,7 @@ describe('SQLite store (unit, #2)', () => {
 
   it('migration 006 indexes group messages stored before it for the members of their group (#15, #17)', async () => {
     await store.close();
-    const old = tempDbPath('chat-migrate-');
-    const v5 = new Database(old);
-    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 5)) v5.exec(m.sql);
-    v5.pragma('user_version = 5');
-    const addUser = v5
-      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
-      .pluck();
+    const { old, db: v5, addUser } = databaseAt(5);
     const a = addUser.get('alice') ?? assert.fail();
     const b = addUser.get('bob') ?? assert.fail();
     const g =
@@ -580,10 +577,7 @@ describe('SQLite store (unit, #2)', () => {
       );
     assert.deepEqual(config(store.sqlite.db), { automerge: 16, crisismerge: 64 }, 'a new database');
     await store.close();
-    const old = tempDbPath('chat-migrate-');
-    const v6 = new Database(old);
-    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 6)) v6.exec(m.sql);
-    v6.pragma('user_version = 6');
+    const { old, db: v6 } = databaseAt(6);
     assert.deepEqual(config(v6), {}, "FTS5's defaults (4 and 16) before it");
     v6.close();
     store = openStore(old);
@@ -601,13 +595,7 @@ describe('SQLite store (unit, #2)', () => {
 
   it('migration 008 makes each conversation one row with both sides, and sends and read markers keep each side apart (#18)', async () => {
     await store.close();
-    const old = tempDbPath('chat-migrate-');
-    const v7 = new Database(old);
-    for (const m of loadMigrations(MIGRATIONS_DIR).slice(0, 7)) v7.exec(m.sql);
-    v7.pragma('user_version = 7');
-    const addUser = v7
-      .prepare<[string], number>("INSERT INTO users (username, password_hash, created_at) VALUES (?, 'h', 0) RETURNING id")
-      .pluck();
+    const { old, db: v7, addUser } = databaseAt(7);
     const [a, b, c] = ['alice', 'bob', 'carol'].map((n) => addUser.get(n) ?? assert.fail(n)) as [number, number, number];
     const insert = v7
       .prepare<[number, number, number, number, string], number>(
